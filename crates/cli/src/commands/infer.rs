@@ -1,0 +1,91 @@
+use crate::model_source::{import_options, parse_input_shape, ModelSource};
+use crate::preprocess::Preprocess;
+use crate::split_exec::{load_unsplit, model_inputs, run_named, InputChoice};
+use anyhow::{Context, Result};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// An .onnx file, or zoo:NAME for a built-in model.
+    model: String,
+    /// An image (PNG or JPEG), preprocessed to the model's input size.
+    #[arg(long, conflicts_with = "input")]
+    image: Option<PathBuf>,
+    /// A float32 .npy tensor of the model's input shape.
+    #[arg(long)]
+    input: Option<PathBuf>,
+    /// Write the first output as .npy.
+    #[arg(long)]
+    output: Option<PathBuf>,
+    #[arg(long, value_enum, default_value = "imagenet")]
+    preprocess: Preprocess,
+    /// Class names, one per line, for the top-5 listing.
+    #[arg(long)]
+    labels: Option<PathBuf>,
+    #[arg(long = "input-shape", value_parser = parse_input_shape)]
+    input_shape: Vec<(Option<String>, Vec<u64>)>,
+    /// Seed of the random input used when neither --image nor --input is given.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+}
+
+pub fn run(a: Args) -> Result<ExitCode> {
+    let source = ModelSource::open(&a.model)?;
+    let model = source.import(&import_options(&a.input_shape))?;
+    let inputs = model_inputs(
+        &model,
+        &InputChoice {
+            image: a.image.as_deref(),
+            npy: a.input.as_deref(),
+            preprocess: a.preprocess,
+            seed: a.seed,
+        },
+    )?;
+    let loaded = load_unsplit(&source, &model)?;
+    let start = Instant::now();
+    let outputs = run_named(loaded.as_ref(), &inputs)?;
+    let elapsed = start.elapsed();
+    let labels: Option<Vec<String>> = match &a.labels {
+        Some(p) => Some(
+            std::fs::read_to_string(p)
+                .with_context(|| format!("reading {}", p.display()))?
+                .lines()
+                .map(str::to_string)
+                .collect(),
+        ),
+        None => None,
+    };
+    for (name, t) in loaded.output_names().iter().zip(&outputs) {
+        println!("output {name} {:?}", t.shape);
+        let v = t.to_f32();
+        if t.shape.len() == 2 && t.shape[0] == 1 && v.len() > 1 {
+            let mut idx: Vec<usize> = (0..v.len()).collect();
+            idx.sort_by(|&x, &y| v[y].total_cmp(&v[x]));
+            let max = v[idx[0]];
+            let z: f32 = v.iter().map(|&x| (x - max).exp()).sum();
+            for &i in idx.iter().take(5) {
+                let label = labels
+                    .as_ref()
+                    .and_then(|l| l.get(i))
+                    .map(String::as_str)
+                    .unwrap_or("");
+                println!(
+                    "  class {i:>4}  logit {:>9.4}  p {:.3}  {label}",
+                    v[i],
+                    (v[i] - max).exp() / z
+                );
+            }
+        }
+    }
+    println!(
+        "inference took {:.1} ms (tract, unsplit)",
+        elapsed.as_secs_f64() * 1e3
+    );
+    if let Some(p) = &a.output {
+        crate::npy::write(p, &outputs[0])?;
+        println!("wrote {}", p.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,123 @@
+use crate::model_source::{import_options, parse_input_shape, ModelSource};
+use anyhow::{bail, Context, Result};
+use serde_json::{json, Value};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use tiersplit_graph::{LayerId, ModelGraph, Partitioning};
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// An .onnx file, or zoo:NAME for a built-in model.
+    model: String,
+    /// JSON list of partitions, each a list of layer names or ids: [["conv1", 1], [2, 3]] or
+    /// {"parts": [...]}. Each partition must be convex; they need not cover the model.
+    #[arg(long, conflicts_with = "random", required_unless_present = "random")]
+    parts: Option<PathBuf>,
+    /// Instead of --parts: cut the whole model into K random legal partitions.
+    #[arg(long, value_name = "K")]
+    random: Option<usize>,
+    /// Seed for --random.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Output folder for part_N.onnx files and parts.json.
+    #[arg(short, long)]
+    output: PathBuf,
+    #[arg(long = "input-shape", value_parser = parse_input_shape)]
+    input_shape: Vec<(Option<String>, Vec<u64>)>,
+}
+
+/// Reads a partition file: layer names or ids, resolved against the graph.
+pub fn read_parts(g: &ModelGraph, text: &str) -> Result<Vec<Vec<LayerId>>> {
+    let v: Value = serde_json::from_str(text).context("partition file is not valid JSON")?;
+    let list = match &v {
+        Value::Array(a) => a,
+        Value::Object(o) => o
+            .get("parts")
+            .and_then(Value::as_array)
+            .context("partition file object has no \"parts\" array")?,
+        _ => bail!("partition file must be a JSON array of partitions or {{\"parts\": [...]}}"),
+    };
+    list.iter()
+        .enumerate()
+        .map(|(p, part)| {
+            let items = part.as_array().with_context(|| format!("partition {p} is not a list of layers"))?;
+            items
+                .iter()
+                .map(|it| match it {
+                    Value::String(s) => g.layer_by_name(s).map(|l| l.id).with_context(|| format!("partition {p}: no layer named '{s}'")),
+                    Value::Number(n) => {
+                        let i = n.as_u64().with_context(|| format!("partition {p}: {n} is not a layer id"))?;
+                        if (i as usize) < g.layers.len() {
+                            Ok(LayerId(i as u32))
+                        } else {
+                            bail!("partition {p}: layer id {i} out of range (the model has {} layers)", g.layers.len())
+                        }
+                    }
+                    other => bail!("partition {p}: {other} is neither a layer name nor an id"),
+                })
+                .collect()
+        })
+        .collect()
+}
+
+pub fn run(a: Args) -> Result<ExitCode> {
+    let source = ModelSource::open(&a.model)?;
+    let model = source.import(&import_options(&a.input_shape))?;
+    let g = &model.graph;
+    let parts = match (&a.parts, a.random) {
+        (Some(path), _) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            let parts = read_parts(g, &text).with_context(|| format!("in {}", path.display()))?;
+            if parts.is_empty() {
+                bail!("{} lists no partitions", path.display());
+            }
+            // A full cover is put in execution order; a partial list keeps the given order.
+            match Partitioning::new(g, parts.clone()) {
+                Ok(p) => p.parts,
+                Err(_) => parts,
+            }
+        }
+        (None, Some(k)) => Partitioning::random(g, k, a.seed)?.parts,
+        (None, None) => unreachable!("clap requires one"),
+    };
+    std::fs::create_dir_all(&a.output)
+        .with_context(|| format!("creating {}", a.output.display()))?;
+    let mut manifest = Vec::new();
+    for (i, part) in parts.iter().enumerate() {
+        let bytes = model
+            .sub_model_bytes(part)
+            .with_context(|| format!("partition {i}"))?;
+        let file = format!("part_{i}.onnx");
+        std::fs::write(a.output.join(&file), &bytes)?;
+        let b = g.boundary(part)?;
+        let names = |ts: &[tiersplit_graph::TensorId]| {
+            ts.iter()
+                .map(|&t| g.tensor(t).name.clone())
+                .collect::<Vec<_>>()
+        };
+        println!(
+            "{file}: {} layers ({} .. {}), {} in, {} out, {} bytes",
+            part.len(),
+            g.layer(part[0]).name,
+            g.layer(*part.last().unwrap()).name,
+            b.inputs.len(),
+            b.outputs.len(),
+            bytes.len()
+        );
+        manifest.push(json!({
+            "file": file,
+            "layers": part.iter().map(|&l| g.layer(l).name.clone()).collect::<Vec<_>>(),
+            "inputs": names(&b.inputs),
+            "outputs": names(&b.outputs),
+            "bytes": bytes.len(),
+        }));
+    }
+    let m = json!({"model": source.label, "parts": manifest});
+    std::fs::write(
+        a.output.join("parts.json"),
+        serde_json::to_string_pretty(&m)?,
+    )?;
+    println!("wrote {} partitions to {}", parts.len(), a.output.display());
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,105 @@
+use crate::model_source::{import_options, parse_input_shape, ModelSource};
+use crate::preprocess::Preprocess;
+use crate::split_exec::{load_chain, load_unsplit, model_inputs, run_named, InputChoice};
+use anyhow::Result;
+use serde_json::json;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use tiersplit_exec::Difference;
+use tiersplit_graph::Partitioning;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// An .onnx file, or zoo:NAME for a built-in model.
+    model: String,
+    /// Number of random legal partitions.
+    #[arg(long, default_value_t = 3)]
+    partitions: usize,
+    /// Seed of the partitioning (and of the random input).
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Run on this image instead of a random input.
+    #[arg(long, conflicts_with = "input")]
+    image: Option<PathBuf>,
+    /// Run on this float32 .npy input.
+    #[arg(long)]
+    input: Option<PathBuf>,
+    #[arg(long, value_enum, default_value = "imagenet")]
+    preprocess: Preprocess,
+    #[arg(long = "input-shape", value_parser = parse_input_shape)]
+    input_shape: Vec<(Option<String>, Vec<u64>)>,
+    /// Print the result as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(a: Args) -> Result<ExitCode> {
+    let source = ModelSource::open(&a.model)?;
+    let model = source.import(&import_options(&a.input_shape))?;
+    let g = &model.graph;
+    let partitioning = Partitioning::random(g, a.partitions, a.seed)?;
+    let inputs = model_inputs(
+        &model,
+        &InputChoice {
+            image: a.image.as_deref(),
+            npy: a.input.as_deref(),
+            preprocess: a.preprocess,
+            seed: a.seed,
+        },
+    )?;
+    let reference = run_named(load_unsplit(&source, &model)?.as_ref(), &inputs)?;
+    let chain = load_chain(&model, &partitioning)?;
+    let (split, timings) = chain.run(inputs)?;
+    let diff = Difference::between(&split, &reference);
+    let ok = diff.within_tolerance();
+    let top1 = |ts: &[tiersplit_exec::HostTensor]| {
+        ts.first()
+            .filter(|t| t.shape.len() == 2 && t.shape[0] == 1)
+            .and_then(|t| t.argmax())
+    };
+    if a.json {
+        let out = json!({
+            "model": source.label,
+            "partitions": partitioning.parts.iter().map(|p| p.iter().map(|&l| g.layer(l).name.clone()).collect::<Vec<_>>()).collect::<Vec<_>>(),
+            "seed": a.seed,
+            "max_abs_diff": diff.max_abs,
+            "max_rel_diff": diff.max_rel,
+            "tolerance_rel": Difference::TOLERANCE,
+            "values": diff.elements,
+            "part_ms": timings.iter().map(|t| t.elapsed.as_secs_f64() * 1e3).collect::<Vec<_>>(),
+            "top1_unsplit": top1(&reference),
+            "top1_split": top1(&split),
+            "pass": ok,
+        });
+        println!("{}", serde_json::to_string_pretty(&out)?);
+    } else {
+        println!(
+            "{}: {} layers cut into {} random legal partitions (seed {})",
+            source.label,
+            g.layers.len(),
+            partitioning.parts.len(),
+            a.seed
+        );
+        for (part, t) in partitioning.parts.iter().zip(&timings) {
+            println!(
+                "  part {}: {:>4} layers  {:>8.2} ms",
+                t.part,
+                part.len(),
+                t.elapsed.as_secs_f64() * 1e3
+            );
+        }
+        if let (Some(r), Some(s)) = (top1(&reference), top1(&split)) {
+            println!("  top-1 class: unsplit {r}, split {s}");
+        }
+        println!(
+            "  {diff}; tolerance {:.0e} relative: {}",
+            Difference::TOLERANCE,
+            if ok { "PASS" } else { "FAIL" }
+        );
+    }
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}

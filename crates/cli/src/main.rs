@@ -1,0 +1,66 @@
+//! `tiersplit`: run one DNN across device, edge and cloud. This binary is the front door:
+//! model inspection, partitioning, execution, exactness checks, the model zoo, the demo and
+//! benchmarks.
+
+mod commands;
+mod model_source;
+mod npy;
+mod preprocess;
+mod shared_dir;
+mod split_exec;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "tiersplit",
+    version,
+    about = "Split one DNN across device, edge and cloud, exactly"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Show a model's layer DAG: shapes, FLOPs, bytes, parameters and edges.
+    Inspect(commands::inspect::Args),
+    /// Write legal partitions of a model as standalone ONNX sub-models.
+    Split(commands::split::Args),
+    /// Run a model on an image or a .npy tensor.
+    Infer(commands::infer::Args),
+    /// Cut a model into random legal partitions, run them chained and compare with unsplit.
+    Verify(commands::verify::Args),
+    /// List or export the built-in model zoo.
+    #[command(subcommand)]
+    Zoo(commands::zoo::ZooCommand),
+    /// The embedded default: split a model three ways, run it, check exactness.
+    Demo(commands::demo::Args),
+    /// Benchmarks, printed as ratios measured side by side in one run.
+    #[command(subcommand)]
+    Bench(commands::bench::BenchCommand),
+}
+
+/// Exit codes: 0 success, 1 a check failed (verify above tolerance), 2 an error (bad input,
+/// unsupported model, engine failure).
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Inspect(a) => commands::inspect::run(a),
+        Command::Split(a) => commands::split::run(a),
+        Command::Infer(a) => commands::infer::run(a),
+        Command::Verify(a) => commands::verify::run(a),
+        Command::Zoo(c) => commands::zoo::run(c),
+        Command::Demo(a) => commands::demo::run(a),
+        Command::Bench(c) => commands::bench::run(c),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,22 @@
+use crate::{ExecError, HostTensor};
+
+/// An inference engine that turns ONNX bytes into runnable models.
+pub trait Executor: Send + Sync {
+    fn name(&self) -> &'static str;
+
+    /// Loads and optimises a model. `input_shapes` fixes the shapes of named inputs whose
+    /// declared shapes are symbolic; inputs not listed keep their declared shapes.
+    fn load(
+        &self,
+        onnx: &[u8],
+        input_shapes: &[(String, Vec<usize>)],
+    ) -> Result<Box<dyn LoadedModel>, ExecError>;
+}
+
+/// A model ready to run, possibly many times and from several threads.
+pub trait LoadedModel: Send + Sync {
+    fn input_names(&self) -> &[String];
+    fn output_names(&self) -> &[String];
+    /// Runs on inputs given in `input_names` order; returns outputs in `output_names` order.
+    fn run(&self, inputs: Vec<HostTensor>) -> Result<Vec<HostTensor>, ExecError>;
+}

@@ -1,0 +1,95 @@
+use crate::ExecError;
+
+/// A dense tensor in host memory, in row-major order, independent of any engine.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HostTensor {
+    pub shape: Vec<usize>,
+    pub data: TensorData,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum TensorData {
+    F32(Vec<f32>),
+    I64(Vec<i64>),
+}
+
+impl HostTensor {
+    pub fn f32(shape: Vec<usize>, data: Vec<f32>) -> Result<HostTensor, ExecError> {
+        let expected: usize = shape.iter().product();
+        if expected != data.len() {
+            return Err(ExecError::BadTensor {
+                shape,
+                expected,
+                got: data.len(),
+            });
+        }
+        Ok(HostTensor {
+            shape,
+            data: TensorData::F32(data),
+        })
+    }
+
+    pub fn i64(shape: Vec<usize>, data: Vec<i64>) -> Result<HostTensor, ExecError> {
+        let expected: usize = shape.iter().product();
+        if expected != data.len() {
+            return Err(ExecError::BadTensor {
+                shape,
+                expected,
+                got: data.len(),
+            });
+        }
+        Ok(HostTensor {
+            shape,
+            data: TensorData::I64(data),
+        })
+    }
+
+    pub fn len(&self) -> usize {
+        self.shape.iter().product()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn byte_len(&self) -> usize {
+        match &self.data {
+            TensorData::F32(v) => v.len() * 4,
+            TensorData::I64(v) => v.len() * 8,
+        }
+    }
+
+    /// Values as f32 (integers converted), for comparisons and reports.
+    pub fn to_f32(&self) -> Vec<f32> {
+        match &self.data {
+            TensorData::F32(v) => v.clone(),
+            TensorData::I64(v) => v.iter().map(|&x| x as f32).collect(),
+        }
+    }
+
+    pub fn as_f32(&self) -> Option<&[f32]> {
+        match &self.data {
+            TensorData::F32(v) => Some(v),
+            TensorData::I64(_) => None,
+        }
+    }
+
+    /// Index of the largest value (top-1 class of logits).
+    pub fn argmax(&self) -> Option<usize> {
+        let v = self.to_f32();
+        (0..v.len()).max_by(|&a, &b| v[a].total_cmp(&v[b]))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn checks_length_and_finds_argmax() {
+        assert!(HostTensor::f32(vec![2, 2], vec![1.0; 3]).is_err());
+        let t = HostTensor::f32(vec![1, 4], vec![0.1, 3.0, -2.0, 2.9]).unwrap();
+        assert_eq!(t.argmax(), Some(1));
+        assert_eq!(t.byte_len(), 16);
+    }
+}

@@ -1,0 +1,155 @@
+use crate::{ExecError, Executor, HostTensor, LoadedModel, TensorData};
+use std::sync::Arc;
+use tract_onnx::prelude::*;
+
+/// The default engine: tract, pure Rust, optimised plans.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct TractExecutor;
+
+struct TractModel {
+    plan: Arc<TypedRunnableModel>,
+    inputs: Vec<String>,
+    outputs: Vec<String>,
+}
+
+fn load_err(e: impl std::fmt::Display) -> ExecError {
+    ExecError::Load {
+        backend: "tract",
+        msg: format!("{e:#}"),
+    }
+}
+
+fn run_err(e: impl std::fmt::Display) -> ExecError {
+    ExecError::Run {
+        backend: "tract",
+        msg: format!("{e:#}"),
+    }
+}
+
+impl Executor for TractExecutor {
+    fn name(&self) -> &'static str {
+        "tract"
+    }
+
+    fn load(
+        &self,
+        onnx: &[u8],
+        input_shapes: &[(String, Vec<usize>)],
+    ) -> Result<Box<dyn LoadedModel>, ExecError> {
+        // Fixing symbolic input dimensions contradicts symbolic shapes the file declares for
+        // intermediate tensors and outputs, so those declarations are dropped and re-inferred.
+        let overriding = !input_shapes.is_empty();
+        let mut model = tract_onnx::onnx()
+            .with_ignore_value_info(overriding)
+            .with_ignore_output_shapes(overriding)
+            .model_for_read(&mut &*onnx)
+            .map_err(load_err)?;
+        let input_outlets = model.input_outlets().map_err(load_err)?.to_vec();
+        let inputs: Vec<String> = input_outlets
+            .iter()
+            .map(|o| model.node(o.node).name.clone())
+            .collect();
+        for (name, shape) in input_shapes {
+            let ix = inputs
+                .iter()
+                .position(|n| n == name)
+                .ok_or_else(|| ExecError::Input {
+                    name: name.clone(),
+                    msg: format!("no such input (inputs: {})", inputs.join(", ")),
+                })?;
+            let dt = model
+                .input_fact(ix)
+                .map_err(load_err)?
+                .datum_type()
+                .unwrap_or(f32::datum_type());
+            model
+                .set_input_fact(ix, InferenceFact::dt_shape(dt, shape.clone()))
+                .map_err(load_err)?;
+        }
+        let outputs: Vec<String> = model
+            .output_outlets()
+            .map_err(load_err)?
+            .iter()
+            .map(|&o| {
+                model
+                    .outlet_label(o)
+                    .map(str::to_string)
+                    .unwrap_or_else(|| model.node(o.node).name.clone())
+            })
+            .collect();
+        let plan = model
+            .into_optimized()
+            .map_err(load_err)?
+            .into_runnable()
+            .map_err(load_err)?;
+        Ok(Box::new(TractModel {
+            plan,
+            inputs,
+            outputs,
+        }))
+    }
+}
+
+fn to_tract(t: HostTensor) -> Result<TValue, ExecError> {
+    let tensor = match &t.data {
+        TensorData::F32(v) => Tensor::from_shape(&t.shape, v),
+        TensorData::I64(v) => Tensor::from_shape(&t.shape, v),
+    }
+    .map_err(run_err)?;
+    Ok(tensor.into_tvalue())
+}
+
+fn from_tract(t: &Tensor) -> Result<HostTensor, ExecError> {
+    let shape = t.shape().to_vec();
+    match t.datum_type() {
+        DatumType::F32 => {
+            let v = t.to_plain_array_view::<f32>().map_err(run_err)?;
+            HostTensor::f32(shape, v.iter().copied().collect())
+        }
+        DatumType::I64 => {
+            let v = t.to_plain_array_view::<i64>().map_err(run_err)?;
+            HostTensor::i64(shape, v.iter().copied().collect())
+        }
+        other => {
+            let cast = t
+                .cast_to::<f32>()
+                .map_err(|_| ExecError::DType(format!("{other:?}")))?;
+            let v = cast.to_plain_array_view::<f32>().map_err(run_err)?;
+            HostTensor::f32(shape, v.iter().copied().collect())
+        }
+    }
+}
+
+impl LoadedModel for TractModel {
+    fn input_names(&self) -> &[String] {
+        &self.inputs
+    }
+
+    fn output_names(&self) -> &[String] {
+        &self.outputs
+    }
+
+    fn run(&self, inputs: Vec<HostTensor>) -> Result<Vec<HostTensor>, ExecError> {
+        if inputs.len() != self.inputs.len() {
+            return Err(run_err(format!(
+                "expected {} inputs, got {}",
+                self.inputs.len(),
+                inputs.len()
+            )));
+        }
+        for (i, (name, t)) in self.inputs.iter().zip(&inputs).enumerate() {
+            let fact = self.plan.model().input_fact(i).map_err(run_err)?;
+            if let Some(shape) = fact.shape.as_concrete() {
+                if shape != t.shape.as_slice() {
+                    return Err(ExecError::Input {
+                        name: name.clone(),
+                        msg: format!("expected shape {shape:?}, got {:?}", t.shape),
+                    });
+                }
+            }
+        }
+        let values: TVec<TValue> = inputs.into_iter().map(to_tract).collect::<Result<_, _>>()?;
+        let out = self.plan.run(values).map_err(run_err)?;
+        out.iter().map(|v| from_tract(v)).collect()
+    }
+}

@@ -1,0 +1,20 @@
+//! The built-in model zoo: AlexNet, VGG16, ResNet-18, ResNet-50, GoogLeNet, MobileNetV2, NiN
+//! and tiny YOLOv2, generated in Rust as ONNX (opset 13) with deterministic seeded weights.
+//!
+//! Architectures follow the reference definitions (torchvision for the ImageNet classifiers,
+//! the Darknet cfg for tiny YOLOv2, Lin et al. for NiN), so parameter counts equal the published
+//! ones. Weights are He-uniform random, not trained: enough to exercise every code path with
+//! realistic activation ranges, while the real pretrained models live in `../shared/models`.
+//! Large models are generated on demand and never stored.
+
+mod builder;
+mod nets;
+
+pub use builder::{NetBuilder, Sym};
+pub use nets::{build, build_bytes, ZooEntry, ZOO};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ZooError {
+    #[error("unknown zoo model '{0}' (known: {1})")]
+    Unknown(String, String),
+}

@@ -1,0 +1,58 @@
+//! Zoo architectures equal the reference ones: parameter counts as published (torchvision),
+//! counted by importing the generated ONNX, so generator and importer are checked together.
+
+use tiersplit_onnx::{ImportOptions, OnnxModel};
+
+fn params(name: &str) -> u64 {
+    let bytes = tiersplit_zoo::build_bytes(name, 7).unwrap();
+    OnnxModel::from_bytes(&bytes, &ImportOptions::default())
+        .unwrap()
+        .graph
+        .total_params()
+}
+
+#[test]
+fn reference_parameter_counts() {
+    assert_eq!(params("alexnet"), 61_100_840);
+    assert_eq!(params("vgg16"), 138_357_544);
+    assert_eq!(params("resnet18"), 11_689_512);
+    assert_eq!(params("resnet50"), 25_557_032);
+    assert_eq!(params("googlenet"), 6_624_904);
+    assert_eq!(params("mobilenetv2"), 3_504_872);
+}
+
+#[test]
+fn other_zoo_models_have_expected_shapes() {
+    let m = OnnxModel::from_bytes(
+        &tiersplit_zoo::build_bytes("tinyyolov2", 1).unwrap(),
+        &ImportOptions::default(),
+    )
+    .unwrap();
+    assert_eq!(
+        m.graph.tensor(m.graph.outputs[0]).shape,
+        vec![1, 125, 13, 13]
+    );
+    let m = OnnxModel::from_bytes(
+        &tiersplit_zoo::build_bytes("nin", 1).unwrap(),
+        &ImportOptions::default(),
+    )
+    .unwrap();
+    assert_eq!(m.graph.tensor(m.graph.outputs[0]).shape, vec![1, 1000]);
+    assert_eq!(m.graph.total_params(), 7_439_608);
+}
+
+#[test]
+fn weights_are_deterministic_per_seed() {
+    assert_eq!(
+        tiersplit_zoo::build_bytes("resnet18", 3).unwrap(),
+        tiersplit_zoo::build_bytes("resnet18", 3).unwrap()
+    );
+    assert_ne!(
+        tiersplit_zoo::build_bytes("resnet18", 3).unwrap(),
+        tiersplit_zoo::build_bytes("resnet18", 4).unwrap()
+    );
+    assert!(tiersplit_zoo::build("lenet", 0)
+        .unwrap_err()
+        .to_string()
+        .contains("unknown zoo model 'lenet'"));
+}
