@@ -36,6 +36,10 @@ enum Command {
     /// List or export the built-in model zoo.
     #[command(subcommand)]
     Zoo(commands::zoo::ZooCommand),
+    /// Measure per-layer latencies on the real engine (reference profile for planning).
+    Profile(commands::profile::Args),
+    /// Plan where every layer runs on a scenario, with every algorithm side by side.
+    Plan(commands::plan::Args),
     /// The embedded default: split a model three ways, run it, check exactness.
     Demo(commands::demo::Args),
     /// Benchmarks, printed as ratios measured side by side in one run.
@@ -53,6 +57,8 @@ fn main() -> ExitCode {
         Command::Infer(a) => commands::infer::run(a),
         Command::Verify(a) => commands::verify::run(a),
         Command::Zoo(c) => commands::zoo::run(c),
+        Command::Profile(a) => commands::profile::run(a),
+        Command::Plan(a) => commands::plan::run(a),
         Command::Demo(a) => commands::demo::run(a),
         Command::Bench(c) => commands::bench::run(c),
     };

@@ -152,3 +152,225 @@ fn a_wrong_split_is_detected() {
     }
     assert!(!Difference::between(&wrong, &c.reference).within_tolerance());
 }
+
+/// A Caffe2-era file: IR 3, opset 9, every initializer also listed as a graph input, a
+/// symbolic batch, BatchNormalization with the old `spatial` attribute, Upsample with a scales
+/// input, Dropout, Clip with attribute bounds, Flatten, Gemm and Softmax.
+fn caffe2_era_model() -> Vec<u8> {
+    use prost::Message;
+    use tiersplit_onnx::proto::{
+        tensor_shape_proto::{dimension::Value as Dim, Dimension},
+        type_proto, AttributeProto, GraphProto, ModelProto, NodeProto, OperatorSetIdProto,
+        TensorShapeProto, TypeProto, ValueInfoProto,
+    };
+    use tiersplit_onnx::ConstTensor;
+    let vi = |name: &str, dims: Vec<Dim>| ValueInfoProto {
+        name: name.into(),
+        r#type: Some(TypeProto {
+            value: Some(type_proto::Value::TensorType(type_proto::Tensor {
+                elem_type: 1,
+                shape: Some(TensorShapeProto {
+                    dim: dims
+                        .into_iter()
+                        .map(|d| Dimension {
+                            value: Some(d),
+                            denotation: String::new(),
+                        })
+                        .collect(),
+                }),
+            })),
+            denotation: String::new(),
+        }),
+        doc_string: String::new(),
+    };
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(2);
+    let mut w = |name: &str, shape: &[u64], lo: f32, hi: f32| {
+        let n: u64 = shape.iter().product();
+        ConstTensor::from_f32(
+            shape.to_vec(),
+            (0..n).map(|_| rng.random_range(lo..hi)).collect(),
+        )
+        .to_proto(name)
+    };
+    let inits = vec![
+        w("w1", &[8, 3, 3, 3], -0.4, 0.4),
+        w("b1", &[8], -0.1, 0.1),
+        w("g", &[8], 0.8, 1.2),
+        w("beta", &[8], -0.1, 0.1),
+        w("mean", &[8], -0.1, 0.1),
+        w("var", &[8], 0.5, 1.5),
+        w("w2", &[4, 8, 3, 3], -0.3, 0.3),
+        w("scales", &[4], 1.0, 1.0001),
+        w("fc", &[10, 4 * 16 * 16], -0.05, 0.05),
+        w("fcb", &[10], -0.1, 0.1),
+    ];
+    let mut scales = inits[7].clone();
+    scales.raw_data = [1f32, 1., 2., 2.]
+        .iter()
+        .flat_map(|v| v.to_le_bytes())
+        .collect();
+    let inits: Vec<_> = inits
+        .into_iter()
+        .map(|t| {
+            if t.name == "scales" {
+                scales.clone()
+            } else {
+                t
+            }
+        })
+        .collect();
+    let a_ints = |n: &str, v: &[i64]| AttributeProto {
+        name: n.into(),
+        r#type: 7,
+        ints: v.to_vec(),
+        ..Default::default()
+    };
+    let a_f = |n: &str, v: f32| AttributeProto {
+        name: n.into(),
+        r#type: 1,
+        f: v,
+        ..Default::default()
+    };
+    let a_i = |n: &str, v: i64| AttributeProto {
+        name: n.into(),
+        r#type: 2,
+        i: v,
+        ..Default::default()
+    };
+    let a_s = |n: &str, v: &str| AttributeProto {
+        name: n.into(),
+        r#type: 3,
+        s: v.as_bytes().to_vec(),
+        ..Default::default()
+    };
+    let node = |op: &str, ins: &[&str], outs: &[&str], attribute: Vec<AttributeProto>| NodeProto {
+        op_type: op.into(),
+        input: ins.iter().map(|s| s.to_string()).collect(),
+        output: outs.iter().map(|s| s.to_string()).collect(),
+        attribute,
+        ..Default::default()
+    };
+    let nodes = vec![
+        node(
+            "Conv",
+            &["data", "w1", "b1"],
+            &["c1"],
+            vec![
+                a_ints("kernel_shape", &[3, 3]),
+                a_ints("pads", &[1, 1, 1, 1]),
+                a_ints("strides", &[2, 2]),
+            ],
+        ),
+        node(
+            "BatchNormalization",
+            &["c1", "g", "beta", "mean", "var"],
+            &["bn"],
+            vec![a_f("epsilon", 1e-5), a_i("spatial", 1)],
+        ),
+        node(
+            "Clip",
+            &["bn"],
+            &["act"],
+            vec![a_f("min", 0.0), a_f("max", 6.0)],
+        ),
+        node(
+            "MaxPool",
+            &["act"],
+            &["pool"],
+            vec![a_ints("kernel_shape", &[2, 2]), a_ints("strides", &[2, 2])],
+        ),
+        node(
+            "Upsample",
+            &["pool", "scales"],
+            &["up"],
+            vec![a_s("mode", "nearest")],
+        ),
+        node(
+            "Conv",
+            &["up", "w2"],
+            &["c2"],
+            vec![
+                a_ints("kernel_shape", &[3, 3]),
+                a_ints("pads", &[1, 1, 1, 1]),
+            ],
+        ),
+        node("Relu", &["c2"], &["r2"], vec![]),
+        node("Dropout", &["r2"], &["d"], vec![a_f("ratio", 0.5)]),
+        node("Flatten", &["d"], &["f"], vec![a_i("axis", 1)]),
+        node(
+            "Gemm",
+            &["f", "fc", "fcb"],
+            &["logits"],
+            vec![a_i("transB", 1)],
+        ),
+        node("Softmax", &["logits"], &["prob"], vec![a_i("axis", 1)]),
+    ];
+    let mut input = vec![vi(
+        "data",
+        vec![
+            Dim::DimParam("N".into()),
+            Dim::DimValue(3),
+            Dim::DimValue(32),
+            Dim::DimValue(32),
+        ],
+    )];
+    input.extend(
+        inits
+            .iter()
+            .map(|t| vi(&t.name, t.dims.iter().map(|&d| Dim::DimValue(d)).collect())),
+    );
+    ModelProto {
+        ir_version: 3,
+        opset_import: vec![OperatorSetIdProto {
+            domain: String::new(),
+            version: 9,
+        }],
+        producer_name: "caffe2-style".into(),
+        graph: Some(GraphProto {
+            name: "old".into(),
+            node: nodes,
+            initializer: inits,
+            input,
+            output: vec![vi("prob", vec![])],
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+    .encode_to_vec()
+}
+
+#[test]
+fn caffe2_era_opset9_model_imports_and_splits_exactly() {
+    let bytes = caffe2_era_model();
+    let model = OnnxModel::from_bytes(&bytes, &ImportOptions::default()).unwrap();
+    let g = &model.graph;
+    assert_eq!(g.layers.len(), 11);
+    assert_eq!(g.tensor(g.outputs[0]).shape, vec![1, 10]);
+    assert_eq!(g.layer_by_name("Upsample_4").unwrap().outputs.len(), 1);
+    let up = g.tensor(g.layer_by_name("Upsample_4").unwrap().outputs[0]);
+    assert_eq!(up.shape, vec![1, 8, 16, 16]);
+    let c = Case {
+        inputs: vec![(
+            "data".into(),
+            HostTensor::f32(
+                vec![1, 3, 32, 32],
+                (0..3072).map(|i| (i % 17) as f32 / 8.0 - 1.0).collect(),
+            )
+            .unwrap(),
+        )],
+        reference: TractExecutor
+            .load(&bytes, &[("data".into(), vec![1, 3, 32, 32])])
+            .unwrap()
+            .run(vec![HostTensor::f32(
+                vec![1, 3, 32, 32],
+                (0..3072).map(|i| (i % 17) as f32 / 8.0 - 1.0).collect(),
+            )
+            .unwrap()])
+            .unwrap(),
+        model,
+    };
+    for seed in 0..6 {
+        let d = split_difference(&c, 2 + seed as usize % 4, seed);
+        assert!(d.within_tolerance(), "seed {seed}: {d}");
+    }
+}

@@ -1,6 +1,41 @@
 use crate::{ExecError, Executor, HostTensor, LoadedModel, TensorData};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
+use tract_onnx::model::ParsingContext;
+use tract_onnx::pb::NodeProto;
 use tract_onnx::prelude::*;
+use tract_onnx::tract_hir::infer::InferenceOp;
+
+type OpBuilder =
+    fn(&ParsingContext, &NodeProto) -> TractResult<(Box<dyn InferenceOp>, Vec<String>)>;
+
+/// tract has no Upsample (opset 7 to 9, deprecated by Resize in opset 10). Upsample-9 takes
+/// (X, scales) with the same meaning as Resize-10, so it is built by tract's own Resize
+/// builder as if the model were opset 10.
+fn upsample(
+    ctx: &ParsingContext,
+    node: &NodeProto,
+) -> TractResult<(Box<dyn InferenceOp>, Vec<String>)> {
+    static RESIZE: OnceLock<OpBuilder> = OnceLock::new();
+    let resize = RESIZE.get_or_init(|| {
+        *tract_onnx::onnx()
+            .op_register
+            .0
+            .get("Resize")
+            .expect("tract registers Resize")
+    });
+    if ctx.onnx_operator_set_version < 9 {
+        anyhow::bail!("Upsample before opset 9 (scales as an attribute) is not supported");
+    }
+    let mut ctx = ctx.clone();
+    ctx.onnx_operator_set_version = 10;
+    resize(&ctx, node)
+}
+
+fn framework() -> tract_onnx::Onnx {
+    let mut onnx = tract_onnx::onnx();
+    onnx.op_register.insert("Upsample", upsample);
+    onnx
+}
 
 /// The default engine: tract, pure Rust, optimised plans.
 #[derive(Debug, Default, Clone, Copy)]
@@ -39,7 +74,7 @@ impl Executor for TractExecutor {
         // Fixing symbolic input dimensions contradicts symbolic shapes the file declares for
         // intermediate tensors and outputs, so those declarations are dropped and re-inferred.
         let overriding = !input_shapes.is_empty();
-        let mut model = tract_onnx::onnx()
+        let mut model = framework()
             .with_ignore_value_info(overriding)
             .with_ignore_output_shapes(overriding)
             .model_for_read(&mut &*onnx)

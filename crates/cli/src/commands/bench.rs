@@ -10,6 +10,15 @@ use tiersplit_onnx::ImportOptions;
 
 #[derive(clap::Subcommand)]
 pub enum BenchCommand {
+    /// Planning time of every algorithm on every zoo model and on generated DAGs of more than
+    /// 1,000 layers (median of repeated runs), on a three-tier scenario.
+    Plan {
+        /// Scenario to plan on (needs device, edge and cloud for every algorithm to run).
+        #[arg(long, default_value = "scenarios/d3-2edge.toml")]
+        scenario: std::path::PathBuf,
+        #[arg(long, default_value_t = 5)]
+        rounds: usize,
+    },
     /// Unsplit latency of each model on tract, and the overhead of running it as 2, 4 and 8
     /// chained partitions, measured interleaved in one run.
     Engine {
@@ -33,12 +42,25 @@ fn median(mut v: Vec<f64>) -> f64 {
 }
 
 pub fn run(c: BenchCommand) -> Result<ExitCode> {
-    let BenchCommand::Engine {
-        mut models,
-        rounds,
-        splits,
-        seed,
-    } = c;
+    match c {
+        BenchCommand::Engine {
+            models,
+            rounds,
+            splits,
+            seed,
+        } => engine(models, rounds, splits, seed),
+        BenchCommand::Plan { scenario, rounds } => {
+            crate::commands::bench_plan::run(&scenario, rounds)
+        }
+    }
+}
+
+fn engine(
+    mut models: Vec<String>,
+    rounds: usize,
+    splits: Vec<usize>,
+    seed: u64,
+) -> Result<ExitCode> {
     if models.is_empty() {
         models = tiersplit_zoo::ZOO
             .iter()
@@ -70,6 +92,7 @@ pub fn run(c: BenchCommand) -> Result<ExitCode> {
         print!(" {:>6}", format!("b{k}"));
     }
     println!();
+    let mut log_sums = vec![0f64; 1 + 2 * splits.len()];
     for spec in &models {
         let source = ModelSource::open(spec)?;
         let model = source.import(&ImportOptions::default())?;
@@ -102,26 +125,35 @@ pub fn run(c: BenchCommand) -> Result<ExitCode> {
         for c in &chains {
             c.run(inputs.clone())?;
         }
+        // Paired measurement: each round times the unsplit model and then every configuration,
+        // and the ratio is taken within the round, so slow drifts of a shared machine cancel.
         let mut base = Vec::new();
-        let mut split_times: Vec<Vec<f64>> = vec![Vec::new(); chains.len()];
+        let mut ratios: Vec<Vec<f64>> = vec![Vec::new(); chains.len()];
         for _ in 0..rounds {
             let t = Instant::now();
             run_named(unsplit.as_ref(), &inputs)?;
-            base.push(t.elapsed().as_secs_f64() * 1e3);
+            let b = t.elapsed().as_secs_f64() * 1e3;
+            base.push(b);
             for (i, c) in chains.iter().enumerate() {
                 let ins = inputs.clone();
                 let t = Instant::now();
                 c.run(ins)?;
-                split_times[i].push(t.elapsed().as_secs_f64() * 1e3);
+                ratios[i].push(t.elapsed().as_secs_f64() * 1e3 / b);
             }
         }
-        let b = median(base);
         let label = spec.rsplit('/').next().unwrap_or(spec);
-        print!("{:<28} {:>6} {:>10.2}", label, g.layers.len(), b);
-        for t in split_times {
-            print!(" {:>6.3}", median(t) / b);
+        print!("{:<28} {:>6} {:>10.2}", label, g.layers.len(), median(base));
+        for (i, r) in ratios.into_iter().enumerate() {
+            let m = median(r);
+            log_sums[i] += m.ln();
+            print!(" {:>6.3}", m);
         }
         println!();
     }
+    print!("{:<28} {:>6} {:>10}", "geometric mean", "", "");
+    for l in log_sums {
+        print!(" {:>6.3}", (l / models.len() as f64).exp());
+    }
+    println!();
     Ok(ExitCode::SUCCESS)
 }

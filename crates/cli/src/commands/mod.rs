@@ -1,7 +1,10 @@
 pub mod bench;
+pub mod bench_plan;
 pub mod demo;
 pub mod infer;
 pub mod inspect;
+pub mod plan;
+pub mod profile;
 pub mod split;
 pub mod verify;
 pub mod zoo;

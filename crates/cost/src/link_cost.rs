@@ -1,0 +1,24 @@
+use crate::{Bandwidth, Nanos, NodeId};
+use serde::{Deserialize, Serialize};
+use tiersplit_graph::Bytes;
+
+/// The cost model of one directed link: a message of `b` bytes takes
+/// `latency + b / bandwidth`, where latency is half the round trip plus a per-message overhead.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct LinkCost {
+    pub from: NodeId,
+    pub to: NodeId,
+    pub bandwidth: Bandwidth,
+    pub latency: Nanos,
+}
+
+impl LinkCost {
+    pub fn time(&self, bytes: Bytes) -> Nanos {
+        self.latency + self.bandwidth.time_for(bytes)
+    }
+
+    /// The time the link is busy with the message (what limits pipelined throughput).
+    pub fn occupancy(&self, bytes: Bytes) -> Nanos {
+        self.bandwidth.time_for(bytes)
+    }
+}

@@ -1,0 +1,209 @@
+use crate::{CostError, LinkCost, Nanos, Profile, Scenario, Tier};
+use serde::{Deserialize, Serialize};
+use tiersplit_graph::{Bytes, ModelGraph};
+
+/// Index of a machine in [`Problem::nodes`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct NodeId(pub usize);
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProblemNode {
+    pub name: String,
+    pub tier: Tier,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProblemLayer {
+    pub name: String,
+    pub op: String,
+    /// Time of this layer on each node, indexed by [`NodeId`].
+    pub time: Vec<Nanos>,
+}
+
+/// A tensor that may cross the network: a layer output or a graph input.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProblemTensor {
+    pub name: String,
+    pub bytes: Bytes,
+    /// `None`: a graph input, produced on the device (the raw upload).
+    pub producer: Option<usize>,
+    pub consumers: Vec<usize>,
+    /// Graph outputs go back to the device.
+    pub graph_output: bool,
+}
+
+/// Everything a planner needs, the same for every planner: per-layer time on every node, the
+/// tensors with their sizes, and the links. Serialisable, so a plan can be checked by anyone.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Problem {
+    pub model: String,
+    pub scenario: String,
+    pub nodes: Vec<ProblemNode>,
+    pub device: NodeId,
+    /// In topological order.
+    pub layers: Vec<ProblemLayer>,
+    pub tensors: Vec<ProblemTensor>,
+    pub links: Vec<LinkCost>,
+    pub frame_rate: f64,
+}
+
+impl Problem {
+    /// Combines a model, a scenario and a reference profile: a node's layer time is the
+    /// profile's time divided by the node's speed.
+    pub fn new(
+        graph: &ModelGraph,
+        scenario: &Scenario,
+        profile: &Profile,
+    ) -> Result<Problem, CostError> {
+        scenario.validate()?;
+        let reference = profile.times_for(graph)?;
+        let nodes: Vec<ProblemNode> = scenario
+            .nodes
+            .iter()
+            .map(|n| ProblemNode {
+                name: n.name.clone(),
+                tier: n.tier,
+            })
+            .collect();
+        let device = NodeId(
+            scenario
+                .nodes
+                .iter()
+                .position(|n| n.tier == Tier::Device)
+                .expect("validated"),
+        );
+        let layers = graph
+            .layers
+            .iter()
+            .zip(&reference)
+            .map(|(l, &t)| ProblemLayer {
+                name: l.name.clone(),
+                op: l.op.clone(),
+                time: scenario
+                    .nodes
+                    .iter()
+                    .map(|n| Nanos((t.0 as f64 / n.speed).round() as u64))
+                    .collect(),
+            })
+            .collect();
+        let tensors = graph
+            .tensors
+            .iter()
+            .map(|t| ProblemTensor {
+                name: t.name.clone(),
+                bytes: t.bytes(),
+                producer: t.producer.map(|p| p.index()),
+                consumers: t.consumers.iter().map(|c| c.index()).collect(),
+                graph_output: graph.outputs.contains(&t.id),
+            })
+            .collect();
+        let index = |name: &str| {
+            NodeId(
+                scenario
+                    .nodes
+                    .iter()
+                    .position(|n| n.name == name)
+                    .expect("validated"),
+            )
+        };
+        let overhead = Nanos::from_millis_f64(scenario.message_overhead_ms);
+        let mut links = Vec::new();
+        for l in &scenario.links {
+            let latency = Nanos::from_millis_f64(l.rtt_ms / 2.0) + overhead;
+            let bandwidth = Scenario::link_bandwidth(l);
+            links.push(LinkCost {
+                from: index(&l.from),
+                to: index(&l.to),
+                bandwidth,
+                latency,
+            });
+            if l.bidirectional {
+                links.push(LinkCost {
+                    from: index(&l.to),
+                    to: index(&l.from),
+                    bandwidth,
+                    latency,
+                });
+            }
+        }
+        let p = Problem {
+            model: graph.name.clone(),
+            scenario: scenario.name.clone(),
+            nodes,
+            device,
+            layers,
+            tensors,
+            links,
+            frame_rate: scenario.frame_rate,
+        };
+        p.check_routes()?;
+        Ok(p)
+    }
+
+    pub fn node_ids(&self) -> impl Iterator<Item = NodeId> + '_ {
+        (0..self.nodes.len()).map(NodeId)
+    }
+
+    pub fn nodes_of(&self, tier: Tier) -> Vec<NodeId> {
+        self.node_ids()
+            .filter(|&n| self.nodes[n.0].tier == tier)
+            .collect()
+    }
+
+    /// The fastest node of a tier (by total layer time), the one tier-level planners use.
+    pub fn main_node(&self, tier: Tier) -> Option<NodeId> {
+        self.nodes_of(tier)
+            .into_iter()
+            .min_by_key(|&n| self.layers.iter().map(|l| l.time[n.0]).sum::<Nanos>())
+    }
+
+    pub fn link(&self, from: NodeId, to: NodeId) -> Option<&LinkCost> {
+        self.links.iter().find(|l| l.from == from && l.to == to)
+    }
+
+    /// The hops a message of `bytes` takes from `from` to `to`: the direct link, or the
+    /// fastest path through one relay node when that is quicker or there is no direct link.
+    pub fn route(&self, from: NodeId, to: NodeId, bytes: Bytes) -> Option<Vec<(NodeId, NodeId)>> {
+        if from == to {
+            return Some(vec![]);
+        }
+        let mut best: Option<(Nanos, Vec<(NodeId, NodeId)>)> = self
+            .link(from, to)
+            .map(|l| (l.time(bytes), vec![(from, to)]));
+        for mid in self.node_ids().filter(|&m| m != from && m != to) {
+            if let (Some(a), Some(b)) = (self.link(from, mid), self.link(mid, to)) {
+                let t = a.time(bytes) + b.time(bytes);
+                if best.as_ref().is_none_or(|(bt, _)| t < *bt) {
+                    best = Some((t, vec![(from, mid), (mid, to)]));
+                }
+            }
+        }
+        best.map(|(_, r)| r)
+    }
+
+    /// Time for `bytes` to go from `from` to `to` along [`Problem::route`].
+    pub fn transfer_time(&self, from: NodeId, to: NodeId, bytes: Bytes) -> Nanos {
+        match self.route(from, to, bytes) {
+            Some(hops) => hops
+                .iter()
+                .map(|&(a, b)| self.link(a, b).expect("route uses links").time(bytes))
+                .sum(),
+            None => Nanos(u64::MAX / 4),
+        }
+    }
+
+    fn check_routes(&self) -> Result<(), CostError> {
+        for a in self.node_ids() {
+            for b in self.node_ids() {
+                if a != b && self.route(a, b, Bytes(1)).is_none() {
+                    return Err(CostError::NoRoute {
+                        from: self.nodes[a.0].name.clone(),
+                        to: self.nodes[b.0].name.clone(),
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,259 @@
+use crate::{Bandwidth, CostError, Nanos};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// Where a machine sits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Tier {
+    Device,
+    Edge,
+    Cloud,
+}
+
+impl fmt::Display for Tier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Tier::Device => "device",
+            Tier::Edge => "edge",
+            Tier::Cloud => "cloud",
+        })
+    }
+}
+
+/// One machine. Its layer times are the reference profile's divided by `speed`, unless the
+/// planner is given a profile measured on this node itself.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeSpec {
+    pub name: String,
+    pub tier: Tier,
+    /// Compute speed relative to the machine the reference profile was taken on (2.0 = twice
+    /// as fast).
+    #[serde(default = "one")]
+    pub speed: f64,
+    /// Engine threads on this node.
+    #[serde(default = "one_u32")]
+    pub threads: u32,
+    /// Where its worker listens, for real deployments.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
+}
+
+/// A network link. Bidirectional links have the same rate both ways.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LinkSpec {
+    pub from: String,
+    pub to: String,
+    pub bandwidth_mbps: f64,
+    #[serde(default)]
+    pub rtt_ms: f64,
+    #[serde(default = "yes")]
+    pub bidirectional: bool,
+}
+
+/// Machines, links and the frame rate: the world a plan must run in.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    /// Frames per second the device produces (DADS's Q); the heavy-load threshold is 1/Q.
+    pub frame_rate: f64,
+    /// Fixed cost of every message besides bandwidth and half the round trip (serialisation,
+    /// system calls), in milliseconds.
+    #[serde(default = "default_overhead_ms")]
+    pub message_overhead_ms: f64,
+    pub nodes: Vec<NodeSpec>,
+    pub links: Vec<LinkSpec>,
+}
+
+fn one() -> f64 {
+    1.0
+}
+fn one_u32() -> u32 {
+    1
+}
+fn yes() -> bool {
+    true
+}
+fn default_overhead_ms() -> f64 {
+    0.1
+}
+
+fn field(field: impl Into<String>, msg: impl Into<String>) -> CostError {
+    CostError::Field {
+        field: field.into(),
+        msg: msg.into(),
+    }
+}
+
+impl Scenario {
+    /// Parses and validates a scenario; errors name the offending field.
+    pub fn from_toml(text: &str) -> Result<Scenario, CostError> {
+        let s: Scenario = toml::from_str(text).map_err(|e| CostError::Toml(e.to_string()))?;
+        s.validate()?;
+        Ok(s)
+    }
+
+    pub fn validate(&self) -> Result<(), CostError> {
+        if !(self.frame_rate.is_finite() && self.frame_rate > 0.0) {
+            return Err(field(
+                "frame_rate",
+                format!("must be a positive number, got {}", self.frame_rate),
+            ));
+        }
+        if !(self.message_overhead_ms.is_finite() && self.message_overhead_ms >= 0.0) {
+            return Err(field("message_overhead_ms", "must be zero or positive"));
+        }
+        if self.nodes.len() < 2 {
+            return Err(field("nodes", "needs a device and at least one other node"));
+        }
+        let devices = self.nodes.iter().filter(|n| n.tier == Tier::Device).count();
+        if devices != 1 {
+            return Err(field(
+                "nodes",
+                format!("needs exactly one node with tier = \"device\", found {devices}"),
+            ));
+        }
+        if self.nodes.iter().filter(|n| n.tier == Tier::Cloud).count() > 1 {
+            return Err(field("nodes", "at most one cloud node"));
+        }
+        for (i, n) in self.nodes.iter().enumerate() {
+            if n.name.is_empty() {
+                return Err(field(format!("nodes[{i}].name"), "must not be empty"));
+            }
+            if self.nodes[..i].iter().any(|m| m.name == n.name) {
+                return Err(field(
+                    format!("nodes[{i}].name"),
+                    format!("'{}' is used twice", n.name),
+                ));
+            }
+            if !(n.speed.is_finite() && n.speed > 0.0) {
+                return Err(field(
+                    format!("nodes[{i}].speed"),
+                    format!("must be positive, got {}", n.speed),
+                ));
+            }
+            if n.threads == 0 {
+                return Err(field(format!("nodes[{i}].threads"), "must be at least 1"));
+            }
+        }
+        for (i, l) in self.links.iter().enumerate() {
+            for (end, name) in [("from", &l.from), ("to", &l.to)] {
+                if !self.nodes.iter().any(|n| &n.name == name) {
+                    return Err(field(
+                        format!("links[{i}].{end}"),
+                        format!("no node named '{name}'"),
+                    ));
+                }
+            }
+            if l.from == l.to {
+                return Err(field(
+                    format!("links[{i}]"),
+                    "a link must join two different nodes",
+                ));
+            }
+            if !(l.bandwidth_mbps.is_finite() && l.bandwidth_mbps > 0.0) {
+                return Err(field(
+                    format!("links[{i}].bandwidth_mbps"),
+                    format!("must be positive, got {}", l.bandwidth_mbps),
+                ));
+            }
+            if !(l.rtt_ms.is_finite() && l.rtt_ms >= 0.0) {
+                return Err(field(
+                    format!("links[{i}].rtt_ms"),
+                    format!("must be zero or positive, got {}", l.rtt_ms),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    pub fn device(&self) -> &NodeSpec {
+        self.nodes
+            .iter()
+            .find(|n| n.tier == Tier::Device)
+            .expect("validated")
+    }
+
+    pub fn frame_interval(&self) -> Nanos {
+        Nanos::from_secs_f64(1.0 / self.frame_rate)
+    }
+
+    pub fn link_bandwidth(l: &LinkSpec) -> Bandwidth {
+        Bandwidth::from_mbps(l.bandwidth_mbps)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const OK: &str = r#"
+name = "t"
+frame_rate = 20
+[[nodes]]
+name = "pi"
+tier = "device"
+speed = 0.1
+[[nodes]]
+name = "dc"
+tier = "cloud"
+speed = 4
+[[links]]
+from = "pi"
+to = "dc"
+bandwidth_mbps = 5.85
+rtt_ms = 20
+"#;
+
+    #[test]
+    fn parses_and_defaults() {
+        let s = Scenario::from_toml(OK).unwrap();
+        assert_eq!(s.device().name, "pi");
+        assert_eq!(s.nodes[1].threads, 1);
+        assert!(s.links[0].bidirectional);
+        assert_eq!(s.frame_interval(), Nanos(50_000_000));
+    }
+
+    #[test]
+    fn errors_name_the_field() {
+        let cases = [
+            (
+                OK.replace("speed = 4", "speed = -4"),
+                "nodes[1].speed: must be positive, got -4",
+            ),
+            (
+                OK.replace("to = \"dc\"", "to = \"moon\""),
+                "links[0].to: no node named 'moon'",
+            ),
+            (
+                OK.replace("bandwidth_mbps = 5.85", "bandwidth_mbps = 0"),
+                "links[0].bandwidth_mbps: must be positive",
+            ),
+            (
+                OK.replace("frame_rate = 20", "frame_rate = 0"),
+                "frame_rate: must be a positive number",
+            ),
+            (
+                OK.replace("tier = \"cloud\"", "tier = \"device\""),
+                "exactly one node with tier = \"device\", found 2",
+            ),
+            (
+                OK.replace("rtt_ms = 20", "rtt_ms = 20\nlatency = 3"),
+                "unknown field `latency`",
+            ),
+            (
+                OK.replace("tier = \"cloud\"", "tier = \"fog\""),
+                "unknown variant `fog`",
+            ),
+        ];
+        for (text, expect) in cases {
+            let e = Scenario::from_toml(&text).unwrap_err().to_string();
+            assert!(e.contains(expect), "{e}\n  expected: {expect}");
+        }
+    }
+}

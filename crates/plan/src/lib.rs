@@ -1,0 +1,34 @@
+//! Where every layer runs.
+//!
+//! All planners implement [`Planner`]: they read one [`tiersplit_cost::Problem`] and return one
+//! [`Plan`] (a node per layer). One evaluator ([`evaluate`]) scores every plan the same way:
+//! summed latency (the papers' objective), the makespan of the real DAG schedule, pipelined
+//! throughput and bytes per link. [`oracle`] enumerates every placement of small problems, so
+//! property tests can hold the exact planners to the true optimum.
+//!
+//! Pure: no engine, no network, no async runtime.
+
+mod chain_sweep;
+mod dads_dynamic;
+mod dsh;
+mod dsl;
+mod error;
+mod evaluate;
+mod exact_three_tier;
+mod min_cut;
+mod neurosurgeon;
+pub mod oracle;
+mod plan;
+mod planner;
+mod single_node;
+
+pub use dads_dynamic::DadsDynamic;
+pub use dsh::Dsh;
+pub use dsl::Dsl;
+pub use error::PlanError;
+pub use evaluate::{evaluate, LinkLoad, Prediction};
+pub use exact_three_tier::ExactThreeTier;
+pub use neurosurgeon::{Neurosurgeon, Neurosurgeon3};
+pub use plan::Plan;
+pub use planner::{all_planners, planner_by_name, Planner};
+pub use single_node::SingleNode;

@@ -1,0 +1,59 @@
+use crate::PlanError;
+use serde::{Deserialize, Serialize};
+use tiersplit_cost::{NodeId, Problem};
+
+/// Where each layer runs: the output of every planner.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Plan {
+    pub algorithm: String,
+    /// Node of every layer, in the problem's layer order.
+    pub placement: Vec<NodeId>,
+    /// What the planner wants the user to know (a switch to heavy-load mode, a warning).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+}
+
+impl Plan {
+    pub fn new(algorithm: &str, placement: Vec<NodeId>) -> Plan {
+        Plan {
+            algorithm: algorithm.to_string(),
+            placement,
+            notes: vec![],
+        }
+    }
+
+    /// Every layer placed, and no tensor flows to a lower tier than its producer's (edge to
+    /// edge is allowed; cloud to edge or anything to the device is not).
+    pub fn validate(&self, p: &Problem) -> Result<(), PlanError> {
+        if self.placement.len() != p.layers.len() {
+            return Err(PlanError::WrongLength {
+                placed: self.placement.len(),
+                layers: p.layers.len(),
+            });
+        }
+        for t in &p.tensors {
+            let from = t.producer.map(|l| self.placement[l]).unwrap_or(p.device);
+            for &c in &t.consumers {
+                let to = self.placement[c];
+                if p.nodes[to.0].tier < p.nodes[from.0].tier {
+                    return Err(PlanError::Backward {
+                        tensor: t.name.clone(),
+                        consumer: p.layers[c].name.clone(),
+                        consumer_tier: p.nodes[to.0].tier.to_string(),
+                        producer_tier: p.nodes[from.0].tier.to_string(),
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Number of layers on each node.
+    pub fn layers_per_node(&self, p: &Problem) -> Vec<usize> {
+        let mut n = vec![0; p.nodes.len()];
+        for &node in &self.placement {
+            n[node.0] += 1;
+        }
+        n
+    }
+}

@@ -1,0 +1,215 @@
+//! Planners against brute force on random small DAGs: the exact planners reach the optimum of
+//! their objective every time, DSH stays within its proven factor of 3, every plan is valid.
+
+use proptest::prelude::*;
+use proptest::strategy::ValueTree;
+use tiersplit_cost::{
+    Bandwidth, LinkCost, Nanos, NodeId, Problem, ProblemLayer, ProblemNode, ProblemTensor, Tier,
+};
+use tiersplit_graph::Bytes;
+use tiersplit_plan::{all_planners, evaluate, oracle, Dsh, Dsl, ExactThreeTier, Planner};
+
+/// A random DAG problem: layer i reads one or two earlier outputs (or the input); sinks are
+/// graph outputs. Device slow, edge medium, cloud fast, with noise; links device-edge and
+/// edge-cloud only (no direct device-cloud link), or device-cloud only when `two_tier`.
+fn arb_problem(two_tier: bool) -> impl Strategy<Value = Problem> {
+    let layer = (
+        any::<prop::sample::Index>(),
+        any::<prop::sample::Index>(),
+        any::<bool>(),
+        1u64..50,
+        1u64..40,
+        1u64..20,
+        1u64..400_000,
+    );
+    (
+        prop::collection::vec(layer, 1..9),
+        1u64..2_000_000,
+        0.5f64..40.0,
+        5.0f64..200.0,
+        0u64..5,
+    )
+        .prop_map(
+            move |(spec, input_bytes, up_mbps, backbone_mbps, latency_ms)| {
+                let n = spec.len();
+                let mut tensors = vec![ProblemTensor {
+                    name: "x".into(),
+                    bytes: Bytes(input_bytes),
+                    producer: None,
+                    consumers: vec![],
+                    graph_output: false,
+                }];
+                let mut layers = Vec::new();
+                for (i, (a, b, two, td, te, tc, out)) in spec.into_iter().enumerate() {
+                    let first = a.index(tensors.len());
+                    tensors[first].consumers.push(i);
+                    if two {
+                        let second = b.index(tensors.len());
+                        if second != first {
+                            tensors[second].consumers.push(i);
+                        }
+                    }
+                    let ms = |v: u64| Nanos(v * 1_000_000);
+                    let time = if two_tier {
+                        vec![ms(td), ms(tc)]
+                    } else {
+                        vec![ms(td), ms(te), ms(tc)]
+                    };
+                    layers.push(ProblemLayer {
+                        name: format!("l{i}"),
+                        op: "Conv".into(),
+                        time,
+                    });
+                    tensors.push(ProblemTensor {
+                        name: format!("t{i}"),
+                        bytes: Bytes(out),
+                        producer: Some(i),
+                        consumers: vec![],
+                        graph_output: false,
+                    });
+                }
+                for t in tensors.iter_mut().skip(1) {
+                    t.graph_output = t.consumers.is_empty();
+                }
+                assert!(n >= 1);
+                let latency = Nanos(latency_ms * 1_000_000);
+                let link = |from, to, mbps| LinkCost {
+                    from: NodeId(from),
+                    to: NodeId(to),
+                    bandwidth: Bandwidth::from_mbps(mbps),
+                    latency,
+                };
+                let (nodes, links) = if two_tier {
+                    (
+                        vec![
+                            ProblemNode {
+                                name: "device".into(),
+                                tier: Tier::Device,
+                            },
+                            ProblemNode {
+                                name: "cloud".into(),
+                                tier: Tier::Cloud,
+                            },
+                        ],
+                        vec![link(0, 1, up_mbps), link(1, 0, up_mbps)],
+                    )
+                } else {
+                    (
+                        vec![
+                            ProblemNode {
+                                name: "device".into(),
+                                tier: Tier::Device,
+                            },
+                            ProblemNode {
+                                name: "edge".into(),
+                                tier: Tier::Edge,
+                            },
+                            ProblemNode {
+                                name: "cloud".into(),
+                                tier: Tier::Cloud,
+                            },
+                        ],
+                        vec![
+                            link(0, 1, up_mbps),
+                            link(1, 0, up_mbps),
+                            link(1, 2, backbone_mbps),
+                            link(2, 1, backbone_mbps),
+                        ],
+                    )
+                };
+                Problem {
+                    model: "random".into(),
+                    scenario: "random".into(),
+                    nodes,
+                    device: NodeId(0),
+                    layers,
+                    tensors,
+                    links,
+                    frame_rate: 10.0,
+                }
+            },
+        )
+}
+
+fn cloud(p: &Problem) -> NodeId {
+    NodeId(p.nodes.len() - 1)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 300, failure_persistence: None, ..ProptestConfig::default() })]
+
+    #[test]
+    fn dsl_is_optimal_two_tier(p in arb_problem(true)) {
+        let plan = Dsl.plan(&p).unwrap();
+        plan.validate(&p).unwrap();
+        let (_, best) = oracle::best_by(&p, &[p.device, cloud(&p)], |pr| pr.latency_sum).unwrap();
+        prop_assert_eq!(evaluate(&p, &plan).latency_sum, best.latency_sum);
+    }
+
+    #[test]
+    fn dsl_is_optimal_across_a_relay(p in arb_problem(false)) {
+        let plan = Dsl.plan(&p).unwrap();
+        let (_, best) = oracle::best_by(&p, &[p.device, cloud(&p)], |pr| pr.latency_sum).unwrap();
+        prop_assert_eq!(evaluate(&p, &plan).latency_sum, best.latency_sum);
+    }
+
+    #[test]
+    fn exact_three_tier_is_optimal(p in arb_problem(false)) {
+        let plan = ExactThreeTier.plan(&p).unwrap();
+        plan.validate(&p).unwrap();
+        let all: Vec<NodeId> = p.node_ids().collect();
+        let (_, best) = oracle::best_by(&p, &all, |pr| pr.latency_sum).unwrap();
+        prop_assert_eq!(evaluate(&p, &plan).latency_sum, best.latency_sum);
+    }
+
+    #[test]
+    fn dsh_is_within_three_of_the_best_period(p in arb_problem(true)) {
+        let plan = Dsh::default().plan(&p).unwrap();
+        let (_, best) = oracle::best_by(&p, &[p.device, cloud(&p)], |pr| pr.period).unwrap();
+        let got = evaluate(&p, &plan).period;
+        prop_assert!(got.0 <= 3 * best.period.0, "DSH {} vs optimal {}", got, best.period);
+    }
+
+    #[test]
+    fn every_plan_is_valid_and_consistent(p in arb_problem(false)) {
+        for planner in all_planners() {
+            let plan = planner.plan(&p).unwrap();
+            plan.validate(&p).unwrap();
+            let pred = evaluate(&p, &plan);
+            prop_assert!(pred.makespan <= pred.latency_sum, "{}: makespan {} > sum {}", planner.name(), pred.makespan, pred.latency_sum);
+            prop_assert!(pred.period <= pred.latency_sum);
+        }
+    }
+}
+
+#[test]
+fn exact_three_tier_beats_or_ties_every_planner_on_summed_latency() {
+    let mut runner = proptest::test_runner::TestRunner::deterministic();
+    for _ in 0..100 {
+        let p = arb_problem(false).new_tree(&mut runner).unwrap().current();
+        let exact = evaluate(&p, &ExactThreeTier.plan(&p).unwrap()).latency_sum;
+        for planner in all_planners() {
+            let t = evaluate(&p, &planner.plan(&p).unwrap()).latency_sum;
+            assert!(exact <= t, "{} beat exact: {t} < {exact}", planner.name());
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 200, failure_persistence: None, ..ProptestConfig::default() })]
+
+    /// Neurosurgeon's incremental sweep finds the best chain split(s) a full evaluation of
+    /// every candidate finds.
+    #[test]
+    fn neurosurgeon_finds_the_best_chain_splits(p in arb_problem(false)) {
+        use tiersplit_plan::{Neurosurgeon, Neurosurgeon3, Plan};
+        let n = p.layers.len();
+        let (d, e, c) = (p.device, NodeId(1), NodeId(2));
+        let best2 = (0..=n).map(|k| evaluate(&p, &Plan::new("x", (0..n).map(|l| if l < k { d } else { c }).collect())).latency_sum).min().unwrap();
+        let best3 = (0..=n).flat_map(|i| (i..=n).map(move |j| (i, j))).map(|(i, j)| {
+            evaluate(&p, &Plan::new("x", (0..n).map(|l| if l < i { d } else if l < j { e } else { c }).collect())).latency_sum
+        }).min().unwrap();
+        prop_assert_eq!(evaluate(&p, &Neurosurgeon.plan(&p).unwrap()).latency_sum, best2);
+        prop_assert_eq!(evaluate(&p, &Neurosurgeon3.plan(&p).unwrap()).latency_sum, best3);
+    }
+}
