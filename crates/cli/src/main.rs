@@ -29,6 +29,8 @@ enum Command {
     Inspect(commands::inspect::Args),
     /// Write legal partitions of a model as standalone ONNX sub-models.
     Split(commands::split::Args),
+    /// Cut a run of convolution layers into spatial tiles with halos, run them, stitch, check.
+    Tile(commands::tile::Args),
     /// Run a model on an image or a .npy tensor.
     Infer(commands::infer::Args),
     /// Cut a model into random legal partitions, run them chained and compare with unsplit.
@@ -54,6 +56,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Inspect(a) => commands::inspect::run(a),
         Command::Split(a) => commands::split::run(a),
+        Command::Tile(a) => commands::tile::run(a),
         Command::Infer(a) => commands::infer::run(a),
         Command::Verify(a) => commands::verify::run(a),
         Command::Zoo(c) => commands::zoo::run(c),

@@ -11,6 +11,7 @@ mod difference;
 mod error;
 mod executor;
 mod host_tensor;
+mod tiles;
 mod tract_backend;
 
 pub use chain_runner::{ChainRunner, PartTiming};
@@ -18,4 +19,5 @@ pub use difference::Difference;
 pub use error::ExecError;
 pub use executor::{Executor, LoadedModel};
 pub use host_tensor::{HostTensor, TensorData};
+pub use tiles::{crop_nchw, stitch_nchw, Region, TileJob, TiledRunner};
 pub use tract_backend::TractExecutor;

@@ -40,7 +40,7 @@ pub struct OnnxModel {
     pub(crate) initializers: HashMap<String, TensorProto>,
 }
 
-fn value_info(name: &str, dtype: DType, shape: &[u64]) -> ValueInfoProto {
+pub(crate) fn value_info_of(name: &str, dtype: DType, shape: &[u64]) -> ValueInfoProto {
     ValueInfoProto {
         name: name.to_string(),
         r#type: Some(TypeProto {
@@ -63,7 +63,7 @@ fn value_info(name: &str, dtype: DType, shape: &[u64]) -> ValueInfoProto {
 }
 
 pub(crate) fn tensor_value_info(t: &TensorInfo) -> ValueInfoProto {
-    value_info(&t.name, t.dtype, &t.shape)
+    value_info_of(&t.name, t.dtype, &t.shape)
 }
 
 /// Declared element type and dimensions (`None` where symbolic or absent) of a graph input.

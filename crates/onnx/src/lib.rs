@@ -15,6 +15,7 @@ mod error;
 mod import;
 mod op_shapes;
 mod sub_model;
+mod tiled_run;
 
 /// Generated prost types for the subset of the ONNX schema in `proto/onnx_subset.proto`.
 #[allow(clippy::all, missing_docs)]
@@ -27,3 +28,4 @@ pub use const_tensor::ConstTensor;
 pub use error::OnnxError;
 pub use import::{ImportOptions, OnnxModel, SUPPORTED_OPSETS};
 pub use op_shapes::SUPPORTED_OPS;
+pub use tiled_run::TiledRun;

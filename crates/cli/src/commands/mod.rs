@@ -6,5 +6,6 @@ pub mod inspect;
 pub mod plan;
 pub mod profile;
 pub mod split;
+pub mod tile;
 pub mod verify;
 pub mod zoo;

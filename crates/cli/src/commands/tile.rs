@@ -1,0 +1,262 @@
+use crate::model_source::{import_options, parse_input_shape, ModelSource};
+use crate::preprocess::Preprocess;
+use crate::split_exec::{load_unsplit, model_inputs, run_named, InputChoice};
+use anyhow::{bail, Context, Result};
+use serde_json::json;
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use tiersplit_exec::{Difference, Executor, HostTensor, TiledRunner, TractExecutor};
+use tiersplit_graph::{LayerId, Partitioning};
+use tiersplit_onnx::TiledRun;
+use tiersplit_tile::Grid;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// An .onnx file, or zoo:NAME for a built-in model.
+    model: String,
+    /// Output grid ROWSxCOLS, e.g. 2x2.
+    #[arg(long, default_value = "2x2", value_parser = parse_grid)]
+    grid: (usize, usize),
+    /// Instead of --grid: one row of tiles per node, heights in proportion to these node
+    /// speeds, e.g. 1,3.
+    #[arg(long, value_delimiter = ',', conflicts_with = "grid")]
+    weights: Vec<f64>,
+    /// Tile only the first N layers of the run.
+    #[arg(long)]
+    layers: Option<usize>,
+    /// Which tileable run: 0 is the longest.
+    #[arg(long, default_value_t = 0)]
+    run: usize,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    #[arg(long, conflicts_with = "input")]
+    image: Option<PathBuf>,
+    #[arg(long)]
+    input: Option<PathBuf>,
+    #[arg(long, value_enum, default_value = "imagenet")]
+    preprocess: Preprocess,
+    #[arg(long = "input-shape", value_parser = parse_input_shape)]
+    input_shape: Vec<(Option<String>, Vec<u64>)>,
+    #[arg(long)]
+    json: bool,
+}
+
+fn parse_grid(s: &str) -> Result<(usize, usize), String> {
+    let (r, c) = s
+        .split_once(['x', 'X'])
+        .ok_or_else(|| format!("grid '{s}' is not ROWSxCOLS"))?;
+    let p = |v: &str| {
+        v.trim()
+            .parse::<usize>()
+            .ok()
+            .filter(|&n| n > 0)
+            .ok_or_else(|| format!("'{v}' in grid '{s}' is not a positive number"))
+    };
+    Ok((p(r)?, p(c)?))
+}
+
+/// Runs the model with `tiled` executed tile by tile and everything else as ordinary
+/// partitions before and after it.
+fn run_tiled(
+    model: &tiersplit_onnx::OnnxModel,
+    tiled: &TiledRun,
+    inputs: &[(String, HostTensor)],
+) -> Result<Vec<HostTensor>> {
+    let g = &model.graph;
+    let in_run: std::collections::HashSet<LayerId> = tiled.layers.iter().copied().collect();
+    let first = tiled.layers[0];
+    let before: Vec<LayerId> = g
+        .layers
+        .iter()
+        .map(|l| l.id)
+        .filter(|l| *l < first && !in_run.contains(l))
+        .collect();
+    let after: Vec<LayerId> = g
+        .layers
+        .iter()
+        .map(|l| l.id)
+        .filter(|l| *l > first && !in_run.contains(l))
+        .collect();
+    let parts: Vec<Vec<LayerId>> = [before.clone(), tiled.layers.clone(), after.clone()]
+        .into_iter()
+        .filter(|p| !p.is_empty())
+        .collect();
+    Partitioning::new(g, parts)
+        .context("the layers around the tiled run do not form legal partitions")?;
+    let mut env: HashMap<String, HostTensor> = inputs.iter().cloned().collect();
+    let run_part = |part: &[LayerId], env: &mut HashMap<String, HostTensor>| -> Result<()> {
+        if part.is_empty() {
+            return Ok(());
+        }
+        let m = TractExecutor.load(&model.sub_model_bytes(part)?, &[])?;
+        let outs = run_named(
+            m.as_ref(),
+            &env.iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect::<Vec<_>>(),
+        )?;
+        for (name, t) in m.output_names().iter().zip(outs) {
+            env.insert(name.clone(), t);
+        }
+        Ok(())
+    };
+    run_part(&before, &mut env)?;
+    let out_shape: [usize; 4] = g
+        .tensor(tiled.output)
+        .shape
+        .iter()
+        .map(|&d| d as usize)
+        .collect::<Vec<_>>()
+        .try_into()
+        .map_err(|_| anyhow::anyhow!("run output is not NCHW"))?;
+    let jobs: Vec<_> = tiled
+        .plan
+        .tiles
+        .iter()
+        .zip(&tiled.tile_models)
+        .map(|(t, bytes)| {
+            let (ir, ic) = t.input();
+            let (or, oc) = t.output();
+            let r = |s: tiersplit_tile::Span| s.start as usize..s.end as usize;
+            (bytes.clone(), (r(ir), r(ic)), (r(or), r(oc)))
+        })
+        .collect();
+    let runner = TiledRunner::load(&TractExecutor, &jobs, out_shape)?;
+    let run_input = env
+        .get(&g.tensor(tiled.input).name)
+        .context("run input not computed")?
+        .clone();
+    env.insert(g.tensor(tiled.output).name.clone(), runner.run(&run_input)?);
+    run_part(&after, &mut env)?;
+    g.outputs
+        .iter()
+        .map(|&t| {
+            env.remove(&g.tensor(t).name)
+                .context("graph output not produced")
+        })
+        .collect()
+}
+
+pub fn run(a: Args) -> Result<ExitCode> {
+    let source = ModelSource::open(&a.model)?;
+    let model = source.import(&import_options(&a.input_shape))?;
+    let g = &model.graph;
+    let runs = model.tileable_runs();
+    let Some(mut run) = runs.get(a.run).cloned() else {
+        bail!("the model has {} tileable runs (chains of Conv, pooling and per-element layers on NCHW maps); --run {} does not exist", runs.len(), a.run);
+    };
+    if let Some(n) = a.layers {
+        run.truncate(n.max(1));
+    }
+    let out = g.tensor(g.layer(*run.last().unwrap()).outputs[0]);
+    let (oh, ow) = (out.shape[2], out.shape[3]);
+    let grid = if a.weights.is_empty() {
+        Grid::even(oh, ow, a.grid.0, a.grid.1)
+    } else {
+        Grid::weighted_rows(oh, ow, &a.weights)
+    }
+    .map_err(|e| anyhow::anyhow!("grid does not fit the {oh}x{ow} output of the run: {e}"))?;
+    let tiled = model.tiled_run(&run, &grid)?;
+    let inputs = model_inputs(
+        &model,
+        &InputChoice {
+            image: a.image.as_deref(),
+            npy: a.input.as_deref(),
+            preprocess: a.preprocess,
+            seed: a.seed,
+        },
+    )?;
+    let reference = run_named(load_unsplit(&source, &model)?.as_ref(), &inputs)?;
+    let result = run_tiled(&model, &tiled, &inputs)?;
+    let diff = Difference::between(&result, &reference);
+    let ok = diff.within_tolerance();
+    // Halo overhead: FLOPs of every tile's layers over the unsplit run's, bytes sent to tiles
+    // over the run input's bytes.
+    let plan = &tiled.plan;
+    let run_flops: u64 = run.iter().map(|&l| g.layer(l).flops.0).sum();
+    let tiled_flops: f64 = run
+        .iter()
+        .enumerate()
+        .map(|(k, &l)| {
+            let (h, w) = plan.sizes[k + 1];
+            let area: u64 = plan
+                .tiles
+                .iter()
+                .map(|t| t.layers[k].output_rows.len() * t.layers[k].output_cols.len())
+                .sum();
+            g.layer(l).flops.0 as f64 * area as f64 / (h * w) as f64
+        })
+        .sum();
+    let input_bytes = g.tensor(tiled.input).bytes().0 as f64;
+    if a.json {
+        let tiles: Vec<_> = plan
+            .tiles
+            .iter()
+            .map(|t| {
+                let (ir, ic) = t.input();
+                let (or, oc) = t.output();
+                json!({"row": t.row, "col": t.col, "input_rows": [ir.start, ir.end], "input_cols": [ic.start, ic.end], "output_rows": [or.start, or.end], "output_cols": [oc.start, oc.end]})
+            })
+            .collect();
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&json!({
+                "model": source.label,
+                "layers": run.iter().map(|&l| g.layer(l).name.clone()).collect::<Vec<_>>(),
+                "grid": {"rows": grid.rows, "cols": grid.cols},
+                "tiles": tiles,
+                "flops_overhead": tiled_flops / run_flops.max(1) as f64,
+                "input_bytes_overhead": plan.input_overhead(),
+                "max_abs_diff": diff.max_abs,
+                "max_rel_diff": diff.max_rel,
+                "pass": ok,
+            }))?
+        );
+    } else {
+        println!(
+            "{}: tiling {} layers ({} .. {}), input {:?} -> output {:?}, grid rows {:?} cols {:?}",
+            source.label,
+            run.len(),
+            g.layer(run[0]).name,
+            g.layer(*run.last().unwrap()).name,
+            g.tensor(tiled.input).shape,
+            out.shape,
+            grid.rows,
+            grid.cols
+        );
+        for t in &plan.tiles {
+            let (ir, ic) = t.input();
+            let (or, oc) = t.output();
+            println!(
+                "  tile ({}, {}): reads rows {}..{} cols {}..{}, makes rows {}..{} cols {}..{}",
+                t.row,
+                t.col,
+                ir.start,
+                ir.end,
+                ic.start,
+                ic.end,
+                or.start,
+                or.end,
+                oc.start,
+                oc.end
+            );
+        }
+        println!(
+            "  halo overhead: {:.1}% extra FLOPs in the run, {:.1}% extra input bytes ({:.0} kB sent vs {:.0} kB)",
+            (tiled_flops / run_flops.max(1) as f64 - 1.0) * 100.0,
+            (plan.input_overhead() - 1.0) * 100.0,
+            input_bytes * plan.input_overhead() / 1e3,
+            input_bytes / 1e3
+        );
+        println!(
+            "  exactness vs unsplit: {diff}: {}",
+            if ok { "PASS" } else { "FAIL" }
+        );
+    }
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
