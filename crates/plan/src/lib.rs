@@ -8,8 +8,10 @@
 //!
 //! Pure: no engine, no network, no async runtime.
 
+mod best;
 mod chain_sweep;
 mod dads_dynamic;
+mod decc;
 mod dsh;
 mod dsl;
 mod error;
@@ -22,7 +24,9 @@ mod plan;
 mod planner;
 mod single_node;
 
+pub use best::{Best, Objective};
 pub use dads_dynamic::DadsDynamic;
+pub use decc::Decc;
 pub use dsh::Dsh;
 pub use dsl::Dsl;
 pub use error::PlanError;
@@ -30,5 +34,5 @@ pub use evaluate::{evaluate, LinkLoad, Prediction};
 pub use exact_three_tier::ExactThreeTier;
 pub use neurosurgeon::{Neurosurgeon, Neurosurgeon3};
 pub use plan::Plan;
-pub use planner::{all_planners, planner_by_name, Planner};
+pub use planner::{all_baseline_planners, all_planners, planner_by_name, Planner};
 pub use single_node::SingleNode;

@@ -1,3 +1,4 @@
+use crate::{Best, Decc};
 use crate::{
     DadsDynamic, Dsh, Dsl, ExactThreeTier, Neurosurgeon, Neurosurgeon3, Plan, PlanError, SingleNode,
 };
@@ -12,6 +13,14 @@ pub trait Planner: Send + Sync {
 
 /// Every planner, in the order tables list them.
 pub fn all_planners() -> Vec<Box<dyn Planner>> {
+    let mut all = all_baseline_planners();
+    all.push(Box::new(Best::latency()));
+    all.push(Box::new(Best::throughput()));
+    all
+}
+
+/// Every planner except our combined ones (which start from these).
+pub fn all_baseline_planners() -> Vec<Box<dyn Planner>> {
     vec![
         Box::new(SingleNode(Tier::Device)),
         Box::new(SingleNode(Tier::Edge)),
@@ -22,6 +31,7 @@ pub fn all_planners() -> Vec<Box<dyn Planner>> {
         Box::new(Dsh::default()),
         Box::new(DadsDynamic::default()),
         Box::new(ExactThreeTier),
+        Box::new(Decc),
     ]
 }
 

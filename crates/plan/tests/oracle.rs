@@ -213,3 +213,46 @@ proptest! {
         prop_assert_eq!(evaluate(&p, &Neurosurgeon3.plan(&p).unwrap()).latency_sum, best3);
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 150, failure_persistence: None, ..ProptestConfig::default() })]
+
+    /// The combined planner is never behind any other planner on its objective.
+    #[test]
+    fn best_is_never_behind(p in arb_problem(false)) {
+        use tiersplit_plan::Best;
+        let best = evaluate(&p, &Best::latency().plan(&p).unwrap()).makespan;
+        let best_period = evaluate(&p, &Best::throughput().plan(&p).unwrap()).period;
+        for planner in all_planners() {
+            let pred = evaluate(&p, &planner.plan(&p).unwrap());
+            if planner.name() != "best-throughput" {
+                prop_assert!(best <= pred.makespan, "{} has makespan {} < best {}", planner.name(), pred.makespan, best);
+            }
+            prop_assert!(best_period <= pred.period, "{} has period {} < best-throughput {}", planner.name(), pred.period, best_period);
+        }
+    }
+}
+
+/// How close the combined planner gets to the true minimum makespan on small DAGs (printed;
+/// the figures are in the README).
+#[test]
+fn best_against_the_makespan_oracle() {
+    use tiersplit_plan::Best;
+    let mut runner = proptest::test_runner::TestRunner::deterministic();
+    let (mut hits, mut worst, cases) = (0, 1.0f64, 200);
+    for _ in 0..cases {
+        let p = arb_problem(false).new_tree(&mut runner).unwrap().current();
+        let got = evaluate(&p, &Best::latency().plan(&p).unwrap()).makespan;
+        let all: Vec<NodeId> = p.node_ids().collect();
+        let (_, opt) = oracle::best_by(&p, &all, |pr| pr.makespan).unwrap();
+        assert!(got >= opt.makespan, "beat the oracle: impossible");
+        if got == opt.makespan {
+            hits += 1;
+        }
+        worst = worst.max(got.0 as f64 / opt.makespan.0.max(1) as f64);
+    }
+    println!(
+        "best vs makespan oracle: optimal in {hits}/{cases} random DAGs, worst ratio {worst:.3}"
+    );
+    assert!(hits * 2 >= cases, "optimal in only {hits}/{cases}");
+}

@@ -17,7 +17,7 @@ pub struct Args {
     #[arg(long)]
     scenario: PathBuf,
     /// The algorithm whose plan is shown and written (all are compared in the table).
-    #[arg(long, default_value = "exact-3tier")]
+    #[arg(long, default_value = "best")]
     algo: String,
     /// Reference profile from `tiersplit profile`; without it the model is profiled now.
     #[arg(long, conflicts_with = "estimate_gflops")]
