@@ -53,7 +53,7 @@ fn every_algorithm_plans_every_shipped_scenario() {
             .any(|n| n["tier"] == "edge");
         assert_eq!(
             plans.len(),
-            if three_tier { 9 } else { 6 },
+            if three_tier { 12 } else { 8 },
             "{}",
             scenario.display()
         );
@@ -63,7 +63,19 @@ fn every_algorithm_plans_every_shipped_scenario() {
                 .find(|p| p["algorithm"] == name)
                 .map(|p| p["prediction"]["latency_sum"].as_u64().unwrap())
         };
+        let best_makespan = plans.iter().find(|p| p["algorithm"] == "best").unwrap()["prediction"]
+            ["makespan"]
+            .as_u64()
+            .unwrap();
         for p in plans {
+            if p["algorithm"] != "best-throughput" {
+                assert!(
+                    best_makespan <= p["prediction"]["makespan"].as_u64().unwrap(),
+                    "{}: {} is ahead of best",
+                    scenario.display(),
+                    p["algorithm"]
+                );
+            }
             assert_eq!(p["placement"].as_array().unwrap().len(), layers);
             let best = sum(if three_tier {
                 "exact-3tier"
