@@ -53,7 +53,7 @@ fn every_algorithm_plans_every_shipped_scenario() {
             .any(|n| n["tier"] == "edge");
         assert_eq!(
             plans.len(),
-            if three_tier { 12 } else { 8 },
+            if three_tier { 13 } else { 8 },
             "{}",
             scenario.display()
         );

@@ -1,4 +1,4 @@
-use crate::{Best, Decc};
+use crate::{Best, Decc, Hpa};
 use crate::{
     DadsDynamic, Dsh, Dsl, ExactThreeTier, Neurosurgeon, Neurosurgeon3, Plan, PlanError, SingleNode,
 };
@@ -31,6 +31,7 @@ pub fn all_baseline_planners() -> Vec<Box<dyn Planner>> {
         Box::new(Dsh::default()),
         Box::new(DadsDynamic::default()),
         Box::new(ExactThreeTier),
+        Box::new(Hpa),
         Box::new(Decc),
     ]
 }

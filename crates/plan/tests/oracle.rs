@@ -256,3 +256,27 @@ fn best_against_the_makespan_oracle() {
     );
     assert!(hits * 2 >= cases, "optimal in only {hits}/{cases}");
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 150, failure_persistence: None, ..ProptestConfig::default() })]
+
+    /// After a change of link speed, HPA's local re-adjustment reaches a plan no worse than
+    /// where it started, and HPA's full solve equals the best pair of chain split points.
+    #[test]
+    fn hpa_readjusts_locally(p in arb_problem(false), factor in 0.05f64..20.0) {
+        use tiersplit_plan::{Hpa, Neurosurgeon3, Plan};
+        let start = Hpa::solve(&p).unwrap();
+        prop_assert_eq!(
+            evaluate(&p, &Plan::new("hpa", Hpa::placement(&p, start).unwrap())).latency_sum,
+            evaluate(&p, &Neurosurgeon3.plan(&p).unwrap()).latency_sum
+        );
+        let mut changed = p.clone();
+        for l in &mut changed.links {
+            l.bandwidth = tiersplit_cost::Bandwidth(l.bandwidth.0 * factor);
+        }
+        let (after, report) = Hpa::readjust(&changed, start).unwrap();
+        let cost = |s| evaluate(&changed, &Plan::new("hpa", Hpa::placement(&changed, s).unwrap())).latency_sum;
+        prop_assert!(cost(after) <= cost(start));
+        prop_assert!(report.evaluations >= 1);
+    }
+}

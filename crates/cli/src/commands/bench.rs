@@ -12,6 +12,14 @@ use tiersplit_onnx::ImportOptions;
 pub enum BenchCommand {
     /// Planning time of every algorithm on every zoo model and on generated DAGs of more than
     /// 1,000 layers (median of repeated runs), on a three-tier scenario.
+    /// HPA's local re-adjustment against a full re-plan after link and node changes: time,
+    /// layers moved, and quality relative to the full solve and the exact planner.
+    Readjust {
+        #[arg(long, default_value = "scenarios/d3-2edge.toml")]
+        scenario: std::path::PathBuf,
+        #[arg(long, default_value_t = 9)]
+        rounds: usize,
+    },
     Plan {
         /// Scenario to plan on (needs device, edge and cloud for every algorithm to run).
         #[arg(long, default_value = "scenarios/d3-2edge.toml")]
@@ -51,6 +59,9 @@ pub fn run(c: BenchCommand) -> Result<ExitCode> {
         } => engine(models, rounds, splits, seed),
         BenchCommand::Plan { scenario, rounds } => {
             crate::commands::bench_plan::run(&scenario, rounds)
+        }
+        BenchCommand::Readjust { scenario, rounds } => {
+            crate::commands::bench_plan::readjust(&scenario, rounds)
         }
     }
 }
