@@ -3,6 +3,7 @@
 //! benchmarks.
 
 mod commands;
+mod input_args;
 mod model_source;
 mod npy;
 mod preprocess;

@@ -1,7 +1,7 @@
 use crate::chain_sweep::ChainSweep;
 use crate::dsl::server_of;
-use crate::{Plan, PlanError, Planner};
-use tiersplit_cost::{Nanos, Problem, Tier};
+use crate::{Hpa, Plan, PlanError, Planner};
+use tiersplit_cost::Problem;
 
 /// Neurosurgeon: the layers in topological order as a chain, split once; the prefix runs on
 /// the device, the rest on the server (the cloud, or the edge when there is no cloud). Picks
@@ -9,7 +9,7 @@ use tiersplit_cost::{Nanos, Problem, Tier};
 pub struct Neurosurgeon;
 
 /// Neurosurgeon extended to three tiers: the best two split points of the chain, device then
-/// edge then cloud, over every pair of split points.
+/// edge then cloud, over every pair of split points (the same search as HPA's full solve).
 pub struct Neurosurgeon3;
 
 impl Planner for Neurosurgeon {
@@ -39,33 +39,7 @@ impl Planner for Neurosurgeon3 {
     }
 
     fn plan(&self, p: &Problem) -> Result<Plan, PlanError> {
-        let missing = |tier| PlanError::MissingTier {
-            algorithm: "neurosurgeon-3tier",
-            tier,
-        };
-        let e = p.main_node(Tier::Edge).ok_or(missing("edge"))?;
-        let c = p.main_node(Tier::Cloud).ok_or(missing("cloud"))?;
-        let n = p.layers.len();
-        let mut best: Option<(Nanos, Vec<tiersplit_cost::NodeId>)> = None;
-        // Device prefix 0..i; for each i sweep the edge run i..j by moving layers from the
-        // cloud to the edge.
-        let mut sweep = ChainSweep::new(p, vec![p.device, e, c], 2);
-        for i in 0..=n {
-            if i > 0 {
-                sweep.set(i - 1, 0);
-            }
-            for l in i..n {
-                sweep.set(l, 2);
-            }
-            for j in i..=n {
-                if j > i {
-                    sweep.set(j - 1, 1);
-                }
-                if best.as_ref().is_none_or(|(b, _)| sweep.total < *b) {
-                    best = Some((sweep.total, sweep.placement()));
-                }
-            }
-        }
-        Ok(Plan::new(self.name(), best.expect("candidates").1))
+        // The exhaustive two-point chain search is HPA's full solve.
+        Ok(Plan::new(self.name(), Hpa::placement(p, Hpa::solve(p)?)?))
     }
 }

@@ -1,6 +1,6 @@
-use crate::model_source::{import_options, parse_input_shape, ModelSource};
-use crate::preprocess::Preprocess;
-use crate::split_exec::{load_unsplit, model_inputs, run_named, InputChoice};
+use crate::input_args::InputArgs;
+use crate::model_source::ModelSource;
+use crate::split_exec::{load_unsplit, model_inputs, run_named};
 use anyhow::{Context, Result};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -10,22 +10,14 @@ use std::time::Instant;
 pub struct Args {
     /// An .onnx file, or zoo:NAME for a built-in model.
     model: String,
-    /// An image (PNG or JPEG), preprocessed to the model's input size.
-    #[arg(long, conflicts_with = "input")]
-    image: Option<PathBuf>,
-    /// A float32 .npy tensor of the model's input shape.
-    #[arg(long)]
-    input: Option<PathBuf>,
+    #[command(flatten)]
+    inputs: InputArgs,
     /// Write the first output as .npy.
     #[arg(long)]
     output: Option<PathBuf>,
-    #[arg(long, value_enum, default_value = "imagenet")]
-    preprocess: Preprocess,
     /// Class names, one per line, for the top-5 listing.
     #[arg(long)]
     labels: Option<PathBuf>,
-    #[arg(long = "input-shape", value_parser = parse_input_shape)]
-    input_shape: Vec<(Option<String>, Vec<u64>)>,
     /// Seed of the random input used when neither --image nor --input is given.
     #[arg(long, default_value_t = 0)]
     seed: u64,
@@ -33,16 +25,8 @@ pub struct Args {
 
 pub fn run(a: Args) -> Result<ExitCode> {
     let source = ModelSource::open(&a.model)?;
-    let model = source.import(&import_options(&a.input_shape))?;
-    let inputs = model_inputs(
-        &model,
-        &InputChoice {
-            image: a.image.as_deref(),
-            npy: a.input.as_deref(),
-            preprocess: a.preprocess,
-            seed: a.seed,
-        },
-    )?;
+    let model = source.import(&a.inputs.import_options())?;
+    let inputs = model_inputs(&model, &a.inputs.choice(a.seed))?;
     let loaded = load_unsplit(&source, &model)?;
     let start = Instant::now();
     let outputs = run_named(loaded.as_ref(), &inputs)?;

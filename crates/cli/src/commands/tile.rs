@@ -1,10 +1,9 @@
-use crate::model_source::{import_options, parse_input_shape, ModelSource};
-use crate::preprocess::Preprocess;
-use crate::split_exec::{load_unsplit, model_inputs, run_named, InputChoice};
+use crate::input_args::InputArgs;
+use crate::model_source::ModelSource;
+use crate::split_exec::{load_unsplit, model_inputs, run_named};
 use anyhow::{bail, Context, Result};
 use serde_json::json;
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::process::ExitCode;
 use tiersplit_exec::{Difference, Executor, HostTensor, TiledRunner, TractExecutor};
 use tiersplit_graph::{LayerId, Partitioning};
@@ -15,6 +14,8 @@ use tiersplit_tile::Grid;
 pub struct Args {
     /// An .onnx file, or zoo:NAME for a built-in model.
     model: String,
+    #[command(flatten)]
+    inputs: InputArgs,
     /// Output grid ROWSxCOLS, e.g. 2x2.
     #[arg(long, default_value = "2x2", value_parser = parse_grid)]
     grid: (usize, usize),
@@ -30,14 +31,6 @@ pub struct Args {
     run: usize,
     #[arg(long, default_value_t = 0)]
     seed: u64,
-    #[arg(long, conflicts_with = "input")]
-    image: Option<PathBuf>,
-    #[arg(long)]
-    input: Option<PathBuf>,
-    #[arg(long, value_enum, default_value = "imagenet")]
-    preprocess: Preprocess,
-    #[arg(long = "input-shape", value_parser = parse_input_shape)]
-    input_shape: Vec<(Option<String>, Vec<u64>)>,
     #[arg(long)]
     json: bool,
 }
@@ -140,7 +133,7 @@ fn run_tiled(
 
 pub fn run(a: Args) -> Result<ExitCode> {
     let source = ModelSource::open(&a.model)?;
-    let model = source.import(&import_options(&a.input_shape))?;
+    let model = source.import(&a.inputs.import_options())?;
     let g = &model.graph;
     let runs = model.tileable_runs();
     let Some(mut run) = runs.get(a.run).cloned() else {
@@ -158,15 +151,7 @@ pub fn run(a: Args) -> Result<ExitCode> {
     }
     .map_err(|e| anyhow::anyhow!("grid does not fit the {oh}x{ow} output of the run: {e}"))?;
     let tiled = model.tiled_run(&run, &grid)?;
-    let inputs = model_inputs(
-        &model,
-        &InputChoice {
-            image: a.image.as_deref(),
-            npy: a.input.as_deref(),
-            preprocess: a.preprocess,
-            seed: a.seed,
-        },
-    )?;
+    let inputs = model_inputs(&model, &a.inputs.choice(a.seed))?;
     let reference = run_named(load_unsplit(&source, &model)?.as_ref(), &inputs)?;
     let result = run_tiled(&model, &tiled, &inputs)?;
     let diff = Difference::between(&result, &reference);

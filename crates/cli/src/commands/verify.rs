@@ -1,9 +1,8 @@
-use crate::model_source::{import_options, parse_input_shape, ModelSource};
-use crate::preprocess::Preprocess;
-use crate::split_exec::{load_chain, load_unsplit, model_inputs, run_named, InputChoice};
+use crate::input_args::InputArgs;
+use crate::model_source::ModelSource;
+use crate::split_exec::{load_chain, load_unsplit, model_inputs, run_named};
 use anyhow::Result;
 use serde_json::json;
-use std::path::PathBuf;
 use std::process::ExitCode;
 use tiersplit_exec::Difference;
 use tiersplit_graph::Partitioning;
@@ -12,22 +11,14 @@ use tiersplit_graph::Partitioning;
 pub struct Args {
     /// An .onnx file, or zoo:NAME for a built-in model.
     model: String,
+    #[command(flatten)]
+    inputs: InputArgs,
     /// Number of random legal partitions.
     #[arg(long, default_value_t = 3)]
     partitions: usize,
     /// Seed of the partitioning (and of the random input).
     #[arg(long, default_value_t = 0)]
     seed: u64,
-    /// Run on this image instead of a random input.
-    #[arg(long, conflicts_with = "input")]
-    image: Option<PathBuf>,
-    /// Run on this float32 .npy input.
-    #[arg(long)]
-    input: Option<PathBuf>,
-    #[arg(long, value_enum, default_value = "imagenet")]
-    preprocess: Preprocess,
-    #[arg(long = "input-shape", value_parser = parse_input_shape)]
-    input_shape: Vec<(Option<String>, Vec<u64>)>,
     /// Print the result as JSON.
     #[arg(long)]
     json: bool,
@@ -35,18 +26,10 @@ pub struct Args {
 
 pub fn run(a: Args) -> Result<ExitCode> {
     let source = ModelSource::open(&a.model)?;
-    let model = source.import(&import_options(&a.input_shape))?;
+    let model = source.import(&a.inputs.import_options())?;
     let g = &model.graph;
     let partitioning = Partitioning::random(g, a.partitions, a.seed)?;
-    let inputs = model_inputs(
-        &model,
-        &InputChoice {
-            image: a.image.as_deref(),
-            npy: a.input.as_deref(),
-            preprocess: a.preprocess,
-            seed: a.seed,
-        },
-    )?;
+    let inputs = model_inputs(&model, &a.inputs.choice(a.seed))?;
     let reference = run_named(load_unsplit(&source, &model)?.as_ref(), &inputs)?;
     let chain = load_chain(&model, &partitioning)?;
     let (split, timings) = chain.run(inputs)?;
