@@ -12,6 +12,14 @@ use tiersplit_onnx::ImportOptions;
 pub enum BenchCommand {
     /// Planning time of every algorithm on every zoo model and on generated DAGs of more than
     /// 1,000 layers (median of repeated runs), on a three-tier scenario.
+    /// Tensor transfer rate over one loopback TCP hop with the raw frame data plane.
+    Transport {
+        /// Tensor size in MiB.
+        #[arg(long, default_value_t = 10)]
+        mb: usize,
+        #[arg(long, default_value_t = 20)]
+        count: usize,
+    },
     /// HPA's local re-adjustment against a full re-plan after link and node changes: time,
     /// layers moved, and quality relative to the full solve and the exact planner.
     Readjust {
@@ -60,6 +68,7 @@ pub fn run(c: BenchCommand) -> Result<ExitCode> {
         BenchCommand::Plan { scenario, rounds } => {
             crate::commands::bench_plan::run(&scenario, rounds)
         }
+        BenchCommand::Transport { mb, count } => crate::commands::bench_transport::run(mb, count),
         BenchCommand::Readjust { scenario, rounds } => {
             crate::commands::bench_plan::readjust(&scenario, rounds)
         }

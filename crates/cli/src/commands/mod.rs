@@ -1,5 +1,6 @@
 pub mod bench;
 pub mod bench_plan;
+pub mod bench_transport;
 pub mod demo;
 pub mod infer;
 pub mod inspect;

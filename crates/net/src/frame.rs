@@ -1,0 +1,191 @@
+use crate::NetError;
+use tiersplit_graph::DType;
+
+pub const PROTOCOL_VERSION: u16 = 1;
+pub(crate) const MAGIC: [u8; 4] = *b"TSPL";
+const MAX_NAME: usize = 4096;
+const MAX_RANK: usize = 8;
+
+/// What a frame carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FrameKind {
+    /// A named tensor of one frame of the stream.
+    Tensor = 1,
+    /// The sender failed on this frame; the payload is a UTF-8 message.
+    Error = 2,
+    /// Liveness and round-trip measurement; empty payload.
+    Ping = 3,
+    /// Control data (deployment, plans), UTF-8 JSON payload.
+    Control = 4,
+}
+
+impl FrameKind {
+    fn from_u8(v: u8) -> Result<FrameKind, NetError> {
+        Ok(match v {
+            1 => FrameKind::Tensor,
+            2 => FrameKind::Error,
+            3 => FrameKind::Ping,
+            4 => FrameKind::Control,
+            other => return Err(NetError::Malformed(format!("unknown frame kind {other}"))),
+        })
+    }
+}
+
+/// Size limits a receiver enforces before allocating anything.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub max_payload: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            max_payload: 1 << 30,
+        }
+    }
+}
+
+/// One message on the wire. For tensors, `payload` is the raw little-endian data of `shape`
+/// elements of `dtype`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Frame {
+    pub kind: FrameKind,
+    /// Which frame of the input stream this belongs to.
+    pub frame: u64,
+    pub name: String,
+    pub dtype: DType,
+    pub shape: Vec<u64>,
+    pub payload: Vec<u8>,
+}
+
+impl Frame {
+    pub fn tensor(
+        frame: u64,
+        name: &str,
+        dtype: DType,
+        shape: Vec<u64>,
+        payload: Vec<u8>,
+    ) -> Frame {
+        Frame {
+            kind: FrameKind::Tensor,
+            frame,
+            name: name.into(),
+            dtype,
+            shape,
+            payload,
+        }
+    }
+
+    pub fn control(frame: u64, name: &str, json: String) -> Frame {
+        Frame {
+            kind: FrameKind::Control,
+            frame,
+            name: name.into(),
+            dtype: DType::U8,
+            shape: vec![json.len() as u64],
+            payload: json.into_bytes(),
+        }
+    }
+
+    pub fn error(frame: u64, name: &str, message: &str) -> Frame {
+        let bytes = message.as_bytes().to_vec();
+        Frame {
+            kind: FrameKind::Error,
+            frame,
+            name: name.into(),
+            dtype: DType::U8,
+            shape: vec![bytes.len() as u64],
+            payload: bytes,
+        }
+    }
+
+    /// The header: magic, version, kind, frame, name, dtype, shape, payload length.
+    pub(crate) fn header(&self) -> Result<Vec<u8>, NetError> {
+        if self.name.len() > MAX_NAME {
+            return Err(NetError::Malformed(format!(
+                "name of {} bytes (limit {MAX_NAME})",
+                self.name.len()
+            )));
+        }
+        if self.shape.len() > MAX_RANK {
+            return Err(NetError::Malformed(format!(
+                "rank {} (limit {MAX_RANK})",
+                self.shape.len()
+            )));
+        }
+        let mut h = Vec::with_capacity(32 + self.name.len() + 8 * self.shape.len());
+        h.extend_from_slice(&MAGIC);
+        h.extend_from_slice(&PROTOCOL_VERSION.to_le_bytes());
+        h.push(self.kind as u8);
+        h.push(self.dtype.onnx_code() as u8);
+        h.extend_from_slice(&self.frame.to_le_bytes());
+        h.extend_from_slice(&(self.name.len() as u16).to_le_bytes());
+        h.push(self.shape.len() as u8);
+        h.extend_from_slice(self.name.as_bytes());
+        for d in &self.shape {
+            h.extend_from_slice(&d.to_le_bytes());
+        }
+        h.extend_from_slice(&(self.payload.len() as u64).to_le_bytes());
+        Ok(h)
+    }
+}
+
+/// The fixed part of the header, before the name and shape.
+pub(crate) const FIXED: usize = 4 + 2 + 1 + 1 + 8 + 2 + 1;
+
+pub(crate) struct Fixed {
+    pub kind: FrameKind,
+    pub dtype: DType,
+    pub frame: u64,
+    pub name_len: usize,
+    pub rank: usize,
+}
+
+pub(crate) fn parse_fixed(b: &[u8; FIXED]) -> Result<Fixed, NetError> {
+    let magic: [u8; 4] = b[0..4].try_into().expect("4 bytes");
+    if magic != MAGIC {
+        return Err(NetError::BadMagic(magic));
+    }
+    let version = u16::from_le_bytes([b[4], b[5]]);
+    if version != PROTOCOL_VERSION {
+        return Err(NetError::Version {
+            peer: version,
+            ours: PROTOCOL_VERSION,
+        });
+    }
+    let kind = FrameKind::from_u8(b[6])?;
+    let dtype = DType::from_onnx(b[7] as i32)
+        .ok_or_else(|| NetError::Malformed(format!("unknown element type {}", b[7])))?;
+    let frame = u64::from_le_bytes(b[8..16].try_into().expect("8 bytes"));
+    let name_len = u16::from_le_bytes([b[16], b[17]]) as usize;
+    let rank = b[18] as usize;
+    if name_len > MAX_NAME || rank > MAX_RANK {
+        return Err(NetError::Malformed(format!(
+            "name length {name_len} or rank {rank} over the limits"
+        )));
+    }
+    Ok(Fixed {
+        kind,
+        dtype,
+        frame,
+        name_len,
+        rank,
+    })
+}
+
+/// Checks that a tensor payload matches its shape and type.
+pub(crate) fn check_payload(dtype: DType, shape: &[u64], len: u64) -> Result<(), NetError> {
+    let elems = shape
+        .iter()
+        .try_fold(1u64, |acc, &d| acc.checked_mul(d))
+        .ok_or_else(|| NetError::Malformed(format!("shape {shape:?} overflows")))?;
+    let expected = elems
+        .checked_mul(dtype.size())
+        .ok_or_else(|| NetError::Malformed(format!("shape {shape:?} overflows")))?;
+    if expected != len {
+        return Err(NetError::Malformed(format!(
+            "payload of {len} bytes but shape {shape:?} of {dtype} needs {expected}"
+        )));
+    }
+    Ok(())
+}

@@ -1,0 +1,157 @@
+//! The wire format over real loopback sockets and in-memory pipes: round trips, every kind of
+//! bad input refused with a clear error, and timeouts instead of hangs.
+
+use proptest::prelude::*;
+use std::time::Duration;
+use tiersplit_graph::DType;
+use tiersplit_net::{read_frame, write_frame, Frame, FrameKind, Limits, NetError};
+use tokio::io::AsyncWriteExt;
+use tokio::net::{TcpListener, TcpStream};
+
+const T: Duration = Duration::from_secs(5);
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn tensors_cross_a_real_socket() {
+    rt().block_on(async {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = tokio::spawn(async move {
+            let (mut s, _) = tokio::time::timeout(T, listener.accept())
+                .await
+                .unwrap()
+                .unwrap();
+            let mut got = Vec::new();
+            while let Some(f) = read_frame(&mut s, Limits::default(), T).await.unwrap() {
+                got.push(f);
+            }
+            got
+        });
+        let mut c = tokio::time::timeout(T, TcpStream::connect(addr))
+            .await
+            .unwrap()
+            .unwrap();
+        let big: Vec<u8> = (0..4 * 3 * 224 * 224).map(|i| (i % 251) as u8).collect();
+        let frames = vec![
+            Frame::tensor(7, "input", DType::F32, vec![1, 3, 224, 224], big),
+            Frame::control(7, "deploy", "{\"parts\":2}".into()),
+            Frame::error(8, "conv1", "engine failed"),
+            Frame::tensor(9, "ids", DType::I64, vec![2], vec![0; 16]),
+        ];
+        for f in &frames {
+            write_frame(&mut c, f, T).await.unwrap();
+        }
+        drop(c);
+        let got = tokio::time::timeout(T, server).await.unwrap().unwrap();
+        assert_eq!(got, frames);
+        assert_eq!(got[2].kind, FrameKind::Error);
+    });
+}
+
+async fn read_bytes(bytes: Vec<u8>, limits: Limits) -> Result<Option<Frame>, NetError> {
+    let (mut a, mut b) = tokio::io::duplex(1 << 20);
+    a.write_all(&bytes).await.unwrap();
+    drop(a);
+    read_frame(&mut b, limits, T).await
+}
+
+fn encoded(f: &Frame) -> Vec<u8> {
+    rt().block_on(async {
+        let (mut a, mut b) = tokio::io::duplex(1 << 22);
+        write_frame(&mut a, f, T).await.unwrap();
+        drop(a);
+        let mut out = Vec::new();
+        tokio::io::AsyncReadExt::read_to_end(&mut b, &mut out)
+            .await
+            .unwrap();
+        out
+    })
+}
+
+#[test]
+fn bad_input_is_refused_with_a_reason() {
+    let good = encoded(&Frame::tensor(1, "x", DType::F32, vec![2, 2], vec![0; 16]));
+    let rt = rt();
+    let err = |bytes: Vec<u8>, limits: Limits| {
+        rt.block_on(read_bytes(bytes, limits))
+            .unwrap_err()
+            .to_string()
+    };
+    assert!(err(
+        b"GET / HTTP/1.1\r\nHost: x\r\n\r\n".to_vec(),
+        Limits::default()
+    )
+    .starts_with("not a tiersplit frame"));
+    let mut v2 = good.clone();
+    v2[4] = 2;
+    assert_eq!(
+        err(v2, Limits::default()),
+        "peer speaks protocol version 2, this node speaks 1"
+    );
+    assert!(err(good[..good.len() - 3].to_vec(), Limits::default())
+        .contains("closed the connection in the middle of a frame payload"));
+    assert!(err(good[..10].to_vec(), Limits::default()).contains("in the middle of a frame header"));
+    assert_eq!(
+        err(good.clone(), Limits { max_payload: 8 }),
+        "frame of 16 bytes exceeds the limit of 8 bytes"
+    );
+    // A payload that does not match its shape.
+    let lying = encoded(&Frame {
+        kind: FrameKind::Tensor,
+        frame: 1,
+        name: "x".into(),
+        dtype: DType::F32,
+        shape: vec![3],
+        payload: vec![0; 4],
+    });
+    assert!(err(lying, Limits::default()).contains("needs 12"));
+    let mut kind = good.clone();
+    kind[6] = 9;
+    assert!(err(kind, Limits::default()).contains("unknown frame kind 9"));
+    // A clean close between frames is not an error.
+    assert!(rt
+        .block_on(read_bytes(vec![], Limits::default()))
+        .unwrap()
+        .is_none());
+}
+
+#[test]
+fn a_silent_peer_times_out() {
+    rt().block_on(async {
+        let (_keep_open, mut b) = tokio::io::duplex(64);
+        let e = read_frame(&mut b, Limits::default(), Duration::from_millis(100))
+            .await
+            .unwrap_err();
+        assert!(matches!(e, NetError::Timeout(..)), "{e}");
+        assert!(e.to_string().contains("waiting for a frame"));
+        // A reader that never reads: the writer times out instead of blocking forever.
+        let (mut a, _b) = tokio::io::duplex(1024);
+        let f = Frame::tensor(1, "x", DType::U8, vec![1 << 20], vec![0; 1 << 20]);
+        let e = write_frame(&mut a, &f, Duration::from_millis(100))
+            .await
+            .unwrap_err();
+        assert!(matches!(e, NetError::Timeout(..)), "{e}");
+    });
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 200, failure_persistence: None, ..ProptestConfig::default() })]
+
+    #[test]
+    fn any_frame_round_trips(frame_no in any::<u64>(), name in "[a-z/._0-9]{0,40}", shape in prop::collection::vec(0u64..5, 0..5), kind in 0usize..2) {
+        let dtype = [DType::F32, DType::I64][kind];
+        let n: u64 = shape.iter().product();
+        let payload: Vec<u8> = (0..n * dtype.size()).map(|i| i as u8).collect();
+        let f = Frame::tensor(frame_no, &name, dtype, shape, payload);
+        let bytes = encoded(&f);
+        let back = rt().block_on(read_bytes(bytes, Limits::default())).unwrap().unwrap();
+        prop_assert_eq!(back, f);
+    }
+}
