@@ -43,6 +43,10 @@ enum Command {
     Profile(commands::profile::Args),
     /// Plan where every layer runs on a scenario, with every algorithm side by side.
     Plan(commands::plan::Args),
+    /// Run as a worker node: receive partitions and run frames through them for a device.
+    Worker(commands::worker::Args),
+    /// Act as the device: deploy partitions of a model to workers and run frames through them.
+    RunRemote(commands::run_remote::Args),
     /// The embedded default: split a model three ways, run it, check exactness.
     Demo(commands::demo::Args),
     /// Benchmarks, printed as ratios measured side by side in one run.
@@ -63,6 +67,8 @@ fn main() -> ExitCode {
         Command::Zoo(c) => commands::zoo::run(c),
         Command::Profile(a) => commands::profile::run(a),
         Command::Plan(a) => commands::plan::run(a),
+        Command::Worker(a) => commands::worker::run(a),
+        Command::RunRemote(a) => commands::run_remote::run(a),
         Command::Demo(a) => commands::demo::run(a),
         Command::Bench(c) => commands::bench::run(c),
     };

@@ -15,6 +15,6 @@ pub enum NetError {
     TooLarge { bytes: u64, limit: u64 },
     #[error("malformed frame: {0}")]
     Malformed(String),
-    #[error("i/o error: {0}")]
+    #[error("i/o error")]
     Io(#[from] std::io::Error),
 }

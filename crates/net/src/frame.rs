@@ -17,6 +17,8 @@ pub enum FrameKind {
     Ping = 3,
     /// Control data (deployment, plans), UTF-8 JSON payload.
     Control = 4,
+    /// Opaque bytes (a partition's ONNX model).
+    Blob = 5,
 }
 
 impl FrameKind {
@@ -26,6 +28,7 @@ impl FrameKind {
             2 => FrameKind::Error,
             3 => FrameKind::Ping,
             4 => FrameKind::Control,
+            5 => FrameKind::Blob,
             other => return Err(NetError::Malformed(format!("unknown frame kind {other}"))),
         })
     }
@@ -84,6 +87,17 @@ impl Frame {
             dtype: DType::U8,
             shape: vec![json.len() as u64],
             payload: json.into_bytes(),
+        }
+    }
+
+    pub fn blob(frame: u64, name: &str, bytes: Vec<u8>) -> Frame {
+        Frame {
+            kind: FrameKind::Blob,
+            frame,
+            name: name.into(),
+            dtype: DType::U8,
+            shape: vec![bytes.len() as u64],
+            payload: bytes,
         }
     }
 
