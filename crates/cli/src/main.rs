@@ -4,6 +4,7 @@
 
 mod commands;
 mod input_args;
+mod local_cluster;
 mod model_source;
 mod npy;
 mod preprocess;

@@ -346,7 +346,8 @@ fn demo_runs_and_checks_exactness() {
     let out = tiersplit(&["demo"]);
     assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
     let text = stdout(&out);
-    assert_eq!(text.matches("PASS").count(), 2, "{text}");
+    assert_eq!(text.matches("PASS").count(), 3, "{text}");
+    assert!(text.contains("on worker processes"), "{text}");
     assert!(
         text.contains("top-1 class: unsplit 285, split 285"),
         "{text}"

@@ -1,3 +1,5 @@
+use crate::commands::run_remote::run_on_workers;
+use crate::local_cluster::LocalWorker;
 use crate::model_source::ModelSource;
 use crate::preprocess::Preprocess;
 use crate::shared_dir::shared_dir;
@@ -85,6 +87,64 @@ fn split_and_run(
     })
 }
 
+/// The same model split over two worker processes on loopback, frames sent over TCP.
+fn on_worker_processes(source: &ModelSource, k: usize, image: &std::path::Path) -> Result<bool> {
+    let model = source.import(&ImportOptions::default())?;
+    let workers = [LocalWorker::start("edge0")?, LocalWorker::start("cloud")?];
+    let addrs: Vec<String> = workers.iter().map(|w| w.addr.clone()).collect();
+    let names: Vec<String> = workers
+        .iter()
+        .map(|w| format!("{} ({})", w.addr, w.name))
+        .collect();
+    println!(
+        "
+the same model in {k} FLOP-balanced parts on worker processes {}, over TCP:",
+        names.join(" and ")
+    );
+    let p = Partitioning::balanced(&model.graph, k)?;
+    let inputs = model_inputs(
+        &model,
+        &InputChoice {
+            image: Some(image),
+            npy: None,
+            preprocess: Preprocess::Imagenet,
+            seed: 0,
+        },
+    )?;
+    let reference = run_named(load_unsplit(source, &model)?.as_ref(), &inputs)?;
+    let r = run_on_workers(
+        &model,
+        &p,
+        &inputs,
+        &reference,
+        &addrs,
+        5,
+        std::time::Duration::from_secs(20),
+    )?;
+    for (i, (w, _)) in r.placed.iter().enumerate() {
+        let mut c = r.compute[i].clone();
+        c.sort_by(f64::total_cmp);
+        println!(
+            "  part {i}: {:>3} layers on {w}, compute {:.2} ms (median of 5 frames)",
+            p.parts[i].len(),
+            c[c.len() / 2]
+        );
+    }
+    let mut l = r.latencies.clone();
+    l.sort_by(f64::total_cmp);
+    let ok = r.worst.within_tolerance();
+    println!(
+        "  frame latency seen by the device: median {:.2} ms",
+        l[l.len() / 2]
+    );
+    println!(
+        "  exactness over 5 frames: {}: {}",
+        r.worst,
+        if ok { "PASS" } else { "FAIL" }
+    );
+    Ok(ok)
+}
+
 pub fn run(a: Args) -> Result<ExitCode> {
     println!("tiersplit demo: split a model into {} legal partitions, run them chained on tract, compare with unsplit\n", a.partitions);
     let dir = std::env::temp_dir().join(format!("tiersplit-demo-{}", std::process::id()));
@@ -111,14 +171,11 @@ pub fn run(a: Args) -> Result<ExitCode> {
             let model = shared.join("models/mobilenet_v2_imagenet.onnx");
             let image = shared.join("images/chelsea.png");
             println!();
-            let out = split_and_run(
-                &ModelSource::open(model.to_str().context("path")?)?,
-                a.partitions,
-                a.seed,
-                Some(&image),
-            )?;
+            let source = ModelSource::open(model.to_str().context("path")?)?;
+            let out = split_and_run(&source, a.partitions, a.seed, Some(&image))?;
             println!("  (reference: chelsea.png is class 285, Egyptian cat)");
             ok &= out.ok;
+            ok &= on_worker_processes(&source, a.partitions, &image)?;
         }
         None => {
             println!("\n(../shared not found: skipped the pretrained MobileNetV2 on chelsea.png)")
