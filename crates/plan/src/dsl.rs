@@ -35,16 +35,12 @@ pub(crate) fn two_tier_cut(p: &Problem, server: NodeId, alpha: f64, gamma: f64) 
         if t.consumers.is_empty() {
             continue;
         }
-        let cost = p.transfer_time(d, server, t.bytes).0;
-        let aux = c.var();
-        let from = t.producer.map(|u| vars[u]).unwrap_or(c.s);
-        c.edge(from, aux, cost);
-        for &w in &t.consumers {
-            c.edge(aux, vars[w], INF);
-            if let Some(u) = t.producer {
-                c.edge(vars[w], vars[u], INF);
-            }
-        }
+        c.tensor_boundary(
+            &vars,
+            t.producer,
+            &t.consumers,
+            p.transfer_time(d, server, t.bytes).0,
+        );
     }
     let (_, side) = c.solve();
     vars.iter()

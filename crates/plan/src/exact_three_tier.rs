@@ -59,15 +59,7 @@ impl Planner for ExactThreeTier {
                 (&y, p.transfer_time(e, cl, t.bytes).0),
             ];
             for (var, cost) in hops {
-                let aux = c.var();
-                let from = t.producer.map(|u| var[u]).unwrap_or(c.s);
-                c.edge(from, aux, cost);
-                for &w in &t.consumers {
-                    c.edge(aux, var[w], INF);
-                    if let Some(u) = t.producer {
-                        c.edge(var[w], var[u], INF);
-                    }
-                }
+                c.tensor_boundary(var, t.producer, &t.consumers, cost);
             }
         }
         let (_, side) = c.solve();

@@ -43,6 +43,28 @@ impl CutGraph {
         }
     }
 
+    /// One tier boundary for one tensor: crossing it costs `cost` once however many readers
+    /// sit beyond it (an auxiliary vertex, as DADS builds it), and no reader may sit before
+    /// the producer (infinite reverse edges). `producer: None` is the raw input, pinned to the
+    /// source side.
+    pub fn tensor_boundary(
+        &mut self,
+        vars: &[NodeIndex],
+        producer: Option<usize>,
+        consumers: &[usize],
+        cost: u64,
+    ) {
+        let aux = self.var();
+        let from = producer.map(|u| vars[u]).unwrap_or(self.s);
+        self.edge(from, aux, cost);
+        for &w in consumers {
+            self.edge(aux, vars[w], INF);
+            if let Some(u) = producer {
+                self.edge(vars[w], vars[u], INF);
+            }
+        }
+    }
+
     /// Solves; returns the cut value and, for every graph vertex, whether it is 1 (sink side).
     pub fn solve(self) -> (u64, Vec<bool>) {
         let (value, flows) = dinics(&self.g, self.s, self.t);
