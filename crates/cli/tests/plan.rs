@@ -135,6 +135,40 @@ fn profile_then_plan_with_it() {
         dot.starts_with("digraph") && dot.contains("fillcolor"),
         "{dot}"
     );
+    // A node with its own measured profile takes its times from it, not from speed.
+    let own = dir.path().join("own.toml");
+    std::fs::write(
+        &own,
+        "name = \"own\"\nframe_rate = 5\n[[nodes]]\nname = \"d\"\ntier = \"device\"\nspeed = 0.25\n\
+         [[nodes]]\nname = \"c\"\ntier = \"cloud\"\nspeed = 100\nprofile = \"p.json\"\n\
+         [[links]]\nfrom = \"d\"\nto = \"c\"\nbandwidth_mbps = 10\n",
+    )
+    .unwrap();
+    let json = dir.path().join("own.json");
+    let out = tiersplit(&[
+        "plan",
+        model.to_str().unwrap(),
+        "--scenario",
+        own.to_str().unwrap(),
+        "--profile",
+        profile.to_str().unwrap(),
+        "--json",
+        json.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let plan: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let first = &plan["problem"]["layers"][0]["time"];
+    let ms = v["layers"][0]["ms"].as_f64().unwrap();
+    assert_eq!(
+        first[1].as_u64().unwrap(),
+        (ms * 1e6).round() as u64,
+        "cloud uses its own profile"
+    );
+    assert_eq!(
+        first[0].as_u64().unwrap(),
+        ((ms * 1e6).round() / 0.25).round() as u64,
+        "device scales the reference"
+    );
     // A profile of another model is refused.
     let out = tiersplit(&[
         "plan",

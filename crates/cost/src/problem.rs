@@ -1,5 +1,6 @@
 use crate::{CostError, LinkCost, Nanos, Profile, Scenario, Tier};
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
 use tiersplit_graph::{Bytes, ModelGraph};
 
 /// Index of a machine in [`Problem::nodes`].
@@ -56,8 +57,32 @@ impl Problem {
         scenario: &Scenario,
         profile: &Profile,
     ) -> Result<Problem, CostError> {
+        Problem::with_node_profiles(graph, scenario, profile, &HashMap::new())
+    }
+
+    /// Like [`Problem::new`], but nodes named in `node_profiles` take their layer times from
+    /// their own measured profile (their `speed` is then not applied).
+    pub fn with_node_profiles(
+        graph: &ModelGraph,
+        scenario: &Scenario,
+        profile: &Profile,
+        node_profiles: &HashMap<String, Profile>,
+    ) -> Result<Problem, CostError> {
         scenario.validate()?;
         let reference = profile.times_for(graph)?;
+        let mut own: HashMap<&str, Vec<Nanos>> = HashMap::new();
+        for (name, p) in node_profiles {
+            if !scenario.nodes.iter().any(|n| &n.name == name) {
+                return Err(CostError::Profile(format!(
+                    "a profile is given for node '{name}', which the scenario does not have"
+                )));
+            }
+            own.insert(
+                name.as_str(),
+                p.times_for(graph)
+                    .map_err(|e| CostError::Profile(format!("node '{name}': {e}")))?,
+            );
+        }
         let nodes: Vec<ProblemNode> = scenario
             .nodes
             .iter()
@@ -77,13 +102,17 @@ impl Problem {
             .layers
             .iter()
             .zip(&reference)
-            .map(|(l, &t)| ProblemLayer {
+            .enumerate()
+            .map(|(i, (l, &t))| ProblemLayer {
                 name: l.name.clone(),
                 op: l.op.clone(),
                 time: scenario
                     .nodes
                     .iter()
-                    .map(|n| Nanos((t.0 as f64 / n.speed).round() as u64))
+                    .map(|n| match own.get(n.name.as_str()) {
+                        Some(times) => times[i],
+                        None => Nanos((t.0 as f64 / n.speed).round() as u64),
+                    })
                     .collect(),
             })
             .collect();
@@ -205,5 +234,73 @@ impl Problem {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tiersplit_graph::{DType, Flops, Layer, LayerId, TensorId, TensorInfo};
+
+    fn tiny() -> ModelGraph {
+        let t = |i: u32, p: Option<LayerId>, c: Vec<LayerId>| TensorInfo {
+            id: TensorId(i),
+            name: format!("t{i}"),
+            dtype: DType::F32,
+            shape: vec![1, 10],
+            producer: p,
+            consumers: c,
+        };
+        ModelGraph {
+            name: "m".into(),
+            layers: vec![Layer {
+                id: LayerId(0),
+                name: "l0".into(),
+                op: "Relu".into(),
+                inputs: vec![TensorId(0)],
+                outputs: vec![TensorId(1)],
+                flops: Flops(10),
+                params: 0,
+                param_bytes: Bytes(0),
+            }],
+            tensors: vec![t(0, None, vec![LayerId(0)]), t(1, Some(LayerId(0)), vec![])],
+            inputs: vec![TensorId(0)],
+            outputs: vec![TensorId(1)],
+        }
+    }
+
+    #[test]
+    fn node_profiles_override_speed() {
+        let g = tiny();
+        let scenario = Scenario::from_toml(
+            "name = \"s\"\nframe_rate = 1\n[[nodes]]\nname = \"d\"\ntier = \"device\"\nspeed = 0.5\n[[nodes]]\nname = \"c\"\ntier = \"cloud\"\nspeed = 2\n[[links]]\nfrom = \"d\"\nto = \"c\"\nbandwidth_mbps = 10\n",
+        )
+        .unwrap();
+        let mut reference = Profile::estimate(&g, 1.0);
+        reference.layers[0].ms = 4.0;
+        let p = Problem::new(&g, &scenario, &reference).unwrap();
+        assert_eq!(p.layers[0].time, vec![Nanos(8_000_000), Nanos(2_000_000)]);
+        let mut own = reference.clone();
+        own.layers[0].ms = 3.0;
+        let p = Problem::with_node_profiles(
+            &g,
+            &scenario,
+            &reference,
+            &HashMap::from([("c".to_string(), own.clone())]),
+        )
+        .unwrap();
+        assert_eq!(p.layers[0].time, vec![Nanos(8_000_000), Nanos(3_000_000)]);
+        let e = Problem::with_node_profiles(
+            &g,
+            &scenario,
+            &reference,
+            &HashMap::from([("x".to_string(), own)]),
+        )
+        .unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("node 'x', which the scenario does not have"),
+            "{e}"
+        );
     }
 }

@@ -38,6 +38,10 @@ pub struct NodeSpec {
     /// Where its worker listens, for real deployments.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub address: Option<String>,
+    /// A profile measured on this node itself (`tiersplit profile` run there), as a path
+    /// relative to the scenario file; when given, `speed` is not applied to this node.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<String>,
 }
 
 /// A network link. Bidirectional links have the same rate both ways.

@@ -71,7 +71,26 @@ pub fn run(a: Args) -> Result<ExitCode> {
         (None, Some(gflops)) => Profile::estimate(g, gflops),
         (None, None) => measure(&source, &model, 3, 8)?,
     };
-    let problem = Problem::new(g, &scenario, &profile)?;
+    // Nodes with a profile of their own (paths relative to the scenario file).
+    let base = a.scenario.parent().unwrap_or(std::path::Path::new("."));
+    let mut node_profiles = std::collections::HashMap::new();
+    for n in &scenario.nodes {
+        if let Some(rel) = &n.profile {
+            let path = base.join(rel);
+            let text = std::fs::read_to_string(&path).with_context(|| {
+                format!(
+                    "reading the profile of node {} ({})",
+                    n.name,
+                    path.display()
+                )
+            })?;
+            node_profiles.insert(
+                n.name.clone(),
+                Profile::from_json(&text).with_context(|| format!("in {}", path.display()))?,
+            );
+        }
+    }
+    let problem = Problem::with_node_profiles(g, &scenario, &profile, &node_profiles)?;
     let chosen_planner = planner_by_name(&a.algo)?;
 
     println!(
