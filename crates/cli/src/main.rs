@@ -5,6 +5,7 @@
 mod commands;
 mod input_args;
 mod local_cluster;
+mod median;
 mod model_source;
 mod npy;
 mod preprocess;

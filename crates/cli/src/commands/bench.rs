@@ -1,3 +1,4 @@
+use crate::median::median;
 use crate::model_source::ModelSource;
 use crate::preprocess::Preprocess;
 use crate::shared_dir::shared_dir;
@@ -50,11 +51,6 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 0)]
         seed: u64,
     },
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
 }
 
 pub fn run(c: BenchCommand) -> Result<ExitCode> {

@@ -1,3 +1,4 @@
+use crate::median::median;
 use anyhow::{Context, Result};
 use rand::{Rng, SeedableRng};
 use std::path::Path;
@@ -72,11 +73,6 @@ fn short(name: &str) -> &str {
         "exact-3tier" => "exact3",
         other => other,
     }
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
 }
 
 pub fn run(scenario_path: &Path, rounds: usize) -> Result<ExitCode> {

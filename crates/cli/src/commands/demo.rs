@@ -1,5 +1,6 @@
 use crate::commands::run_remote::run_on_workers;
 use crate::local_cluster::LocalWorker;
+use crate::median::median;
 use crate::model_source::ModelSource;
 use crate::preprocess::Preprocess;
 use crate::shared_dir::shared_dir;
@@ -122,20 +123,16 @@ the same model in {k} FLOP-balanced parts on worker processes {}, over TCP:",
         std::time::Duration::from_secs(20),
     )?;
     for (i, (w, _)) in r.placed.iter().enumerate() {
-        let mut c = r.compute[i].clone();
-        c.sort_by(f64::total_cmp);
         println!(
             "  part {i}: {:>3} layers on {w}, compute {:.2} ms (median of 5 frames)",
             p.parts[i].len(),
-            c[c.len() / 2]
+            median(r.compute[i].clone())
         );
     }
-    let mut l = r.latencies.clone();
-    l.sort_by(f64::total_cmp);
     let ok = r.worst.within_tolerance();
     println!(
         "  frame latency seen by the device: median {:.2} ms",
-        l[l.len() / 2]
+        median(r.latencies.clone())
     );
     println!(
         "  exactness over 5 frames: {}: {}",

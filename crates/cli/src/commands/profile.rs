@@ -1,3 +1,4 @@
+use crate::median::median;
 use crate::model_source::{import_options, parse_input_shape, ModelSource};
 use crate::preprocess::Preprocess;
 use crate::split_exec::{load_chain, load_unsplit, model_inputs, run_named, InputChoice};
@@ -25,11 +26,6 @@ pub struct Args {
     segments: usize,
     #[arg(long = "input-shape", value_parser = parse_input_shape)]
     input_shape: Vec<(Option<String>, Vec<u64>)>,
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
 }
 
 fn machine_name() -> String {

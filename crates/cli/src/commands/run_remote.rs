@@ -1,4 +1,5 @@
 use crate::input_args::InputArgs;
+use crate::median::median;
 use crate::model_source::ModelSource;
 use crate::split_exec::{load_unsplit, model_inputs, run_named};
 use anyhow::{bail, Context, Result};
@@ -33,11 +34,6 @@ pub struct Args {
     seed: u64,
     #[arg(long)]
     json: bool,
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
 }
 
 pub fn run(a: Args) -> Result<ExitCode> {
