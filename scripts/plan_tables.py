@@ -33,7 +33,7 @@ def main():
         name = os.path.basename(scenario)[:-5]
         three = name.startswith("d3")
         ours = "best"
-        cols = ["device-only", "cloud-only", "neurosurgeon", "dads"] + (["neurosurgeon-3tier", "exact-3tier", "decc"] if three else ["dads-dsl"])
+        cols = ["device-only", "cloud-only", "neurosurgeon", "dads"] + (["neurosurgeon-3tier", "exact-3tier", "hpa", "hpa-vsm", "decc"] if three else ["dads-dsl"])
         print(f"\n**{name}** — predicted latency of one frame as a DAG schedule (makespan, ms) of `best`, and its speedup over each planner's makespan\n")
         print("| model | best ms | " + " | ".join("vs " + c for c in cols) + " | backbone (best vs cloud-only) |")
         print("|---" * (len(cols) + 3) + "|")

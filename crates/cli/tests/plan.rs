@@ -53,7 +53,7 @@ fn every_algorithm_plans_every_shipped_scenario() {
             .any(|n| n["tier"] == "edge");
         assert_eq!(
             plans.len(),
-            if three_tier { 13 } else { 8 },
+            if three_tier { 14 } else { 8 },
             "{}",
             scenario.display()
         );
@@ -83,7 +83,9 @@ fn every_algorithm_plans_every_shipped_scenario() {
                 "dads-dsl"
             })
             .unwrap();
-            if three_tier || p["algorithm"] != "dads-dsh" && p["algorithm"] != "dads" {
+            // The exact cut is optimal among untiled plans; tiles are priced by makespan.
+            let tiled = p["tiled"].as_array().is_some_and(|t| !t.is_empty());
+            if !tiled && (three_tier || p["algorithm"] != "dads-dsh" && p["algorithm"] != "dads") {
                 assert!(
                     best <= p["prediction"]["latency_sum"].as_u64().unwrap(),
                     "{}: {} beats the exact planner",
@@ -93,6 +95,64 @@ fn every_algorithm_plans_every_shipped_scenario() {
             }
         }
     }
+}
+
+#[test]
+fn hpa_vsm_tiles_vgg16_across_four_edges_and_beats_the_untiled_planners() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let json = dir.path().join("plan.json");
+    let out = tiersplit(&[
+        "plan",
+        "zoo:vgg16",
+        "--scenario",
+        root.join("scenarios/d3-4edge.toml").to_str().unwrap(),
+        "--profile",
+        root.join("profiles/vgg16.json").to_str().unwrap(),
+        "--algo",
+        "hpa-vsm",
+        "--json",
+        json.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("tiled stages over edge"),
+        "{}",
+        stdout(&out)
+    );
+    let v: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let plan = |name: &str| {
+        v["plans"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["algorithm"] == name)
+            .unwrap()
+            .clone()
+    };
+    let makespan = |name: &str| plan(name)["prediction"]["makespan"].as_u64().unwrap();
+    let vsm = plan("hpa-vsm");
+    let stages = vsm["tiled"].as_array().unwrap();
+    assert!(!stages.is_empty());
+    for stage in stages {
+        assert_eq!(stage["nodes"].as_array().unwrap().len(), 4, "{stage}");
+        let rows: u64 = stage["grid"]["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r.as_u64().unwrap())
+            .sum();
+        assert!(rows >= 4, "{stage}");
+    }
+    for other in ["dads", "neurosurgeon", "hpa", "exact-3tier", "cloud-only"] {
+        assert!(
+            makespan("hpa-vsm") * 5 < makespan(other) * 4,
+            "hpa-vsm {} vs {other} {}",
+            makespan("hpa-vsm"),
+            makespan(other)
+        );
+    }
+    assert!(makespan("best") <= makespan("hpa-vsm"));
 }
 
 #[test]

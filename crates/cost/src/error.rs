@@ -8,6 +8,8 @@ pub enum CostError {
     Field { field: String, msg: String },
     #[error("profile: {0}")]
     Profile(String),
+    #[error("tiling geometry: {0}")]
+    Geometry(String),
     #[error("no route from node {from} to node {to}: add a link between them")]
     NoRoute { from: String, to: String },
 }

@@ -2,6 +2,7 @@ use crate::{CostError, LinkCost, Nanos, Profile, Scenario, Tier};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use tiersplit_graph::{Bytes, ModelGraph};
+use tiersplit_tile::SpatialOp;
 
 /// Index of a machine in [`Problem::nodes`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -20,6 +21,10 @@ pub struct ProblemLayer {
     pub op: String,
     /// Time of this layer on each node, indexed by [`NodeId`].
     pub time: Vec<Nanos>,
+    /// The layer's window geometry when it can run cut into spatial tiles (D3's vertical
+    /// separation); `None` for layers that cannot (or when the caller gave no geometry).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spatial: Option<SpatialOp>,
 }
 
 /// A tensor that may cross the network: a layer output or a graph input.
@@ -32,6 +37,9 @@ pub struct ProblemTensor {
     pub consumers: Vec<usize>,
     /// Graph outputs go back to the device.
     pub graph_output: bool,
+    /// (height, width) of an NCHW feature map, so a tile's share of the bytes can be priced.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hw: Option<(u64, u64)>,
 }
 
 /// Everything a planner needs, the same for every planner: per-layer time on every node, the
@@ -114,6 +122,7 @@ impl Problem {
                         None => Nanos((t.0 as f64 / n.speed).round() as u64),
                     })
                     .collect(),
+                spatial: None,
             })
             .collect();
         let tensors = graph
@@ -125,6 +134,7 @@ impl Problem {
                 producer: t.producer.map(|p| p.index()),
                 consumers: t.consumers.iter().map(|c| c.index()).collect(),
                 graph_output: graph.outputs.contains(&t.id),
+                hw: (t.shape.len() == 4).then(|| (t.shape[2], t.shape[3])),
             })
             .collect();
         let index = |name: &str| {
@@ -168,6 +178,22 @@ impl Problem {
         };
         p.check_routes()?;
         Ok(p)
+    }
+
+    /// Gives the layers their tiling geometry (one entry per layer, in layer order), which the
+    /// importer knows and the graph does not carry.
+    pub fn set_spatial(&mut self, ops: Vec<Option<SpatialOp>>) -> Result<(), CostError> {
+        if ops.len() != self.layers.len() {
+            return Err(CostError::Geometry(format!(
+                "given for {} layers to a problem with {}",
+                ops.len(),
+                self.layers.len()
+            )));
+        }
+        for (l, op) in self.layers.iter_mut().zip(ops) {
+            l.spatial = op;
+        }
+        Ok(())
     }
 
     pub fn node_ids(&self) -> impl Iterator<Item = NodeId> + '_ {

@@ -133,6 +133,16 @@ impl OnnxModel {
         })
     }
 
+    /// Every layer's tiling geometry, `None` where it cannot be tiled: what
+    /// `Problem::set_spatial` takes.
+    pub fn spatial_ops(&self) -> Vec<Option<SpatialOp>> {
+        self.graph
+            .layers
+            .iter()
+            .map(|l| self.spatial_op(l.id).ok())
+            .collect()
+    }
+
     /// Maximal chains of tileable layers: each reads only the previous layer's output, and every
     /// output inside the chain has no other reader. Longest first.
     pub fn tileable_runs(&self) -> Vec<Vec<LayerId>> {

@@ -1,6 +1,7 @@
 use crate::evaluate::period;
-use crate::{all_baseline_planners, evaluate, Plan, PlanError, Planner};
-use tiersplit_cost::{Nanos, NodeId, Problem};
+use crate::hpa_vsm::{edges_fastest_first, segmentations, with_stages, MAX_CHAINS};
+use crate::{all_baseline_planners, evaluate, tileable_runs, Plan, PlanError, Planner};
+use tiersplit_cost::{Nanos, NodeId, Problem, Tier};
 
 /// What the combined planner minimises.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,12 +39,56 @@ impl Best {
     }
 
     fn score(&self, p: &Problem, placement: &[NodeId]) -> Nanos {
-        let plan = Plan::new("best", placement.to_vec());
+        self.score_plan(p, &Plan::new("best", placement.to_vec()))
+    }
+
+    fn score_plan(&self, p: &Problem, plan: &Plan) -> Nanos {
         match self.objective {
-            Objective::Makespan => evaluate(p, &plan).makespan,
-            Objective::Period => period(p, &plan),
+            Objective::Makespan => evaluate(p, plan).makespan,
+            Objective::Period => period(p, plan),
         }
     }
+}
+
+/// `placement` with a chain of layers that sits on one edge node run as tiled stages across that
+/// node and the next fastest edge nodes, cut every way [`segmentations`] gives.
+fn tiling_variants(p: &Problem, algorithm: &str, placement: &[NodeId]) -> Vec<Plan> {
+    let edges = edges_fastest_first(p);
+    let mut out = Vec::new();
+    if edges.len() < 2 {
+        return out;
+    }
+    // Pieces of tileable chains that sit on one edge node, heaviest first.
+    let mut pieces: Vec<(Nanos, NodeId, Vec<usize>)> = Vec::new();
+    for run in tileable_runs(p) {
+        let mut i = 0;
+        while i < run.len() {
+            let node = placement[run[i]];
+            let mut j = i;
+            while j < run.len() && placement[run[j]] == node {
+                j += 1;
+            }
+            if p.nodes[node.0].tier == Tier::Edge {
+                let work = run[i..j].iter().map(|&l| p.layers[l].time[node.0]).sum();
+                pieces.push((work, node, run[i..j].to_vec()));
+            }
+            i = j;
+        }
+    }
+    pieces.sort_by_key(|(work, _, _)| std::cmp::Reverse(*work));
+    pieces.truncate(MAX_CHAINS);
+    for (_, node, piece) in &pieces {
+        let others: Vec<NodeId> = edges.iter().copied().filter(|e| e != node).collect();
+        for stages in segmentations(p, piece) {
+            for k in 1..=others.len() {
+                let nodes: Vec<NodeId> = std::iter::once(*node)
+                    .chain(others[..k].iter().copied())
+                    .collect();
+                out.extend(with_stages(p, algorithm, placement, &stages, &nodes));
+            }
+        }
+    }
+    out
 }
 
 fn valid(p: &Problem, placement: &[NodeId]) -> bool {
@@ -113,11 +158,15 @@ impl Planner for Best {
     }
 
     fn plan(&self, p: &Problem) -> Result<Plan, PlanError> {
-        let mut candidates: Vec<Vec<NodeId>> = all_baseline_planners()
+        let portfolio: Vec<Plan> = all_baseline_planners()
             .iter()
             .filter_map(|pl| pl.plan(p).ok())
-            .map(|pl| pl.placement)
+            .filter(|pl| pl.validate(p).is_ok())
             .collect();
+        // Plans with tiled stages compete at the end; local search moves whole layers only.
+        let (tiled, untiled): (Vec<Plan>, Vec<Plan>) =
+            portfolio.into_iter().partition(|pl| !pl.tiled.is_empty());
+        let mut candidates: Vec<Vec<NodeId>> = untiled.into_iter().map(|pl| pl.placement).collect();
         candidates.push(list_schedule(p));
         if self.objective == Objective::Period {
             // A low-latency plan is often a good pipeline too.
@@ -177,6 +226,18 @@ impl Planner for Best {
                 }
             }
         }
-        Ok(Plan::new(self.name(), best))
+        let mut result = Plan::new(self.name(), best.clone());
+        for mut plan in tiled
+            .into_iter()
+            .chain(tiling_variants(p, self.name(), &best))
+        {
+            let t = self.score_plan(p, &plan);
+            if t < best_t {
+                plan.algorithm = self.name().to_string();
+                plan.notes.clear();
+                (result, best_t) = (plan, t);
+            }
+        }
+        Ok(result)
     }
 }

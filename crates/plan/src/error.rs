@@ -16,6 +16,8 @@ pub enum PlanError {
         consumer_tier: String,
         producer_tier: String,
     },
+    #[error("tiled stage: {0}")]
+    BadTiledStage(String),
     #[error("unknown algorithm '{0}' (known: {1})")]
     UnknownAlgorithm(String, String),
 }

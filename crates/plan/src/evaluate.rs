@@ -1,3 +1,4 @@
+use crate::tiled_stage::expand;
 use crate::Plan;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
@@ -125,13 +126,23 @@ fn period_of(compute: &[Nanos], loads: &BTreeMap<(NodeId, NodeId), LinkLoad>) ->
 /// Just the pipelined period of [`evaluate`], without the schedule simulation: what
 /// throughput searches call many times.
 pub(crate) fn period(p: &Problem, plan: &Plan) -> Nanos {
+    if !plan.tiled.is_empty() {
+        let (p2, plan2) = expand(p, plan).expect("plans are validated before scoring");
+        return period(&p2, &plan2);
+    }
     let hops = tensor_hops(p, plan);
     let (compute, loads, _) = stage_loads(p, plan, &hops);
     period_of(&compute, &loads)
 }
 
-/// Scores a plan. The plan must be valid for the problem (see [`Plan::validate`]).
+/// Scores a plan. The plan must be valid for the problem (see [`Plan::validate`]): an
+/// invalid tiled stage panics.
 pub fn evaluate(p: &Problem, plan: &Plan) -> Prediction {
+    if !plan.tiled.is_empty() {
+        // A tiled stage is scored as its tiles, scatter and gather on the derived problem.
+        let (p2, plan2) = expand(p, plan).expect("plans are validated before scoring");
+        return evaluate(&p2, &plan2);
+    }
     let hops = tensor_hops(p, plan);
     let (compute, loads, transfer_sum) = stage_loads(p, plan, &hops);
     let latency_sum = compute.iter().copied().sum::<Nanos>() + transfer_sum;

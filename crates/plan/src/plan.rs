@@ -1,4 +1,5 @@
-use crate::PlanError;
+use crate::tiled_stage::expand;
+use crate::{PlanError, TiledStage};
 use serde::{Deserialize, Serialize};
 use tiersplit_cost::{NodeId, Problem};
 
@@ -11,6 +12,9 @@ pub struct Plan {
     /// What the planner wants the user to know (a switch to heavy-load mode, a warning).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
+    /// Chains of layers that run as spatial tiles across several nodes (D3's VSM).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tiled: Vec<TiledStage>,
 }
 
 impl Plan {
@@ -19,17 +23,23 @@ impl Plan {
             algorithm: algorithm.to_string(),
             placement,
             notes: vec![],
+            tiled: vec![],
         }
     }
 
     /// Every layer placed, and no tensor flows to a lower tier than its producer's (edge to
-    /// edge is allowed; cloud to edge or anything to the device is not).
+    /// edge is allowed; cloud to edge or anything to the device is not); tiled stages are
+    /// tileable chains with one tile per node, and their tiles obey the same tier rule.
     pub fn validate(&self, p: &Problem) -> Result<(), PlanError> {
         if self.placement.len() != p.layers.len() {
             return Err(PlanError::WrongLength {
                 placed: self.placement.len(),
                 layers: p.layers.len(),
             });
+        }
+        if !self.tiled.is_empty() {
+            let (p2, plan2) = expand(p, self)?;
+            return plan2.validate(&p2);
         }
         for t in &p.tensors {
             let from = t.producer.map(|l| self.placement[l]).unwrap_or(p.device);

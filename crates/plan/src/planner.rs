@@ -1,4 +1,4 @@
-use crate::{Best, Decc, Hpa};
+use crate::{Best, Decc, Hpa, HpaVsm};
 use crate::{
     DadsDynamic, Dsh, Dsl, ExactThreeTier, Neurosurgeon, Neurosurgeon3, Plan, PlanError, SingleNode,
 };
@@ -32,6 +32,7 @@ pub fn all_baseline_planners() -> Vec<Box<dyn Planner>> {
         Box::new(DadsDynamic::default()),
         Box::new(ExactThreeTier),
         Box::new(Hpa),
+        Box::new(HpaVsm),
         Box::new(Decc),
     ]
 }

@@ -38,6 +38,7 @@ fn arb_problem(two_tier: bool) -> impl Strategy<Value = Problem> {
                     producer: None,
                     consumers: vec![],
                     graph_output: false,
+                    hw: None,
                 }];
                 let mut layers = Vec::new();
                 for (i, (a, b, two, td, te, tc, out)) in spec.into_iter().enumerate() {
@@ -59,6 +60,7 @@ fn arb_problem(two_tier: bool) -> impl Strategy<Value = Problem> {
                         name: format!("l{i}"),
                         op: "Conv".into(),
                         time,
+                        spatial: None,
                     });
                     tensors.push(ProblemTensor {
                         name: format!("t{i}"),
@@ -66,6 +68,7 @@ fn arb_problem(two_tier: bool) -> impl Strategy<Value = Problem> {
                         producer: Some(i),
                         consumers: vec![],
                         graph_output: false,
+                        hw: None,
                     });
                 }
                 for t in tensors.iter_mut().skip(1) {

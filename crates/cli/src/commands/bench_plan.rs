@@ -79,15 +79,16 @@ pub fn run(scenario_path: &Path, rounds: usize) -> Result<ExitCode> {
     let text = std::fs::read_to_string(scenario_path)
         .with_context(|| format!("reading {}", scenario_path.display()))?;
     let scenario = Scenario::from_toml(&text)?;
-    let mut graphs: Vec<ModelGraph> = Vec::new();
+    let mut graphs: Vec<(ModelGraph, Option<Vec<Option<tiersplit_tile::SpatialOp>>>)> = Vec::new();
     for e in tiersplit_zoo::ZOO {
         let bytes = tiersplit_zoo::build_bytes(e.name, 0)?;
-        let mut g = tiersplit_onnx::OnnxModel::from_bytes(&bytes, &ImportOptions::default())?.graph;
+        let model = tiersplit_onnx::OnnxModel::from_bytes(&bytes, &ImportOptions::default())?;
+        let mut g = model.graph.clone();
         g.name = e.name.to_string();
-        graphs.push(g);
+        graphs.push((g, Some(model.spatial_ops())));
     }
-    graphs.push(generated_dag(1200, 1));
-    graphs.push(generated_dag(2400, 2));
+    graphs.push((generated_dag(1200, 1), None));
+    graphs.push((generated_dag(2400, 2), None));
     let planners = all_planners();
     println!("planning time in ms (median of {rounds}), scenario {}; layer times estimated from FLOPs (planning time does not depend on them)", scenario.name);
     print!("{:<16} {:>6} {:>6}", "model", "layers", "edges");
@@ -95,8 +96,11 @@ pub fn run(scenario_path: &Path, rounds: usize) -> Result<ExitCode> {
         print!(" {:>8}", short(p.name()));
     }
     println!();
-    for g in &graphs {
-        let problem = Problem::new(g, &scenario, &Profile::estimate(g, 20.0))?;
+    for (g, spatial) in &graphs {
+        let mut problem = Problem::new(g, &scenario, &Profile::estimate(g, 20.0))?;
+        if let Some(ops) = spatial {
+            problem.set_spatial(ops.clone())?;
+        }
         print!(
             "{:<16} {:>6} {:>6}",
             g.name,

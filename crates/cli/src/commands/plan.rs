@@ -42,8 +42,20 @@ fn placement_summary(p: &Problem, plan: &Plan) -> String {
         .zip(counts)
         .filter(|(_, c)| *c > 0)
         .map(|(n, c)| format!("{}:{c}", n.name))
+        .chain((!plan.tiled.is_empty()).then(|| {
+            format!(
+                "[{} layers in {} tiled stages over {}]",
+                plan.tiled.iter().map(|t| t.layers.len()).sum::<usize>(),
+                plan.tiled.len(),
+                node_names(p, &plan.tiled[0].nodes).join(",")
+            )
+        }))
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+fn node_names(p: &Problem, nodes: &[tiersplit_cost::NodeId]) -> Vec<String> {
+    nodes.iter().map(|n| p.nodes[n.0].name.clone()).collect()
 }
 
 fn uplink_bytes(p: &Problem, pred: &Prediction) -> Bytes {
@@ -90,7 +102,8 @@ pub fn run(a: Args) -> Result<ExitCode> {
             );
         }
     }
-    let problem = Problem::with_node_profiles(g, &scenario, &profile, &node_profiles)?;
+    let mut problem = Problem::with_node_profiles(g, &scenario, &profile, &node_profiles)?;
+    problem.set_spatial(model.spatial_ops())?;
     let chosen_planner = planner_by_name(&a.algo)?;
 
     println!(
@@ -128,12 +141,12 @@ pub fn run(a: Args) -> Result<ExitCode> {
         results
             .iter()
             .find(|(n, _, _)| n == name)
-            .map(|(_, _, p)| p.latency_sum.0 as f64)
+            .map(|(_, _, p)| p.makespan.0 as f64)
     };
     let (dev, cld) = (baseline("device-only"), baseline("cloud-only"));
     for (name, plan, pred) in &results {
         let ratio = |b: Option<f64>| {
-            b.map(|b| format!("{:.2}x", b / pred.latency_sum.0 as f64))
+            b.map(|b| format!("{:.2}x", b / pred.makespan.0 as f64))
                 .unwrap_or_else(|| "-".into())
         };
         println!(
@@ -166,7 +179,12 @@ pub fn run(a: Args) -> Result<ExitCode> {
             .map(|(name, plan, pred)| {
                 json!({
                     "algorithm": name,
-                    "placement": plan.placement.iter().map(|n| problem.nodes[n.0].name.clone()).collect::<Vec<_>>(),
+                    "placement": node_names(&problem, &plan.placement),
+                    "tiled": plan.tiled.iter().map(|t| json!({
+                        "layers": t.layers.iter().map(|&l| problem.layers[l].name.clone()).collect::<Vec<_>>(),
+                        "nodes": node_names(&problem, &t.nodes),
+                        "grid": t.grid,
+                    })).collect::<Vec<_>>(),
                     "notes": plan.notes,
                     "prediction": pred,
                 })
@@ -202,6 +220,12 @@ fn dot(p: &Problem, g: &tiersplit_graph::ModelGraph, plan: &Plan) -> String {
     );
     for (l, layer) in g.layers.iter().enumerate() {
         let node = plan.placement[l];
+        let tiled = plan
+            .tiled
+            .iter()
+            .find(|t| t.layers.contains(&l))
+            .map(|t| format!("\\ntiles on {}", node_names(p, &t.nodes).join(",")))
+            .unwrap_or_default();
         let k = p
             .nodes_of(p.nodes[node.0].tier)
             .iter()
@@ -209,7 +233,7 @@ fn dot(p: &Problem, g: &tiersplit_graph::ModelGraph, plan: &Plan) -> String {
             .unwrap_or(0);
         let _ = writeln!(
             s,
-            "  L{l} [label=\"{}\\n{} @ {}\", fillcolor=\"{}\"];",
+            "  L{l} [label=\"{}\\n{} @ {}{tiled}\", fillcolor=\"{}\"];",
             layer.op,
             l,
             p.nodes[node.0].name,

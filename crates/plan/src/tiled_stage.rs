@@ -1,0 +1,284 @@
+use crate::{Plan, PlanError};
+use serde::{Deserialize, Serialize};
+use std::collections::HashSet;
+use tiersplit_cost::{Nanos, NodeId, Problem, ProblemLayer, ProblemTensor};
+use tiersplit_graph::Bytes;
+use tiersplit_tile::{plan_tiles, Grid, SpatialOp, TilePlan};
+
+/// A chain of spatial layers run as tiles on several nodes (D3's vertical separation): tile `i`
+/// of the grid (row-major) runs on `nodes[i]`, which receives its input region with the halo
+/// and sends its output region to `nodes[0]`, where the whole output is gathered. The plan
+/// places the stage's layers on `nodes[0]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TiledStage {
+    /// Layer indices of the chain, in order.
+    pub layers: Vec<usize>,
+    pub nodes: Vec<NodeId>,
+    pub grid: Grid,
+}
+
+/// Activation tensors each layer reads and writes.
+fn layer_io(p: &Problem) -> (Vec<Vec<usize>>, Vec<Vec<usize>>) {
+    let mut inputs = vec![Vec::new(); p.layers.len()];
+    let mut outputs = vec![Vec::new(); p.layers.len()];
+    for (ti, t) in p.tensors.iter().enumerate() {
+        if let Some(l) = t.producer {
+            outputs[l].push(ti);
+        }
+        for &c in &t.consumers {
+            inputs[c].push(ti);
+        }
+    }
+    (inputs, outputs)
+}
+
+/// Maximal chains of layers that can run tiled: each has window geometry, reads one NCHW map
+/// and writes one, and each reads only the previous one's output, which nobody else reads.
+/// In layer order.
+pub fn tileable_runs(p: &Problem) -> Vec<Vec<usize>> {
+    let (inputs, outputs) = layer_io(p);
+    let tileable = |l: usize| {
+        p.layers[l].spatial.is_some()
+            && inputs[l].len() == 1
+            && outputs[l].len() == 1
+            && p.tensors[inputs[l][0]].hw.is_some()
+            && p.tensors[outputs[l][0]].hw.is_some()
+    };
+    let mut used = vec![false; p.layers.len()];
+    let mut runs = Vec::new();
+    for l in 0..p.layers.len() {
+        if used[l] || !tileable(l) {
+            continue;
+        }
+        let mut run = vec![l];
+        let mut cur = l;
+        loop {
+            let out = &p.tensors[outputs[cur][0]];
+            if out.consumers.len() != 1 || out.graph_output || !tileable(out.consumers[0]) {
+                break;
+            }
+            cur = out.consumers[0];
+            run.push(cur);
+        }
+        for &r in &run {
+            used[r] = true;
+        }
+        runs.push(run);
+    }
+    runs
+}
+
+impl TiledStage {
+    /// The stage's tile geometry, after checking it is a tileable chain with one tile per node.
+    pub fn geometry(&self, p: &Problem) -> Result<TilePlan, PlanError> {
+        let bad = |msg: String| PlanError::BadTiledStage(msg);
+        let (inputs, outputs) = layer_io(p);
+        let first = *self.layers.first().ok_or(bad("no layers".into()))?;
+        let mut ops: Vec<SpatialOp> = Vec::with_capacity(self.layers.len());
+        for (k, &l) in self.layers.iter().enumerate() {
+            let layer = p
+                .layers
+                .get(l)
+                .ok_or_else(|| bad(format!("layer index {l} out of range")))?;
+            let op = layer
+                .spatial
+                .ok_or_else(|| bad(format!("layer '{}' cannot be tiled", layer.name)))?;
+            if inputs[l].len() != 1 || outputs[l].len() != 1 {
+                return Err(bad(format!(
+                    "layer '{}' must read and write one feature map",
+                    layer.name
+                )));
+            }
+            if k > 0 {
+                let prev = &p.tensors[outputs[self.layers[k - 1]][0]];
+                if inputs[l][0] != outputs[self.layers[k - 1]][0]
+                    || prev.consumers.len() != 1
+                    || prev.graph_output
+                {
+                    return Err(bad(format!(
+                        "layer '{}' does not read only its predecessor's output",
+                        layer.name
+                    )));
+                }
+            }
+            ops.push(op);
+        }
+        if self.nodes.is_empty()
+            || self.nodes.iter().any(|n| n.0 >= p.nodes.len())
+            || self.nodes.iter().collect::<HashSet<_>>().len() != self.nodes.len()
+        {
+            return Err(bad(format!(
+                "nodes {:?} must be distinct nodes of the scenario",
+                self.nodes
+            )));
+        }
+        if self.grid.tiles() != self.nodes.len() {
+            return Err(bad(format!(
+                "{} tiles for {} nodes",
+                self.grid.tiles(),
+                self.nodes.len()
+            )));
+        }
+        let hw = p.tensors[inputs[first][0]]
+            .hw
+            .ok_or_else(|| bad("the stage input is not a feature map".into()))?;
+        plan_tiles(&ops, hw, &self.grid).map_err(|e| bad(e.to_string()))
+    }
+}
+
+/// Rewrites a plan with tiled stages as an equivalent plan without them on a derived problem:
+/// each stage becomes one layer per tile (its share of every layer's time, by output area)
+/// reading its input region and writing its output region, plus a zero-time gather layer on
+/// the stage's first node. The evaluator then prices halos, scatter, gather and parallel tiles
+/// with the same schedule as everything else.
+pub(crate) fn expand(p: &Problem, plan: &Plan) -> Result<(Problem, Plan), PlanError> {
+    let (inputs, outputs) = layer_io(p);
+    let mut stage_of: Vec<Option<usize>> = vec![None; p.layers.len()];
+    let mut geometry = Vec::new();
+    for (s, stage) in plan.tiled.iter().enumerate() {
+        geometry.push(stage.geometry(p)?);
+        for &l in &stage.layers {
+            if stage_of[l].replace(s).is_some() {
+                return Err(PlanError::BadTiledStage(format!(
+                    "layer '{}' is in two tiled stages",
+                    p.layers[l].name
+                )));
+            }
+            if plan.placement[l] != stage.nodes[0] {
+                return Err(PlanError::BadTiledStage(format!(
+                    "layer '{}' of a tiled stage is not placed on the stage's gathering node",
+                    p.layers[l].name
+                )));
+            }
+        }
+    }
+    let mut layers: Vec<ProblemLayer> = Vec::new();
+    let mut placement: Vec<NodeId> = Vec::new();
+    // New index of every kept layer; a stage's last layer maps to its gather layer.
+    let mut new_index: Vec<Option<usize>> = vec![None; p.layers.len()];
+    // (first tile layer, gather layer) of each stage.
+    let mut stage_layers: Vec<(usize, usize)> = vec![(0, 0); plan.tiled.len()];
+    for l in 0..p.layers.len() {
+        match stage_of[l] {
+            None => {
+                new_index[l] = Some(layers.len());
+                layers.push(p.layers[l].clone());
+                placement.push(plan.placement[l]);
+            }
+            Some(s) if plan.tiled[s].layers[0] == l => {
+                let stage = &plan.tiled[s];
+                let g = &geometry[s];
+                let first = layers.len();
+                for (i, tile) in g.tiles.iter().enumerate() {
+                    let time = (0..p.nodes.len())
+                        .map(|n| {
+                            stage
+                                .layers
+                                .iter()
+                                .zip(&tile.layers)
+                                .enumerate()
+                                .map(|(k, (&sl, lt))| {
+                                    let (h, w) = g.sizes[k + 1];
+                                    let share = (lt.output_rows.len() * lt.output_cols.len())
+                                        as f64
+                                        / (h * w) as f64;
+                                    Nanos((p.layers[sl].time[n].0 as f64 * share).round() as u64)
+                                })
+                                .sum()
+                        })
+                        .collect();
+                    layers.push(ProblemLayer {
+                        name: format!("{} tile {i}", p.layers[l].name),
+                        op: "Tile".into(),
+                        time,
+                        spatial: None,
+                    });
+                    placement.push(stage.nodes[i]);
+                }
+                let gather = layers.len();
+                layers.push(ProblemLayer {
+                    name: format!("{} gather", p.layers[l].name),
+                    op: "Gather".into(),
+                    time: vec![Nanos(0); p.nodes.len()],
+                    spatial: None,
+                });
+                placement.push(stage.nodes[0]);
+                stage_layers[s] = (first, gather);
+                new_index[*stage.layers.last().expect("checked")] = Some(gather);
+            }
+            Some(_) => {}
+        }
+    }
+    let mut tensors: Vec<ProblemTensor> = Vec::new();
+    let share = |t: &ProblemTensor, rows: u64, cols: u64| {
+        let (h, w) = t.hw.expect("checked: stage tensors are feature maps");
+        Bytes((t.bytes.0 as f64 * (rows * cols) as f64 / (h * w) as f64).round() as u64)
+    };
+    for (ti, t) in p.tensors.iter().enumerate() {
+        let producer_stage = t.producer.and_then(|u| stage_of[u]);
+        let internal = producer_stage.is_some_and(|s| {
+            t.producer != plan.tiled[s].layers.last().copied() // an intermediate of the chain
+        });
+        if internal {
+            continue;
+        }
+        let mut nt = t.clone();
+        nt.producer = t.producer.map(|u| new_index[u].expect("kept or gathered"));
+        nt.consumers = t
+            .consumers
+            .iter()
+            .filter(|&&c| stage_of[c].is_none())
+            .map(|&c| new_index[c].expect("kept"))
+            .collect();
+        let producer = nt.producer;
+        tensors.push(nt);
+        // Scatter: this tensor feeds a stage.
+        for &c in &t.consumers {
+            if let Some(s) = stage_of[c] {
+                debug_assert_eq!(inputs[c], vec![ti]);
+                let (first, _) = stage_layers[s];
+                for (i, tile) in geometry[s].tiles.iter().enumerate() {
+                    let (rows, cols) = tile.input();
+                    tensors.push(ProblemTensor {
+                        name: format!("{} tile {i}", t.name),
+                        bytes: share(t, rows.len(), cols.len()),
+                        producer,
+                        consumers: vec![first + i],
+                        graph_output: false,
+                        hw: Some((rows.len(), cols.len())),
+                    });
+                }
+            }
+        }
+        // Gather: this tensor is a stage's output, assembled from the tiles' outputs.
+        if let Some(s) = producer_stage {
+            let (first, gather) = stage_layers[s];
+            debug_assert_eq!(outputs[t.producer.expect("produced")], vec![ti]);
+            for (i, tile) in geometry[s].tiles.iter().enumerate() {
+                let (rows, cols) = tile.output();
+                tensors.push(ProblemTensor {
+                    name: format!("{} tile {i}", t.name),
+                    bytes: share(t, rows.len(), cols.len()),
+                    producer: Some(first + i),
+                    consumers: vec![gather],
+                    graph_output: false,
+                    hw: Some((rows.len(), cols.len())),
+                });
+            }
+        }
+    }
+    let expanded = Problem {
+        layers,
+        tensors,
+        ..p.clone()
+    };
+    Ok((
+        expanded,
+        Plan {
+            algorithm: plan.algorithm.clone(),
+            placement,
+            notes: vec![],
+            tiled: vec![],
+        },
+    ))
+}
