@@ -2,13 +2,16 @@
 //! model inspection, partitioning, execution, exactness checks, the model zoo, the demo and
 //! benchmarks.
 
+mod cluster_run;
 mod commands;
 mod input_args;
 mod local_cluster;
 mod median;
 mod model_source;
 mod npy;
+mod plan_deployment;
 mod preprocess;
+mod problem_setup;
 mod shared_dir;
 mod split_exec;
 
@@ -49,6 +52,9 @@ enum Command {
     Worker(commands::worker::Args),
     /// Act as the device: deploy partitions of a model to workers and run frames through them.
     RunRemote(commands::run_remote::Args),
+    /// Act as the device of a scenario: plan, deploy every node's parts with a routing table,
+    /// stream frames through the cluster, report measured against predicted figures.
+    Run(commands::run::Args),
     /// The embedded default: split a model three ways, run it, check exactness.
     Demo(commands::demo::Args),
     /// Benchmarks, printed as ratios measured side by side in one run.
@@ -71,6 +77,7 @@ fn main() -> ExitCode {
         Command::Plan(a) => commands::plan::run(a),
         Command::Worker(a) => commands::worker::run(a),
         Command::RunRemote(a) => commands::run_remote::run(a),
+        Command::Run(a) => commands::run::run(a),
         Command::Demo(a) => commands::demo::run(a),
         Command::Bench(c) => commands::bench::run(c),
     };

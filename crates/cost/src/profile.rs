@@ -62,6 +62,17 @@ impl Profile {
         }
     }
 
+    /// The same profile on a machine `factor` times slower (every time multiplied).
+    pub fn scaled(&self, factor: f64) -> Profile {
+        let mut p = self.clone();
+        p.whole_model_ms *= factor;
+        for l in &mut p.layers {
+            l.ms *= factor;
+            l.measured_ms *= factor;
+        }
+        p
+    }
+
     pub fn from_json(text: &str) -> Result<Profile, CostError> {
         let p: Profile =
             serde_json::from_str(text).map_err(|e| CostError::Profile(e.to_string()))?;

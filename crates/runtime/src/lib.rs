@@ -9,11 +9,20 @@
 //! This first step runs partitions one after another through the device (a star); forwarding
 //! between workers, pipelining and link emulation build on the same protocol.
 
+mod cluster;
+mod deployment;
 mod error;
+mod link_shaper;
+mod node;
 mod protocol;
 mod remote_part;
 mod worker;
 
+pub use cluster::{ClusterDriver, RunReport};
+pub use deployment::{Deployment, Emulation, LinkShape, PartSpec, Route, Work};
 pub use error::RuntimeError;
+pub use link_shaper::LinkRecord;
+pub use node::{FrameResult, NodeStats, PartRecord};
+pub use protocol::content_hash;
 pub use remote_part::RemotePart;
 pub use worker::Worker;

@@ -12,6 +12,15 @@ pub(crate) struct RunRequest {
     pub inputs: usize,
 }
 
+/// Device to node, on a control connection, for plan execution.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) enum Command {
+    /// Start this node's share of a deployment (models uploaded before as blobs).
+    Deploy(Box<crate::Deployment>),
+    /// Reply with the node's [`crate::NodeStats`].
+    Stats,
+}
+
 /// Worker to device, after `outputs` tensor frames.
 #[derive(Debug, Serialize, Deserialize)]
 pub(crate) struct RunDone {
@@ -81,7 +90,7 @@ pub(crate) fn frame_tensor(f: &Frame) -> Result<HostTensor, NetError> {
 }
 
 /// FNV-1a: a stable content hash for caching deployed models (not for security).
-pub(crate) fn content_hash(bytes: &[u8]) -> String {
+pub fn content_hash(bytes: &[u8]) -> String {
     let mut h: u64 = 0xcbf29ce484222325;
     for &b in bytes {
         h ^= b as u64;

@@ -1,10 +1,15 @@
-use crate::protocol::{content_hash, frame_tensor, tensor_frame, Deployed, RunDone, RunRequest};
+use crate::deployment::Deployment;
+use crate::node::{Active, FrameResult, NodeStats};
+use crate::protocol::{
+    content_hash, frame_tensor, tensor_frame, Command, Deployed, RunDone, RunRequest,
+};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tiersplit_exec::{Executor, LoadedModel, TractExecutor};
+use tiersplit_exec::{Executor, HostTensor, LoadedModel, TractExecutor};
 use tiersplit_net::{read_frame, write_frame, Frame, FrameKind, Limits, NetError};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
 
 /// A node that runs partitions for others.
 #[derive(Clone)]
@@ -12,6 +17,8 @@ pub struct Worker {
     pub name: String,
     /// Deployed models by content hash, shared by all connections.
     models: Arc<Mutex<HashMap<String, Arc<dyn LoadedModel>>>>,
+    /// The deployment this node is part of, if any.
+    active: Arc<Mutex<Option<Arc<Active>>>>,
     /// Bound on waiting for the next frame of a request in progress.
     pub io_timeout: Duration,
     /// Bound on an idle connection (no request) before the worker drops it.
@@ -23,9 +30,55 @@ impl Worker {
         Worker {
             name: name.into(),
             models: Default::default(),
+            active: Default::default(),
             io_timeout: Duration::from_secs(30),
             idle_timeout: Duration::from_secs(3600),
         }
+    }
+
+    /// Loads a model into the cache (in process, as a blob upload would) and returns its hash.
+    pub fn add_model(&self, bytes: &[u8]) -> Result<String, String> {
+        let key = content_hash(bytes);
+        if !self.models.lock().expect("not poisoned").contains_key(&key) {
+            let m = TractExecutor.load(bytes, &[]).map_err(|e| e.to_string())?;
+            self.models
+                .lock()
+                .expect("not poisoned")
+                .insert(key.clone(), Arc::from(m));
+        }
+        Ok(key)
+    }
+
+    /// Starts this node's share of `dep` (replacing any earlier deployment). On the sink node,
+    /// answered frames go to `results`. Must be called within a tokio runtime.
+    pub fn deploy(
+        &self,
+        dep: Deployment,
+        results: Option<mpsc::UnboundedSender<FrameResult>>,
+    ) -> Result<(), String> {
+        let models = self.models.lock().expect("not poisoned").clone();
+        let active = Active::start(dep, &self.name, &models, results, self.io_timeout)?;
+        *self.active.lock().expect("not poisoned") = Some(active);
+        Ok(())
+    }
+
+    /// Publishes a tensor of `frame` on this node under the current deployment: how the device
+    /// feeds graph inputs.
+    pub fn publish(&self, frame: u64, name: &str, t: HostTensor) -> Result<(), String> {
+        let active = self.active.lock().expect("not poisoned").clone();
+        match active {
+            Some(a) => {
+                a.publish(frame, name, t);
+                Ok(())
+            }
+            None => Err(format!("node {} has no deployment", self.name)),
+        }
+    }
+
+    /// What this node did under its current deployment.
+    pub fn stats(&self) -> Option<NodeStats> {
+        let active = self.active.lock().expect("not poisoned").clone();
+        active.map(|a| a.stats())
     }
 
     /// Serves connections until the listener fails.
@@ -97,6 +150,45 @@ impl Worker {
                             .await?
                         }
                     }
+                }
+                FrameKind::Tensor => {
+                    let t = frame_tensor(&f)?;
+                    if let Err(e) = self.publish(f.frame, &f.name, t) {
+                        eprintln!(
+                            "worker {}: dropped tensor '{}' of frame {}: {e}",
+                            self.name, f.name, f.frame
+                        );
+                    }
+                }
+                FrameKind::Error => {
+                    let message = String::from_utf8_lossy(&f.payload).to_string();
+                    let active = self.active.lock().expect("not poisoned").clone();
+                    match active {
+                        Some(a) => a.fail(f.frame, &message),
+                        None => eprintln!(
+                            "worker {}: error for frame {} with no deployment: {message}",
+                            self.name, f.frame
+                        ),
+                    }
+                }
+                FrameKind::Control if serde_json::from_slice::<Command>(&f.payload).is_ok() => {
+                    let cmd: Command = serde_json::from_slice(&f.payload).expect("checked");
+                    let reply = match cmd {
+                        Command::Deploy(dep) => {
+                            let id = dep.id.clone();
+                            self.deploy(*dep, None)
+                                .map(|()| serde_json::json!({ "deployed": id }))
+                        }
+                        Command::Stats => self
+                            .stats()
+                            .ok_or_else(|| format!("node {} has no deployment", self.name))
+                            .map(|s| serde_json::to_value(s).expect("serialisable")),
+                    };
+                    let out = match reply {
+                        Ok(v) => Frame::control(f.frame, &self.name, v.to_string()),
+                        Err(e) => Frame::error(f.frame, &self.name, &e),
+                    };
+                    write_frame(&mut s, &out, self.io_timeout).await?;
                 }
                 FrameKind::Control => {
                     let req: RunRequest = serde_json::from_slice(&f.payload)
@@ -190,7 +282,6 @@ impl Worker {
                     )
                     .await?
                 }
-                other => return Err(NetError::Malformed(format!("unexpected {other:?} frame"))),
             }
         }
         Ok(())

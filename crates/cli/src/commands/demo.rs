@@ -1,183 +1,198 @@
-use crate::commands::run_remote::run_on_workers;
-use crate::local_cluster::LocalWorker;
-use crate::median::median;
+//! The embedded default: a local cluster (device, two edge nodes, cloud) as separate processes
+//! on loopback with emulated link rates and node speeds, a real model run through every
+//! planner's plan, measured against predicted.
+
+use crate::cluster_run::{run_plan, Feed, Measured};
+use crate::commands::run::{emulated, start_nodes, time_unsplit, StartedNodes};
 use crate::model_source::ModelSource;
 use crate::preprocess::Preprocess;
+use crate::problem_setup;
 use crate::shared_dir::shared_dir;
-use crate::split_exec::{load_chain, load_unsplit, model_inputs, run_named, InputChoice};
+use crate::split_exec::{load_unsplit, model_inputs, InputChoice};
 use anyhow::{Context, Result};
+use std::path::Path;
 use std::process::ExitCode;
-use std::time::Instant;
-use tiersplit_exec::Difference;
-use tiersplit_graph::Partitioning;
+use std::time::{Duration, Instant};
+use tiersplit_cost::{Profile, Scenario};
 use tiersplit_onnx::ImportOptions;
+use tiersplit_plan::all_planners;
+use tiersplit_runtime::ClusterDriver;
+
+const SCENARIO: &str = include_str!("../../../../scenarios/local-cluster.toml");
+const SHARED_PROFILE: &str = include_str!("../../../../profiles/mobilenet_v2_imagenet.json");
+const ZOO_PROFILE: &str = include_str!("../../../../profiles/mobilenetv2.json");
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// Zoo model to export and split.
-    #[arg(long, default_value = "googlenet")]
-    zoo: String,
-    /// Number of partitions.
-    #[arg(long, default_value_t = 3)]
-    partitions: usize,
-    #[arg(long, default_value_t = 1)]
-    seed: u64,
+    /// Frames per plan (after one warm-up frame).
+    #[arg(long, default_value_t = 4)]
+    frames: usize,
+    /// Only these algorithms (default: every one).
+    #[arg(long, value_delimiter = ',')]
+    algos: Vec<String>,
 }
 
-struct Outcome {
-    ok: bool,
-}
-
-fn split_and_run(
-    source: &ModelSource,
-    k: usize,
-    seed: u64,
-    image: Option<&std::path::Path>,
-) -> Result<Outcome> {
+pub fn run(a: Args) -> Result<ExitCode> {
+    let started = Instant::now();
+    let scenario = Scenario::from_toml(SCENARIO).context("embedded scenario")?;
+    let shared = shared_dir();
+    let (source, profile, image) = match &shared {
+        Some(dir) if dir.join("models/mobilenet_v2_imagenet.onnx").exists() => (
+            ModelSource::open(
+                dir.join("models/mobilenet_v2_imagenet.onnx")
+                    .to_str()
+                    .context("path")?,
+            )?,
+            SHARED_PROFILE,
+            Some(dir.join("images/chelsea.png")),
+        ),
+        _ => (ModelSource::open("zoo:mobilenetv2")?, ZOO_PROFILE, None),
+    };
+    let profile = Profile::from_json(profile).context("embedded profile")?;
     let model = source.import(&ImportOptions::default())?;
-    let g = &model.graph;
-    println!(
-        "{}: {} layers, {} edges, {}, {} parameters",
-        source.label,
-        g.layers.len(),
-        g.edges().len(),
-        g.total_flops(),
-        g.total_params()
-    );
-    let p = Partitioning::random(g, k, seed)?;
     let inputs = model_inputs(
         &model,
         &InputChoice {
-            image,
-            npy: None,
-            preprocess: Preprocess::Imagenet,
-            seed,
-        },
-    )?;
-    let unsplit = load_unsplit(source, &model)?;
-    let chain = load_chain(&model, &p)?;
-    run_named(unsplit.as_ref(), &inputs)?; // warm-up
-    let start = Instant::now();
-    let reference = run_named(unsplit.as_ref(), &inputs)?;
-    let unsplit_ms = start.elapsed().as_secs_f64() * 1e3;
-    chain.run(inputs.clone())?; // warm-up
-    let (split, timings) = chain.run(inputs)?;
-    for (part, t) in p.parts.iter().zip(&timings) {
-        let b = g.boundary(part)?;
-        let sent: u64 = b.outputs.iter().map(|&t| g.tensor(t).bytes().0).sum();
-        println!(
-            "  part {}: layers {:>3}..{:<3} ({:>3} layers) {:>8.2} ms, sends {}",
-            t.part,
-            part[0].0,
-            part.last().unwrap().0,
-            part.len(),
-            t.elapsed.as_secs_f64() * 1e3,
-            tiersplit_graph::Bytes(sent)
-        );
-    }
-    let split_ms: f64 = timings.iter().map(|t| t.elapsed.as_secs_f64() * 1e3).sum();
-    println!("  unsplit {unsplit_ms:.2} ms, split (sum of parts) {split_ms:.2} ms");
-    let diff = Difference::between(&split, &reference);
-    let ok = diff.within_tolerance();
-    println!("  exactness: {diff}: {}", if ok { "PASS" } else { "FAIL" });
-    if let (Some(r), Some(s)) = (reference[0].argmax(), split[0].argmax()) {
-        println!("  top-1 class: unsplit {r}, split {s}");
-    }
-    Ok(Outcome {
-        ok: ok && reference[0].argmax() == split[0].argmax(),
-    })
-}
-
-/// The same model split over two worker processes on loopback, frames sent over TCP.
-fn on_worker_processes(source: &ModelSource, k: usize, image: &std::path::Path) -> Result<bool> {
-    let model = source.import(&ImportOptions::default())?;
-    let workers = [LocalWorker::start("edge0")?, LocalWorker::start("cloud")?];
-    let addrs: Vec<String> = workers.iter().map(|w| w.addr.clone()).collect();
-    let names: Vec<String> = workers
-        .iter()
-        .map(|w| format!("{} ({})", w.addr, w.name))
-        .collect();
-    println!(
-        "
-the same model in {k} FLOP-balanced parts on worker processes {}, over TCP:",
-        names.join(" and ")
-    );
-    let p = Partitioning::balanced(&model.graph, k)?;
-    let inputs = model_inputs(
-        &model,
-        &InputChoice {
-            image: Some(image),
+            image: image.as_deref(),
             npy: None,
             preprocess: Preprocess::Imagenet,
             seed: 0,
         },
     )?;
-    let reference = run_named(load_unsplit(source, &model)?.as_ref(), &inputs)?;
-    let r = run_on_workers(
+    let (reference, whole_ms) = time_unsplit(load_unsplit(&source, &model)?.as_ref(), &inputs, 5)?;
+    let (profile, emulation) = emulated(&scenario, profile, whole_ms, true);
+    let problem = problem_setup::problem(
         &model,
-        &p,
-        &inputs,
-        &reference,
-        &addrs,
-        5,
-        std::time::Duration::from_secs(20),
+        &scenario,
+        Path::new("scenarios/local-cluster.toml"),
+        &profile,
     )?;
-    for (i, (w, _)) in r.placed.iter().enumerate() {
+    println!(
+        "tiersplit demo: {} ({} layers) on a local cluster\n",
+        source.label,
+        model.graph.layers.len()
+    );
+    println!("{}", scenario.description);
+    println!("EMULATED on this machine: links shaped in the transport (token bucket at the link rate, half the RTT as one-way delay); node speeds by stretching each node's compute (device x{:.0}, edge x{:.0}, cloud x1 against this machine, where the unsplit model takes {whole_ms:.1} ms)",
+        emulation.slowdown["device"], emulation.slowdown["edge0"]);
+    let StartedNodes { remotes, local } = start_nodes(&scenario)?;
+    for w in &local {
+        println!("  {} : worker process {}", w.name, w.addr);
+    }
+    let rt = tokio::runtime::Runtime::new()?;
+    let mut rows: Vec<Measured> = Vec::new();
+    let mut throughput: Option<Measured> = None;
+    rt.block_on(async {
+        let mut driver =
+            ClusterDriver::start("device", "127.0.0.1:0", &remotes, Duration::from_secs(30))
+                .await?;
+        println!("  device : this process {}\n", driver.device_addr());
+        for planner in all_planners() {
+            if !a.algos.is_empty() && !a.algos.iter().any(|x| x == planner.name()) {
+                continue;
+            }
+            let plan = planner.plan(&problem)?;
+            let m = run_plan(
+                &mut driver,
+                &model,
+                &problem,
+                &plan,
+                emulation.clone(),
+                &inputs,
+                &reference,
+                a.frames,
+                Feed::Sequential,
+            )
+            .await?;
+            if plan.algorithm == "best-throughput" {
+                // And pipelined: frames fed faster than the plan's predicted rate.
+                let fps = m.predicted_fps * 1.25;
+                throughput = Some(
+                    run_plan(
+                        &mut driver,
+                        &model,
+                        &problem,
+                        &plan,
+                        emulation.clone(),
+                        &inputs,
+                        &reference,
+                        a.frames * 3,
+                        Feed::Paced { fps, window: 4 },
+                    )
+                    .await?,
+                );
+            }
+            rows.push(m);
+        }
+        anyhow::Ok(())
+    })?;
+    drop(local);
+    let by = |name: &str| rows.iter().find(|m| m.algorithm == name).map(|m| m.p50_ms);
+    let (dev, cloud) = (by("device-only"), by("cloud-only"));
+    println!(
+        "MEASURED on the emulated cluster ({} frames per plan, one at a time) vs PREDICTED by the cost model:\n",
+        a.frames
+    );
+    println!(
+        "{:<18} {:>9} {:>9} {:>9} {:>7} {:>7} {:>7} {:>10} {:>6}  placement",
+        "algorithm",
+        "pred ms",
+        "p50 ms",
+        "p95 ms",
+        "error",
+        "vs dev",
+        "vs cld",
+        "backbone",
+        "exact"
+    );
+    let ratio = |b: Option<f64>, m: f64| b.map_or("-".into(), |b| format!("{:.2}x", b / m));
+    let mut ok = true;
+    for m in &rows {
+        ok &= m.exact && m.failures.is_empty();
         println!(
-            "  part {i}: {:>3} layers on {w}, compute {:.2} ms (median of 5 frames)",
-            p.parts[i].len(),
-            median(r.compute[i].clone())
+            "{:<18} {:>9.1} {:>9.1} {:>9.1} {:>+6.1}% {:>7} {:>7} {:>10} {:>6}  {}",
+            m.algorithm,
+            m.predicted_ms,
+            m.p50_ms,
+            m.p95_ms,
+            m.error * 100.0,
+            ratio(dev, m.p50_ms),
+            ratio(cloud, m.p50_ms),
+            tiersplit_graph::Bytes(m.backbone_bytes).to_string(),
+            if m.exact { "PASS" } else { "FAIL" },
+            m.placement
         );
     }
-    let ok = r.worst.within_tolerance();
-    println!(
-        "  frame latency seen by the device: median {:.2} ms",
-        median(r.latencies.clone())
-    );
-    println!(
-        "  exactness over 5 frames: {}: {}",
-        r.worst,
-        if ok { "PASS" } else { "FAIL" }
-    );
-    Ok(ok)
-}
-
-pub fn run(a: Args) -> Result<ExitCode> {
-    println!("tiersplit demo: split a model into {} legal partitions, run them chained on tract, compare with unsplit\n", a.partitions);
-    let dir = std::env::temp_dir().join(format!("tiersplit-demo-{}", std::process::id()));
-    std::fs::create_dir_all(&dir)?;
-    let path = dir.join(format!("{}.onnx", a.zoo));
-    let bytes = tiersplit_zoo::build_bytes(&a.zoo, a.seed)?;
-    std::fs::write(&path, &bytes).with_context(|| format!("writing {}", path.display()))?;
-    println!(
-        "exported zoo:{} to {} ({} bytes)",
-        a.zoo,
-        path.display(),
-        bytes.len()
-    );
-    let mut ok = split_and_run(
-        &ModelSource::open(path.to_str().context("temp path")?)?,
-        a.partitions,
-        a.seed,
-        None,
-    )?
-    .ok;
-    std::fs::remove_dir_all(&dir).ok();
-    match shared_dir() {
-        Some(shared) => {
-            let model = shared.join("models/mobilenet_v2_imagenet.onnx");
-            let image = shared.join("images/chelsea.png");
-            println!();
-            let source = ModelSource::open(model.to_str().context("path")?)?;
-            let out = split_and_run(&source, a.partitions, a.seed, Some(&image))?;
-            println!("  (reference: chelsea.png is class 285, Egyptian cat)");
-            ok &= out.ok;
-            ok &= on_worker_processes(&source, a.partitions, &image)?;
-        }
-        None => {
-            println!("\n(../shared not found: skipped the pretrained MobileNetV2 on chelsea.png)")
-        }
+    let mut errors: Vec<f64> = rows.iter().map(|m| m.error.abs()).collect();
+    errors.sort_by(f64::total_cmp);
+    if !errors.is_empty() {
+        println!(
+            "\nmedian |prediction error| {:.1}%, worst {:.1}%",
+            errors[errors.len() / 2] * 100.0,
+            errors[errors.len() - 1] * 100.0
+        );
     }
+    if let Some(t) = &throughput {
+        ok &= t.exact && t.failures.is_empty();
+        println!(
+            "pipelined, best-throughput plan fed at {:.2} fps (window 4): {:.2} fps measured, predicted {:.2} ({:+.1}%), latency p50 {:.1} ms; {}",
+            t.predicted_fps * 1.25,
+            t.fps,
+            t.predicted_fps,
+            t.error * 100.0,
+            t.p50_ms,
+            if t.exact { "exact PASS" } else { "exact FAIL" }
+        );
+    }
+    if image.is_some() {
+        println!("(input: chelsea.png, ImageNet class 285 'Egyptian cat'; outputs compared with the unsplit model for every plan)");
+    }
+    println!(
+        "\n{} plans run in {:.1} s: {}",
+        rows.len(),
+        started.elapsed().as_secs_f64(),
+        if ok { "all exact" } else { "SOME FAILED" }
+    );
     Ok(if ok {
         ExitCode::SUCCESS
     } else {

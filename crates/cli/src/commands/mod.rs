@@ -6,6 +6,7 @@ pub mod infer;
 pub mod inspect;
 pub mod plan;
 pub mod profile;
+pub mod run;
 pub mod run_remote;
 pub mod split;
 pub mod tile;

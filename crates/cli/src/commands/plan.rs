@@ -1,11 +1,11 @@
-use crate::commands::profile::measure;
 use crate::model_source::{import_options, parse_input_shape, ModelSource};
+use crate::problem_setup::{self, read_scenario, reference_profile, ProfileArgs};
 use anyhow::{Context, Result};
 use serde_json::json;
 use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use tiersplit_cost::{Problem, Profile, Scenario, Tier};
+use tiersplit_cost::{Problem, Tier};
 use tiersplit_graph::Bytes;
 use tiersplit_plan::{all_planners, evaluate, planner_by_name, Plan, Prediction};
 
@@ -19,12 +19,8 @@ pub struct Args {
     /// The algorithm whose plan is shown and written (all are compared in the table).
     #[arg(long, default_value = "best")]
     algo: String,
-    /// Reference profile from `tiersplit profile`; without it the model is profiled now.
-    #[arg(long, conflicts_with = "estimate_gflops")]
-    profile: Option<PathBuf>,
-    /// Skip measuring: estimate layer times from FLOPs at this many GFLOP/s (labelled as such).
-    #[arg(long)]
-    estimate_gflops: Option<f64>,
+    #[command(flatten)]
+    profiles: ProfileArgs,
     /// Write the problem instance, every plan and its predictions as JSON.
     #[arg(long)]
     json: Option<PathBuf>,
@@ -67,43 +63,12 @@ fn uplink_bytes(p: &Problem, pred: &Prediction) -> Bytes {
 }
 
 pub fn run(a: Args) -> Result<ExitCode> {
-    let text = std::fs::read_to_string(&a.scenario)
-        .with_context(|| format!("reading {}", a.scenario.display()))?;
-    let scenario =
-        Scenario::from_toml(&text).with_context(|| format!("in {}", a.scenario.display()))?;
+    let scenario = read_scenario(&a.scenario)?;
     let source = ModelSource::open(&a.model)?;
     let model = source.import(&import_options(&a.input_shape))?;
     let g = &model.graph;
-    let profile = match (&a.profile, a.estimate_gflops) {
-        (Some(path), _) => Profile::from_json(
-            &std::fs::read_to_string(path)
-                .with_context(|| format!("reading {}", path.display()))?,
-        )
-        .with_context(|| format!("in {}", path.display()))?,
-        (None, Some(gflops)) => Profile::estimate(g, gflops),
-        (None, None) => measure(&source, &model, 3, 8)?,
-    };
-    // Nodes with a profile of their own (paths relative to the scenario file).
-    let base = a.scenario.parent().unwrap_or(std::path::Path::new("."));
-    let mut node_profiles = std::collections::HashMap::new();
-    for n in &scenario.nodes {
-        if let Some(rel) = &n.profile {
-            let path = base.join(rel);
-            let text = std::fs::read_to_string(&path).with_context(|| {
-                format!(
-                    "reading the profile of node {} ({})",
-                    n.name,
-                    path.display()
-                )
-            })?;
-            node_profiles.insert(
-                n.name.clone(),
-                Profile::from_json(&text).with_context(|| format!("in {}", path.display()))?,
-            );
-        }
-    }
-    let mut problem = Problem::with_node_profiles(g, &scenario, &profile, &node_profiles)?;
-    problem.set_spatial(model.spatial_ops())?;
+    let profile = reference_profile(&a.profiles, &source, &model)?;
+    let problem = problem_setup::problem(&model, &scenario, &a.scenario, &profile)?;
     let chosen_planner = planner_by_name(&a.algo)?;
 
     println!(

@@ -1,0 +1,239 @@
+//! One plan executed on a cluster and measured against its prediction: shared by `run` and the
+//! demo.
+
+use crate::plan_deployment::{self, Built};
+use anyhow::{Context, Result};
+use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::time::Duration;
+use tiersplit_cost::{Problem, Tier};
+use tiersplit_exec::{Difference, HostTensor};
+use tiersplit_onnx::OnnxModel;
+use tiersplit_plan::{evaluate, Plan};
+use tiersplit_runtime::{ClusterDriver, Emulation, NodeStats};
+
+/// How frames are fed.
+#[derive(Debug, Clone, Copy)]
+pub enum Feed {
+    /// One frame at a time: latency.
+    Sequential,
+    /// At this rate, up to `window` frames in flight: throughput.
+    Paced { fps: f64, window: usize },
+}
+
+/// One frame's measured breakdown.
+#[derive(Debug, Clone, Serialize)]
+pub struct FrameBreakdown {
+    pub frame: u64,
+    pub latency_ms: f64,
+    /// Busy time per node (compute, stretched by emulated slowdown).
+    pub compute_ms: BTreeMap<String, f64>,
+    /// Time per link (serialisation, delay and write) of the frame's messages.
+    pub transfer_ms: BTreeMap<String, f64>,
+    /// Waiting for a busy engine or a busy link.
+    pub queued_ms: f64,
+}
+
+/// A plan's measured run next to its prediction.
+#[derive(Debug, Clone, Serialize)]
+pub struct Measured {
+    pub algorithm: String,
+    pub placement: String,
+    pub parts: usize,
+    pub predicted_ms: f64,
+    pub predicted_fps: f64,
+    pub p50_ms: f64,
+    pub p95_ms: f64,
+    pub fps: f64,
+    /// (measured - predicted) / predicted, of the median latency (sequential feed) or of the
+    /// throughput (paced feed).
+    pub error: f64,
+    pub frames: usize,
+    pub failures: Vec<(u64, String)>,
+    /// Measured bytes per frame on edge-cloud links, and the prediction.
+    pub backbone_bytes: u64,
+    pub predicted_backbone_bytes: u64,
+    /// Bytes per frame on every link that carried any, "from->to".
+    pub link_bytes: BTreeMap<String, u64>,
+    pub max_rel_diff: f64,
+    pub exact: bool,
+    pub cached_models: usize,
+    pub breakdown: Vec<FrameBreakdown>,
+}
+
+fn percentile(sorted: &[f64], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let i = ((sorted.len() - 1) as f64 * q).round() as usize;
+    sorted[i]
+}
+
+/// Short text of where layers run: nodes and layer counts, plus tiled stages.
+pub fn placement_text(p: &Problem, plan: &Plan) -> String {
+    let counts = plan.layers_per_node(p);
+    let mut s: Vec<String> = p
+        .nodes
+        .iter()
+        .zip(counts)
+        .filter(|(_, c)| *c > 0)
+        .map(|(n, c)| format!("{}:{c}", n.name))
+        .collect();
+    if !plan.tiled.is_empty() {
+        s.push(format!(
+            "({} tiled stages on {})",
+            plan.tiled.len(),
+            plan.tiled[0]
+                .nodes
+                .iter()
+                .map(|n| p.nodes[n.0].name.as_str())
+                .collect::<Vec<_>>()
+                .join("+")
+        ));
+    }
+    s.join(" ")
+}
+
+#[allow(clippy::too_many_arguments)]
+pub async fn run_plan(
+    driver: &mut ClusterDriver,
+    model: &OnnxModel,
+    problem: &Problem,
+    plan: &Plan,
+    emulation: Emulation,
+    inputs: &[(String, HostTensor)],
+    reference: &[HostTensor],
+    frames: usize,
+    feed: Feed,
+) -> Result<Measured> {
+    let prediction = evaluate(problem, plan);
+    let Built { deployment, models } =
+        plan_deployment::build(model, problem, plan, driver.addresses(), emulation)?;
+    let parts = deployment.parts.len();
+    let cached_models = driver
+        .deploy(&deployment, &models)
+        .await
+        .with_context(|| format!("deploying the {} plan", plan.algorithm))?;
+    // One warm-up frame: first runs allocate.
+    driver.run(inputs, 1, None, 1).await?;
+    let (interval, window) = match feed {
+        Feed::Sequential => (None, 1),
+        Feed::Paced { fps, window } => (Some(Duration::from_secs_f64(1.0 / fps)), window),
+    };
+    let report = driver.run(inputs, frames, interval, window).await?;
+    let stats = driver.stats().await?;
+    let names: Vec<String> = model
+        .graph
+        .outputs
+        .iter()
+        .map(|&t| model.graph.tensor(t).name.clone())
+        .collect();
+    let outputs: Vec<HostTensor> = names
+        .iter()
+        .filter_map(|n| report.last_outputs.get(n).cloned())
+        .collect();
+    let diff = if outputs.len() == reference.len() {
+        Some(Difference::between(&outputs, reference))
+    } else {
+        None
+    };
+    let mut lat: Vec<f64> = report
+        .latencies
+        .iter()
+        .map(|(_, d)| d.as_secs_f64() * 1e3)
+        .collect();
+    lat.sort_by(f64::total_cmp);
+    let counted: BTreeSet<u64> = report.latencies.iter().map(|(f, _)| *f).collect();
+    let breakdown = breakdown(&stats, &report.latencies, &counted);
+    let tier_of: HashMap<&str, Tier> = problem
+        .nodes
+        .iter()
+        .map(|n| (n.name.as_str(), n.tier))
+        .collect();
+    let mut link_bytes: BTreeMap<String, u64> = BTreeMap::new();
+    let mut backbone = 0u64;
+    for s in &stats {
+        for l in s.links.iter().filter(|l| counted.contains(&l.frame)) {
+            *link_bytes
+                .entry(format!("{}->{}", s.node, l.to))
+                .or_default() += l.bytes;
+            let (a, b) = (tier_of[s.node.as_str()], tier_of[l.to.as_str()]);
+            if matches!(
+                (a, b),
+                (Tier::Edge, Tier::Cloud) | (Tier::Cloud, Tier::Edge)
+            ) {
+                backbone += l.bytes;
+            }
+        }
+    }
+    let n = counted.len().max(1) as u64;
+    for v in link_bytes.values_mut() {
+        *v /= n;
+    }
+    let p50 = percentile(&lat, 0.5);
+    let fps = counted.len() as f64 / report.wall.as_secs_f64();
+    let predicted_ms = prediction.makespan.as_millis_f64();
+    let error = match feed {
+        Feed::Sequential => (p50 - predicted_ms) / predicted_ms,
+        Feed::Paced { .. } => (fps - prediction.throughput_fps) / prediction.throughput_fps,
+    };
+    Ok(Measured {
+        algorithm: plan.algorithm.clone(),
+        placement: placement_text(problem, plan),
+        parts,
+        predicted_ms,
+        predicted_fps: prediction.throughput_fps,
+        p50_ms: p50,
+        p95_ms: percentile(&lat, 0.95),
+        fps,
+        error,
+        frames: counted.len(),
+        failures: report.failures,
+        backbone_bytes: backbone / n,
+        predicted_backbone_bytes: prediction.backbone_bytes.0,
+        link_bytes,
+        max_rel_diff: diff.as_ref().map_or(f64::INFINITY, |d| d.max_rel),
+        exact: diff.as_ref().is_some_and(|d| d.within_tolerance()),
+        cached_models,
+        breakdown,
+    })
+}
+
+fn breakdown(
+    stats: &[NodeStats],
+    latencies: &[(u64, Duration)],
+    counted: &BTreeSet<u64>,
+) -> Vec<FrameBreakdown> {
+    let mut out: BTreeMap<u64, FrameBreakdown> = latencies
+        .iter()
+        .map(|&(f, d)| {
+            (
+                f,
+                FrameBreakdown {
+                    frame: f,
+                    latency_ms: d.as_secs_f64() * 1e3,
+                    compute_ms: BTreeMap::new(),
+                    transfer_ms: BTreeMap::new(),
+                    queued_ms: 0.0,
+                },
+            )
+        })
+        .collect();
+    for s in stats {
+        for p in s.parts.iter().filter(|p| counted.contains(&p.frame)) {
+            if let Some(b) = out.get_mut(&p.frame) {
+                *b.compute_ms.entry(s.node.clone()).or_default() += p.busy_us as f64 / 1e3;
+                b.queued_ms += p.queued_us as f64 / 1e3;
+            }
+        }
+        for l in s.links.iter().filter(|l| counted.contains(&l.frame)) {
+            if let Some(b) = out.get_mut(&l.frame) {
+                *b.transfer_ms
+                    .entry(format!("{}->{}", s.node, l.to))
+                    .or_default() += l.busy_us as f64 / 1e3;
+                b.queued_ms += l.queued_us as f64 / 1e3;
+            }
+        }
+    }
+    out.into_values().collect()
+}

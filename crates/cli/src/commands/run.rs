@@ -1,0 +1,289 @@
+use crate::cluster_run::{run_plan, Feed, Measured};
+use crate::input_args::InputArgs;
+use crate::local_cluster::LocalWorker;
+use crate::model_source::ModelSource;
+use crate::plan_deployment::emulation_of;
+use crate::problem_setup::{self, read_scenario, reference_profile, ProfileArgs};
+use crate::split_exec::{load_unsplit, model_inputs, run_named};
+use anyhow::{bail, Context, Result};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+use tiersplit_cost::{Scenario, Tier};
+use tiersplit_plan::planner_by_name;
+use tiersplit_runtime::{ClusterDriver, Emulation};
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum EmulateMode {
+    /// Emulate when any node runs as a local process (a one-machine cluster).
+    Auto,
+    On,
+    Off,
+}
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// An .onnx file, or zoo:NAME for a built-in model.
+    model: String,
+    /// Scenario TOML; nodes with an `address` are reached there, the others are started as
+    /// local worker processes on loopback. This process is the device.
+    #[arg(long)]
+    scenario: PathBuf,
+    #[arg(long, default_value = "best")]
+    algo: String,
+    #[arg(long, default_value_t = 10)]
+    frames: usize,
+    /// Feed frames at this rate, pipelined (default: one frame at a time, for latency).
+    #[arg(long)]
+    fps: Option<f64>,
+    /// Frames in flight at most when pipelining.
+    #[arg(long, default_value_t = 8)]
+    window: usize,
+    #[command(flatten)]
+    inputs: InputArgs,
+    #[command(flatten)]
+    profiles: ProfileArgs,
+    /// Shape links to the scenario's rates and delays and slow nodes to its speeds.
+    #[arg(long, value_enum, default_value = "auto")]
+    emulate: EmulateMode,
+    /// Address the device listens on for results.
+    #[arg(long, default_value = "127.0.0.1:0")]
+    listen: String,
+    /// Seconds any network wait (and any frame) may take before the run fails.
+    #[arg(long, default_value_t = 30)]
+    timeout: u64,
+    /// Write the measurements (with the per-frame breakdown) as JSON.
+    #[arg(long)]
+    json: Option<PathBuf>,
+}
+
+/// Every node but the device: (name, address), and the processes started for them here.
+pub struct StartedNodes {
+    pub remotes: Vec<(String, String)>,
+    pub local: Vec<LocalWorker>,
+}
+
+/// Starts a local worker process for each non-device node without an address.
+pub fn start_nodes(scenario: &Scenario) -> Result<StartedNodes> {
+    let mut remotes = Vec::new();
+    let mut local = Vec::new();
+    for n in scenario.nodes.iter().filter(|n| n.tier != Tier::Device) {
+        match &n.address {
+            Some(a) => remotes.push((n.name.clone(), a.clone())),
+            None => {
+                let w = LocalWorker::start(&n.name)?;
+                remotes.push((n.name.clone(), w.addr.clone()));
+                local.push(w);
+            }
+        }
+    }
+    Ok(StartedNodes { remotes, local })
+}
+
+pub fn print_measured(m: &Measured, feed: Feed) {
+    println!("plan {}: {} ({} parts)", m.algorithm, m.placement, m.parts);
+    match feed {
+        Feed::Sequential => println!(
+            "{} frames one at a time: latency p50 {:.1} ms, p95 {:.1} ms; predicted {:.1} ms ({:+.1}%)",
+            m.frames,
+            m.p50_ms,
+            m.p95_ms,
+            m.predicted_ms,
+            m.error * 100.0
+        ),
+        Feed::Paced { fps, window } => println!(
+            "{} frames fed at {fps:.1} fps (window {window}): {:.2} fps measured, predicted {:.2} ({:+.1}%); latency p50 {:.1} ms, p95 {:.1} ms",
+            m.frames,
+            m.fps,
+            m.predicted_fps,
+            m.error * 100.0,
+            m.p50_ms,
+            m.p95_ms
+        ),
+    }
+    let n = m.breakdown.len().max(1) as f64;
+    let mut compute: std::collections::BTreeMap<&str, f64> = Default::default();
+    let mut transfer: std::collections::BTreeMap<&str, f64> = Default::default();
+    let mut queued = 0.0;
+    for b in &m.breakdown {
+        for (k, v) in &b.compute_ms {
+            *compute.entry(k).or_default() += v / n;
+        }
+        for (k, v) in &b.transfer_ms {
+            *transfer.entry(k).or_default() += v / n;
+        }
+        queued += b.queued_ms / n;
+    }
+    let fmt = |m: &std::collections::BTreeMap<&str, f64>| {
+        m.iter()
+            .map(|(k, v)| format!("{k} {v:.1}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    println!(
+        "per frame (mean ms): compute [{}]; transfer [{}]; queued {queued:.1}",
+        fmt(&compute),
+        fmt(&transfer)
+    );
+    println!(
+        "bytes per frame: {}; backbone {} (predicted {})",
+        m.link_bytes
+            .iter()
+            .map(|(k, v)| format!("{k} {}", tiersplit_graph::Bytes(*v)))
+            .collect::<Vec<_>>()
+            .join(", "),
+        tiersplit_graph::Bytes(m.backbone_bytes),
+        tiersplit_graph::Bytes(m.predicted_backbone_bytes)
+    );
+    for (f, e) in &m.failures {
+        println!("frame {f} FAILED: {e}");
+    }
+    println!(
+        "exactness against the unsplit model: max relative difference {:.2e}: {}",
+        m.max_rel_diff,
+        if m.exact { "PASS" } else { "FAIL" }
+    );
+}
+
+/// The profile and emulation for a scenario. With emulation the fastest node runs at this
+/// machine's own speed, so the profile is first calibrated to this machine (its layer times
+/// scaled so they add up to `whole_ms`, the unsplit model's time measured here now) and then
+/// scaled by the fastest node's speed factor.
+pub fn emulated(
+    scenario: &Scenario,
+    profile: tiersplit_cost::Profile,
+    whole_ms: f64,
+    on: bool,
+) -> (tiersplit_cost::Profile, Emulation) {
+    if !on {
+        return (profile, Emulation::default());
+    }
+    let fastest = scenario
+        .nodes
+        .iter()
+        .map(|n| n.speed)
+        .fold(f64::MIN, f64::max);
+    let layers_ms: f64 = profile.layers.iter().map(|l| l.ms).sum();
+    let calibration = if layers_ms > 0.0 {
+        whole_ms / layers_ms
+    } else {
+        1.0
+    };
+    (
+        profile.scaled(calibration * fastest),
+        emulation_of(scenario),
+    )
+}
+
+/// Median time of the unsplit model on `inputs` here, over `runs` runs after a warm-up.
+pub fn time_unsplit(
+    m: &dyn tiersplit_exec::LoadedModel,
+    inputs: &[(String, tiersplit_exec::HostTensor)],
+    runs: usize,
+) -> Result<(Vec<tiersplit_exec::HostTensor>, f64)> {
+    let reference = run_named(m, inputs)?;
+    let mut times = Vec::new();
+    for _ in 0..runs.max(1) {
+        let t = std::time::Instant::now();
+        run_named(m, inputs)?;
+        times.push(t.elapsed().as_secs_f64() * 1e3);
+    }
+    Ok((reference, crate::median::median(times)))
+}
+
+pub fn run(a: Args) -> Result<ExitCode> {
+    if a.frames == 0 {
+        bail!("--frames must be at least 1");
+    }
+    if let Some(f) = a.fps {
+        if !(f.is_finite() && f > 0.0) {
+            bail!("--fps must be positive, got {f}");
+        }
+    }
+    let scenario = read_scenario(&a.scenario)?;
+    let source = ModelSource::open(&a.model)?;
+    let model = source.import(&a.inputs.import_options())?;
+    let profile = reference_profile(&a.profiles, &source, &model)?;
+    let device = scenario
+        .nodes
+        .iter()
+        .find(|n| n.tier == Tier::Device)
+        .context("the scenario has no device")?
+        .name
+        .clone();
+    let StartedNodes { remotes, local } = start_nodes(&scenario)?;
+    let emulate = match a.emulate {
+        EmulateMode::Auto => !local.is_empty(),
+        EmulateMode::On => true,
+        EmulateMode::Off => false,
+    };
+    let inputs = model_inputs(&model, &a.inputs.choice(0))?;
+    let (reference, whole_ms) = time_unsplit(load_unsplit(&source, &model)?.as_ref(), &inputs, 5)?;
+    let (profile, emulation) = emulated(&scenario, profile, whole_ms, emulate);
+    let problem = problem_setup::problem(&model, &scenario, &a.scenario, &profile)?;
+    let plan = planner_by_name(&a.algo)?.plan(&problem)?;
+    let feed = match a.fps {
+        None => Feed::Sequential,
+        Some(fps) => Feed::Paced {
+            fps,
+            window: a.window,
+        },
+    };
+    println!(
+        "run {} on {} ({} nodes{}), this process is {device}",
+        source.label,
+        scenario.name,
+        scenario.nodes.len(),
+        if emulate {
+            ", EMULATED link rates, delays and node speeds"
+        } else {
+            ""
+        }
+    );
+    if emulate {
+        println!(
+            "  unsplit model here: {whole_ms:.1} ms (median of 5); the profile is calibrated to it"
+        );
+    }
+    for (name, addr) in &remotes {
+        let how = if local.iter().any(|w| &w.name == name) {
+            "local worker process"
+        } else {
+            "worker"
+        };
+        println!("  {name}: {how} at {addr}");
+    }
+    let rt = tokio::runtime::Runtime::new()?;
+    let measured = rt.block_on(async {
+        let mut driver =
+            ClusterDriver::start(&device, &a.listen, &remotes, Duration::from_secs(a.timeout))
+                .await?;
+        run_plan(
+            &mut driver,
+            &model,
+            &problem,
+            &plan,
+            emulation,
+            &inputs,
+            &reference,
+            a.frames,
+            feed,
+        )
+        .await
+    })?;
+    print_measured(&measured, feed);
+    for note in &plan.notes {
+        println!("note: {note}");
+    }
+    if let Some(path) = &a.json {
+        std::fs::write(path, serde_json::to_string_pretty(&measured)?)
+            .with_context(|| format!("writing {}", path.display()))?;
+        println!("wrote {}", path.display());
+    }
+    drop(local);
+    Ok(if measured.exact && measured.failures.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}

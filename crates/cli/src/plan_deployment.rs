@@ -1,0 +1,303 @@
+//! A plan made executable: sub-models per node, tile models and stitchers for tiled stages,
+//! and the routing table that sends every tensor from where it is made to where it is read,
+//! hop by hop along the scenario's links.
+
+use anyhow::{bail, Context, Result};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use tiersplit_cost::{NodeId, Problem, Scenario};
+use tiersplit_graph::{LayerId, ModelGraph};
+use tiersplit_onnx::OnnxModel;
+use tiersplit_plan::Plan;
+use tiersplit_runtime::{content_hash, Deployment, Emulation, LinkShape, PartSpec, Route, Work};
+
+/// A deployment and the model bytes it needs (by content hash).
+pub struct Built {
+    pub deployment: Deployment,
+    pub models: HashMap<String, Vec<u8>>,
+}
+
+/// Layers in a topological order that keeps each node's layers together where the DAG allows
+/// (among the ready layers, one on the node of the last one goes first): fewer, larger parts.
+fn node_affine_order(g: &ModelGraph, node_of: &[Option<NodeId>]) -> Vec<LayerId> {
+    let n = g.layers.len();
+    let mut missing: Vec<usize> = g
+        .layers
+        .iter()
+        .map(|l| {
+            l.inputs
+                .iter()
+                .filter(|&&t| g.tensor(t).producer.is_some())
+                .count()
+        })
+        .collect();
+    let mut ready: BTreeSet<usize> = (0..n).filter(|&l| missing[l] == 0).collect();
+    let mut order = Vec::with_capacity(n);
+    let mut last: Option<NodeId> = None;
+    while let Some(&first) = ready.iter().next() {
+        let pick = ready
+            .iter()
+            .copied()
+            .find(|&l| node_of[l].is_some() && node_of[l] == last)
+            .unwrap_or(first);
+        ready.remove(&pick);
+        last = node_of[pick];
+        order.push(LayerId(pick as u32));
+        for &t in &g.layers[pick].outputs {
+            for &c in &g.tensor(t).consumers {
+                missing[c.index()] -= 1;
+                if missing[c.index()] == 0 {
+                    ready.insert(c.index());
+                }
+            }
+        }
+    }
+    order
+}
+
+/// Scenario speeds as emulation: links shaped at their rate with half their round trip as
+/// one-way delay; compute slowed relative to the fastest node, which runs at this machine's
+/// own speed (so predictions use the profile scaled by that node's speed).
+pub fn emulation_of(scenario: &Scenario) -> Emulation {
+    let fastest = scenario
+        .nodes
+        .iter()
+        .map(|n| n.speed)
+        .fold(f64::MIN, f64::max);
+    let mut links = Vec::new();
+    for l in &scenario.links {
+        let shape = |from: &str, to: &str| LinkShape {
+            from: from.into(),
+            to: to.into(),
+            mbps: l.bandwidth_mbps,
+            delay_ms: l.rtt_ms / 2.0,
+        };
+        links.push(shape(&l.from, &l.to));
+        if l.bidirectional {
+            links.push(shape(&l.to, &l.from));
+        }
+    }
+    Emulation {
+        links,
+        slowdown: scenario
+            .nodes
+            .iter()
+            .map(|n| (n.name.clone(), fastest / n.speed))
+            .collect(),
+    }
+}
+
+pub fn build(
+    model: &OnnxModel,
+    problem: &Problem,
+    plan: &Plan,
+    addresses: BTreeMap<String, String>,
+    emulation: Emulation,
+) -> Result<Built> {
+    plan.validate(problem).context("the plan is not valid")?;
+    let g = &model.graph;
+    let name = |n: NodeId| problem.nodes[n.0].name.clone();
+    let sink = name(problem.device);
+    let mut node_of: Vec<Option<NodeId>> = plan.placement.iter().map(|&n| Some(n)).collect();
+    for stage in &plan.tiled {
+        for &l in &stage.layers {
+            node_of[l] = None;
+        }
+    }
+    let mut parts: Vec<PartSpec> = Vec::new();
+    let mut models: HashMap<String, Vec<u8>> = HashMap::new();
+    // Runs of consecutive same-node layers in the node-affine order; a tiled layer ends a run
+    // (a run is then contiguous in a topological order, hence convex, and the parts form a DAG).
+    let mut runs: Vec<(NodeId, Vec<LayerId>)> = Vec::new();
+    let mut broken = true;
+    for l in node_affine_order(g, &node_of) {
+        match node_of[l.index()] {
+            None => broken = true,
+            Some(n) => match runs.last_mut() {
+                Some((m, run)) if *m == n && !broken => run.push(l),
+                _ => {
+                    runs.push((n, vec![l]));
+                    broken = false;
+                }
+            },
+        }
+    }
+    for (i, (node, layers)) in runs.iter().enumerate() {
+        let bytes = model
+            .sub_model_bytes(layers)
+            .with_context(|| format!("writing part {i} for node {}", name(*node)))?;
+        let hash = content_hash(&bytes);
+        models.insert(hash.clone(), bytes);
+        let b = g.boundary(layers)?;
+        let names = |ts: &[tiersplit_graph::TensorId]| -> Vec<(String, String)> {
+            ts.iter()
+                .map(|&t| (g.tensor(t).name.clone(), g.tensor(t).name.clone()))
+                .collect()
+        };
+        parts.push(PartSpec {
+            id: format!("part{i}@{}", name(*node)),
+            node: name(*node),
+            work: Work::Model { hash },
+            inputs: names(&b.inputs),
+            outputs: names(&b.outputs),
+        });
+    }
+    // Tensors that must reach a node in a cut-out piece: (tensor, node, region, delivered as).
+    let mut crops: Vec<(String, NodeId, [usize; 4], String)> = Vec::new();
+    for (s, stage) in plan.tiled.iter().enumerate() {
+        let layers: Vec<LayerId> = stage.layers.iter().map(|&l| LayerId(l as u32)).collect();
+        let run = model
+            .tiled_run(&layers, &stage.grid)
+            .with_context(|| format!("writing the tiles of stage {s}"))?;
+        let input = g.tensor(run.input).name.clone();
+        let output = g.tensor(run.output).name.clone();
+        let lead = stage.nodes[0];
+        let mut regions = Vec::new();
+        let mut gathered = Vec::new();
+        for (i, (tile, bytes)) in run.plan.tiles.iter().zip(run.tile_models).enumerate() {
+            let hash = content_hash(&bytes);
+            models.insert(hash.clone(), bytes);
+            let (rows, cols) = tile.input();
+            let piece_in = format!("{input}#stage{s}tile{i}");
+            let piece_out = format!("{output}#stage{s}tile{i}");
+            crops.push((
+                input.clone(),
+                stage.nodes[i],
+                [
+                    rows.start as usize,
+                    rows.end as usize,
+                    cols.start as usize,
+                    cols.end as usize,
+                ],
+                piece_in.clone(),
+            ));
+            parts.push(PartSpec {
+                id: format!("stage{s}/tile{i}@{}", name(stage.nodes[i])),
+                node: name(stage.nodes[i]),
+                work: Work::Model { hash },
+                inputs: vec![(piece_in, input.clone())],
+                outputs: vec![(output.clone(), piece_out.clone())],
+            });
+            let (orows, ocols) = tile.output();
+            regions.push([
+                orows.start as usize,
+                orows.end as usize,
+                ocols.start as usize,
+                ocols.end as usize,
+            ]);
+            gathered.push((piece_out.clone(), piece_out));
+        }
+        let shape: [usize; 4] = g
+            .tensor(run.output)
+            .shape
+            .iter()
+            .map(|&d| d as usize)
+            .collect::<Vec<_>>()
+            .try_into()
+            .map_err(|_| anyhow::anyhow!("tiled output '{output}' is not NCHW"))?;
+        parts.push(PartSpec {
+            id: format!("stage{s}/gather@{}", name(lead)),
+            node: name(lead),
+            work: Work::Stitch { shape, regions },
+            inputs: gathered,
+            outputs: vec![(output.clone(), output)],
+        });
+    }
+    // Where each tensor is published, and where it is needed.
+    let node_index: HashMap<String, NodeId> = problem
+        .node_ids()
+        .map(|n| (problem.nodes[n.0].name.clone(), n))
+        .collect();
+    let mut made_on: HashMap<String, NodeId> = HashMap::new();
+    for &t in &g.inputs {
+        made_on.insert(g.tensor(t).name.clone(), problem.device);
+    }
+    for p in &parts {
+        for (_, t) in &p.outputs {
+            made_on.insert(t.clone(), node_index[&p.node]);
+        }
+    }
+    let mut wanted: Vec<(String, NodeId)> = Vec::new();
+    for p in &parts {
+        for (t, _) in &p.inputs {
+            if !crops.iter().any(|c| &c.3 == t) {
+                wanted.push((t.clone(), node_index[&p.node]));
+            }
+        }
+    }
+    for &t in &g.outputs {
+        wanted.push((g.tensor(t).name.clone(), problem.device));
+    }
+    let bytes_of = |t: &str| {
+        g.tensor_by_name(t)
+            .map(|t| t.bytes())
+            .unwrap_or(tiersplit_graph::Bytes(1))
+    };
+    let mut routes: Vec<Route> = Vec::new();
+    let mut add_route = |r: Route| {
+        if !routes
+            .iter()
+            .any(|o| o.tensor == r.tensor && o.from == r.from && o.to == r.to)
+        {
+            routes.push(r);
+        }
+    };
+    let mut plan_route = |tensor: &str, to: NodeId, crop: Option<[usize; 4]>, as_: &str| {
+        let Some(&from) = made_on.get(tensor) else {
+            bail!(
+                "tensor '{tensor}' is needed on {} but made nowhere",
+                name(to)
+            );
+        };
+        if from == to {
+            if crop.is_some() {
+                add_route(Route {
+                    tensor: tensor.into(),
+                    from: name(from),
+                    to: name(to),
+                    crop,
+                    deliver_as: as_.into(),
+                });
+            }
+            return Ok(());
+        }
+        let hops = problem
+            .route(from, to, bytes_of(tensor))
+            .with_context(|| format!("no route from {} to {}", name(from), name(to)))?;
+        let mut current = tensor.to_string();
+        for (k, (a, b)) in hops.into_iter().enumerate() {
+            add_route(Route {
+                tensor: current.clone(),
+                from: name(a),
+                to: name(b),
+                crop: if k == 0 { crop } else { None },
+                deliver_as: as_.into(),
+            });
+            current = as_.to_string();
+        }
+        Ok(())
+    };
+    for (t, to) in &wanted {
+        plan_route(t, *to, None, t)?;
+    }
+    for (t, to, region, as_) in &crops {
+        plan_route(t, *to, Some(*region), as_)?;
+    }
+    let deployment = Deployment {
+        id: plan.algorithm.clone(),
+        nodes: addresses,
+        parts,
+        routes,
+        sink,
+        inputs: g.inputs.iter().map(|&t| g.tensor(t).name.clone()).collect(),
+        outputs: g
+            .outputs
+            .iter()
+            .map(|&t| g.tensor(t).name.clone())
+            .collect(),
+        emulation,
+    };
+    deployment
+        .check()
+        .map_err(|e| anyhow::anyhow!("deployment: {e}"))?;
+    Ok(Built { deployment, models })
+}

@@ -1,0 +1,200 @@
+//! `tiersplit run`: every planner's plan deployed on a cluster of worker processes on loopback
+//! (routing tables, forwarding between workers, tiles scattered and gathered), outputs equal to
+//! the unsplit model; dead and unreachable nodes give a clear error within the timeout.
+
+mod common;
+
+use common::{shared, shared_model, stderr, stdout, tiersplit};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn local_cluster() -> String {
+    root()
+        .join("scenarios/local-cluster.toml")
+        .to_str()
+        .unwrap()
+        .to_string()
+}
+
+fn run(args: &[&str]) -> (std::process::Output, Value) {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("run.json");
+    let mut all = vec!["run"];
+    all.extend_from_slice(args);
+    all.extend_from_slice(&["--json", json.to_str().unwrap()]);
+    let out = tiersplit(&all);
+    let v = std::fs::read_to_string(&json)
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or(Value::Null);
+    (out, v)
+}
+
+#[test]
+fn every_algorithm_runs_exactly_on_worker_processes() {
+    let scenario = local_cluster();
+    let algos = [
+        "device-only",
+        "edge-only",
+        "cloud-only",
+        "neurosurgeon",
+        "neurosurgeon-3tier",
+        "dads-dsl",
+        "dads-dsh",
+        "dads",
+        "exact-3tier",
+        "hpa",
+        "hpa-vsm",
+        "decc",
+        "best",
+        "best-throughput",
+    ];
+    // GoogLeNet: branches for DECC and best to spread; no emulation, so the test is quick.
+    for algo in algos {
+        let (out, v) = run(&[
+            "zoo:googlenet",
+            "--scenario",
+            &scenario,
+            "--algo",
+            algo,
+            "--frames",
+            "2",
+            "--estimate-gflops",
+            "20",
+            "--emulate",
+            "off",
+        ]);
+        assert!(
+            out.status.success(),
+            "{algo}: {}{}",
+            stdout(&out),
+            stderr(&out)
+        );
+        assert_eq!(v["exact"], true, "{algo}: {}", stdout(&out));
+        assert_eq!(v["frames"], 2, "{algo}");
+        assert!(v["failures"].as_array().unwrap().is_empty(), "{algo}");
+    }
+}
+
+#[test]
+fn real_mobilenet_tiled_across_two_edges_with_emulation() {
+    let model = shared_model("mobilenet_v2_imagenet.onnx");
+    let image = shared().join("images/chelsea.png");
+    let (out, v) = run(&[
+        model.to_str().unwrap(),
+        "--scenario",
+        &local_cluster(),
+        "--algo",
+        "hpa-vsm",
+        "--frames",
+        "3",
+        "--image",
+        image.to_str().unwrap(),
+        "--profile",
+        root()
+            .join("profiles/mobilenet_v2_imagenet.json")
+            .to_str()
+            .unwrap(),
+    ]);
+    let text = stdout(&out);
+    assert!(out.status.success(), "{text}{}", stderr(&out));
+    assert!(text.contains("EMULATED"), "{text}");
+    assert_eq!(v["exact"], true, "{text}");
+    assert!(v["placement"].as_str().unwrap().contains("tiled"), "{text}");
+    // The second edge node received its tile and sent its output to the first.
+    let links = v["link_bytes"].as_object().unwrap();
+    assert!(links.contains_key("device->edge1"), "{links:?}");
+    assert!(links.contains_key("edge1->edge0"), "{links:?}");
+    // Every frame has a breakdown with compute on both edge nodes.
+    let frames = v["breakdown"].as_array().unwrap();
+    assert_eq!(frames.len(), 3);
+    for f in frames {
+        for node in ["edge0", "edge1"] {
+            assert!(f["compute_ms"][node].as_f64().unwrap() > 0.0, "{f}");
+        }
+    }
+}
+
+#[test]
+fn a_relay_forwards_without_the_device() {
+    // Device linked to the edge only: cloud-only must relay the input through the edge, and
+    // the edge node forwards it to the cloud itself.
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = dir.path().join("relay.toml");
+    std::fs::write(
+        &scenario,
+        "name = \"relay\"\nframe_rate = 1\n\
+         [[nodes]]\nname = \"device\"\ntier = \"device\"\n\
+         [[nodes]]\nname = \"edge\"\ntier = \"edge\"\n\
+         [[nodes]]\nname = \"cloud\"\ntier = \"cloud\"\nspeed = 4\n\
+         [[links]]\nfrom = \"device\"\nto = \"edge\"\nbandwidth_mbps = 100\n\
+         [[links]]\nfrom = \"edge\"\nto = \"cloud\"\nbandwidth_mbps = 100\n",
+    )
+    .unwrap();
+    let (out, v) = run(&[
+        "zoo:resnet18",
+        "--scenario",
+        scenario.to_str().unwrap(),
+        "--algo",
+        "cloud-only",
+        "--frames",
+        "2",
+        "--estimate-gflops",
+        "20",
+        "--emulate",
+        "off",
+    ]);
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    assert_eq!(v["exact"], true);
+    let links = v["link_bytes"].as_object().unwrap();
+    let keys: Vec<&String> = links.keys().collect();
+    assert_eq!(
+        keys,
+        ["cloud->edge", "device->edge", "edge->cloud", "edge->device"],
+        "{links:?}"
+    );
+}
+
+#[test]
+fn unreachable_and_dead_nodes_fail_with_their_name_within_the_timeout() {
+    // A node whose address nobody listens on.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead = listener.local_addr().unwrap().to_string();
+    drop(listener);
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = dir.path().join("dead.toml");
+    std::fs::write(
+        &scenario,
+        format!(
+            "name = \"dead\"\nframe_rate = 1\n\
+             [[nodes]]\nname = \"device\"\ntier = \"device\"\n\
+             [[nodes]]\nname = \"edge\"\ntier = \"edge\"\naddress = \"{dead}\"\n\
+             [[links]]\nfrom = \"device\"\nto = \"edge\"\nbandwidth_mbps = 100\n"
+        ),
+    )
+    .unwrap();
+    let t = Instant::now();
+    let (out, _) = run(&[
+        "zoo:alexnet",
+        "--scenario",
+        scenario.to_str().unwrap(),
+        "--algo",
+        "edge-only",
+        "--estimate-gflops",
+        "20",
+        "--timeout",
+        "5",
+    ]);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(
+        err.contains("cannot reach worker edge") && err.contains(&dead),
+        "{err}"
+    );
+    assert!(t.elapsed() < Duration::from_secs(60));
+}

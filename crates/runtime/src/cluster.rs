@@ -1,0 +1,336 @@
+//! The device's side of running a plan: this process is the sink node (an in-process
+//! [`Worker`] with its own listener, so other nodes can send it results), and every other node
+//! is reached over a control connection that uploads models, deploys and collects statistics.
+
+use crate::node::{FrameResult, NodeStats};
+use crate::protocol::{Command, Deployed};
+use crate::{Deployment, RuntimeError, Work, Worker};
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+use tiersplit_exec::HostTensor;
+use tiersplit_net::{read_frame, write_frame, Frame, FrameKind, Limits};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+struct RemoteNode {
+    name: String,
+    addr: String,
+    stream: TcpStream,
+}
+
+/// Drives a deployment from the device.
+pub struct ClusterDriver {
+    pub device: Worker,
+    device_addr: String,
+    remotes: Vec<RemoteNode>,
+    results_tx: mpsc::UnboundedSender<FrameResult>,
+    results_rx: mpsc::UnboundedReceiver<FrameResult>,
+    /// Bound on every control exchange and on waiting for any frame's answer.
+    pub timeout: Duration,
+    next_frame: u64,
+}
+
+/// One run of frames through a deployment.
+#[derive(Debug)]
+pub struct RunReport {
+    /// Per answered frame, in frame order: (frame number, latency from feeding its inputs to
+    /// having all its outputs on the device).
+    pub latencies: Vec<(u64, Duration)>,
+    /// From the first frame fed to the last answered.
+    pub wall: Duration,
+    /// Frames that failed, with the reason.
+    pub failures: Vec<(u64, String)>,
+    /// The outputs of the last answered frame.
+    pub last_outputs: HashMap<String, HostTensor>,
+}
+
+impl ClusterDriver {
+    /// Starts the device node listening on `listen` and connects to the `remotes`
+    /// (name, address), each within `timeout`.
+    pub async fn start(
+        device: &str,
+        listen: &str,
+        remotes: &[(String, String)],
+        timeout: Duration,
+    ) -> Result<ClusterDriver, RuntimeError> {
+        let connect_err = |worker: &str, message: String| RuntimeError::Connect {
+            worker: worker.to_string(),
+            message,
+        };
+        let listener = TcpListener::bind(listen)
+            .await
+            .map_err(|e| connect_err(device, format!("cannot listen on {listen}: {e}")))?;
+        let device_addr = listener
+            .local_addr()
+            .map_err(|e| connect_err(device, e.to_string()))?
+            .to_string();
+        let mut worker = Worker::new(device);
+        worker.io_timeout = timeout;
+        tokio::spawn(worker.clone().serve(listener));
+        let mut nodes = Vec::new();
+        for (name, addr) in remotes {
+            let stream = tokio::time::timeout(timeout, TcpStream::connect(addr))
+                .await
+                .map_err(|_| connect_err(name, format!("{addr}: no answer within {timeout:?}")))?
+                .map_err(|e| connect_err(name, format!("{addr}: {e}")))?;
+            stream
+                .set_nodelay(true)
+                .map_err(|e| connect_err(name, e.to_string()))?;
+            nodes.push(RemoteNode {
+                name: name.clone(),
+                addr: addr.clone(),
+                stream,
+            });
+        }
+        let (results_tx, results_rx) = mpsc::unbounded_channel();
+        Ok(ClusterDriver {
+            device: worker,
+            device_addr,
+            remotes: nodes,
+            results_tx,
+            results_rx,
+            timeout,
+            next_frame: 1,
+        })
+    }
+
+    /// The device node's data-plane address, for the deployment's node table.
+    pub fn device_addr(&self) -> &str {
+        &self.device_addr
+    }
+
+    /// Every node's name and address, the device's included.
+    pub fn addresses(&self) -> BTreeMap<String, String> {
+        let mut m: BTreeMap<String, String> = self
+            .remotes
+            .iter()
+            .map(|r| (r.name.clone(), r.addr.clone()))
+            .collect();
+        m.insert(self.device.name.clone(), self.device_addr.clone());
+        m
+    }
+
+    async fn exchange(&mut self, node: usize, f: Frame) -> Result<Frame, RuntimeError> {
+        let t = self.timeout;
+        let r = &mut self.remotes[node];
+        let net = |source| RuntimeError::Net {
+            worker: r.name.clone(),
+            source,
+        };
+        write_frame(&mut r.stream, &f, t).await.map_err(net)?;
+        let reply = read_frame(&mut r.stream, Limits::default(), t)
+            .await
+            .map_err(|source| RuntimeError::Net {
+                worker: r.name.clone(),
+                source,
+            })?
+            .ok_or(RuntimeError::Closed {
+                worker: r.name.clone(),
+            })?;
+        if reply.kind == FrameKind::Error {
+            return Err(RuntimeError::Remote {
+                worker: r.name.clone(),
+                message: String::from_utf8_lossy(&reply.payload).to_string(),
+            });
+        }
+        Ok(reply)
+    }
+
+    /// Uploads each node's models (`models`: content hash -> ONNX bytes; nodes that have one
+    /// cached skip loading it) and starts the deployment everywhere. Returns how many models
+    /// were already cached on their node.
+    pub async fn deploy(
+        &mut self,
+        dep: &Deployment,
+        models: &HashMap<String, Vec<u8>>,
+    ) -> Result<usize, RuntimeError> {
+        dep.check().map_err(|message| RuntimeError::Protocol {
+            worker: self.device.name.clone(),
+            message,
+        })?;
+        let mut cached = 0;
+        for i in 0..self.remotes.len() {
+            let name = self.remotes[i].name.clone();
+            let mut hashes: Vec<&String> = dep
+                .parts
+                .iter()
+                .filter(|p| p.node == name)
+                .filter_map(|p| match &p.work {
+                    Work::Model { hash } => Some(hash),
+                    Work::Stitch { .. } => None,
+                })
+                .collect();
+            hashes.dedup();
+            for hash in hashes {
+                let bytes = models.get(hash).ok_or_else(|| RuntimeError::Protocol {
+                    worker: name.clone(),
+                    message: format!("no bytes for model {hash}"),
+                })?;
+                let reply = self
+                    .exchange(i, Frame::blob(0, hash, bytes.clone()))
+                    .await?;
+                let d: Deployed =
+                    serde_json::from_slice(&reply.payload).map_err(|e| RuntimeError::Protocol {
+                        worker: name.clone(),
+                        message: format!("bad upload reply: {e}"),
+                    })?;
+                cached += usize::from(d.cached);
+            }
+            let cmd = serde_json::to_string(&Command::Deploy(Box::new(dep.clone())))
+                .expect("serialisable");
+            self.exchange(i, Frame::control(0, "deploy", cmd)).await?;
+        }
+        for p in dep.parts.iter().filter(|p| p.node == self.device.name) {
+            if let Work::Model { hash } = &p.work {
+                let bytes = models.get(hash).ok_or_else(|| RuntimeError::Protocol {
+                    worker: self.device.name.clone(),
+                    message: format!("no bytes for model {hash}"),
+                })?;
+                self.device
+                    .add_model(bytes)
+                    .map_err(|message| RuntimeError::Remote {
+                        worker: self.device.name.clone(),
+                        message,
+                    })?;
+            }
+        }
+        self.device
+            .deploy(dep.clone(), Some(self.results_tx.clone()))
+            .map_err(|message| RuntimeError::Remote {
+                worker: self.device.name.clone(),
+                message,
+            })?;
+        Ok(cached)
+    }
+
+    /// Feeds `frames` frames of `inputs` and waits for every answer. With `interval`, frames
+    /// are fed at that pace without waiting for answers (pipelined), at most `window` in
+    /// flight; without it, one frame at a time. A frame not answered within the timeout is an
+    /// error that names the nodes that no longer answer a ping.
+    pub async fn run(
+        &mut self,
+        inputs: &[(String, HostTensor)],
+        frames: usize,
+        interval: Option<Duration>,
+        window: usize,
+    ) -> Result<RunReport, RuntimeError> {
+        let start = Instant::now();
+        let mut sent: BTreeMap<u64, Instant> = BTreeMap::new();
+        let mut latencies = Vec::new();
+        let mut failures = Vec::new();
+        let mut last_outputs = HashMap::new();
+        let mut fed = 0;
+        let mut next_feed = Instant::now();
+        while fed < frames || !sent.is_empty() {
+            let can_feed = fed < frames
+                && match interval {
+                    None => sent.is_empty(),
+                    Some(_) => sent.len() < window.max(1),
+                };
+            if can_feed && Instant::now() >= next_feed {
+                let frame = self.next_frame;
+                self.next_frame += 1;
+                sent.insert(frame, Instant::now());
+                for (name, t) in inputs {
+                    self.device
+                        .publish(frame, name, t.clone())
+                        .map_err(|message| RuntimeError::Remote {
+                            worker: self.device.name.clone(),
+                            message,
+                        })?;
+                }
+                fed += 1;
+                next_feed += interval.unwrap_or_default();
+                continue;
+            }
+            let oldest = sent.values().min().copied().unwrap_or_else(Instant::now);
+            let deadline = oldest + self.timeout;
+            let wake = if can_feed || (fed < frames && interval.is_some()) {
+                next_feed.min(deadline)
+            } else {
+                deadline
+            };
+            match tokio::time::timeout_at(wake, self.results_rx.recv()).await {
+                Ok(Some(r)) => {
+                    let Some(at) = sent.remove(&r.frame) else {
+                        continue; // a late answer of an earlier run
+                    };
+                    match r.outputs {
+                        Ok(outs) => {
+                            latencies.push((r.frame, at.elapsed()));
+                            last_outputs = outs;
+                        }
+                        Err(e) => failures.push((r.frame, e)),
+                    }
+                }
+                Ok(None) => unreachable!("the driver holds a sender"),
+                Err(_) if Instant::now() >= deadline && !sent.is_empty() => {
+                    let dead = self.unreachable_nodes().await;
+                    let frame = *sent.keys().next().expect("non-empty");
+                    return Err(RuntimeError::Remote {
+                        worker: if dead.is_empty() {
+                            "cluster".into()
+                        } else {
+                            dead.join(", ")
+                        },
+                        message: format!(
+                            "frame {frame} not answered within {:?}{}",
+                            self.timeout,
+                            if dead.is_empty() {
+                                String::new()
+                            } else {
+                                format!("; not answering: {}", dead.join(", "))
+                            }
+                        ),
+                    });
+                }
+                Err(_) => {}
+            }
+        }
+        latencies.sort_by_key(|(f, _)| *f);
+        Ok(RunReport {
+            latencies,
+            wall: start.elapsed(),
+            failures,
+            last_outputs,
+        })
+    }
+
+    /// Remote nodes that do not answer a ping on their control connection within a second.
+    async fn unreachable_nodes(&mut self) -> Vec<String> {
+        let mut dead = Vec::new();
+        for r in &mut self.remotes {
+            let t = Duration::from_secs(1);
+            let ping = Frame {
+                kind: FrameKind::Ping,
+                ..Frame::control(0, "ping", String::new())
+            };
+            let ok = write_frame(&mut r.stream, &ping, t).await.is_ok()
+                && matches!(
+                    read_frame(&mut r.stream, Limits::default(), t).await,
+                    Ok(Some(f)) if f.kind == FrameKind::Ping
+                );
+            if !ok {
+                dead.push(r.name.clone());
+            }
+        }
+        dead
+    }
+
+    /// Every node's statistics for the current deployment, the device's first.
+    pub async fn stats(&mut self) -> Result<Vec<NodeStats>, RuntimeError> {
+        let mut all = vec![self.device.stats().unwrap_or_default()];
+        for i in 0..self.remotes.len() {
+            let cmd = serde_json::to_string(&Command::Stats).expect("serialisable");
+            let reply = self.exchange(i, Frame::control(0, "stats", cmd)).await?;
+            all.push(serde_json::from_slice(&reply.payload).map_err(|e| {
+                RuntimeError::Protocol {
+                    worker: self.remotes[i].name.clone(),
+                    message: format!("bad statistics: {e}"),
+                }
+            })?);
+        }
+        Ok(all)
+    }
+}

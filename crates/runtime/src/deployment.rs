@@ -1,0 +1,134 @@
+//! What the device tells every node before frames flow: which parts it runs, where each tensor
+//! goes next, and how its links and compute are emulated. The same description goes to every
+//! node; each picks out its own share.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// A plan made executable.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Deployment {
+    /// Names this deployment in logs and statistics (the plan's algorithm, say).
+    pub id: String,
+    /// Every node's data-plane address.
+    pub nodes: BTreeMap<String, String>,
+    pub parts: Vec<PartSpec>,
+    pub routes: Vec<Route>,
+    /// The node that feeds graph inputs and collects graph outputs (the device).
+    pub sink: String,
+    /// Graph input tensors, published on the sink node for every frame.
+    pub inputs: Vec<String>,
+    /// Graph output tensors, delivered to the sink node.
+    pub outputs: Vec<String>,
+    #[serde(default)]
+    pub emulation: Emulation,
+}
+
+/// One piece of work on one node, run once per frame when all its inputs are there.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PartSpec {
+    pub id: String,
+    pub node: String,
+    pub work: Work,
+    /// (tensor name on the node, the model's input name), in the model's input order.
+    pub inputs: Vec<(String, String)>,
+    /// (the model's output name, tensor name on the node), in the model's output order.
+    pub outputs: Vec<(String, String)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Work {
+    /// An ONNX sub-model, shipped beforehand as a blob and named by its content hash.
+    Model { hash: String },
+    /// Assembles tiles into one NCHW map of `shape`: input `i` goes to `regions[i]`
+    /// (row start, row end, column start, column end).
+    Stitch {
+        shape: [usize; 4],
+        regions: Vec<[usize; 4]>,
+    },
+}
+
+/// A tensor that leaves a node: when `tensor` is published on `from`, send it to `to` (cut to
+/// `crop` first, if given) where it is published as `deliver_as`. Routes through a relay are two
+/// routes; the relay publishes what it receives, which forwards it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Route {
+    pub tensor: String,
+    pub from: String,
+    pub to: String,
+    /// (row start, row end, column start, column end) of an NCHW map.
+    #[serde(default)]
+    pub crop: Option<[usize; 4]>,
+    pub deliver_as: String,
+}
+
+/// Emulated speeds for a cluster on one machine (documented as emulation, not measurement):
+/// links shaped in the sender's transport, compute stretched by a factor.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Emulation {
+    pub links: Vec<LinkShape>,
+    /// Node name -> factor >= 1: after each part the node stays busy (factor - 1) times the
+    /// part's measured compute time, as if its processor were that much slower.
+    pub slowdown: BTreeMap<String, f64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LinkShape {
+    pub from: String,
+    pub to: String,
+    /// Token-bucket rate: a message of b bytes holds the link for b * 8 / rate.
+    pub mbps: f64,
+    /// One-way delay added after the message leaves the bucket.
+    pub delay_ms: f64,
+}
+
+impl Deployment {
+    /// Checks the description is self-consistent, naming the first problem.
+    pub fn check(&self) -> Result<(), String> {
+        if !self.nodes.contains_key(&self.sink) {
+            return Err(format!("sink node '{}' has no address", self.sink));
+        }
+        for p in &self.parts {
+            if !self.nodes.contains_key(&p.node) {
+                return Err(format!("part '{}' is on unknown node '{}'", p.id, p.node));
+            }
+            if let Work::Stitch { regions, .. } = &p.work {
+                if regions.len() != p.inputs.len() || p.outputs.len() != 1 {
+                    return Err(format!(
+                        "stitch part '{}' needs one input per region and one output",
+                        p.id
+                    ));
+                }
+            }
+        }
+        for r in &self.routes {
+            for n in [&r.from, &r.to] {
+                if !self.nodes.contains_key(n) {
+                    return Err(format!("route of '{}' names unknown node '{n}'", r.tensor));
+                }
+            }
+        }
+        for (n, f) in &self.emulation.slowdown {
+            if !(f.is_finite() && *f >= 1.0) {
+                return Err(format!("slowdown of node '{n}' must be >= 1, got {f}"));
+            }
+        }
+        for l in &self.emulation.links {
+            if !(l.mbps.is_finite() && l.mbps > 0.0 && l.delay_ms.is_finite() && l.delay_ms >= 0.0)
+            {
+                return Err(format!(
+                    "link {} -> {}: rate must be positive and delay non-negative",
+                    l.from, l.to
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    pub fn link(&self, from: &str, to: &str) -> Option<&LinkShape> {
+        self.emulation
+            .links
+            .iter()
+            .find(|l| l.from == from && l.to == to)
+    }
+}

@@ -1,0 +1,339 @@
+//! A node's share of a deployment: a dataflow engine. Tensors published on the node (computed
+//! here, received from a peer, or fed as graph inputs on the sink) are sent along the node's
+//! routes and handed to the local parts that read them; a part runs when all its inputs for a
+//! frame are there. One part runs at a time (one engine per machine), off the async threads,
+//! while the links keep sending, so frame k+1 computes while frame k is on the wire.
+
+use crate::deployment::{Deployment, Route, Work};
+use crate::link_shaper::{start_link, LinkRecord, Outgoing, SendFailure};
+use crate::protocol::tensor_frame;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tiersplit_exec::{crop_nchw, stitch_nchw, HostTensor, LoadedModel};
+use tiersplit_net::Frame;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+/// The answer to one frame, on the sink node.
+#[derive(Debug)]
+pub struct FrameResult {
+    pub frame: u64,
+    /// Graph outputs by name, or why the frame failed (the node and the reason).
+    pub outputs: Result<HashMap<String, HostTensor>, String>,
+}
+
+/// One part run on this node.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PartRecord {
+    pub frame: u64,
+    pub part: String,
+    /// Engine time, as measured.
+    pub compute_us: u64,
+    /// Time the node was busy with it: compute stretched by the emulated slowdown.
+    pub busy_us: u64,
+    /// Time between all inputs arriving and the part starting (waiting for the engine).
+    pub queued_us: u64,
+}
+
+/// What a node did under its current deployment.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct NodeStats {
+    pub node: String,
+    pub deployment: String,
+    pub parts: Vec<PartRecord>,
+    pub links: Vec<LinkRecord>,
+}
+
+struct LocalPart {
+    id: String,
+    work: LocalWork,
+    inputs: Vec<String>,
+    outputs: Vec<String>,
+}
+
+enum LocalWork {
+    Model(Arc<dyn LoadedModel>),
+    Stitch {
+        shape: [usize; 4],
+        regions: Vec<[usize; 4]>,
+    },
+}
+
+/// A part's inputs for one frame, filled as they arrive.
+type Slots = Vec<Option<HostTensor>>;
+
+struct Job {
+    frame: u64,
+    part: usize,
+    inputs: Vec<HostTensor>,
+    ready: Instant,
+}
+
+/// A deployment running on this node.
+pub(crate) struct Active {
+    dep: Deployment,
+    me: String,
+    parts: Vec<LocalPart>,
+    /// Tensor name -> (local part, input slot) pairs that read it.
+    readers: HashMap<String, Vec<(usize, usize)>>,
+    routes: HashMap<String, Vec<Route>>,
+    /// Inputs gathered so far, per (frame, local part).
+    waiting: Mutex<HashMap<(u64, usize), Slots>>,
+    /// Graph outputs gathered so far per frame (sink only).
+    answers: Mutex<HashMap<u64, HashMap<String, HostTensor>>>,
+    jobs: mpsc::UnboundedSender<Job>,
+    links: Mutex<HashMap<String, mpsc::UnboundedSender<Outgoing>>>,
+    failures: mpsc::UnboundedSender<SendFailure>,
+    results: Option<mpsc::UnboundedSender<FrameResult>>,
+    part_records: Arc<Mutex<Vec<PartRecord>>>,
+    link_records: Arc<Mutex<Vec<LinkRecord>>>,
+    io_timeout: Duration,
+}
+
+impl Active {
+    /// Sets up `dep` on node `me`; models come from `models` by content hash. `results` is
+    /// where the sink reports answered frames.
+    pub(crate) fn start(
+        dep: Deployment,
+        me: &str,
+        models: &HashMap<String, Arc<dyn LoadedModel>>,
+        results: Option<mpsc::UnboundedSender<FrameResult>>,
+        io_timeout: Duration,
+    ) -> Result<Arc<Active>, String> {
+        dep.check()?;
+        if !dep.nodes.contains_key(me) {
+            return Err(format!(
+                "this node ('{me}') is not in deployment '{}'",
+                dep.id
+            ));
+        }
+        let mut parts = Vec::new();
+        for p in dep.parts.iter().filter(|p| p.node == me) {
+            let work = match &p.work {
+                Work::Model { hash } => LocalWork::Model(
+                    models
+                        .get(hash)
+                        .cloned()
+                        .ok_or_else(|| format!("part '{}': model {hash} was not uploaded", p.id))?,
+                ),
+                Work::Stitch { shape, regions } => LocalWork::Stitch {
+                    shape: *shape,
+                    regions: regions.clone(),
+                },
+            };
+            if let LocalWork::Model(m) = &work {
+                let names: Vec<&String> = p.inputs.iter().map(|(_, m)| m).collect();
+                if m.input_names().iter().collect::<Vec<_>>() != names {
+                    return Err(format!(
+                        "part '{}': model inputs {:?} differ from the deployment's {names:?}",
+                        p.id,
+                        m.input_names()
+                    ));
+                }
+            }
+            parts.push(LocalPart {
+                id: p.id.clone(),
+                work,
+                inputs: p.inputs.iter().map(|(t, _)| t.clone()).collect(),
+                outputs: p.outputs.iter().map(|(_, t)| t.clone()).collect(),
+            });
+        }
+        let mut readers: HashMap<String, Vec<(usize, usize)>> = HashMap::new();
+        for (i, p) in parts.iter().enumerate() {
+            for (slot, t) in p.inputs.iter().enumerate() {
+                readers.entry(t.clone()).or_default().push((i, slot));
+            }
+        }
+        let mut routes: HashMap<String, Vec<Route>> = HashMap::new();
+        for r in dep.routes.iter().filter(|r| r.from == me) {
+            routes.entry(r.tensor.clone()).or_default().push(r.clone());
+        }
+        let slowdown = dep.emulation.slowdown.get(me).copied().unwrap_or(1.0);
+        let (jobs, jobs_rx) = mpsc::unbounded_channel();
+        let (failures, mut failures_rx) = mpsc::unbounded_channel::<SendFailure>();
+        let active = Arc::new(Active {
+            me: me.to_string(),
+            results: if dep.sink == me { results } else { None },
+            dep,
+            parts,
+            readers,
+            routes,
+            waiting: Mutex::default(),
+            answers: Mutex::default(),
+            jobs,
+            links: Mutex::default(),
+            failures,
+            part_records: Arc::default(),
+            link_records: Arc::default(),
+            io_timeout,
+        });
+        tokio::spawn(Active::executor(active.clone(), jobs_rx, slowdown));
+        let weak = Arc::downgrade(&active);
+        tokio::spawn(async move {
+            while let Some(f) = failures_rx.recv().await {
+                match weak.upgrade() {
+                    Some(a) => a.fail(f.frame, &f.message),
+                    None => break,
+                }
+            }
+        });
+        Ok(active)
+    }
+
+    /// Runs jobs one at a time, in the order their inputs completed.
+    async fn executor(me: Arc<Active>, mut jobs: mpsc::UnboundedReceiver<Job>, slowdown: f64) {
+        while let Some(job) = jobs.recv().await {
+            let started = Instant::now();
+            let part = &me.parts[job.part];
+            let id = part.id.clone();
+            let result = match &part.work {
+                LocalWork::Model(m) => {
+                    let m = m.clone();
+                    let inputs = job.inputs;
+                    tokio::task::spawn_blocking(move || m.run(inputs).map_err(|e| e.to_string()))
+                        .await
+                        .unwrap_or_else(|e| Err(format!("engine panicked: {e}")))
+                }
+                LocalWork::Stitch { shape, regions } => {
+                    let pieces: Vec<_> = regions
+                        .iter()
+                        .zip(job.inputs)
+                        .map(|(r, t)| (r[0]..r[1], r[2]..r[3], t))
+                        .collect();
+                    stitch_nchw(*shape, &pieces)
+                        .map(|t| vec![t])
+                        .map_err(|e| e.to_string())
+                }
+            };
+            let compute = started.elapsed();
+            if slowdown > 1.0 {
+                tokio::time::sleep(compute.mul_f64(slowdown - 1.0)).await;
+            }
+            me.part_records
+                .lock()
+                .expect("not poisoned")
+                .push(PartRecord {
+                    frame: job.frame,
+                    part: id.clone(),
+                    compute_us: compute.as_micros() as u64,
+                    busy_us: started.elapsed().as_micros() as u64,
+                    queued_us: started.duration_since(job.ready).as_micros() as u64,
+                });
+            match result {
+                Ok(outs) => {
+                    let names = me.parts[job.part].outputs.clone();
+                    for (name, t) in names.iter().zip(outs) {
+                        me.publish(job.frame, name, t);
+                    }
+                }
+                Err(e) => me.fail(job.frame, &format!("part '{id}' on node {}: {e}", me.me)),
+            }
+        }
+    }
+
+    /// A tensor of `frame` is now on this node: send it along its routes, hand it to the local
+    /// parts that read it, and keep it if it is a graph output and this node is the sink.
+    pub(crate) fn publish(&self, frame: u64, name: &str, t: HostTensor) {
+        for r in self.routes.get(name).into_iter().flatten() {
+            let piece = match r.crop {
+                Some([r0, r1, c0, c1]) => match crop_nchw(&t, r0..r1, c0..c1) {
+                    Ok(p) => p,
+                    Err(e) => {
+                        self.fail(frame, &format!("cutting '{name}' for {}: {e}", r.to));
+                        continue;
+                    }
+                },
+                None => t.clone(),
+            };
+            if r.to == self.me {
+                self.publish(frame, &r.deliver_as, piece);
+            } else {
+                self.send(&r.to, tensor_frame(frame, &r.deliver_as, &piece));
+            }
+        }
+        if let Some(readers) = self.readers.get(name) {
+            let mut waiting = self.waiting.lock().expect("not poisoned");
+            for &(part, slot) in readers {
+                let entry = waiting
+                    .entry((frame, part))
+                    .or_insert_with(|| vec![None; self.parts[part].inputs.len()]);
+                entry[slot] = Some(t.clone());
+                if entry.iter().all(Option::is_some) {
+                    let inputs = waiting
+                        .remove(&(frame, part))
+                        .expect("present")
+                        .into_iter()
+                        .map(|t| t.expect("all present"))
+                        .collect();
+                    let _ = self.jobs.send(Job {
+                        frame,
+                        part,
+                        inputs,
+                        ready: Instant::now(),
+                    });
+                }
+            }
+        }
+        if self.results.is_some() && self.dep.outputs.iter().any(|o| o == name) {
+            let mut answers = self.answers.lock().expect("not poisoned");
+            let got = answers.entry(frame).or_default();
+            got.insert(name.to_string(), t);
+            if got.len() == self.dep.outputs.len() {
+                let outputs = answers.remove(&frame).expect("present");
+                self.answer(FrameResult {
+                    frame,
+                    outputs: Ok(outputs),
+                });
+            }
+        }
+    }
+
+    /// Frame `frame` cannot be answered: tell the sink (which tells the device).
+    pub(crate) fn fail(&self, frame: u64, message: &str) {
+        if self.results.is_some() {
+            self.answers.lock().expect("not poisoned").remove(&frame);
+            self.answer(FrameResult {
+                frame,
+                outputs: Err(message.to_string()),
+            });
+        } else {
+            let sink = self.dep.sink.clone();
+            self.send(&sink, Frame::error(frame, &self.me, message));
+        }
+    }
+
+    fn answer(&self, r: FrameResult) {
+        if let Some(tx) = &self.results {
+            let _ = tx.send(r);
+        }
+    }
+
+    fn send(&self, to: &str, frame: Frame) {
+        let mut links = self.links.lock().expect("not poisoned");
+        let link = links.entry(to.to_string()).or_insert_with(|| {
+            start_link(
+                to.to_string(),
+                self.dep.nodes[to].clone(),
+                self.dep.link(&self.me, to).cloned(),
+                self.io_timeout,
+                self.link_records.clone(),
+                self.failures.clone(),
+            )
+        });
+        let _ = link.send(Outgoing {
+            frame,
+            enqueued: Instant::now(),
+        });
+    }
+
+    pub(crate) fn stats(&self) -> NodeStats {
+        NodeStats {
+            node: self.me.clone(),
+            deployment: self.dep.id.clone(),
+            parts: self.part_records.lock().expect("not poisoned").clone(),
+            links: self.link_records.lock().expect("not poisoned").clone(),
+        }
+    }
+}
