@@ -44,6 +44,8 @@ pub struct Measured {
     pub predicted_fps: f64,
     pub p50_ms: f64,
     pub p95_ms: f64,
+    /// Frames per second in steady state: with a sequential feed, one over the mean latency;
+    /// pipelined, completions per second after the first.
     pub fps: f64,
     /// (measured - predicted) / predicted, of the median latency (sequential feed) or of the
     /// throughput (paced feed).
@@ -171,7 +173,14 @@ pub async fn run_plan(
         *v /= n;
     }
     let p50 = percentile(&lat, 0.5);
-    let fps = counted.len() as f64 / report.wall.as_secs_f64();
+    // Steady-state rate: frames completed after the first, over the time since the first
+    // completed (filling the pipeline is latency, not throughput).
+    let fps = match report.completed.as_slice() {
+        [first, .., last] if last > first => {
+            (report.completed.len() - 1) as f64 / (*last - *first).as_secs_f64()
+        }
+        _ => counted.len() as f64 / report.wall.as_secs_f64(),
+    };
     let predicted_ms = prediction.makespan.as_millis_f64();
     let error = match feed {
         Feed::Sequential => (p50 - predicted_ms) / predicted_ms,

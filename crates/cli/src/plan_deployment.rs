@@ -56,8 +56,9 @@ fn node_affine_order(g: &ModelGraph, node_of: &[Option<NodeId>]) -> Vec<LayerId>
 
 /// Scenario speeds as emulation: links shaped at their rate with half their round trip as
 /// one-way delay; compute slowed relative to the fastest node, which runs at this machine's
-/// own speed (so predictions use the profile scaled by that node's speed).
-pub fn emulation_of(scenario: &Scenario) -> Emulation {
+/// own speed (so predictions use the profile scaled by that node's speed). With
+/// `delays_only`, just the one-way delays (the testbed shapes rates and compute in the kernel).
+pub fn emulation_of(scenario: &Scenario, delays_only: bool) -> Emulation {
     let fastest = scenario
         .nodes
         .iter()
@@ -68,7 +69,7 @@ pub fn emulation_of(scenario: &Scenario) -> Emulation {
         let shape = |from: &str, to: &str| LinkShape {
             from: from.into(),
             to: to.into(),
-            mbps: l.bandwidth_mbps,
+            mbps: (!delays_only).then_some(l.bandwidth_mbps),
             delay_ms: l.rtt_ms / 2.0,
         };
         links.push(shape(&l.from, &l.to));
@@ -78,11 +79,15 @@ pub fn emulation_of(scenario: &Scenario) -> Emulation {
     }
     Emulation {
         links,
-        slowdown: scenario
-            .nodes
-            .iter()
-            .map(|n| (n.name.clone(), fastest / n.speed))
-            .collect(),
+        slowdown: if delays_only {
+            Default::default()
+        } else {
+            scenario
+                .nodes
+                .iter()
+                .map(|n| (n.name.clone(), fastest / n.speed))
+                .collect()
+        },
     }
 }
 

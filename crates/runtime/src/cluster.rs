@@ -39,6 +39,8 @@ pub struct RunReport {
     pub latencies: Vec<(u64, Duration)>,
     /// From the first frame fed to the last answered.
     pub wall: Duration,
+    /// When each answered frame completed, from the first frame fed, in completion order.
+    pub completed: Vec<Duration>,
     /// Frames that failed, with the reason.
     pub failures: Vec<(u64, String)>,
     /// The outputs of the last answered frame.
@@ -220,6 +222,7 @@ impl ClusterDriver {
         let mut latencies = Vec::new();
         let mut failures = Vec::new();
         let mut last_outputs = HashMap::new();
+        let mut completed = Vec::new();
         let mut fed = 0;
         let mut next_feed = Instant::now();
         while fed < frames || !sent.is_empty() {
@@ -259,6 +262,7 @@ impl ClusterDriver {
                     match r.outputs {
                         Ok(outs) => {
                             latencies.push((r.frame, at.elapsed()));
+                            completed.push(start.elapsed());
                             last_outputs = outs;
                         }
                         Err(e) => failures.push((r.frame, e)),
@@ -292,6 +296,7 @@ impl ClusterDriver {
         Ok(RunReport {
             latencies,
             wall: start.elapsed(),
+            completed,
             failures,
             last_outputs,
         })

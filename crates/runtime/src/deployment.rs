@@ -76,8 +76,10 @@ pub struct Emulation {
 pub struct LinkShape {
     pub from: String,
     pub to: String,
-    /// Token-bucket rate: a message of b bytes holds the link for b * 8 / rate.
-    pub mbps: f64,
+    /// Token-bucket rate: a message of b bytes holds the link for b * 8 / rate. `None`: the
+    /// rate is not shaped here (the kernel shapes it, as in the testbed).
+    #[serde(default)]
+    pub mbps: Option<f64>,
     /// One-way delay added after the message leaves the bucket.
     pub delay_ms: f64,
 }
@@ -114,8 +116,8 @@ impl Deployment {
             }
         }
         for l in &self.emulation.links {
-            if !(l.mbps.is_finite() && l.mbps > 0.0 && l.delay_ms.is_finite() && l.delay_ms >= 0.0)
-            {
+            let rate_ok = l.mbps.is_none_or(|r| r.is_finite() && r > 0.0);
+            if !(rate_ok && l.delay_ms.is_finite() && l.delay_ms >= 0.0) {
                 return Err(format!(
                     "link {} -> {}: rate must be positive and delay non-negative",
                     l.from, l.to

@@ -16,6 +16,7 @@ mod link_shaper;
 mod node;
 mod protocol;
 mod remote_part;
+mod thread_cpu_time;
 mod worker;
 
 pub use cluster::{ClusterDriver, RunReport};

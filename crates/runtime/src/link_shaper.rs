@@ -54,13 +54,18 @@ pub(crate) fn start_link(
             let start = free_at.max(now);
             let (hold, delay) = match &shape {
                 Some(s) => (
-                    Duration::from_secs_f64(out.frame.payload.len() as f64 * 8.0 / (s.mbps * 1e6)),
+                    s.mbps.map_or(Duration::ZERO, |r| {
+                        Duration::from_secs_f64(out.frame.payload.len() as f64 * 8.0 / (r * 1e6))
+                    }),
                     Duration::from_secs_f64(s.delay_ms / 1e3),
                 ),
                 None => (Duration::ZERO, Duration::ZERO),
             };
             free_at = start + hold;
-            tokio::time::sleep_until(free_at).await;
+            // Tokio's timer ticks in milliseconds: sleeping for nothing would still cost one.
+            if free_at > Instant::now() {
+                tokio::time::sleep_until(free_at).await;
+            }
             if wire_tx
                 .send((out.enqueued, start, free_at + delay, out.frame))
                 .is_err()
@@ -72,7 +77,9 @@ pub(crate) fn start_link(
     tokio::spawn(async move {
         let mut stream: Option<TcpStream> = None;
         while let Some((enqueued, start, deliver_at, frame)) = wire_rx.recv().await {
-            tokio::time::sleep_until(deliver_at).await;
+            if deliver_at > Instant::now() {
+                tokio::time::sleep_until(deliver_at).await;
+            }
             if stream.is_none() {
                 match tokio::time::timeout(io_timeout, TcpStream::connect(&addr)).await {
                     Ok(Ok(s)) => {

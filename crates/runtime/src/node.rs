@@ -7,6 +7,7 @@
 use crate::deployment::{Deployment, Route, Work};
 use crate::link_shaper::{start_link, LinkRecord, Outgoing, SendFailure};
 use crate::protocol::tensor_frame;
+use crate::thread_cpu_time::ThreadCpuTime;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -29,7 +30,7 @@ pub struct FrameResult {
 pub struct PartRecord {
     pub frame: u64,
     pub part: String,
-    /// Engine time, as measured.
+    /// CPU time the engine took (the thread's own, so contention does not count).
     pub compute_us: u64,
     /// Time the node was busy with it: compute stretched by the emulated slowdown.
     pub busy_us: u64,
@@ -188,28 +189,40 @@ impl Active {
             let started = Instant::now();
             let part = &me.parts[job.part];
             let id = part.id.clone();
-            let result = match &part.work {
+            let (result, compute) = match &part.work {
                 LocalWork::Model(m) => {
                     let m = m.clone();
                     let inputs = job.inputs;
-                    tokio::task::spawn_blocking(move || m.run(inputs).map_err(|e| e.to_string()))
-                        .await
-                        .unwrap_or_else(|e| Err(format!("engine panicked: {e}")))
+                    tokio::task::spawn_blocking(move || {
+                        let cpu = ThreadCpuTime::now();
+                        let r = m.run(inputs).map_err(|e| e.to_string());
+                        (r, cpu.elapsed())
+                    })
+                    .await
+                    .unwrap_or_else(|e| (Err(format!("engine panicked: {e}")), Duration::ZERO))
                 }
                 LocalWork::Stitch { shape, regions } => {
+                    let cpu = ThreadCpuTime::now();
                     let pieces: Vec<_> = regions
                         .iter()
                         .zip(job.inputs)
                         .map(|(r, t)| (r[0]..r[1], r[2]..r[3], t))
                         .collect();
-                    stitch_nchw(*shape, &pieces)
+                    let r = stitch_nchw(*shape, &pieces)
                         .map(|t| vec![t])
-                        .map_err(|e| e.to_string())
+                        .map_err(|e| e.to_string());
+                    (r, cpu.elapsed())
                 }
             };
-            let compute = started.elapsed();
+            // Emulated slowdown: the node stays busy for `slowdown` times the CPU time the work
+            // took. CPU time, not wall time, so that other processes sharing this machine's
+            // cores (the rest of a one-machine cluster) do not stretch it further.
             if slowdown > 1.0 {
-                tokio::time::sleep(compute.mul_f64(slowdown - 1.0)).await;
+                let target = compute.mul_f64(slowdown);
+                let wall = started.elapsed();
+                if target > wall {
+                    tokio::time::sleep(target - wall).await;
+                }
             }
             me.part_records
                 .lock()

@@ -37,6 +37,31 @@ pub(crate) struct Deployed {
     pub cached: bool,
 }
 
+/// Little-endian bytes of plain numbers: one bulk copy on little-endian machines (the wire
+/// format is the memory layout there), a per-element conversion elsewhere.
+fn le_bytes<T: bytemuck::Pod, const N: usize>(v: &[T], to_le: fn(&T) -> [u8; N]) -> Vec<u8> {
+    if cfg!(target_endian = "little") {
+        bytemuck::cast_slice(v).to_vec()
+    } else {
+        let mut out = Vec::with_capacity(v.len() * N);
+        for x in v {
+            out.extend_from_slice(&to_le(x));
+        }
+        out
+    }
+}
+
+fn from_le<T: bytemuck::Pod, const N: usize>(b: &[u8], from: fn([u8; N]) -> T) -> Vec<T> {
+    if cfg!(target_endian = "little") {
+        // Copies into a fresh, aligned vector (the payload has no alignment guarantee).
+        bytemuck::pod_collect_to_vec(b)
+    } else {
+        b.chunks_exact(N)
+            .map(|c| from(c.try_into().expect("N bytes")))
+            .collect()
+    }
+}
+
 pub(crate) fn tensor_frame(frame: u64, name: &str, t: &HostTensor) -> Frame {
     let shape = t.shape.iter().map(|&d| d as u64).collect();
     match &t.data {
@@ -45,14 +70,14 @@ pub(crate) fn tensor_frame(frame: u64, name: &str, t: &HostTensor) -> Frame {
             name,
             DType::F32,
             shape,
-            v.iter().flat_map(|x| x.to_le_bytes()).collect(),
+            le_bytes(v, |x| x.to_le_bytes()),
         ),
         TensorData::I64(v) => Frame::tensor(
             frame,
             name,
             DType::I64,
             shape,
-            v.iter().flat_map(|x| x.to_le_bytes()).collect(),
+            le_bytes(v, |x| x.to_le_bytes()),
         ),
     }
 }
@@ -67,22 +92,8 @@ pub(crate) fn frame_tensor(f: &Frame) -> Result<HostTensor, NetError> {
     let shape: Vec<usize> = f.shape.iter().map(|&d| d as usize).collect();
     let bad = |e: tiersplit_exec::ExecError| NetError::Malformed(e.to_string());
     match f.dtype {
-        DType::F32 => HostTensor::f32(
-            shape,
-            f.payload
-                .chunks_exact(4)
-                .map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes")))
-                .collect(),
-        )
-        .map_err(bad),
-        DType::I64 => HostTensor::i64(
-            shape,
-            f.payload
-                .chunks_exact(8)
-                .map(|c| i64::from_le_bytes(c.try_into().expect("8 bytes")))
-                .collect(),
-        )
-        .map_err(bad),
+        DType::F32 => HostTensor::f32(shape, from_le(&f.payload, f32::from_le_bytes)).map_err(bad),
+        DType::I64 => HostTensor::i64(shape, from_le(&f.payload, i64::from_le_bytes)).map_err(bad),
         other => Err(NetError::Malformed(format!(
             "tensors of {other} are not supported"
         ))),

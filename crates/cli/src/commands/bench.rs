@@ -13,6 +13,13 @@ use tiersplit_onnx::ImportOptions;
 pub enum BenchCommand {
     /// Planning time of every algorithm on every zoo model and on generated DAGs of more than
     /// 1,000 layers (median of repeated runs), on a three-tier scenario.
+    /// The distributed runtime on a local cluster of worker processes: prediction error on the
+    /// emulated cluster, runtime overhead on unshaped loopback, goodput on an emulated link.
+    Cluster {
+        /// Frames per plan (after a warm-up frame).
+        #[arg(long, default_value_t = 5)]
+        frames: usize,
+    },
     /// Tensor transfer rate over one loopback TCP hop with the raw frame data plane.
     Transport {
         /// Tensor size in MiB.
@@ -64,6 +71,7 @@ pub fn run(c: BenchCommand) -> Result<ExitCode> {
         BenchCommand::Plan { scenario, rounds } => {
             crate::commands::bench_plan::run(&scenario, rounds)
         }
+        BenchCommand::Cluster { frames } => crate::commands::bench_cluster::run(frames),
         BenchCommand::Transport { mb, count } => crate::commands::bench_transport::run(mb, count),
         BenchCommand::Readjust { scenario, rounds } => {
             crate::commands::bench_plan::readjust(&scenario, rounds)

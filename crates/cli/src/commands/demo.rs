@@ -3,7 +3,7 @@
 //! planner's plan, measured against predicted.
 
 use crate::cluster_run::{run_plan, Feed, Measured};
-use crate::commands::run::{emulated, start_nodes, time_unsplit, StartedNodes};
+use crate::commands::run::{emulated, start_nodes, time_unsplit, EmulateMode, StartedNodes};
 use crate::model_source::ModelSource;
 use crate::preprocess::Preprocess;
 use crate::problem_setup;
@@ -60,7 +60,7 @@ pub fn run(a: Args) -> Result<ExitCode> {
         },
     )?;
     let (reference, whole_ms) = time_unsplit(load_unsplit(&source, &model)?.as_ref(), &inputs, 5)?;
-    let (profile, emulation) = emulated(&scenario, profile, whole_ms, true);
+    let (profile, emulation) = emulated(&scenario, profile, whole_ms, EmulateMode::On);
     let problem = problem_setup::problem(
         &model,
         &scenario,

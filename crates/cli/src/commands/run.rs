@@ -13,12 +13,16 @@ use tiersplit_cost::{Scenario, Tier};
 use tiersplit_plan::planner_by_name;
 use tiersplit_runtime::{ClusterDriver, Emulation};
 
-#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Clone, Copy, PartialEq, Eq, Debug, clap::ValueEnum)]
 pub enum EmulateMode {
     /// Emulate when any node runs as a local process (a one-machine cluster).
     Auto,
     On,
     Off,
+    /// Only the links' one-way delays, in the transport: rates and node speeds are shaped by
+    /// the kernel (`scripts/testbed`: tc and cgroup CPU quotas), predictions scaled as with
+    /// full emulation.
+    Delays,
 }
 
 #[derive(clap::Args)]
@@ -153,9 +157,9 @@ pub fn emulated(
     scenario: &Scenario,
     profile: tiersplit_cost::Profile,
     whole_ms: f64,
-    on: bool,
+    mode: EmulateMode,
 ) -> (tiersplit_cost::Profile, Emulation) {
-    if !on {
+    if mode == EmulateMode::Off {
         return (profile, Emulation::default());
     }
     let fastest = scenario
@@ -163,6 +167,18 @@ pub fn emulated(
         .iter()
         .map(|n| n.speed)
         .fold(f64::MIN, f64::max);
+    // Under the testbed the device itself runs under its CPU quota, so the unsplit time it
+    // measured is its own (slower) speed: bring it back to the fastest node's.
+    let whole_ms = if mode == EmulateMode::Delays {
+        let device = scenario
+            .nodes
+            .iter()
+            .find(|n| n.tier == Tier::Device)
+            .map_or(fastest, |n| n.speed);
+        whole_ms * device / fastest
+    } else {
+        whole_ms
+    };
     let layers_ms: f64 = profile.layers.iter().map(|l| l.ms).sum();
     let calibration = if layers_ms > 0.0 {
         whole_ms / layers_ms
@@ -171,7 +187,7 @@ pub fn emulated(
     };
     (
         profile.scaled(calibration * fastest),
-        emulation_of(scenario),
+        emulation_of(scenario, mode == EmulateMode::Delays),
     )
 }
 
@@ -212,14 +228,15 @@ pub fn run(a: Args) -> Result<ExitCode> {
         .name
         .clone();
     let StartedNodes { remotes, local } = start_nodes(&scenario)?;
-    let emulate = match a.emulate {
-        EmulateMode::Auto => !local.is_empty(),
-        EmulateMode::On => true,
-        EmulateMode::Off => false,
+    let mode = match a.emulate {
+        EmulateMode::Auto if local.is_empty() => EmulateMode::Off,
+        EmulateMode::Auto => EmulateMode::On,
+        m => m,
     };
+    let emulate = mode != EmulateMode::Off;
     let inputs = model_inputs(&model, &a.inputs.choice(0))?;
     let (reference, whole_ms) = time_unsplit(load_unsplit(&source, &model)?.as_ref(), &inputs, 5)?;
-    let (profile, emulation) = emulated(&scenario, profile, whole_ms, emulate);
+    let (profile, emulation) = emulated(&scenario, profile, whole_ms, mode);
     let problem = problem_setup::problem(&model, &scenario, &a.scenario, &profile)?;
     let plan = planner_by_name(&a.algo)?.plan(&problem)?;
     let feed = match a.fps {
@@ -234,10 +251,11 @@ pub fn run(a: Args) -> Result<ExitCode> {
         source.label,
         scenario.name,
         scenario.nodes.len(),
-        if emulate {
-            ", EMULATED link rates, delays and node speeds"
-        } else {
-            ""
+        match mode {
+            EmulateMode::Delays =>
+                ", link delays EMULATED in the transport, rates and speeds shaped by the kernel",
+            EmulateMode::Off => "",
+            _ => ", EMULATED link rates, delays and node speeds",
         }
     );
     if emulate {
