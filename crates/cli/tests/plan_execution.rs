@@ -198,3 +198,64 @@ fn unreachable_and_dead_nodes_fail_with_their_name_within_the_timeout() {
     );
     assert!(t.elapsed() < Duration::from_secs(60));
 }
+
+#[test]
+fn a_node_that_dies_mid_run_is_reported_not_waited_for() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    let mut worker = Command::new(env!("CARGO_BIN_EXE_tiersplit"))
+        .args(["worker", "--listen", "127.0.0.1:0", "--name", "edge"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(worker.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr = line.trim().rsplit(' ').next().unwrap().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = dir.path().join("dies.toml");
+    std::fs::write(
+        &scenario,
+        format!(
+            "name = \"dies\"\nframe_rate = 1\n\
+             [[nodes]]\nname = \"device\"\ntier = \"device\"\n\
+             [[nodes]]\nname = \"edge\"\ntier = \"edge\"\naddress = \"{addr}\"\n\
+             [[links]]\nfrom = \"device\"\nto = \"edge\"\nbandwidth_mbps = 100\n"
+        ),
+    )
+    .unwrap();
+    let t = Instant::now();
+    let run = Command::new(env!("CARGO_BIN_EXE_tiersplit"))
+        .args([
+            "run",
+            "zoo:resnet18",
+            "--scenario",
+            scenario.to_str().unwrap(),
+            "--algo",
+            "edge-only",
+            "--frames",
+            "100000",
+            "--estimate-gflops",
+            "20",
+            "--timeout",
+            "5",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(6));
+    worker.kill().unwrap();
+    worker.wait().unwrap();
+    let out = run.wait_with_output().unwrap();
+    let text = format!("{}{}", stdout(&out), stderr(&out));
+    assert!(!out.status.success(), "{text}");
+    assert!(text.contains("edge"), "{text}");
+    assert!(
+        t.elapsed() < Duration::from_secs(60),
+        "{:?}: {text}",
+        t.elapsed()
+    );
+}

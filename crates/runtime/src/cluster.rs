@@ -272,21 +272,10 @@ impl ClusterDriver {
                 Err(_) if Instant::now() >= deadline && !sent.is_empty() => {
                     let dead = self.unreachable_nodes().await;
                     let frame = *sent.keys().next().expect("non-empty");
-                    return Err(RuntimeError::Remote {
-                        worker: if dead.is_empty() {
-                            "cluster".into()
-                        } else {
-                            dead.join(", ")
-                        },
-                        message: format!(
-                            "frame {frame} not answered within {:?}{}",
-                            self.timeout,
-                            if dead.is_empty() {
-                                String::new()
-                            } else {
-                                format!("; not answering: {}", dead.join(", "))
-                            }
-                        ),
+                    return Err(RuntimeError::Unanswered {
+                        frame,
+                        timeout: self.timeout,
+                        dead,
                     });
                 }
                 Err(_) => {}

@@ -15,6 +15,12 @@ pub enum RuntimeError {
     Protocol { worker: String, message: String },
     #[error("cannot reach worker {worker}: {message}")]
     Connect { worker: String, message: String },
+    #[error("frame {frame} not answered within {timeout:?}{}", if dead.is_empty() { String::new() } else { format!("; not answering a ping: {}", dead.join(", ")) })]
+    Unanswered {
+        frame: u64,
+        timeout: std::time::Duration,
+        dead: Vec<String>,
+    },
     #[error(transparent)]
     Exec(#[from] tiersplit_exec::ExecError),
 }
