@@ -2,21 +2,43 @@
 //! [`Worker`] with its own listener, so other nodes can send it results), and every other node
 //! is reached over a control connection that uploads models, deploys and collects statistics.
 
+use crate::control_service::pb::control_client::ControlClient;
+use crate::control_service::pb::{DeployRequest, HelloRequest, ModelChunk, StatsRequest};
+use crate::control_service::{CONTROL_VERSION, MAX_CONTROL_MESSAGE, UPLOAD_CHUNK};
 use crate::node::{FrameResult, NodeStats};
-use crate::protocol::{Command, Deployed};
 use crate::{Deployment, RuntimeError, Work, Worker};
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 use tiersplit_exec::HostTensor;
-use tiersplit_net::{read_frame, write_frame, Frame, FrameKind, Limits};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
+use tonic::transport::{Channel, Endpoint};
 
 struct RemoteNode {
     name: String,
     addr: String,
-    stream: TcpStream,
+    client: ControlClient<Channel>,
+}
+
+/// The whole chain of causes of an error, for messages (tonic's top level says only
+/// "transport error").
+fn source_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cur = c.source();
+    }
+    s
+}
+
+fn status_err(worker: &str, s: tonic::Status) -> RuntimeError {
+    RuntimeError::Remote {
+        worker: worker.to_string(),
+        message: format!("{:?}: {}", s.code(), s.message()),
+    }
 }
 
 /// Drives a deployment from the device.
@@ -72,17 +94,39 @@ impl ClusterDriver {
         tokio::spawn(worker.clone().serve(listener));
         let mut nodes = Vec::new();
         for (name, addr) in remotes {
-            let stream = tokio::time::timeout(timeout, TcpStream::connect(addr))
+            let endpoint = Endpoint::from_shared(format!("http://{addr}"))
+                .map_err(|e| connect_err(name, format!("{addr}: {e}")))?
+                .connect_timeout(timeout)
+                .timeout(timeout)
+                .tcp_nodelay(true);
+            let channel = endpoint
+                .connect()
                 .await
-                .map_err(|_| connect_err(name, format!("{addr}: no answer within {timeout:?}")))?
-                .map_err(|e| connect_err(name, format!("{addr}: {e}")))?;
-            stream
-                .set_nodelay(true)
-                .map_err(|e| connect_err(name, e.to_string()))?;
+                .map_err(|e| connect_err(name, format!("{addr}: {}", source_chain(&e))))?;
+            let mut client = ControlClient::new(channel)
+                .max_decoding_message_size(MAX_CONTROL_MESSAGE)
+                .max_encoding_message_size(MAX_CONTROL_MESSAGE);
+            let hello = client
+                .hello(HelloRequest {
+                    protocol_version: CONTROL_VERSION,
+                    client: device.to_string(),
+                })
+                .await
+                .map_err(|s| status_err(name, s))?
+                .into_inner();
+            if hello.node != *name {
+                return Err(RuntimeError::Protocol {
+                    worker: name.clone(),
+                    message: format!(
+                        "the node at {addr} calls itself '{}', the scenario '{name}'",
+                        hello.node
+                    ),
+                });
+            }
             nodes.push(RemoteNode {
                 name: name.clone(),
                 addr: addr.clone(),
-                stream,
+                client,
             });
         }
         let (results_tx, results_rx) = mpsc::unbounded_channel();
@@ -111,32 +155,6 @@ impl ClusterDriver {
             .collect();
         m.insert(self.device.name.clone(), self.device_addr.clone());
         m
-    }
-
-    async fn exchange(&mut self, node: usize, f: Frame) -> Result<Frame, RuntimeError> {
-        let t = self.timeout;
-        let r = &mut self.remotes[node];
-        let net = |source| RuntimeError::Net {
-            worker: r.name.clone(),
-            source,
-        };
-        write_frame(&mut r.stream, &f, t).await.map_err(net)?;
-        let reply = read_frame(&mut r.stream, Limits::default(), t)
-            .await
-            .map_err(|source| RuntimeError::Net {
-                worker: r.name.clone(),
-                source,
-            })?
-            .ok_or(RuntimeError::Closed {
-                worker: r.name.clone(),
-            })?;
-        if reply.kind == FrameKind::Error {
-            return Err(RuntimeError::Remote {
-                worker: r.name.clone(),
-                message: String::from_utf8_lossy(&reply.payload).to_string(),
-            });
-        }
-        Ok(reply)
     }
 
     /// Uploads each node's models (`models`: content hash -> ONNX bytes; nodes that have one
@@ -169,19 +187,31 @@ impl ClusterDriver {
                     worker: name.clone(),
                     message: format!("no bytes for model {hash}"),
                 })?;
-                let reply = self
-                    .exchange(i, Frame::blob(0, hash, bytes.clone()))
-                    .await?;
-                let d: Deployed =
-                    serde_json::from_slice(&reply.payload).map_err(|e| RuntimeError::Protocol {
-                        worker: name.clone(),
-                        message: format!("bad upload reply: {e}"),
-                    })?;
-                cached += usize::from(d.cached);
+                let total = bytes.len() as u64;
+                let chunks: Vec<ModelChunk> = bytes
+                    .chunks(UPLOAD_CHUNK)
+                    .map(|c| ModelChunk {
+                        hash: hash.clone(),
+                        total_bytes: total,
+                        data: c.to_vec(),
+                    })
+                    .collect();
+                let reply = self.remotes[i]
+                    .client
+                    .upload(tokio_stream::iter(chunks))
+                    .await
+                    .map_err(|s| status_err(&name, s))?
+                    .into_inner();
+                cached += usize::from(reply.cached);
             }
-            let cmd = serde_json::to_string(&Command::Deploy(Box::new(dep.clone())))
-                .expect("serialisable");
-            self.exchange(i, Frame::control(0, "deploy", cmd)).await?;
+            let json = serde_json::to_string(dep).expect("serialisable");
+            self.remotes[i]
+                .client
+                .deploy(DeployRequest {
+                    deployment_json: json,
+                })
+                .await
+                .map_err(|s| status_err(&name, s))?;
         }
         for p in dep.parts.iter().filter(|p| p.node == self.device.name) {
             if let Work::Model { hash } = &p.work {
@@ -291,21 +321,18 @@ impl ClusterDriver {
         })
     }
 
-    /// Remote nodes that do not answer a ping on their control connection within a second.
+    /// Remote nodes that do not answer a hello within a second.
     async fn unreachable_nodes(&mut self) -> Vec<String> {
         let mut dead = Vec::new();
         for r in &mut self.remotes {
-            let t = Duration::from_secs(1);
-            let ping = Frame {
-                kind: FrameKind::Ping,
-                ..Frame::control(0, "ping", String::new())
-            };
-            let ok = write_frame(&mut r.stream, &ping, t).await.is_ok()
-                && matches!(
-                    read_frame(&mut r.stream, Limits::default(), t).await,
-                    Ok(Some(f)) if f.kind == FrameKind::Ping
-                );
-            if !ok {
+            let hello = r.client.hello(HelloRequest {
+                protocol_version: CONTROL_VERSION,
+                client: String::new(),
+            });
+            if !matches!(
+                tokio::time::timeout(Duration::from_secs(1), hello).await,
+                Ok(Ok(_))
+            ) {
                 dead.push(r.name.clone());
             }
         }
@@ -315,12 +342,16 @@ impl ClusterDriver {
     /// Every node's statistics for the current deployment, the device's first.
     pub async fn stats(&mut self) -> Result<Vec<NodeStats>, RuntimeError> {
         let mut all = vec![self.device.stats().unwrap_or_default()];
-        for i in 0..self.remotes.len() {
-            let cmd = serde_json::to_string(&Command::Stats).expect("serialisable");
-            let reply = self.exchange(i, Frame::control(0, "stats", cmd)).await?;
-            all.push(serde_json::from_slice(&reply.payload).map_err(|e| {
+        for r in &mut self.remotes {
+            let reply = r
+                .client
+                .stats(StatsRequest {})
+                .await
+                .map_err(|s| status_err(&r.name, s))?
+                .into_inner();
+            all.push(serde_json::from_str(&reply.stats_json).map_err(|e| {
                 RuntimeError::Protocol {
-                    worker: self.remotes[i].name.clone(),
+                    worker: r.name.clone(),
                     message: format!("bad statistics: {e}"),
                 }
             })?);

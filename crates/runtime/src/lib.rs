@@ -10,6 +10,7 @@
 //! between workers, pipelining and link emulation build on the same protocol.
 
 mod cluster;
+mod control_service;
 mod deployment;
 mod error;
 mod link_shaper;
@@ -20,6 +21,7 @@ mod thread_cpu_time;
 mod worker;
 
 pub use cluster::{ClusterDriver, RunReport};
+pub use control_service::{pb as control_pb, CONTROL_VERSION, MAX_CONTROL_MESSAGE};
 pub use deployment::{Deployment, Emulation, LinkShape, PartSpec, Route, Work};
 pub use error::RuntimeError;
 pub use link_shaper::LinkRecord;

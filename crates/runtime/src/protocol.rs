@@ -12,15 +12,6 @@ pub(crate) struct RunRequest {
     pub inputs: usize,
 }
 
-/// Device to node, on a control connection, for plan execution.
-#[derive(Debug, Serialize, Deserialize)]
-pub(crate) enum Command {
-    /// Start this node's share of a deployment (models uploaded before as blobs).
-    Deploy(Box<crate::Deployment>),
-    /// Reply with the node's [`crate::NodeStats`].
-    Stats,
-}
-
 /// Worker to device, after `outputs` tensor frames.
 #[derive(Debug, Serialize, Deserialize)]
 pub(crate) struct RunDone {

@@ -1,8 +1,9 @@
+use crate::control_service::{
+    pb::control_server::ControlServer, ControlService, MAX_CONTROL_MESSAGE,
+};
 use crate::deployment::Deployment;
 use crate::node::{Active, FrameResult, NodeStats};
-use crate::protocol::{
-    content_hash, frame_tensor, tensor_frame, Command, Deployed, RunDone, RunRequest,
-};
+use crate::protocol::{content_hash, frame_tensor, tensor_frame, Deployed, RunDone, RunRequest};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -38,15 +39,21 @@ impl Worker {
 
     /// Loads a model into the cache (in process, as a blob upload would) and returns its hash.
     pub fn add_model(&self, bytes: &[u8]) -> Result<String, String> {
+        self.add_model_cached(bytes).map(|(key, _)| key)
+    }
+
+    /// [`Worker::add_model`], also saying whether the model was cached already.
+    pub fn add_model_cached(&self, bytes: &[u8]) -> Result<(String, bool), String> {
         let key = content_hash(bytes);
-        if !self.models.lock().expect("not poisoned").contains_key(&key) {
-            let m = TractExecutor.load(bytes, &[]).map_err(|e| e.to_string())?;
-            self.models
-                .lock()
-                .expect("not poisoned")
-                .insert(key.clone(), Arc::from(m));
+        if self.models.lock().expect("not poisoned").contains_key(&key) {
+            return Ok((key, true));
         }
-        Ok(key)
+        let m = TractExecutor.load(bytes, &[]).map_err(|e| e.to_string())?;
+        self.models
+            .lock()
+            .expect("not poisoned")
+            .insert(key.clone(), Arc::from(m));
+        Ok((key, false))
     }
 
     /// Starts this node's share of `dep` (replacing any earlier deployment). On the sink node,
@@ -82,17 +89,60 @@ impl Worker {
     }
 
     /// Serves connections until the listener fails.
+    ///
+    /// One port carries both planes: a connection that opens with the HTTP/2 preface goes to
+    /// the gRPC control service, any other is read as data-plane frames (which refuse what is
+    /// not a frame).
     pub async fn serve(self, listener: TcpListener) -> std::io::Result<()> {
+        let (grpc_tx, grpc_rx) = tokio::sync::mpsc::channel::<std::io::Result<TcpStream>>(16);
+        let service = ControlServer::new(ControlService {
+            worker: self.clone(),
+        })
+        .max_decoding_message_size(MAX_CONTROL_MESSAGE)
+        .max_encoding_message_size(MAX_CONTROL_MESSAGE);
+        let name = self.name.clone();
+        tokio::spawn(async move {
+            let incoming = tokio_stream::wrappers::ReceiverStream::new(grpc_rx);
+            if let Err(e) = tonic::transport::Server::builder()
+                .timeout(Duration::from_secs(600))
+                .add_service(service)
+                .serve_with_incoming(incoming)
+                .await
+            {
+                eprintln!("worker {name}: control service ended: {e}");
+            }
+        });
         loop {
             let (stream, _) = listener.accept().await?;
             stream.set_nodelay(true)?;
             let me = self.clone();
+            let grpc = grpc_tx.clone();
             tokio::spawn(async move {
-                if let Err(e) = me.connection(stream).await {
+                if me.speaks_http2(&stream).await {
+                    let _ = grpc.send(Ok(stream)).await;
+                } else if let Err(e) = me.connection(stream).await {
                     eprintln!("worker {}: connection ended: {e}", me.name);
                 }
             });
         }
+    }
+
+    /// Whether the peer's first bytes are the HTTP/2 client preface (gRPC), waiting at most
+    /// the I/O timeout for them.
+    async fn speaks_http2(&self, s: &TcpStream) -> bool {
+        let mut buf = [0u8; 4];
+        let peek = async {
+            loop {
+                match s.peek(&mut buf).await {
+                    Ok(n) if n >= 4 => return &buf == b"PRI ",
+                    Ok(0) | Err(_) => return false,
+                    Ok(_) => tokio::time::sleep(Duration::from_millis(1)).await,
+                }
+            }
+        };
+        tokio::time::timeout(self.io_timeout, peek)
+            .await
+            .unwrap_or(false)
     }
 
     async fn connection(&self, mut s: TcpStream) -> Result<(), NetError> {
@@ -170,25 +220,6 @@ impl Worker {
                             self.name, f.frame
                         ),
                     }
-                }
-                FrameKind::Control if serde_json::from_slice::<Command>(&f.payload).is_ok() => {
-                    let cmd: Command = serde_json::from_slice(&f.payload).expect("checked");
-                    let reply = match cmd {
-                        Command::Deploy(dep) => {
-                            let id = dep.id.clone();
-                            self.deploy(*dep, None)
-                                .map(|()| serde_json::json!({ "deployed": id }))
-                        }
-                        Command::Stats => self
-                            .stats()
-                            .ok_or_else(|| format!("node {} has no deployment", self.name))
-                            .map(|s| serde_json::to_value(s).expect("serialisable")),
-                    };
-                    let out = match reply {
-                        Ok(v) => Frame::control(f.frame, &self.name, v.to_string()),
-                        Err(e) => Frame::error(f.frame, &self.name, &e),
-                    };
-                    write_frame(&mut s, &out, self.io_timeout).await?;
                 }
                 FrameKind::Control => {
                     let req: RunRequest = serde_json::from_slice(&f.payload)

@@ -1,0 +1,115 @@
+//! The node's gRPC control plane (`proto/control.proto`): hello with a protocol version,
+//! chunked model upload into the content-hash cache, deployment, statistics. It shares the
+//! node's port with the data plane: a connection that opens with the HTTP/2 preface is gRPC.
+
+use crate::protocol::content_hash;
+use crate::{Deployment, Worker};
+use tonic::{Request, Response, Status, Streaming};
+
+#[allow(clippy::all, missing_docs)]
+pub mod pb {
+    tonic::include_proto!("tiersplit.control.v1");
+}
+
+use pb::{
+    DeployReply, DeployRequest, HelloReply, HelloRequest, ModelChunk, StatsReply, StatsRequest,
+    UploadReply,
+};
+
+/// The control protocol version; a peer speaking another is refused at hello.
+pub const CONTROL_VERSION: u32 = 1;
+/// Largest control message either side accepts (deployments are JSON of a few hundred kB).
+pub const MAX_CONTROL_MESSAGE: usize = 16 << 20;
+/// Model upload chunk size.
+pub const UPLOAD_CHUNK: usize = 1 << 20;
+/// Largest model a node accepts.
+pub const MAX_MODEL_BYTES: u64 = 4 << 30;
+
+pub(crate) struct ControlService {
+    pub worker: Worker,
+}
+
+#[tonic::async_trait]
+impl pb::control_server::Control for ControlService {
+    async fn hello(&self, req: Request<HelloRequest>) -> Result<Response<HelloReply>, Status> {
+        let v = req.into_inner().protocol_version;
+        if v != CONTROL_VERSION {
+            return Err(Status::failed_precondition(format!(
+                "node {} speaks control protocol version {CONTROL_VERSION}, the client {v}",
+                self.worker.name
+            )));
+        }
+        Ok(Response::new(HelloReply {
+            protocol_version: CONTROL_VERSION,
+            node: self.worker.name.clone(),
+        }))
+    }
+
+    async fn upload(
+        &self,
+        req: Request<Streaming<ModelChunk>>,
+    ) -> Result<Response<UploadReply>, Status> {
+        let mut stream = req.into_inner();
+        let mut bytes: Vec<u8> = Vec::new();
+        let mut expect: Option<(String, u64)> = None;
+        while let Some(chunk) = stream.message().await? {
+            let (hash, total) = expect
+                .get_or_insert_with(|| (chunk.hash.clone(), chunk.total_bytes))
+                .clone();
+            if chunk.hash != hash || chunk.total_bytes != total {
+                return Err(Status::invalid_argument(
+                    "model chunks disagree on the hash or size",
+                ));
+            }
+            if total > MAX_MODEL_BYTES || (bytes.len() + chunk.data.len()) as u64 > total {
+                return Err(Status::resource_exhausted(format!(
+                    "model of {total} bytes: more than announced or over the {MAX_MODEL_BYTES}-byte limit"
+                )));
+            }
+            if bytes.is_empty() {
+                bytes.reserve_exact(total as usize);
+            }
+            bytes.extend_from_slice(&chunk.data);
+        }
+        let (hash, total) = expect.ok_or_else(|| Status::invalid_argument("empty upload"))?;
+        if bytes.len() as u64 != total || content_hash(&bytes) != hash {
+            return Err(Status::data_loss(format!(
+                "model {hash}: received {} bytes that do not match it",
+                bytes.len()
+            )));
+        }
+        let worker = self.worker.clone();
+        let (hash, cached) = tokio::task::spawn_blocking(move || worker.add_model_cached(&bytes))
+            .await
+            .map_err(|e| Status::internal(format!("loader panicked: {e}")))?
+            .map_err(Status::invalid_argument)?;
+        Ok(Response::new(UploadReply { hash, cached }))
+    }
+
+    async fn deploy(&self, req: Request<DeployRequest>) -> Result<Response<DeployReply>, Status> {
+        let dep: Deployment = serde_json::from_str(&req.into_inner().deployment_json)
+            .map_err(|e| Status::invalid_argument(format!("deployment: {e}")))?;
+        let id = dep.id.clone();
+        let parts = dep
+            .parts
+            .iter()
+            .filter(|p| p.node == self.worker.name)
+            .count() as u32;
+        self.worker
+            .deploy(dep, None)
+            .map_err(Status::failed_precondition)?;
+        Ok(Response::new(DeployReply {
+            deployment: id,
+            parts,
+        }))
+    }
+
+    async fn stats(&self, _: Request<StatsRequest>) -> Result<Response<StatsReply>, Status> {
+        let stats = self.worker.stats().ok_or_else(|| {
+            Status::failed_precondition(format!("node {} has no deployment", self.worker.name))
+        })?;
+        Ok(Response::new(StatsReply {
+            stats_json: serde_json::to_string(&stats).expect("serialisable"),
+        }))
+    }
+}
