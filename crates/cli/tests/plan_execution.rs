@@ -259,3 +259,57 @@ fn a_node_that_dies_mid_run_is_reported_not_waited_for() {
         t.elapsed()
     );
 }
+
+#[test]
+fn a_plan_runs_with_the_control_plane_over_tls() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    let tls = root().join("crates/runtime/tests/tls");
+    let path = |f: &str| tls.join(f).to_str().unwrap().to_string();
+    let mut worker = Command::new(env!("CARGO_BIN_EXE_tiersplit"))
+        .args(["worker", "--listen", "127.0.0.1:0", "--name", "edge"])
+        .args([
+            "--tls-cert",
+            &path("node.pem"),
+            "--tls-key",
+            &path("node.key"),
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(worker.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr = line.trim().rsplit(' ').next().unwrap().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = dir.path().join("tls.toml");
+    std::fs::write(
+        &scenario,
+        format!(
+            "name = \"tls\"\nframe_rate = 1\n\
+             [[nodes]]\nname = \"device\"\ntier = \"device\"\n\
+             [[nodes]]\nname = \"edge\"\ntier = \"edge\"\nspeed = 4\naddress = \"{addr}\"\n\
+             [[links]]\nfrom = \"device\"\nto = \"edge\"\nbandwidth_mbps = 1000\n"
+        ),
+    )
+    .unwrap();
+    let (out, v) = run(&[
+        "zoo:resnet18",
+        "--scenario",
+        scenario.to_str().unwrap(),
+        "--algo",
+        "dads",
+        "--frames",
+        "2",
+        "--estimate-gflops",
+        "20",
+        "--tls-ca",
+        &path("ca.pem"),
+    ]);
+    let _ = worker.kill();
+    let _ = worker.wait();
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    assert_eq!(v["exact"], true);
+}

@@ -11,7 +11,7 @@
 //! protobuf message crawls (about 250 MiB/s on loopback) and needs the default 4 MiB limit
 //! raised, streaming 1 MiB chunks reaches about 1 GiB/s, and a raw length-prefixed stream about
 //! 1.4 GiB/s. Tensors of a split DNN are megabytes each, so they take the raw stream; the control
-//! plane (deployment, health) can use any RPC on top.
+//! plane (deployment, statistics) is gRPC, in `tiersplit-runtime`, on the same port.
 
 mod error;
 mod frame;

@@ -13,7 +13,16 @@ use tiersplit_exec::HostTensor;
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint};
+
+/// How the device checks nodes' TLS certificates.
+#[derive(Debug, Clone)]
+pub struct ClientTls {
+    /// PEM of the CA that signed the nodes' certificates.
+    pub ca_pem: Vec<u8>,
+    /// The name their certificates are for; empty: each node's address.
+    pub domain: String,
+}
 
 struct RemoteNode {
     name: String,
@@ -71,12 +80,25 @@ pub struct RunReport {
 
 impl ClusterDriver {
     /// Starts the device node listening on `listen` and connects to the `remotes`
-    /// (name, address), each within `timeout`.
+    /// (name, address), each within `timeout`, over plain HTTP/2.
     pub async fn start(
         device: &str,
         listen: &str,
         remotes: &[(String, String)],
         timeout: Duration,
+    ) -> Result<ClusterDriver, RuntimeError> {
+        ClusterDriver::start_tls(device, listen, remotes, timeout, None).await
+    }
+
+    /// [`ClusterDriver::start`], with the control plane over TLS when `tls` is given: nodes
+    /// must present a certificate signed by its CA for its domain name (or for the node's
+    /// address when the name is empty).
+    pub async fn start_tls(
+        device: &str,
+        listen: &str,
+        remotes: &[(String, String)],
+        timeout: Duration,
+        tls: Option<&ClientTls>,
     ) -> Result<ClusterDriver, RuntimeError> {
         let connect_err = |worker: &str, message: String| RuntimeError::Connect {
             worker: worker.to_string(),
@@ -94,11 +116,23 @@ impl ClusterDriver {
         tokio::spawn(worker.clone().serve(listener));
         let mut nodes = Vec::new();
         for (name, addr) in remotes {
-            let endpoint = Endpoint::from_shared(format!("http://{addr}"))
+            let scheme = if tls.is_some() { "https" } else { "http" };
+            let mut endpoint = Endpoint::from_shared(format!("{scheme}://{addr}"))
                 .map_err(|e| connect_err(name, format!("{addr}: {e}")))?
                 .connect_timeout(timeout)
                 .timeout(timeout)
                 .tcp_nodelay(true);
+            if let Some(t) = tls {
+                let host = addr.rsplit_once(':').map_or(addr.as_str(), |(h, _)| h);
+                let domain = if t.domain.is_empty() { host } else { &t.domain };
+                endpoint = endpoint
+                    .tls_config(
+                        ClientTlsConfig::new()
+                            .ca_certificate(Certificate::from_pem(&t.ca_pem))
+                            .domain_name(domain),
+                    )
+                    .map_err(|e| connect_err(name, format!("TLS: {}", source_chain(&e))))?;
+            }
             let channel = endpoint
                 .connect()
                 .await

@@ -1,13 +1,19 @@
-//! Running partitions on other machines.
+//! Running a plan on machines: every node a [`Worker`] process, the device a [`ClusterDriver`].
 //!
-//! A [`Worker`] is a long-running node: it accepts connections, receives partitions (ONNX
-//! bytes, cached by content hash), and runs frames of named tensors through them on its engine,
-//! off the async threads. A [`RemotePart`] is the device's handle on one partition deployed on
-//! one worker. Every network wait is bounded by a timeout, so a worker that dies or stops
-//! answering becomes an error naming it, never a hang.
+//! The device sends each node, over the gRPC control plane (`proto/control.proto`: versioned
+//! hello, chunked model uploads cached by content hash, deploy, statistics; optional TLS), the
+//! whole [`Deployment`]: the parts (sub-models, tile models, stitchers) with their nodes and a
+//! routing table. Tensors then move on the raw frame data plane (`tiersplit-net`) on the same
+//! port, straight from the node that makes them to the nodes that read them, through relays
+//! where the scenario has no direct link; each node runs a part when its inputs for a frame
+//! have arrived, one at a time, off the async threads, so frames pipeline. Links and node
+//! speeds can be emulated (token bucket and delay in the sender, compute stretched by a factor
+//! of its CPU time). Every network wait is bounded by a timeout, so a node that dies or stops
+//! answering becomes an error naming it, never a hang; a frame a node fails on is reported to
+//! the device as an error for that frame.
 //!
-//! This first step runs partitions one after another through the device (a star); forwarding
-//! between workers, pipelining and link emulation build on the same protocol.
+//! [`RemotePart`] is the older star mode of `tiersplit run-remote`: the device runs chained
+//! partitions one at a time on workers.
 
 mod cluster;
 mod control_service;
@@ -20,7 +26,7 @@ mod remote_part;
 mod thread_cpu_time;
 mod worker;
 
-pub use cluster::{ClusterDriver, RunReport};
+pub use cluster::{ClientTls, ClusterDriver, RunReport};
 pub use control_service::{pb as control_pb, CONTROL_VERSION, MAX_CONTROL_MESSAGE};
 pub use deployment::{Deployment, Emulation, LinkShape, PartSpec, Route, Work};
 pub use error::RuntimeError;

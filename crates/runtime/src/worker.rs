@@ -20,6 +20,8 @@ pub struct Worker {
     models: Arc<Mutex<HashMap<String, Arc<dyn LoadedModel>>>>,
     /// The deployment this node is part of, if any.
     active: Arc<Mutex<Option<Arc<Active>>>>,
+    /// PEM certificate chain and key: when set, the control plane speaks only TLS.
+    tls: Option<(Vec<u8>, Vec<u8>)>,
     /// Bound on waiting for the next frame of a request in progress.
     pub io_timeout: Duration,
     /// Bound on an idle connection (no request) before the worker drops it.
@@ -32,9 +34,16 @@ impl Worker {
             name: name.into(),
             models: Default::default(),
             active: Default::default(),
+            tls: None,
             io_timeout: Duration::from_secs(30),
             idle_timeout: Duration::from_secs(3600),
         }
+    }
+
+    /// Serves the control plane over TLS with this PEM certificate chain and key.
+    pub fn with_tls(mut self, cert_pem: Vec<u8>, key_pem: Vec<u8>) -> Worker {
+        self.tls = Some((cert_pem, key_pem));
+        self
     }
 
     /// Loads a model into the cache (in process, as a blob upload would) and returns its hash.
@@ -101,10 +110,18 @@ impl Worker {
         .max_decoding_message_size(MAX_CONTROL_MESSAGE)
         .max_encoding_message_size(MAX_CONTROL_MESSAGE);
         let name = self.name.clone();
+        let mut builder = tonic::transport::Server::builder().timeout(Duration::from_secs(600));
+        if let Some((cert, key)) = &self.tls {
+            builder = builder
+                .tls_config(
+                    tonic::transport::ServerTlsConfig::new()
+                        .identity(tonic::transport::Identity::from_pem(cert, key)),
+                )
+                .map_err(|e| std::io::Error::other(format!("TLS configuration: {e}")))?;
+        }
         tokio::spawn(async move {
             let incoming = tokio_stream::wrappers::ReceiverStream::new(grpc_rx);
-            if let Err(e) = tonic::transport::Server::builder()
-                .timeout(Duration::from_secs(600))
+            if let Err(e) = builder
                 .add_service(service)
                 .serve_with_incoming(incoming)
                 .await
@@ -134,7 +151,11 @@ impl Worker {
         let peek = async {
             loop {
                 match s.peek(&mut buf).await {
-                    Ok(n) if n >= 4 => return &buf == b"PRI ",
+                    // The HTTP/2 preface, or a TLS handshake record (0x16 0x03) when the
+                    // control plane is served over TLS.
+                    Ok(n) if n >= 4 => {
+                        return &buf == b"PRI " || (self.tls.is_some() && buf[..2] == [0x16, 3])
+                    }
                     Ok(0) | Err(_) => return false,
                     Ok(_) => tokio::time::sleep(Duration::from_millis(1)).await,
                 }

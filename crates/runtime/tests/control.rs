@@ -203,3 +203,45 @@ fn peers_that_do_not_speak_grpc_fail_within_the_timeout() {
         assert!(e.to_string().contains("edge0"), "{e}");
     });
 }
+
+#[test]
+fn the_control_plane_runs_over_tls_when_asked() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/tls");
+    let read = |f: &str| std::fs::read(dir.join(f)).unwrap();
+    rt().block_on(async {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        tokio::spawn(
+            Worker::new("edge0")
+                .with_tls(read("node.pem"), read("node.key"))
+                .serve(listener),
+        );
+        let tls = tiersplit_runtime::ClientTls {
+            ca_pem: read("ca.pem"),
+            domain: String::new(),
+        };
+        let remotes = [("edge0".to_string(), addr.clone())];
+        let mut d = ClusterDriver::start_tls("device", "127.0.0.1:0", &remotes, T, Some(&tls))
+            .await
+            .unwrap();
+        // Stats before any deployment: a remote error over TLS, not a transport error.
+        let e = d.stats().await.unwrap_err();
+        assert!(e.to_string().contains("no deployment"), "{e}");
+        // Plain HTTP/2 to a TLS node fails, naming the node, within the timeout.
+        let e = ClusterDriver::start("device", "127.0.0.1:0", &remotes, Duration::from_secs(3))
+            .await
+            .err()
+            .expect("plaintext to a TLS node");
+        assert!(e.to_string().contains("edge0"), "{e}");
+        // A CA that did not sign the node's certificate is refused.
+        let wrong = tiersplit_runtime::ClientTls {
+            ca_pem: read("node.pem"),
+            domain: "nobody.example".into(),
+        };
+        let e = ClusterDriver::start_tls("device", "127.0.0.1:0", &remotes, T, Some(&wrong))
+            .await
+            .err()
+            .expect("wrong CA and name");
+        assert!(e.to_string().contains("edge0"), "{e}");
+    });
+}

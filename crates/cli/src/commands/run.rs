@@ -11,7 +11,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 use tiersplit_cost::{Scenario, Tier};
 use tiersplit_plan::planner_by_name;
-use tiersplit_runtime::{ClusterDriver, Emulation};
+use tiersplit_runtime::{ClientTls, ClusterDriver, Emulation};
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug, clap::ValueEnum)]
 pub enum EmulateMode {
@@ -53,6 +53,12 @@ pub struct Args {
     /// Address the device listens on for results.
     #[arg(long, default_value = "127.0.0.1:0")]
     listen: String,
+    /// Speak TLS to the nodes' control plane, trusting this PEM CA.
+    #[arg(long)]
+    tls_ca: Option<PathBuf>,
+    /// The name the nodes' certificates are for (default: each node's address).
+    #[arg(long, default_value = "", requires = "tls_ca")]
+    tls_domain: String,
     /// Seconds any network wait (and any frame) may take before the run fails.
     #[arg(long, default_value_t = 30)]
     timeout: u64,
@@ -271,11 +277,23 @@ pub fn run(a: Args) -> Result<ExitCode> {
         };
         println!("  {name}: {how} at {addr}");
     }
+    let tls = match &a.tls_ca {
+        Some(p) => Some(ClientTls {
+            ca_pem: std::fs::read(p).with_context(|| format!("reading {}", p.display()))?,
+            domain: a.tls_domain.clone(),
+        }),
+        None => None,
+    };
     let rt = tokio::runtime::Runtime::new()?;
     let measured = rt.block_on(async {
-        let mut driver =
-            ClusterDriver::start(&device, &a.listen, &remotes, Duration::from_secs(a.timeout))
-                .await?;
+        let mut driver = ClusterDriver::start_tls(
+            &device,
+            &a.listen,
+            &remotes,
+            Duration::from_secs(a.timeout),
+            tls.as_ref(),
+        )
+        .await?;
         run_plan(
             &mut driver,
             &model,
