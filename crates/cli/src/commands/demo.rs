@@ -30,25 +30,49 @@ pub struct Args {
     /// Only these algorithms (default: every one).
     #[arg(long, value_delimiter = ',')]
     algos: Vec<String>,
+    /// Another model (an .onnx path or zoo:NAME) instead of MobileNetV2; its layer times are
+    /// estimated from FLOPs unless --profile is given.
+    #[arg(long)]
+    model: Option<String>,
+    /// Reference profile for --model.
+    #[arg(long, requires = "model")]
+    profile: Option<std::path::PathBuf>,
+    /// `off`: no emulated rates, delays or speeds (a quick exactness run of every plan).
+    #[arg(long, value_enum, default_value = "on")]
+    emulate: EmulateMode,
 }
 
 pub fn run(a: Args) -> Result<ExitCode> {
     let started = Instant::now();
     let scenario = Scenario::from_toml(SCENARIO).context("embedded scenario")?;
     let shared = shared_dir();
-    let (source, profile, image) = match &shared {
-        Some(dir) if dir.join("models/mobilenet_v2_imagenet.onnx").exists() => (
+    let (source, profile, image) = match (&a.model, &shared) {
+        (Some(spec), _) => {
+            let source = ModelSource::open(spec)?;
+            let profile = match &a.profile {
+                Some(p) => Profile::from_json(
+                    &std::fs::read_to_string(p)
+                        .with_context(|| format!("reading {}", p.display()))?,
+                )?,
+                None => Profile::estimate(&source.import(&ImportOptions::default())?.graph, 20.0),
+            };
+            (source, profile, None)
+        }
+        (None, Some(dir)) if dir.join("models/mobilenet_v2_imagenet.onnx").exists() => (
             ModelSource::open(
                 dir.join("models/mobilenet_v2_imagenet.onnx")
                     .to_str()
                     .context("path")?,
             )?,
-            SHARED_PROFILE,
+            Profile::from_json(SHARED_PROFILE).context("embedded profile")?,
             Some(dir.join("images/chelsea.png")),
         ),
-        _ => (ModelSource::open("zoo:mobilenetv2")?, ZOO_PROFILE, None),
+        _ => (
+            ModelSource::open("zoo:mobilenetv2")?,
+            Profile::from_json(ZOO_PROFILE).context("embedded profile")?,
+            None,
+        ),
     };
-    let profile = Profile::from_json(profile).context("embedded profile")?;
     let model = source.import(&ImportOptions::default())?;
     let inputs = model_inputs(
         &model,
@@ -60,7 +84,12 @@ pub fn run(a: Args) -> Result<ExitCode> {
         },
     )?;
     let (reference, whole_ms) = time_unsplit(load_unsplit(&source, &model)?.as_ref(), &inputs, 5)?;
-    let (profile, emulation) = emulated(&scenario, profile, whole_ms, EmulateMode::On);
+    let mode = if a.emulate == EmulateMode::Off {
+        EmulateMode::Off
+    } else {
+        EmulateMode::On
+    };
+    let (profile, emulation) = emulated(&scenario, profile, whole_ms, mode);
     let problem = problem_setup::problem(
         &model,
         &scenario,
@@ -73,8 +102,12 @@ pub fn run(a: Args) -> Result<ExitCode> {
         model.graph.layers.len()
     );
     println!("{}", scenario.description);
-    println!("EMULATED on this machine: links shaped in the transport (token bucket at the link rate, half the RTT as one-way delay); node speeds by stretching each node's compute (device x{:.0}, edge x{:.0}, cloud x1 against this machine, where the unsplit model takes {whole_ms:.1} ms)",
-        emulation.slowdown["device"], emulation.slowdown["edge0"]);
+    if mode == EmulateMode::On {
+        println!("EMULATED on this machine: links shaped in the transport (token bucket at the link rate, half the RTT as one-way delay); node speeds by stretching each node's compute (device x{:.0}, edge x{:.0}, cloud x1 against this machine, where the unsplit model takes {whole_ms:.1} ms)",
+            emulation.slowdown["device"], emulation.slowdown["edge0"]);
+    } else {
+        println!("NOT emulated: every node at this machine's speed, links unshaped (predictions use the scenario's speeds and links, so they do not apply)");
+    }
     let StartedNodes { remotes, local } = start_nodes(&scenario)?;
     for w in &local {
         println!("  {} : worker process {}", w.name, w.addr);
@@ -130,7 +163,8 @@ pub fn run(a: Args) -> Result<ExitCode> {
     let by = |name: &str| rows.iter().find(|m| m.algorithm == name).map(|m| m.p50_ms);
     let (dev, cloud) = (by("device-only"), by("cloud-only"));
     println!(
-        "MEASURED on the emulated cluster ({} frames per plan, one at a time) vs PREDICTED by the cost model:\n",
+        "MEASURED on the {} cluster ({} frame(s) per plan, one at a time) vs PREDICTED by the cost model:\n",
+        if mode == EmulateMode::On { "emulated" } else { "unshaped" },
         a.frames
     );
     println!(
