@@ -96,18 +96,31 @@ pub fn placement_text(p: &Problem, plan: &Plan) -> String {
     s.join(" ")
 }
 
-#[allow(clippy::too_many_arguments)]
+/// A model ready to run on a cluster: its problem, one frame's inputs and the unsplit outputs
+/// they must give.
+pub struct Workload<'a> {
+    pub model: &'a OnnxModel,
+    pub problem: &'a Problem,
+    pub inputs: &'a [(String, HostTensor)],
+    pub reference: &'a [HostTensor],
+}
+
+/// Deploys `plan` of `w` on the driver's cluster, runs one warm-up frame and then `frames`
+/// frames, and measures them against the prediction.
 pub async fn run_plan(
     driver: &mut ClusterDriver,
-    model: &OnnxModel,
-    problem: &Problem,
+    w: &Workload<'_>,
     plan: &Plan,
     emulation: Emulation,
-    inputs: &[(String, HostTensor)],
-    reference: &[HostTensor],
     frames: usize,
     feed: Feed,
 ) -> Result<Measured> {
+    let Workload {
+        model,
+        problem,
+        inputs,
+        reference,
+    } = *w;
     let prediction = evaluate(problem, plan);
     let Built { deployment, models } =
         plan_deployment::build(model, problem, plan, driver.addresses(), emulation)?;

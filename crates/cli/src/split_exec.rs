@@ -18,6 +18,18 @@ pub struct InputChoice<'a> {
     pub seed: u64,
 }
 
+impl InputChoice<'static> {
+    /// Seeded random values, no image or file.
+    pub fn random(seed: u64) -> InputChoice<'static> {
+        InputChoice {
+            image: None,
+            npy: None,
+            preprocess: Preprocess::Imagenet,
+            seed,
+        }
+    }
+}
+
 /// One tensor per graph input: the image or .npy for a single-input model, otherwise seeded
 /// uniform values in [-1, 1].
 pub fn model_inputs(model: &OnnxModel, choice: &InputChoice) -> Result<Vec<(String, HostTensor)>> {

@@ -35,6 +35,25 @@ fn run(args: &[&str]) -> (std::process::Output, Value) {
     (out, v)
 }
 
+/// A `tiersplit worker` process on an ephemeral port, and its address.
+fn spawn_worker(name: &str, extra: &[&str]) -> (std::process::Child, String) {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    let mut worker = Command::new(env!("CARGO_BIN_EXE_tiersplit"))
+        .args(["worker", "--listen", "127.0.0.1:0", "--name", name])
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(worker.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr = line.trim().rsplit(' ').next().unwrap().to_string();
+    (worker, addr)
+}
+
 #[test]
 fn every_algorithm_runs_exactly_on_worker_processes() {
     let scenario = local_cluster();
@@ -201,19 +220,8 @@ fn unreachable_and_dead_nodes_fail_with_their_name_within_the_timeout() {
 
 #[test]
 fn a_node_that_dies_mid_run_is_reported_not_waited_for() {
-    use std::io::{BufRead, BufReader};
     use std::process::{Command, Stdio};
-    let mut worker = Command::new(env!("CARGO_BIN_EXE_tiersplit"))
-        .args(["worker", "--listen", "127.0.0.1:0", "--name", "edge"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(worker.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let addr = line.trim().rsplit(' ').next().unwrap().to_string();
+    let (mut worker, addr) = spawn_worker("edge", &[]);
     let dir = tempfile::tempdir().unwrap();
     let scenario = dir.path().join("dies.toml");
     std::fs::write(
@@ -262,27 +270,17 @@ fn a_node_that_dies_mid_run_is_reported_not_waited_for() {
 
 #[test]
 fn a_plan_runs_with_the_control_plane_over_tls() {
-    use std::io::{BufRead, BufReader};
-    use std::process::{Command, Stdio};
     let tls = root().join("crates/runtime/tests/tls");
     let path = |f: &str| tls.join(f).to_str().unwrap().to_string();
-    let mut worker = Command::new(env!("CARGO_BIN_EXE_tiersplit"))
-        .args(["worker", "--listen", "127.0.0.1:0", "--name", "edge"])
-        .args([
+    let (mut worker, addr) = spawn_worker(
+        "edge",
+        &[
             "--tls-cert",
             &path("node.pem"),
             "--tls-key",
             &path("node.key"),
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(worker.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let addr = line.trim().rsplit(' ').next().unwrap().to_string();
+        ],
+    );
     let dir = tempfile::tempdir().unwrap();
     let scenario = dir.path().join("tls.toml");
     std::fs::write(

@@ -3,10 +3,9 @@
 //! prediction error on the emulated cluster, goodput on an emulated link, and the runtime's
 //! overhead over the compute of its parts on unshaped loopback.
 
-use crate::cluster_run::{run_plan, Feed, Measured};
+use crate::cluster_run::{run_plan, Feed, Measured, Workload};
 use crate::commands::run::{emulated, start_nodes, time_unsplit, EmulateMode, StartedNodes};
 use crate::model_source::ModelSource;
-use crate::preprocess::Preprocess;
 use crate::problem_setup;
 use crate::shared_dir::shared_dir;
 use crate::split_exec::{load_unsplit, model_inputs, InputChoice};
@@ -75,15 +74,7 @@ async fn every_plan(
     let mut out = Vec::new();
     for case in cases()? {
         let model = case.source.import(&ImportOptions::default())?;
-        let inputs = model_inputs(
-            &model,
-            &InputChoice {
-                image: None,
-                npy: None,
-                preprocess: Preprocess::Imagenet,
-                seed: 0,
-            },
-        )?;
+        let inputs = model_inputs(&model, &InputChoice::random(0))?;
         let (reference, whole_ms) =
             time_unsplit(load_unsplit(&case.source, &model)?.as_ref(), &inputs, 5)?;
         let (profile, emulation) = emulated(
@@ -97,6 +88,12 @@ async fn every_plan(
             },
         );
         let problem = problem_setup::problem(&model, scenario, Path::new("."), &profile)?;
+        let w = Workload {
+            model: &model,
+            problem: &problem,
+            inputs: &inputs,
+            reference: &reference,
+        };
         let mut rows = Vec::new();
         for planner in all_planners() {
             if only.is_some_and(|o| !o.contains(&planner.name())) {
@@ -106,12 +103,9 @@ async fn every_plan(
             rows.push(
                 run_plan(
                     driver,
-                    &model,
-                    &problem,
+                    &w,
                     &plan,
                     emulation.clone(),
-                    &inputs,
-                    &reference,
                     frames,
                     Feed::Sequential,
                 )
@@ -155,15 +149,7 @@ async fn goodput(
     let mut out = Vec::new();
     for &mb in sizes_mb {
         let (source, model) = pass_through(mb << 20)?;
-        let inputs = model_inputs(
-            &model,
-            &InputChoice {
-                image: None,
-                npy: None,
-                preprocess: Preprocess::Imagenet,
-                seed: 0,
-            },
-        )?;
+        let inputs = model_inputs(&model, &InputChoice::random(0))?;
         let (reference, whole_ms) =
             time_unsplit(load_unsplit(&source, &model)?.as_ref(), &inputs, 3)?;
         let profile = Profile::estimate(&model.graph, 1.0).scaled(0.0);
@@ -173,12 +159,14 @@ async fn goodput(
         let plan = SingleNode(Tier::Edge).plan(&problem)?;
         let m = run_plan(
             &mut driver,
-            &model,
-            &problem,
+            &Workload {
+                model: &model,
+                problem: &problem,
+                inputs: &inputs,
+                reference: &reference,
+            },
             &plan,
             emulation,
-            &inputs,
-            &reference,
             frames,
             Feed::Sequential,
         )

@@ -2,7 +2,7 @@
 //! on loopback with emulated link rates and node speeds, a real model run through every
 //! planner's plan, measured against predicted.
 
-use crate::cluster_run::{run_plan, Feed, Measured};
+use crate::cluster_run::{run_plan, Feed, Measured, Workload};
 use crate::commands::run::{emulated, start_nodes, time_unsplit, EmulateMode, StartedNodes};
 use crate::model_source::ModelSource;
 use crate::preprocess::Preprocess;
@@ -115,6 +115,12 @@ pub fn run(a: Args) -> Result<ExitCode> {
     let rt = tokio::runtime::Runtime::new()?;
     let mut rows: Vec<Measured> = Vec::new();
     let mut throughput: Option<Measured> = None;
+    let w = Workload {
+        model: &model,
+        problem: &problem,
+        inputs: &inputs,
+        reference: &reference,
+    };
     rt.block_on(async {
         let mut driver =
             ClusterDriver::start("device", "127.0.0.1:0", &remotes, Duration::from_secs(30))
@@ -127,12 +133,9 @@ pub fn run(a: Args) -> Result<ExitCode> {
             let plan = planner.plan(&problem)?;
             let m = run_plan(
                 &mut driver,
-                &model,
-                &problem,
+                &w,
                 &plan,
                 emulation.clone(),
-                &inputs,
-                &reference,
                 a.frames,
                 Feed::Sequential,
             )
@@ -143,12 +146,9 @@ pub fn run(a: Args) -> Result<ExitCode> {
                 throughput = Some(
                     run_plan(
                         &mut driver,
-                        &model,
-                        &problem,
+                        &w,
                         &plan,
                         emulation.clone(),
-                        &inputs,
-                        &reference,
                         a.frames * 3,
                         Feed::Paced { fps, window: 4 },
                     )

@@ -1,6 +1,5 @@
 use crate::median::median;
 use crate::model_source::{import_options, parse_input_shape, ModelSource};
-use crate::preprocess::Preprocess;
 use crate::split_exec::{load_chain, load_unsplit, model_inputs, run_named, InputChoice};
 use anyhow::{Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -57,15 +56,7 @@ pub fn measure(
 ) -> Result<Profile> {
     let g = &model.graph;
     let repeats = repeats.max(1);
-    let inputs = model_inputs(
-        model,
-        &InputChoice {
-            image: None,
-            npy: None,
-            preprocess: Preprocess::Imagenet,
-            seed: 0,
-        },
-    )?;
+    let inputs = model_inputs(model, &InputChoice::random(0))?;
     let bar = ProgressBar::new((repeats + 1) as u64 * 3);
     bar.set_style(
         ProgressStyle::with_template("{msg:>12} [{bar:30}] {pos}/{len}")

@@ -1,4 +1,4 @@
-use crate::cluster_run::{run_plan, Feed, Measured};
+use crate::cluster_run::{run_plan, Feed, Measured, Workload};
 use crate::input_args::InputArgs;
 use crate::local_cluster::LocalWorker;
 use crate::model_source::ModelSource;
@@ -294,18 +294,13 @@ pub fn run(a: Args) -> Result<ExitCode> {
             tls.as_ref(),
         )
         .await?;
-        run_plan(
-            &mut driver,
-            &model,
-            &problem,
-            &plan,
-            emulation,
-            &inputs,
-            &reference,
-            a.frames,
-            feed,
-        )
-        .await
+        let w = Workload {
+            model: &model,
+            problem: &problem,
+            inputs: &inputs,
+            reference: &reference,
+        };
+        run_plan(&mut driver, &w, &plan, emulation, a.frames, feed).await
     })?;
     print_measured(&measured, feed);
     for note in &plan.notes {
