@@ -54,6 +54,22 @@ fn spawn_worker(name: &str, extra: &[&str]) -> (std::process::Child, String) {
     (worker, addr)
 }
 
+/// A scenario file of a device and one edge node at `addr`, in `dir`.
+fn device_and_edge(dir: &Path, addr: &str, edge_extra: &str) -> PathBuf {
+    let path = dir.join("two-nodes.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "name = \"two-nodes\"\nframe_rate = 1\n\
+             [[nodes]]\nname = \"device\"\ntier = \"device\"\n\
+             [[nodes]]\nname = \"edge\"\ntier = \"edge\"\naddress = \"{addr}\"\n{edge_extra}\
+             [[links]]\nfrom = \"device\"\nto = \"edge\"\nbandwidth_mbps = 1000\n"
+        ),
+    )
+    .unwrap();
+    path
+}
+
 #[test]
 fn every_algorithm_runs_exactly_on_worker_processes() {
     let scenario = local_cluster();
@@ -186,17 +202,7 @@ fn unreachable_and_dead_nodes_fail_with_their_name_within_the_timeout() {
     let dead = listener.local_addr().unwrap().to_string();
     drop(listener);
     let dir = tempfile::tempdir().unwrap();
-    let scenario = dir.path().join("dead.toml");
-    std::fs::write(
-        &scenario,
-        format!(
-            "name = \"dead\"\nframe_rate = 1\n\
-             [[nodes]]\nname = \"device\"\ntier = \"device\"\n\
-             [[nodes]]\nname = \"edge\"\ntier = \"edge\"\naddress = \"{dead}\"\n\
-             [[links]]\nfrom = \"device\"\nto = \"edge\"\nbandwidth_mbps = 100\n"
-        ),
-    )
-    .unwrap();
+    let scenario = device_and_edge(dir.path(), &dead, "");
     let t = Instant::now();
     let (out, _) = run(&[
         "zoo:alexnet",
@@ -223,17 +229,7 @@ fn a_node_that_dies_mid_run_is_reported_not_waited_for() {
     use std::process::{Command, Stdio};
     let (mut worker, addr) = spawn_worker("edge", &[]);
     let dir = tempfile::tempdir().unwrap();
-    let scenario = dir.path().join("dies.toml");
-    std::fs::write(
-        &scenario,
-        format!(
-            "name = \"dies\"\nframe_rate = 1\n\
-             [[nodes]]\nname = \"device\"\ntier = \"device\"\n\
-             [[nodes]]\nname = \"edge\"\ntier = \"edge\"\naddress = \"{addr}\"\n\
-             [[links]]\nfrom = \"device\"\nto = \"edge\"\nbandwidth_mbps = 100\n"
-        ),
-    )
-    .unwrap();
+    let scenario = device_and_edge(dir.path(), &addr, "");
     let t = Instant::now();
     let run = Command::new(env!("CARGO_BIN_EXE_tiersplit"))
         .args([
@@ -282,17 +278,7 @@ fn a_plan_runs_with_the_control_plane_over_tls() {
         ],
     );
     let dir = tempfile::tempdir().unwrap();
-    let scenario = dir.path().join("tls.toml");
-    std::fs::write(
-        &scenario,
-        format!(
-            "name = \"tls\"\nframe_rate = 1\n\
-             [[nodes]]\nname = \"device\"\ntier = \"device\"\n\
-             [[nodes]]\nname = \"edge\"\ntier = \"edge\"\nspeed = 4\naddress = \"{addr}\"\n\
-             [[links]]\nfrom = \"device\"\nto = \"edge\"\nbandwidth_mbps = 1000\n"
-        ),
-    )
-    .unwrap();
+    let scenario = device_and_edge(dir.path(), &addr, "speed = 4\n");
     let (out, v) = run(&[
         "zoo:resnet18",
         "--scenario",

@@ -3,7 +3,7 @@
 //! prediction error on the emulated cluster, goodput on an emulated link, and the runtime's
 //! overhead over the compute of its parts on unshaped loopback.
 
-use crate::cluster_run::{run_plan, Feed, Measured, Workload};
+use crate::cluster_run::{run_plan, Feed, FrameBreakdown, Measured, Workload};
 use crate::commands::run::{emulated, start_nodes, time_unsplit, EmulateMode, StartedNodes};
 use crate::model_source::ModelSource;
 use crate::problem_setup;
@@ -28,6 +28,11 @@ fn median(mut v: Vec<f64>) -> f64 {
     } else {
         v[v.len() / 2]
     }
+}
+
+/// Mean over a run's frames of one figure of their breakdown.
+fn mean_ms(m: &Measured, f: impl Fn(&FrameBreakdown) -> f64) -> f64 {
+    m.breakdown.iter().map(f).sum::<f64>() / m.breakdown.len().max(1) as f64
 }
 
 struct Case {
@@ -173,12 +178,7 @@ async fn goodput(
         .await?;
         // The tensor crosses the shaped link twice (there and back); what is left of the
         // latency after the delays and the compute is the time the bytes took.
-        let compute: f64 = m
-            .breakdown
-            .iter()
-            .map(|b| b.compute_ms.values().sum::<f64>())
-            .sum::<f64>()
-            / m.breakdown.len().max(1) as f64;
+        let compute = mean_ms(&m, |b| b.compute_ms.values().sum());
         let sent = 2.0 * (mb << 20) as f64 * 8.0;
         let secs = (m.p50_ms - 2.0 * delay_ms - compute) / 1e3;
         out.push((mb, sent / secs / 1e6 / mbps));
@@ -226,14 +226,8 @@ pub fn run(frames: usize) -> Result<ExitCode> {
             let ratios: Vec<f64> = rows
                 .iter()
                 .map(|m| {
-                    let compute: f64 = m
-                        .breakdown
-                        .iter()
-                        .map(|b| b.compute_ms.values().sum::<f64>())
-                        .sum::<f64>()
-                        / m.breakdown.len().max(1) as f64;
-                    let lat: f64 = m.breakdown.iter().map(|b| b.latency_ms).sum::<f64>()
-                        / m.breakdown.len().max(1) as f64;
+                    let compute = mean_ms(m, |b| b.compute_ms.values().sum());
+                    let lat = mean_ms(m, |b| b.latency_ms);
                     lat / compute
                 })
                 .collect();
