@@ -10,7 +10,7 @@ use tiersplit_cost::{Problem, Tier};
 use tiersplit_exec::{Difference, HostTensor};
 use tiersplit_onnx::OnnxModel;
 use tiersplit_plan::{evaluate, Plan};
-use tiersplit_runtime::{ClusterDriver, Emulation, NodeStats};
+use tiersplit_runtime::{ClusterDriver, Emulation, NodeStats, Switch};
 
 /// How frames are fed.
 #[derive(Debug, Clone, Copy)]
@@ -52,6 +52,10 @@ pub struct Measured {
     pub error: f64,
     pub frames: usize,
     pub failures: Vec<(u64, String)>,
+    /// Frames fed in the measured run (each must be answered or failed).
+    pub fed: usize,
+    /// Live plan switches: (plan, first frame it served, ms from the start of the run).
+    pub switches: Vec<(String, u64, f64)>,
     /// Measured bytes per frame on edge-cloud links, and the prediction.
     pub backbone_bytes: u64,
     pub predicted_backbone_bytes: u64,
@@ -103,6 +107,8 @@ pub struct Workload<'a> {
     pub problem: &'a Problem,
     pub inputs: &'a [(String, HostTensor)],
     pub reference: &'a [HostTensor],
+    /// Switch live to this plan after this many frames of the run.
+    pub switch: Option<(&'a Plan, usize)>,
 }
 
 /// Deploys `plan` of `w` on the driver's cluster, runs one warm-up frame and then `frames`
@@ -120,10 +126,11 @@ pub async fn run_plan(
         problem,
         inputs,
         reference,
+        ..
     } = *w;
     let prediction = evaluate(problem, plan);
     let Built { deployment, models } =
-        plan_deployment::build(model, problem, plan, driver.addresses(), emulation)?;
+        plan_deployment::build(model, problem, plan, driver.addresses(), emulation.clone())?;
     let parts = deployment.parts.len();
     let cached_models = driver
         .deploy(&deployment, &models)
@@ -135,7 +142,28 @@ pub async fn run_plan(
         Feed::Sequential => (None, 1),
         Feed::Paced { fps, window } => (Some(Duration::from_secs_f64(1.0 / fps)), window),
     };
-    let report = driver.run(inputs, frames, interval, window).await?;
+    let next = match w.switch {
+        Some((plan, _)) => Some(plan_deployment::build(
+            model,
+            problem,
+            plan,
+            driver.addresses(),
+            emulation.clone(),
+        )?),
+        None => None,
+    };
+    let switches: Vec<Switch> = next
+        .iter()
+        .zip(w.switch)
+        .map(|(b, (_, after))| Switch {
+            after,
+            deployment: &b.deployment,
+            models: &b.models,
+        })
+        .collect();
+    let report = driver
+        .run_switching(inputs, frames, interval, window, &switches)
+        .await?;
     let stats = driver.stats().await?;
     let names: Vec<String> = model
         .graph
@@ -211,6 +239,12 @@ pub async fn run_plan(
         error,
         frames: counted.len(),
         failures: report.failures,
+        fed: report.fed,
+        switches: report
+            .switches
+            .iter()
+            .map(|(id, f, at)| (id.clone(), *f, at.as_secs_f64() * 1e3))
+            .collect(),
         backbone_bytes: backbone / n,
         predicted_backbone_bytes: prediction.backbone_bytes.0,
         link_bytes,

@@ -289,6 +289,7 @@ pub fn build(
     }
     let deployment = Deployment {
         id: plan.algorithm.clone(),
+        first_frame: 0,
         nodes: addresses,
         parts,
         routes,

@@ -325,3 +325,50 @@ fn every_algorithm_is_exact_on_every_zoo_model_and_shared_model() {
         assert!(text.contains("all exact"), "{m}: {text}");
     }
 }
+
+#[test]
+fn a_live_switch_loses_no_frame_and_stays_exact() {
+    // Pipelined frames on cloud-only, then live to best (tiles on both edge nodes): frames in
+    // flight finish on the old plan, every frame is answered once, outputs stay exact.
+    let (out, v) = run(&[
+        "zoo:mobilenetv2",
+        "--scenario",
+        &local_cluster(),
+        "--algo",
+        "cloud-only",
+        "--switch-to",
+        "best",
+        "--switch-after",
+        "6",
+        "--frames",
+        "14",
+        "--fps",
+        "30",
+        "--window",
+        "4",
+        "--estimate-gflops",
+        "20",
+        "--emulate",
+        "off",
+    ]);
+    let text = stdout(&out);
+    assert!(out.status.success(), "{text}{}", stderr(&out));
+    assert_eq!(v["fed"], 14, "{text}");
+    assert_eq!(v["frames"], 14, "{text}");
+    assert!(v["failures"].as_array().unwrap().is_empty(), "{text}");
+    assert_eq!(v["exact"], true, "{text}");
+    let switches = v["switches"].as_array().unwrap();
+    assert_eq!(switches.len(), 1, "{text}");
+    assert_eq!(switches[0][0], "best");
+    // Both plans served frames: the cloud computed the early ones, the edges the later ones.
+    let computed_on = |node: &str| {
+        v["breakdown"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["compute_ms"].get(node).is_some())
+            .count()
+    };
+    assert_eq!(computed_on("cloud"), 6, "{text}");
+    assert_eq!(computed_on("edge0"), 8, "{text}");
+}

@@ -62,6 +62,14 @@ pub struct ClusterDriver {
     next_frame: u64,
 }
 
+/// A plan switch during a run: once `after` frames have been fed, `deployment` takes over
+/// (see [`ClusterDriver::deploy`]) while the frames in flight finish on the old one.
+pub struct Switch<'a> {
+    pub after: usize,
+    pub deployment: &'a Deployment,
+    pub models: &'a HashMap<String, Vec<u8>>,
+}
+
 /// One run of frames through a deployment.
 #[derive(Debug)]
 pub struct RunReport {
@@ -76,6 +84,10 @@ pub struct RunReport {
     pub failures: Vec<(u64, String)>,
     /// The outputs of the last answered frame.
     pub last_outputs: HashMap<String, HostTensor>,
+    /// Frames fed.
+    pub fed: usize,
+    /// Switches made: (deployment id, first frame it served, time from the start).
+    pub switches: Vec<(String, u64, Duration)>,
 }
 
 impl ClusterDriver {
@@ -199,6 +211,10 @@ impl ClusterDriver {
         dep: &Deployment,
         models: &HashMap<String, Vec<u8>>,
     ) -> Result<usize, RuntimeError> {
+        // Frames from the next one fed on use this deployment; frames in flight finish on theirs.
+        let mut dep = dep.clone();
+        dep.first_frame = self.next_frame;
+        let dep = &dep;
         dep.check().map_err(|message| RuntimeError::Protocol {
             worker: self.device.name.clone(),
             message,
@@ -281,6 +297,20 @@ impl ClusterDriver {
         interval: Option<Duration>,
         window: usize,
     ) -> Result<RunReport, RuntimeError> {
+        self.run_switching(inputs, frames, interval, window, &[])
+            .await
+    }
+
+    /// [`ClusterDriver::run`], switching plans live as `switches` say.
+    pub async fn run_switching(
+        &mut self,
+        inputs: &[(String, HostTensor)],
+        frames: usize,
+        interval: Option<Duration>,
+        window: usize,
+        switches: &[Switch<'_>],
+    ) -> Result<RunReport, RuntimeError> {
+        let mut switched: Vec<(usize, String, u64, Duration)> = Vec::new();
         let start = Instant::now();
         let mut sent: BTreeMap<u64, Instant> = BTreeMap::new();
         let mut latencies = Vec::new();
@@ -295,6 +325,14 @@ impl ClusterDriver {
                     None => sent.is_empty(),
                     Some(_) => sent.len() < window.max(1),
                 };
+            if let Some(sw) = switches
+                .iter()
+                .find(|sw| sw.after == fed && !switched.iter().any(|(f, ..)| *f == fed))
+            {
+                let first = self.next_frame;
+                self.deploy(sw.deployment, sw.models).await?;
+                switched.push((fed, sw.deployment.id.clone(), first, start.elapsed()));
+            }
             if can_feed && Instant::now() >= next_feed {
                 let frame = self.next_frame;
                 self.next_frame += 1;
@@ -352,6 +390,11 @@ impl ClusterDriver {
             completed,
             failures,
             last_outputs,
+            fed,
+            switches: switched
+                .into_iter()
+                .map(|(_, id, first, at)| (id, first, at))
+                .collect(),
         })
     }
 

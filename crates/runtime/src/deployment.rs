@@ -10,6 +10,10 @@ use std::collections::BTreeMap;
 pub struct Deployment {
     /// Names this deployment in logs and statistics (the plan's algorithm, say).
     pub id: String,
+    /// The first frame this deployment serves; earlier frames finish on the deployment they
+    /// started on (a live switch). Set by the driver.
+    #[serde(default)]
+    pub first_frame: u64,
     /// Every node's data-plane address.
     pub nodes: BTreeMap<String, String>,
     pub parts: Vec<PartSpec>,

@@ -26,7 +26,7 @@ mod remote_part;
 mod thread_cpu_time;
 mod worker;
 
-pub use cluster::{ClientTls, ClusterDriver, RunReport};
+pub use cluster::{ClientTls, ClusterDriver, RunReport, Switch};
 pub use control_service::{pb as control_pb, CONTROL_VERSION, MAX_CONTROL_MESSAGE};
 pub use deployment::{Deployment, Emulation, LinkShape, PartSpec, Route, Work};
 pub use error::RuntimeError;

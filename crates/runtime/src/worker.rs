@@ -12,14 +12,19 @@ use tiersplit_net::{read_frame, write_frame, Frame, FrameKind, Limits, NetError}
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 
+/// Deployments a node keeps serving their frames after a newer one starts.
+const KEPT_DEPLOYMENTS: usize = 3;
+
 /// A node that runs partitions for others.
 #[derive(Clone)]
 pub struct Worker {
     pub name: String,
     /// Deployed models by content hash, shared by all connections.
     models: Arc<Mutex<HashMap<String, Arc<dyn LoadedModel>>>>,
-    /// The deployment this node is part of, if any.
-    active: Arc<Mutex<Option<Arc<Active>>>>,
+    /// The deployments this node is part of, by the first frame each serves, oldest first: a
+    /// frame runs on the newest deployment that starts at or before it, so frames in flight
+    /// finish on the plan they started on while new frames use the new one.
+    active: Arc<Mutex<Vec<(u64, Arc<Active>)>>>,
     /// PEM certificate chain and key: when set, the control plane speaks only TLS.
     tls: Option<(Vec<u8>, Vec<u8>)>,
     /// Bound on waiting for the next frame of a request in progress.
@@ -65,36 +70,62 @@ impl Worker {
         Ok((key, false))
     }
 
-    /// Starts this node's share of `dep` (replacing any earlier deployment). On the sink node,
-    /// answered frames go to `results`. Must be called within a tokio runtime.
+    /// Starts this node's share of `dep` for frames from `dep.first_frame` on. Earlier
+    /// deployments keep serving earlier frames (the last few are kept); a deployment that
+    /// starts no later than the newest replaces them all. On the sink node, answered frames go
+    /// to `results`. Must be called within a tokio runtime.
     pub fn deploy(
         &self,
         dep: Deployment,
         results: Option<mpsc::UnboundedSender<FrameResult>>,
     ) -> Result<(), String> {
+        let first = dep.first_frame;
         let models = self.models.lock().expect("not poisoned").clone();
         let active = Active::start(dep, &self.name, &models, results, self.io_timeout)?;
-        *self.active.lock().expect("not poisoned") = Some(active);
+        let mut all = self.active.lock().expect("not poisoned");
+        if all.last().is_some_and(|(f, _)| *f >= first) {
+            all.clear();
+        }
+        all.push((first, active));
+        let excess = all.len().saturating_sub(KEPT_DEPLOYMENTS);
+        all.drain(..excess);
         Ok(())
     }
 
-    /// Publishes a tensor of `frame` on this node under the current deployment: how the device
-    /// feeds graph inputs.
-    pub fn publish(&self, frame: u64, name: &str, t: HostTensor) -> Result<(), String> {
-        let active = self.active.lock().expect("not poisoned").clone();
-        match active {
-            Some(a) => {
-                a.publish(frame, name, t);
-                Ok(())
-            }
-            None => Err(format!("node {} has no deployment", self.name)),
-        }
+    /// The deployment that serves `frame`.
+    fn active_for(&self, frame: u64) -> Result<Arc<Active>, String> {
+        let all = self.active.lock().expect("not poisoned");
+        all.iter()
+            .rev()
+            .find(|(first, _)| *first <= frame)
+            .map(|(_, a)| a.clone())
+            .ok_or_else(|| match all.first() {
+                None => format!("node {} has no deployment", self.name),
+                Some((first, _)) => format!(
+                    "node {} has no deployment for frame {frame} (the oldest kept starts at {first})",
+                    self.name
+                ),
+            })
     }
 
-    /// What this node did under its current deployment.
+    /// Publishes a tensor of `frame` on this node under the deployment serving that frame:
+    /// how the device feeds graph inputs.
+    pub fn publish(&self, frame: u64, name: &str, t: HostTensor) -> Result<(), String> {
+        self.active_for(frame)?.publish(frame, name, t);
+        Ok(())
+    }
+
+    /// What this node did under the deployments it keeps (named after the newest): after a
+    /// live switch, frames finished on the old plan are counted too.
     pub fn stats(&self) -> Option<NodeStats> {
-        let active = self.active.lock().expect("not poisoned").clone();
-        active.map(|a| a.stats())
+        let all = self.active.lock().expect("not poisoned");
+        let mut merged = all.last()?.1.stats();
+        for (_, a) in all.iter().rev().skip(1) {
+            let s = a.stats();
+            merged.parts.extend(s.parts);
+            merged.links.extend(s.links);
+        }
+        Some(merged)
     }
 
     /// Serves connections until the listener fails.
@@ -233,11 +264,10 @@ impl Worker {
                 }
                 FrameKind::Error => {
                     let message = String::from_utf8_lossy(&f.payload).to_string();
-                    let active = self.active.lock().expect("not poisoned").clone();
-                    match active {
-                        Some(a) => a.fail(f.frame, &message),
-                        None => eprintln!(
-                            "worker {}: error for frame {} with no deployment: {message}",
+                    match self.active_for(f.frame) {
+                        Ok(a) => a.fail(f.frame, &message),
+                        Err(e) => eprintln!(
+                            "worker {}: error for frame {} dropped ({e}): {message}",
                             self.name, f.frame
                         ),
                     }

@@ -98,6 +98,7 @@ async fn every_plan(
             problem: &problem,
             inputs: &inputs,
             reference: &reference,
+            switch: None,
         };
         let mut rows = Vec::new();
         for planner in all_planners() {
@@ -169,6 +170,7 @@ async fn goodput(
                 problem: &problem,
                 inputs: &inputs,
                 reference: &reference,
+                switch: None,
             },
             &plan,
             emulation,

@@ -120,6 +120,7 @@ pub fn run(a: Args) -> Result<ExitCode> {
         problem: &problem,
         inputs: &inputs,
         reference: &reference,
+        switch: None,
     };
     rt.block_on(async {
         let mut driver =

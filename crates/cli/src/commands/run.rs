@@ -40,6 +40,13 @@ pub struct Args {
     /// Feed frames at this rate, pipelined (default: one frame at a time, for latency).
     #[arg(long)]
     fps: Option<f64>,
+    /// Switch live to this algorithm's plan during the run (frames in flight finish on the
+    /// first plan, later frames use the new one).
+    #[arg(long)]
+    switch_to: Option<String>,
+    /// Frames fed before the switch (default: half of --frames).
+    #[arg(long, requires = "switch_to")]
+    switch_after: Option<usize>,
     /// Frames in flight at most when pipelining.
     #[arg(long, default_value_t = 8)]
     window: usize,
@@ -145,6 +152,15 @@ pub fn print_measured(m: &Measured, feed: Feed) {
         tiersplit_graph::Bytes(m.backbone_bytes),
         tiersplit_graph::Bytes(m.predicted_backbone_bytes)
     );
+    for (plan, first, at) in &m.switches {
+        println!("switched live to plan {plan} at {at:.0} ms: frames from {first} on use it");
+    }
+    println!(
+        "frames fed {}, answered {}, failed {}",
+        m.fed,
+        m.frames,
+        m.failures.len()
+    );
     for (f, e) in &m.failures {
         println!("frame {f} FAILED: {e}");
     }
@@ -245,6 +261,10 @@ pub fn run(a: Args) -> Result<ExitCode> {
     let (profile, emulation) = emulated(&scenario, profile, whole_ms, mode);
     let problem = problem_setup::problem(&model, &scenario, &a.scenario, &profile)?;
     let plan = planner_by_name(&a.algo)?.plan(&problem)?;
+    let next_plan = match &a.switch_to {
+        Some(algo) => Some(planner_by_name(algo)?.plan(&problem)?),
+        None => None,
+    };
     let feed = match a.fps {
         None => Feed::Sequential,
         Some(fps) => Feed::Paced {
@@ -299,6 +319,9 @@ pub fn run(a: Args) -> Result<ExitCode> {
             problem: &problem,
             inputs: &inputs,
             reference: &reference,
+            switch: next_plan
+                .as_ref()
+                .map(|p| (p, a.switch_after.unwrap_or(a.frames / 2))),
         };
         run_plan(&mut driver, &w, &plan, emulation, a.frames, feed).await
     })?;
