@@ -12,6 +12,9 @@ use tiersplit_net::{read_frame, write_frame, Frame, FrameKind, Limits, NetError}
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 
+/// A deployment and the first frame it serves.
+type Served = (u64, Arc<Active>);
+
 /// Deployments a node keeps serving their frames after a newer one starts.
 const KEPT_DEPLOYMENTS: usize = 3;
 
@@ -24,7 +27,7 @@ pub struct Worker {
     /// The deployments this node is part of, by the first frame each serves, oldest first: a
     /// frame runs on the newest deployment that starts at or before it, so frames in flight
     /// finish on the plan they started on while new frames use the new one.
-    active: Arc<Mutex<Vec<(u64, Arc<Active>)>>>,
+    active: Arc<Mutex<Vec<Served>>>,
     /// PEM certificate chain and key: when set, the control plane speaks only TLS.
     tls: Option<(Vec<u8>, Vec<u8>)>,
     /// Bound on waiting for the next frame of a request in progress.
