@@ -6,6 +6,7 @@ use anyhow::{Context, Result};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Duration;
+use tiersplit_adapt::LinkEstimator;
 use tiersplit_cost::{Problem, Tier};
 use tiersplit_exec::{Difference, HostTensor};
 use tiersplit_onnx::OnnxModel;
@@ -61,6 +62,8 @@ pub struct Measured {
     pub predicted_backbone_bytes: u64,
     /// Bytes per frame on every link that carried any, "from->to".
     pub link_bytes: BTreeMap<String, u64>,
+    /// Goodput of each emulated link estimated from its transfers (Mbit/s).
+    pub link_mbps_estimated: BTreeMap<String, f64>,
     pub max_rel_diff: f64,
     pub exact: bool,
     pub cached_models: usize,
@@ -209,6 +212,29 @@ pub async fn run_plan(
             }
         }
     }
+    // Each link's goodput estimated passively from its transfers, as adaptation will: the
+    // time a message held the link, less the link's one-way delay. Only meaningful where the
+    // transport shapes the rate (with the kernel shaping, writes return before the bytes left).
+    let mut estimators: BTreeMap<String, LinkEstimator> = BTreeMap::new();
+    for s in &stats {
+        for l in s.links.iter().filter(|l| counted.contains(&l.frame)) {
+            let shaped = emulation
+                .links
+                .iter()
+                .find(|e| e.from == s.node && e.to == l.to && e.mbps.is_some());
+            if let Some(shape) = shaped {
+                let secs = l.busy_us as f64 / 1e6 - shape.delay_ms / 1e3;
+                estimators
+                    .entry(format!("{}->{}", s.node, l.to))
+                    .or_default()
+                    .observe(l.bytes, secs);
+            }
+        }
+    }
+    let link_mbps_estimated: BTreeMap<String, f64> = estimators
+        .into_iter()
+        .filter_map(|(k, e)| e.mbps().map(|m| (k, m)))
+        .collect();
     let n = counted.len().max(1) as u64;
     for v in link_bytes.values_mut() {
         *v /= n;
@@ -248,6 +274,7 @@ pub async fn run_plan(
         backbone_bytes: backbone / n,
         predicted_backbone_bytes: prediction.backbone_bytes.0,
         link_bytes,
+        link_mbps_estimated,
         max_rel_diff: diff.as_ref().map_or(f64::INFINITY, |d| d.max_rel),
         exact: diff.as_ref().is_some_and(|d| d.within_tolerance()),
         cached_models,

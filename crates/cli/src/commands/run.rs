@@ -152,6 +152,16 @@ pub fn print_measured(m: &Measured, feed: Feed) {
         tiersplit_graph::Bytes(m.backbone_bytes),
         tiersplit_graph::Bytes(m.predicted_backbone_bytes)
     );
+    if !m.link_mbps_estimated.is_empty() {
+        println!(
+            "link rates estimated from the transfers (Mbit/s): {}",
+            m.link_mbps_estimated
+                .iter()
+                .map(|(k, v)| format!("{k} {v:.1}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
     for (plan, first, at) in &m.switches {
         println!("switched live to plan {plan} at {at:.0} ms: frames from {first} on use it");
     }
