@@ -145,6 +145,9 @@ fn real_mobilenet_tiled_across_two_edges_with_emulation() {
     let links = v["link_bytes"].as_object().unwrap();
     assert!(links.contains_key("device->edge1"), "{links:?}");
     assert!(links.contains_key("edge1->edge0"), "{links:?}");
+    // The uplink's rate, estimated from the tile transfers alone, is the emulated 50 Mbit/s.
+    let est = v["link_mbps_estimated"]["device->edge1"].as_f64().unwrap();
+    assert!((est - 50.0).abs() < 5.0, "estimated {est} Mbit/s");
     // Every frame has a breakdown with compute on both edge nodes.
     let frames = v["breakdown"].as_array().unwrap();
     assert_eq!(frames.len(), 3);
