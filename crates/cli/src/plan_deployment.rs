@@ -9,6 +9,7 @@ use tiersplit_graph::{LayerId, ModelGraph};
 use tiersplit_onnx::OnnxModel;
 use tiersplit_plan::Plan;
 use tiersplit_runtime::{content_hash, Deployment, Emulation, LinkShape, PartSpec, Route, Work};
+use tiersplit_tile::Span;
 
 /// A deployment and the model bytes it needs (by content hash).
 pub struct Built {
@@ -91,6 +92,17 @@ pub fn emulation_of(scenario: &Scenario, delays_only: bool) -> Emulation {
     }
 }
 
+/// A tile's rows and columns as the deployment writes regions: [row start, row end, column
+/// start, column end].
+fn region(rows: Span, cols: Span) -> [usize; 4] {
+    [
+        rows.start as usize,
+        rows.end as usize,
+        cols.start as usize,
+        cols.end as usize,
+    ]
+}
+
 pub fn build(
     model: &OnnxModel,
     problem: &Problem,
@@ -167,12 +179,7 @@ pub fn build(
             crops.push((
                 input.clone(),
                 stage.nodes[i],
-                [
-                    rows.start as usize,
-                    rows.end as usize,
-                    cols.start as usize,
-                    cols.end as usize,
-                ],
+                region(rows, cols),
                 piece_in.clone(),
             ));
             parts.push(PartSpec {
@@ -183,12 +190,7 @@ pub fn build(
                 outputs: vec![(output.clone(), piece_out.clone())],
             });
             let (orows, ocols) = tile.output();
-            regions.push([
-                orows.start as usize,
-                orows.end as usize,
-                ocols.start as usize,
-                ocols.end as usize,
-            ]);
+            regions.push(region(orows, ocols));
             gathered.push((piece_out.clone(), piece_out));
         }
         let shape: [usize; 4] = g
@@ -238,11 +240,12 @@ pub fn build(
             .unwrap_or(tiersplit_graph::Bytes(1))
     };
     let mut routes: Vec<Route> = Vec::new();
+    // A hop shared by several destinations is sent once; a tile's cut-out piece travels
+    // beside the whole tensor, so the name it is delivered as is part of the key.
     let mut add_route = |r: Route| {
-        if !routes
-            .iter()
-            .any(|o| o.tensor == r.tensor && o.from == r.from && o.to == r.to)
-        {
+        if !routes.iter().any(|o| {
+            o.tensor == r.tensor && o.from == r.from && o.to == r.to && o.deliver_as == r.deliver_as
+        }) {
             routes.push(r);
         }
     };
@@ -306,4 +309,80 @@ pub fn build(
         .check()
         .map_err(|e| anyhow::anyhow!("deployment: {e}"))?;
     Ok(Built { deployment, models })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tiersplit_cost::Profile;
+    use tiersplit_onnx::ImportOptions;
+    use tiersplit_plan::{tileable_runs, TiledStage};
+    use tiersplit_tile::Grid;
+
+    #[test]
+    fn a_tile_piece_and_the_whole_tensor_both_reach_a_node_that_needs_both() {
+        // ResNet-18: the tensor entering a residual block feeds a conv chain and the skip Add.
+        // Tile the chain over edge0 and edge1 and put the Add on edge1: edge1 needs the whole
+        // tensor and its tile's piece of it, over the same hop.
+        let bytes = tiersplit_zoo::build_bytes("resnet18", 0).unwrap();
+        let model = OnnxModel::from_bytes(&bytes, &ImportOptions::default()).unwrap();
+        let scenario =
+            Scenario::from_toml(include_str!("../../../scenarios/local-cluster.toml")).unwrap();
+        let mut problem = Problem::new(
+            &model.graph,
+            &scenario,
+            &Profile::estimate(&model.graph, 20.0),
+        )
+        .unwrap();
+        problem.set_spatial(model.spatial_ops()).unwrap();
+        let node = |n: &str| NodeId(scenario.nodes.iter().position(|x| x.name == n).unwrap());
+        let (edge0, edge1) = (node("edge0"), node("edge1"));
+        let g = &model.graph;
+        let (chain, add) = tileable_runs(&problem)
+            .into_iter()
+            .find_map(|run| {
+                let input = g.layer(LayerId(run[0] as u32)).inputs[0];
+                let add = g
+                    .tensor(input)
+                    .consumers
+                    .iter()
+                    .find(|c| g.layer(**c).op == "Add")
+                    .copied()?;
+                Some((run, add))
+            })
+            .expect("a residual block");
+        let mut plan = Plan::new("t", vec![edge0; g.layers.len()]);
+        plan.placement[add.index()] = edge1;
+        let out = problem
+            .tensors
+            .iter()
+            .find(|t| t.producer == Some(*chain.last().unwrap()))
+            .unwrap()
+            .hw
+            .unwrap();
+        plan.tiled.push(TiledStage {
+            layers: chain.clone(),
+            nodes: vec![edge0, edge1],
+            grid: Grid::even(out.0, out.1, 2, 1).unwrap(),
+        });
+        let names: BTreeMap<String, String> = scenario
+            .nodes
+            .iter()
+            .map(|n| (n.name.clone(), "127.0.0.1:1".to_string()))
+            .collect();
+        let built = build(&model, &problem, &plan, names, Emulation::default()).unwrap();
+        let input = &g.tensor(g.layer(LayerId(chain[0] as u32)).inputs[0]).name;
+        let to_edge1: Vec<&str> = built
+            .deployment
+            .routes
+            .iter()
+            .filter(|r| &r.tensor == input && r.to == "edge1")
+            .map(|r| r.deliver_as.as_str())
+            .collect();
+        assert!(to_edge1.contains(&input.as_str()), "{to_edge1:?}");
+        assert!(
+            to_edge1.contains(&format!("{input}#stage0tile1").as_str()),
+            "{to_edge1:?}"
+        );
+    }
 }
