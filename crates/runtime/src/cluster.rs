@@ -6,7 +6,7 @@ use crate::control_service::pb::control_client::ControlClient;
 use crate::control_service::pb::{DeployRequest, HelloRequest, ModelChunk, StatsRequest};
 use crate::control_service::{CONTROL_VERSION, MAX_CONTROL_MESSAGE, UPLOAD_CHUNK};
 use crate::node::{FrameResult, NodeStats};
-use crate::{Deployment, RuntimeError, Work, Worker};
+use crate::{Deployment, RuntimeError, Worker};
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 use tiersplit_exec::HostTensor;
@@ -219,70 +219,58 @@ impl ClusterDriver {
             worker: self.device.name.clone(),
             message,
         })?;
+        let bytes_of = |node: &str, hash: &str| {
+            models.get(hash).ok_or_else(|| RuntimeError::Protocol {
+                worker: node.to_string(),
+                message: format!("no bytes for model {hash}"),
+            })
+        };
+        let json = serde_json::to_string(dep).expect("serialisable");
         let mut cached = 0;
-        for i in 0..self.remotes.len() {
-            let name = self.remotes[i].name.clone();
-            let mut hashes: Vec<&String> = dep
-                .parts
-                .iter()
-                .filter(|p| p.node == name)
-                .filter_map(|p| match &p.work {
-                    Work::Model { hash } => Some(hash),
-                    Work::Stitch { .. } => None,
-                })
-                .collect();
-            hashes.dedup();
-            for hash in hashes {
-                let bytes = models.get(hash).ok_or_else(|| RuntimeError::Protocol {
-                    worker: name.clone(),
-                    message: format!("no bytes for model {hash}"),
-                })?;
+        for r in &mut self.remotes {
+            for hash in dep.model_hashes(&r.name) {
+                let bytes = bytes_of(&r.name, hash)?;
                 let total = bytes.len() as u64;
                 let chunks: Vec<ModelChunk> = bytes
                     .chunks(UPLOAD_CHUNK)
                     .map(|c| ModelChunk {
-                        hash: hash.clone(),
+                        hash: hash.to_string(),
                         total_bytes: total,
                         data: c.to_vec(),
                     })
                     .collect();
-                let reply = self.remotes[i]
+                let reply = r
                     .client
                     .upload(tokio_stream::iter(chunks))
                     .await
-                    .map_err(|s| status_err(&name, s))?
+                    .map_err(|s| status_err(&r.name, s))?
                     .into_inner();
                 cached += usize::from(reply.cached);
             }
-            let json = serde_json::to_string(dep).expect("serialisable");
-            self.remotes[i]
-                .client
+            r.client
                 .deploy(DeployRequest {
-                    deployment_json: json,
+                    deployment_json: json.clone(),
                 })
                 .await
-                .map_err(|s| status_err(&name, s))?;
+                .map_err(|s| status_err(&r.name, s))?;
         }
-        for p in dep.parts.iter().filter(|p| p.node == self.device.name) {
-            if let Work::Model { hash } = &p.work {
-                let bytes = models.get(hash).ok_or_else(|| RuntimeError::Protocol {
-                    worker: self.device.name.clone(),
-                    message: format!("no bytes for model {hash}"),
-                })?;
-                self.device
-                    .add_model(bytes)
-                    .map_err(|message| RuntimeError::Remote {
-                        worker: self.device.name.clone(),
-                        message,
-                    })?;
-            }
+        let device_err = |message| RuntimeError::Remote {
+            worker: self.device.name.clone(),
+            message,
+        };
+        for hash in dep.model_hashes(&self.device.name) {
+            let bytes = bytes_of(&self.device.name, hash)?.clone();
+            let device = self.device.clone();
+            // Loading optimises the model: off the async threads, which keep serving frames
+            // in flight during a live switch.
+            tokio::task::spawn_blocking(move || device.add_model(&bytes))
+                .await
+                .map_err(|e| device_err(format!("loader panicked: {e}")))?
+                .map_err(device_err)?;
         }
         self.device
             .deploy(dep.clone(), Some(self.results_tx.clone()))
-            .map_err(|message| RuntimeError::Remote {
-                worker: self.device.name.clone(),
-                message,
-            })?;
+            .map_err(device_err)?;
         Ok(cached)
     }
 

@@ -131,6 +131,18 @@ impl Deployment {
         Ok(())
     }
 
+    /// Content hashes of the models `node` runs, each once.
+    pub fn model_hashes(&self, node: &str) -> std::collections::BTreeSet<&str> {
+        self.parts
+            .iter()
+            .filter(|p| p.node == node)
+            .filter_map(|p| match &p.work {
+                Work::Model { hash } => Some(hash.as_str()),
+                Work::Stitch { .. } => None,
+            })
+            .collect()
+    }
+
     pub fn link(&self, from: &str, to: &str) -> Option<&LinkShape> {
         self.emulation
             .links

@@ -10,7 +10,7 @@ use crate::protocol::tensor_frame;
 use crate::thread_cpu_time::ThreadCpuTime;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 use tiersplit_exec::{crop_nchw, stitch_nchw, HostTensor, LoadedModel};
 use tiersplit_net::Frame;
@@ -170,7 +170,9 @@ impl Active {
             link_records: Arc::default(),
             io_timeout,
         });
-        tokio::spawn(Active::executor(active.clone(), jobs_rx, slowdown));
+        // The executor holds the deployment weakly: when the node drops a superseded
+        // deployment, its job queue closes and the executor, links and tasks all end.
+        tokio::spawn(Active::executor(Arc::downgrade(&active), jobs_rx, slowdown));
         let weak = Arc::downgrade(&active);
         tokio::spawn(async move {
             while let Some(f) = failures_rx.recv().await {
@@ -184,8 +186,9 @@ impl Active {
     }
 
     /// Runs jobs one at a time, in the order their inputs completed.
-    async fn executor(me: Arc<Active>, mut jobs: mpsc::UnboundedReceiver<Job>, slowdown: f64) {
+    async fn executor(me: Weak<Active>, mut jobs: mpsc::UnboundedReceiver<Job>, slowdown: f64) {
         while let Some(job) = jobs.recv().await {
+            let Some(me) = me.upgrade() else { break };
             let started = Instant::now();
             let part = &me.parts[job.part];
             let id = part.id.clone();
@@ -236,8 +239,7 @@ impl Active {
                 });
             match result {
                 Ok(outs) => {
-                    let names = me.parts[job.part].outputs.clone();
-                    for (name, t) in names.iter().zip(outs) {
+                    for (name, t) in part.outputs.iter().zip(outs) {
                         me.publish(job.frame, name, t);
                     }
                 }
