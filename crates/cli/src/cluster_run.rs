@@ -1,6 +1,7 @@
 //! One plan executed on a cluster and measured against its prediction: shared by `run` and the
 //! demo.
 
+use crate::placement_summary::placement_summary;
 use crate::plan_deployment::{self, Built};
 use anyhow::{Context, Result};
 use serde::Serialize;
@@ -76,31 +77,6 @@ fn percentile(sorted: &[f64], q: f64) -> f64 {
     }
     let i = ((sorted.len() - 1) as f64 * q).round() as usize;
     sorted[i]
-}
-
-/// Short text of where layers run: nodes and layer counts, plus tiled stages.
-pub fn placement_text(p: &Problem, plan: &Plan) -> String {
-    let counts = plan.layers_per_node(p);
-    let mut s: Vec<String> = p
-        .nodes
-        .iter()
-        .zip(counts)
-        .filter(|(_, c)| *c > 0)
-        .map(|(n, c)| format!("{}:{c}", n.name))
-        .collect();
-    if !plan.tiled.is_empty() {
-        s.push(format!(
-            "({} tiled stages on {})",
-            plan.tiled.len(),
-            plan.tiled[0]
-                .nodes
-                .iter()
-                .map(|n| p.nodes[n.0].name.as_str())
-                .collect::<Vec<_>>()
-                .join("+")
-        ));
-    }
-    s.join(" ")
 }
 
 /// A model ready to run on a cluster: its problem, one frame's inputs and the unsplit outputs
@@ -196,28 +172,19 @@ pub async fn run_plan(
         .iter()
         .map(|n| (n.name.as_str(), n.tier))
         .collect();
+    // Bytes per link, and each link's goodput estimated passively from its transfers, as
+    // adaptation will: the time a message held the link, less the link's one-way delay. Only
+    // where the transport shapes the rate (with the kernel shaping, writes return before the
+    // bytes have left).
     let mut link_bytes: BTreeMap<String, u64> = BTreeMap::new();
     let mut backbone = 0u64;
-    for s in &stats {
-        for l in s.links.iter().filter(|l| counted.contains(&l.frame)) {
-            *link_bytes
-                .entry(format!("{}->{}", s.node, l.to))
-                .or_default() += l.bytes;
-            let (a, b) = (tier_of[s.node.as_str()], tier_of[l.to.as_str()]);
-            if matches!(
-                (a, b),
-                (Tier::Edge, Tier::Cloud) | (Tier::Cloud, Tier::Edge)
-            ) {
-                backbone += l.bytes;
-            }
-        }
-    }
-    // Each link's goodput estimated passively from its transfers, as adaptation will: the
-    // time a message held the link, less the link's one-way delay. Only meaningful where the
-    // transport shapes the rate (with the kernel shaping, writes return before the bytes left).
     let mut estimators: BTreeMap<String, LinkEstimator> = BTreeMap::new();
     for s in &stats {
         for l in s.links.iter().filter(|l| counted.contains(&l.frame)) {
+            let key = format!("{}->{}", s.node, l.to);
+            if Tier::is_backbone(tier_of[s.node.as_str()], tier_of[l.to.as_str()]) {
+                backbone += l.bytes;
+            }
             let shaped = emulation
                 .links
                 .iter()
@@ -225,10 +192,11 @@ pub async fn run_plan(
             if let Some(shape) = shaped {
                 let secs = l.busy_us as f64 / 1e6 - shape.delay_ms / 1e3;
                 estimators
-                    .entry(format!("{}->{}", s.node, l.to))
+                    .entry(key.clone())
                     .or_default()
                     .observe(l.bytes, secs);
             }
+            *link_bytes.entry(key).or_default() += l.bytes;
         }
     }
     let link_mbps_estimated: BTreeMap<String, f64> = estimators
@@ -255,7 +223,7 @@ pub async fn run_plan(
     };
     Ok(Measured {
         algorithm: plan.algorithm.clone(),
-        placement: placement_text(problem, plan),
+        placement: placement_summary(problem, plan),
         parts,
         predicted_ms,
         predicted_fps: prediction.throughput_fps,

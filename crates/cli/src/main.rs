@@ -9,6 +9,7 @@ mod local_cluster;
 mod median;
 mod model_source;
 mod npy;
+mod placement_summary;
 mod plan_deployment;
 mod preprocess;
 mod problem_setup;

@@ -196,6 +196,22 @@ impl Problem {
         Ok(())
     }
 
+    /// The tensors each layer reads and writes, by index, in layer order:
+    /// (inputs of every layer, outputs of every layer).
+    pub fn layer_io(&self) -> (Vec<Vec<usize>>, Vec<Vec<usize>>) {
+        let mut inputs = vec![Vec::new(); self.layers.len()];
+        let mut outputs = vec![Vec::new(); self.layers.len()];
+        for (ti, t) in self.tensors.iter().enumerate() {
+            if let Some(l) = t.producer {
+                outputs[l].push(ti);
+            }
+            for &c in &t.consumers {
+                inputs[c].push(ti);
+            }
+        }
+        (inputs, outputs)
+    }
+
     pub fn node_ids(&self) -> impl Iterator<Item = NodeId> + '_ {
         (0..self.nodes.len()).map(NodeId)
     }

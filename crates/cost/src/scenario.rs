@@ -11,6 +11,17 @@ pub enum Tier {
     Cloud,
 }
 
+impl Tier {
+    /// Whether a link between these tiers is an edge-cloud backbone link (either direction):
+    /// the traffic D3 reduces.
+    pub fn is_backbone(a: Tier, b: Tier) -> bool {
+        matches!(
+            (a, b),
+            (Tier::Edge, Tier::Cloud) | (Tier::Cloud, Tier::Edge)
+        )
+    }
+}
+
 impl fmt::Display for Tier {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {

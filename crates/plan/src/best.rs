@@ -101,12 +101,7 @@ fn list_schedule(p: &Problem) -> Vec<NodeId> {
     let mut placement: Vec<NodeId> = vec![p.device; n];
     let mut finish = vec![Nanos(0); n];
     let mut node_free = vec![Nanos(0); p.nodes.len()];
-    let mut inputs: Vec<Vec<usize>> = vec![Vec::new(); n];
-    for (ti, t) in p.tensors.iter().enumerate() {
-        for &c in &t.consumers {
-            inputs[c].push(ti);
-        }
-    }
+    let (inputs, _) = p.layer_io();
     for l in 0..n {
         let min_tier = inputs[l]
             .iter()

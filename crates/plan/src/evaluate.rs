@@ -149,10 +149,7 @@ pub fn evaluate(p: &Problem, plan: &Plan) -> Prediction {
     let period = period_of(&compute, &loads);
     let backbone_bytes = loads
         .values()
-        .filter(|l| {
-            let (a, b) = (p.nodes[l.from.0].tier, p.nodes[l.to.0].tier);
-            (a == Tier::Edge && b == Tier::Cloud) || (a == Tier::Cloud && b == Tier::Edge)
-        })
+        .filter(|l| Tier::is_backbone(p.nodes[l.from.0].tier, p.nodes[l.to.0].tier))
         .map(|l| l.bytes)
         .sum();
     Prediction {
@@ -177,16 +174,7 @@ fn makespan(p: &Problem, plan: &Plan, hops: &[Vec<(NodeId, NodeId)>]) -> Nanos {
     let mut link_free: BTreeMap<(NodeId, NodeId), Nanos> = BTreeMap::new();
     // avail[t][node]: when tensor t is present on node.
     let mut avail: Vec<Vec<Option<Nanos>>> = vec![vec![None; n]; p.tensors.len()];
-    let mut outputs_of: Vec<Vec<usize>> = vec![Vec::new(); p.layers.len()];
-    let mut inputs_of: Vec<Vec<usize>> = vec![Vec::new(); p.layers.len()];
-    for (ti, t) in p.tensors.iter().enumerate() {
-        if let Some(l) = t.producer {
-            outputs_of[l].push(ti);
-        }
-        for &c in &t.consumers {
-            inputs_of[c].push(ti);
-        }
-    }
+    let (inputs_of, outputs_of) = p.layer_io();
     let mut send = |ti: usize, at: NodeId, ready: Nanos, avail: &mut Vec<Vec<Option<Nanos>>>| {
         avail[ti][at.0] = Some(ready);
         for &(a, b) in &hops[ti] {

@@ -17,26 +17,11 @@ pub struct TiledStage {
     pub grid: Grid,
 }
 
-/// Activation tensors each layer reads and writes.
-fn layer_io(p: &Problem) -> (Vec<Vec<usize>>, Vec<Vec<usize>>) {
-    let mut inputs = vec![Vec::new(); p.layers.len()];
-    let mut outputs = vec![Vec::new(); p.layers.len()];
-    for (ti, t) in p.tensors.iter().enumerate() {
-        if let Some(l) = t.producer {
-            outputs[l].push(ti);
-        }
-        for &c in &t.consumers {
-            inputs[c].push(ti);
-        }
-    }
-    (inputs, outputs)
-}
-
 /// Maximal chains of layers that can run tiled: each has window geometry, reads one NCHW map
 /// and writes one, and each reads only the previous one's output, which nobody else reads.
 /// In layer order.
 pub fn tileable_runs(p: &Problem) -> Vec<Vec<usize>> {
-    let (inputs, outputs) = layer_io(p);
+    let (inputs, outputs) = p.layer_io();
     let tileable = |l: usize| {
         p.layers[l].spatial.is_some()
             && inputs[l].len() == 1
@@ -72,7 +57,7 @@ impl TiledStage {
     /// The stage's tile geometry, after checking it is a tileable chain with one tile per node.
     pub fn geometry(&self, p: &Problem) -> Result<TilePlan, PlanError> {
         let bad = |msg: String| PlanError::BadTiledStage(msg);
-        let (inputs, outputs) = layer_io(p);
+        let (inputs, outputs) = p.layer_io();
         let first = *self.layers.first().ok_or(bad("no layers".into()))?;
         let mut ops: Vec<SpatialOp> = Vec::with_capacity(self.layers.len());
         for (k, &l) in self.layers.iter().enumerate() {
@@ -132,7 +117,7 @@ impl TiledStage {
 /// the stage's first node. The evaluator then prices halos, scatter, gather and parallel tiles
 /// with the same schedule as everything else.
 pub(crate) fn expand(p: &Problem, plan: &Plan) -> Result<(Problem, Plan), PlanError> {
-    let (inputs, outputs) = layer_io(p);
+    let (inputs, outputs) = p.layer_io();
     let mut stage_of: Vec<Option<usize>> = vec![None; p.layers.len()];
     let mut geometry = Vec::new();
     for (s, stage) in plan.tiled.iter().enumerate() {

@@ -1,4 +1,5 @@
 use crate::model_source::{import_options, parse_input_shape, ModelSource};
+use crate::placement_summary::{node_names, placement_summary};
 use crate::problem_setup::{self, read_scenario, reference_profile, ProfileArgs};
 use anyhow::{Context, Result};
 use serde_json::json;
@@ -29,29 +30,6 @@ pub struct Args {
     dot: Option<PathBuf>,
     #[arg(long = "input-shape", value_parser = parse_input_shape)]
     input_shape: Vec<(Option<String>, Vec<u64>)>,
-}
-
-fn placement_summary(p: &Problem, plan: &Plan) -> String {
-    let counts = plan.layers_per_node(p);
-    p.nodes
-        .iter()
-        .zip(counts)
-        .filter(|(_, c)| *c > 0)
-        .map(|(n, c)| format!("{}:{c}", n.name))
-        .chain((!plan.tiled.is_empty()).then(|| {
-            format!(
-                "[{} layers in {} tiled stages over {}]",
-                plan.tiled.iter().map(|t| t.layers.len()).sum::<usize>(),
-                plan.tiled.len(),
-                node_names(p, &plan.tiled[0].nodes).join(",")
-            )
-        }))
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
-fn node_names(p: &Problem, nodes: &[tiersplit_cost::NodeId]) -> Vec<String> {
-    nodes.iter().map(|n| p.nodes[n.0].name.clone()).collect()
 }
 
 fn uplink_bytes(p: &Problem, pred: &Prediction) -> Bytes {
