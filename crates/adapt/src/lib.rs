@@ -4,18 +4,31 @@
 //! [`SmoothedRate`] follows a noisy quantity (a link's goodput, a node's slowdown against its
 //! profile) with an exponential moving average and notices a lasting step (several samples in
 //! a row far from the average), jumping to the new level instead of drifting to it.
-//! [`LinkEstimator`] and [`SpeedEstimator`] feed it with real transfers and part runs.
-//! [`SwitchPolicy`] decides when a better plan is worth a switch: only for a clear predicted
-//! gain (hysteresis) and not again before a cooldown, so plans do not flap.
+//! [`LinkEstimator`] and [`SpeedEstimator`] feed it with real transfers, probes of idle links
+//! and part runs; [`Estimates`] keeps one per link and node and corrects the nominal
+//! [`tiersplit_cost::Problem`] with them. [`Controller`] re-plans on that problem (HPA by
+//! moving its partition points locally, DADS's light/heavy rule when frames are paced) and
+//! asks the [`SwitchPolicy`] whether the gain is worth a switch: only for a clear predicted
+//! gain (hysteresis) and not again before a cooldown, so plans do not flap. [`FrameQueue`]
+//! applies the overload policy (back-pressure or drop-oldest) and accounts for every frame.
+//! [`Trace`] describes conditions changing over time, to play on an emulated cluster.
 //!
 //! No engine, network or async runtime: everything here is tested in milliseconds.
 
+mod controller;
+mod estimates;
+mod frame_queue;
 mod link_estimator;
 mod smoothed_rate;
 mod speed_estimator;
 mod switch_policy;
+mod trace;
 
+pub use controller::{Controller, Mode, Proposal};
+pub use estimates::Estimates;
+pub use frame_queue::{Admission, Arrival, FrameQueue, Overload};
 pub use link_estimator::LinkEstimator;
 pub use smoothed_rate::SmoothedRate;
 pub use speed_estimator::SpeedEstimator;
 pub use switch_policy::{Decision, SwitchPolicy};
+pub use trace::{Trace, TraceError, TraceStep};

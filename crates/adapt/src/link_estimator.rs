@@ -13,7 +13,9 @@ pub struct LinkEstimator {
 impl Default for LinkEstimator {
     fn default() -> LinkEstimator {
         LinkEstimator {
-            rate: SmoothedRate::new(0.25, 0.3, 3),
+            // Two far samples in a row: samples are windows of 20 ms or more of a shaped
+            // link, steady enough that a second one confirms a step.
+            rate: SmoothedRate::new(0.25, 0.3, 2),
             min_bytes: 64 << 10,
         }
     }
@@ -28,6 +30,11 @@ impl LinkEstimator {
         self.rate.observe(bytes as f64 * 8.0 / seconds / 1e6)
     }
 
+    /// The last sample was far from the estimate and waits for a second one.
+    pub fn suspects_step(&self) -> bool {
+        self.rate.suspects_step()
+    }
+
     /// Estimated rate in Mbit/s, once a transfer was seen.
     pub fn mbps(&self) -> Option<f64> {
         self.rate.value()
@@ -39,7 +46,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_bandwidth_step_is_seen_within_three_transfers() {
+    fn a_bandwidth_step_is_seen_within_two_transfers() {
         let mut e = LinkEstimator::default();
         // 1 MB at 50 Mbit/s takes 0.16 s.
         for _ in 0..10 {
@@ -47,8 +54,8 @@ mod tests {
         }
         assert!((e.mbps().unwrap() - 50.0).abs() < 0.5);
         // WiFi to 3G: 2 Mbit/s.
-        let steps: Vec<bool> = (0..3).map(|_| e.observe(1_000_000, 4.0)).collect();
-        assert_eq!(steps, [false, false, true]);
+        let steps: Vec<bool> = (0..2).map(|_| e.observe(1_000_000, 4.0)).collect();
+        assert_eq!(steps, [false, true]);
         assert!((e.mbps().unwrap() - 2.0).abs() < 0.05);
     }
 

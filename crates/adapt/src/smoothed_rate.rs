@@ -1,13 +1,13 @@
 use serde::{Deserialize, Serialize};
 
-/// An exponential moving average with step detection: `patience` samples in a row that differ
-/// from the average by more than `threshold` (relative) mean the level changed, and the average
+/// An exponential moving average with step detection: `patience` samples in a row more than
+/// `1 + threshold` times above or below the average mean the level changed, and the average
 /// restarts from those samples.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SmoothedRate {
     /// Weight of a new sample in the average.
     pub alpha: f64,
-    /// Relative distance from the average that counts as "far".
+    /// A sample over `1 + threshold` times the average, or under it divided by that, is "far".
     pub threshold: f64,
     /// Far samples in a row that make a step.
     pub patience: usize,
@@ -37,7 +37,8 @@ impl SmoothedRate {
             self.average = Some(x);
             return false;
         };
-        if ((x - avg) / avg).abs() > self.threshold {
+        // Far by ratio, either way: a rate that drops to a third is as far as one that triples.
+        if (x / avg).max(avg / x) > 1.0 + self.threshold {
             // Far samples must agree on the direction to count as one step.
             if self.far.last().is_some_and(|&l| (l > avg) != (x > avg)) {
                 self.far.clear();
@@ -60,6 +61,11 @@ impl SmoothedRate {
 
     pub fn value(&self) -> Option<f64> {
         self.average
+    }
+
+    /// A far sample is waiting for confirmation: a step may be under way.
+    pub fn suspects_step(&self) -> bool {
+        !self.far.is_empty()
     }
 
     /// Steps detected so far.

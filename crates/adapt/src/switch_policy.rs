@@ -10,7 +10,7 @@ pub struct SwitchPolicy {
 }
 
 /// What the policy says for a candidate plan.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
 pub enum Decision {
     Switch,
     /// Better by less than the required gain.
@@ -27,6 +27,11 @@ impl SwitchPolicy {
             cooldown_frames,
             last_switch: None,
         }
+    }
+
+    /// The first frame at which a switch may happen again, while cooling down.
+    pub fn cooldown_ends(&self) -> Option<u64> {
+        self.last_switch.map(|s| s + self.cooldown_frames)
     }
 
     /// At frame `frame`, with the current plan predicted at `current` and a candidate at

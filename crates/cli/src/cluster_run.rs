@@ -108,8 +108,9 @@ pub async fn run_plan(
         ..
     } = *w;
     let prediction = evaluate(problem, plan);
-    let Built { deployment, models } =
-        plan_deployment::build(model, problem, plan, driver.addresses(), emulation.clone())?;
+    let Built {
+        deployment, models, ..
+    } = plan_deployment::build(model, problem, plan, driver.addresses(), emulation.clone())?;
     let parts = deployment.parts.len();
     let cached_models = driver
         .deploy(&deployment, &models)

@@ -5,6 +5,7 @@
 mod cluster_run;
 mod commands;
 mod input_args;
+mod latency_plot;
 mod local_cluster;
 mod median;
 mod model_source;
@@ -15,6 +16,8 @@ mod preprocess;
 mod problem_setup;
 mod shared_dir;
 mod split_exec;
+mod trace_run;
+mod trace_table;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -55,7 +58,7 @@ enum Command {
     RunRemote(commands::run_remote::Args),
     /// Act as the device of a scenario: plan, deploy every node's parts with a routing table,
     /// stream frames through the cluster, report measured against predicted figures.
-    Run(commands::run::Args),
+    Run(Box<commands::run::Args>),
     /// The embedded default: split a model three ways, run it, check exactness.
     Demo(commands::demo::Args),
     /// Benchmarks, printed as ratios measured side by side in one run.
@@ -78,7 +81,7 @@ fn main() -> ExitCode {
         Command::Plan(a) => commands::plan::run(a),
         Command::Worker(a) => commands::worker::run(a),
         Command::RunRemote(a) => commands::run_remote::run(a),
-        Command::Run(a) => commands::run::run(a),
+        Command::Run(a) => commands::run::run(*a),
         Command::Demo(a) => commands::demo::run(a),
         Command::Bench(c) => commands::bench::run(c),
     };

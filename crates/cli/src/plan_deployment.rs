@@ -15,6 +15,26 @@ use tiersplit_tile::Span;
 pub struct Built {
     pub deployment: Deployment,
     pub models: HashMap<String, Vec<u8>>,
+    /// Per model part: its node, its layers, and the share of their work it does (a tile's
+    /// output area over the whole map's; 1 for a plain part). What a part's predicted time is
+    /// made of, for estimating node speeds from part runs.
+    pub part_work: HashMap<String, (NodeId, Vec<usize>, f64)>,
+}
+
+impl Built {
+    /// Predicted time of each model part on `p`'s costs.
+    pub fn predicted(&self, p: &Problem) -> HashMap<String, (NodeId, tiersplit_cost::Nanos)> {
+        self.part_work
+            .iter()
+            .map(|(id, (node, layers, share))| {
+                let ns: u64 = layers.iter().map(|&l| p.layers[l].time[node.0].0).sum();
+                (
+                    id.clone(),
+                    (*node, tiersplit_cost::Nanos((ns as f64 * share) as u64)),
+                )
+            })
+            .collect()
+    }
 }
 
 /// Layers in a topological order that keeps each node's layers together where the DAG allows
@@ -65,6 +85,12 @@ pub fn emulation_of(scenario: &Scenario, delays_only: bool) -> Emulation {
         .iter()
         .map(|n| n.speed)
         .fold(f64::MIN, f64::max);
+    emulation_at_speed(scenario, delays_only, fastest)
+}
+
+/// [`emulation_of`] with the speed that runs at this machine's own given: a trace that slows
+/// the fastest node must not speed the others up.
+pub fn emulation_at_speed(scenario: &Scenario, delays_only: bool, fastest: f64) -> Emulation {
     let mut links = Vec::new();
     for l in &scenario.links {
         let shape = |from: &str, to: &str| LinkShape {
@@ -86,7 +112,7 @@ pub fn emulation_of(scenario: &Scenario, delays_only: bool) -> Emulation {
             scenario
                 .nodes
                 .iter()
-                .map(|n| (n.name.clone(), fastest / n.speed))
+                .map(|n| (n.name.clone(), (fastest / n.speed).max(1.0)))
                 .collect()
         },
     }
@@ -122,6 +148,7 @@ pub fn build(
     }
     let mut parts: Vec<PartSpec> = Vec::new();
     let mut models: HashMap<String, Vec<u8>> = HashMap::new();
+    let mut part_work = HashMap::new();
     // Runs of consecutive same-node layers in the node-affine order; a tiled layer ends a run
     // (a run is then contiguous in a topological order, hence convex, and the parts form a DAG).
     let mut runs: Vec<(NodeId, Vec<LayerId>)> = Vec::new();
@@ -150,6 +177,10 @@ pub fn build(
                 .map(|&t| (g.tensor(t).name.clone(), g.tensor(t).name.clone()))
                 .collect()
         };
+        part_work.insert(
+            format!("part{i}@{}", name(*node)),
+            (*node, layers.iter().map(|l| l.index()).collect(), 1.0),
+        );
         parts.push(PartSpec {
             id: format!("part{i}@{}", name(*node)),
             node: name(*node),
@@ -190,6 +221,22 @@ pub fn build(
                 outputs: vec![(output.clone(), piece_out.clone())],
             });
             let (orows, ocols) = tile.output();
+            // The tile's share of the stage's work: its output positions, halos included,
+            // over the unsplit run's.
+            let full: u64 = run.plan.sizes[1..].iter().map(|(h, w)| h * w).sum();
+            let mine: u64 = tile
+                .layers
+                .iter()
+                .map(|l| l.output_rows.len() * l.output_cols.len())
+                .sum();
+            part_work.insert(
+                format!("stage{s}/tile{i}@{}", name(stage.nodes[i])),
+                (
+                    stage.nodes[i],
+                    stage.layers.clone(),
+                    mine as f64 / full.max(1) as f64,
+                ),
+            );
             regions.push(region(orows, ocols));
             gathered.push((piece_out.clone(), piece_out));
         }
@@ -308,7 +355,11 @@ pub fn build(
     deployment
         .check()
         .map_err(|e| anyhow::anyhow!("deployment: {e}"))?;
-    Ok(Built { deployment, models })
+    Ok(Built {
+        deployment,
+        models,
+        part_work,
+    })
 }
 
 #[cfg(test)]

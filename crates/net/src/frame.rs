@@ -19,6 +19,8 @@ pub enum FrameKind {
     Control = 4,
     /// Opaque bytes (a partition's ONNX model).
     Blob = 5,
+    /// Filler that measures a link's rate when it carries no tensors; the receiver drops it.
+    Probe = 6,
 }
 
 impl FrameKind {
@@ -29,6 +31,7 @@ impl FrameKind {
             3 => FrameKind::Ping,
             4 => FrameKind::Control,
             5 => FrameKind::Blob,
+            6 => FrameKind::Probe,
             other => return Err(NetError::Malformed(format!("unknown frame kind {other}"))),
         })
     }
@@ -98,6 +101,18 @@ impl Frame {
             dtype: DType::U8,
             shape: vec![bytes.len() as u64],
             payload: bytes,
+        }
+    }
+
+    /// `bytes` of filler, to measure the link it crosses.
+    pub fn probe(bytes: usize) -> Frame {
+        Frame {
+            kind: FrameKind::Probe,
+            frame: 0,
+            name: String::new(),
+            dtype: DType::U8,
+            shape: vec![bytes as u64],
+            payload: vec![0; bytes],
         }
     }
 

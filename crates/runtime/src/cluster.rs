@@ -3,11 +3,16 @@
 //! is reached over a control connection that uploads models, deploys and collects statistics.
 
 use crate::control_service::pb::control_client::ControlClient;
-use crate::control_service::pb::{DeployRequest, HelloRequest, ModelChunk, StatsRequest};
+use crate::control_service::pb::{
+    DeployRequest, EmulateRequest, HelloRequest, ModelChunk, ObserveRequest, ProbeRequest,
+    StatsRequest,
+};
 use crate::control_service::{CONTROL_VERSION, MAX_CONTROL_MESSAGE, UPLOAD_CHUNK};
 use crate::node::{FrameResult, NodeStats};
-use crate::{Deployment, RuntimeError, Worker};
-use std::collections::{BTreeMap, HashMap};
+use crate::observation_log::Observations;
+use crate::{Deployment, Emulation, RuntimeError, Worker};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tiersplit_exec::HostTensor;
 use tokio::net::TcpListener;
@@ -24,10 +29,114 @@ pub struct ClientTls {
     pub domain: String,
 }
 
+#[derive(Clone)]
 struct RemoteNode {
     name: String,
     addr: String,
     client: ControlClient<Channel>,
+}
+
+/// (node, model hash) pairs a node has loaded.
+type Uploaded = Arc<Mutex<HashSet<(String, String)>>>;
+
+/// Uploads a deployment's models to its nodes without holding the driver, so frames keep
+/// flowing on the current plan while the next one's models load (the slow half of a switch).
+#[derive(Clone)]
+pub struct Uploader {
+    device: Worker,
+    remotes: Vec<RemoteNode>,
+    uploaded: Uploaded,
+}
+
+impl Uploader {
+    /// Sends every node the models of `dep` it does not have yet (`models`: content hash ->
+    /// ONNX bytes), all nodes at once, and loads the device's own. Returns how many models a
+    /// node already had in its content-hash cache.
+    pub async fn upload(
+        &self,
+        dep: &Deployment,
+        models: &HashMap<String, Vec<u8>>,
+    ) -> Result<usize, RuntimeError> {
+        let bytes_of = |node: &str, hash: &str| {
+            models
+                .get(hash)
+                .cloned()
+                .ok_or_else(|| RuntimeError::Protocol {
+                    worker: node.to_string(),
+                    message: format!("no bytes for model {hash}"),
+                })
+        };
+        let new = |node: &str, hash: &str| {
+            !self
+                .uploaded
+                .lock()
+                .expect("not poisoned")
+                .contains(&(node.to_string(), hash.to_string()))
+        };
+        let mut tasks = tokio::task::JoinSet::new();
+        for r in &self.remotes {
+            let mut todo = Vec::new();
+            for hash in dep.model_hashes(&r.name) {
+                if new(&r.name, hash) {
+                    todo.push((hash.to_string(), bytes_of(&r.name, hash)?));
+                }
+            }
+            let mut r = r.clone();
+            tasks.spawn(async move {
+                let mut cached = 0;
+                let mut done = Vec::new();
+                for (hash, bytes) in todo {
+                    let total = bytes.len() as u64;
+                    let chunks: Vec<ModelChunk> = bytes
+                        .chunks(UPLOAD_CHUNK)
+                        .map(|c| ModelChunk {
+                            hash: hash.clone(),
+                            total_bytes: total,
+                            data: c.to_vec(),
+                        })
+                        .collect();
+                    let reply = r
+                        .client
+                        .upload(tokio_stream::iter(chunks))
+                        .await
+                        .map_err(|s| status_err(&r.name, s))?
+                        .into_inner();
+                    cached += usize::from(reply.cached);
+                    done.push((r.name.clone(), hash));
+                }
+                Ok::<_, RuntimeError>((cached, done))
+            });
+        }
+        let device_err = |message| RuntimeError::Remote {
+            worker: self.device.name.clone(),
+            message,
+        };
+        let mut cached = 0;
+        for hash in dep.model_hashes(&self.device.name) {
+            if !new(&self.device.name, hash) {
+                continue;
+            }
+            let bytes = bytes_of(&self.device.name, hash)?;
+            let device = self.device.clone();
+            // Loading optimises the model: off the async threads, which keep serving frames
+            // in flight during a live switch.
+            let (_, was) = tokio::task::spawn_blocking(move || device.add_model_cached(&bytes))
+                .await
+                .map_err(|e| device_err(format!("loader panicked: {e}")))?
+                .map_err(device_err)?;
+            cached += usize::from(was);
+            self.uploaded
+                .lock()
+                .expect("not poisoned")
+                .insert((self.device.name.clone(), hash.to_string()));
+        }
+        while let Some(r) = tasks.join_next().await {
+            let (c, done) = r.map_err(|e| device_err(format!("upload task failed: {e}")))??;
+            cached += c;
+            self.uploaded.lock().expect("not poisoned").extend(done);
+        }
+        Ok(cached)
+    }
 }
 
 /// The whole chain of causes of an error, for messages (tonic's top level says only
@@ -60,6 +169,11 @@ pub struct ClusterDriver {
     /// Bound on every control exchange and on waiting for any frame's answer.
     pub timeout: Duration,
     next_frame: u64,
+    /// The emulation set last by [`ClusterDriver::set_emulation`]; later deployments carry it.
+    emulation: Option<Emulation>,
+    /// Per node, the cursor of its observation log read so far.
+    cursors: HashMap<String, u64>,
+    uploaded: Uploaded,
 }
 
 /// A plan switch during a run: once `after` frames have been fed, `deployment` takes over
@@ -184,7 +298,134 @@ impl ClusterDriver {
             results_rx,
             timeout,
             next_frame: 1,
+            emulation: None,
+            cursors: HashMap::new(),
+            uploaded: Uploaded::default(),
         })
+    }
+
+    /// A handle that uploads models to this cluster's nodes while the driver keeps running.
+    pub fn uploader(&self) -> Uploader {
+        Uploader {
+            device: self.device.clone(),
+            remotes: self.remotes.clone(),
+            uploaded: self.uploaded.clone(),
+        }
+    }
+
+    /// Changes the emulation on every node now (frames in flight included); deployments made
+    /// after this carry it.
+    pub async fn set_emulation(&mut self, e: Emulation) -> Result<(), RuntimeError> {
+        let json = serde_json::to_string(&e).expect("serialisable");
+        for r in &mut self.remotes {
+            r.client
+                .emulate(EmulateRequest {
+                    emulation_json: json.clone(),
+                })
+                .await
+                .map_err(|s| status_err(&r.name, s))?;
+        }
+        self.device
+            .set_emulation(e.clone())
+            .map_err(|message| RuntimeError::Remote {
+                worker: self.device.name.clone(),
+                message,
+            })?;
+        self.emulation = Some(e);
+        Ok(())
+    }
+
+    /// What every node measured since the last call (the device's first).
+    pub async fn observe(&mut self) -> Result<Vec<Observations>, RuntimeError> {
+        let since = |c: &HashMap<String, u64>, n: &str| c.get(n).copied().unwrap_or(0);
+        let mut all = vec![self
+            .device
+            .observations(since(&self.cursors, &self.device.name))];
+        for r in &mut self.remotes {
+            let reply = r
+                .client
+                .observe(ObserveRequest {
+                    since: since(&self.cursors, &r.name),
+                })
+                .await
+                .map_err(|s| status_err(&r.name, s))?
+                .into_inner();
+            let o: Observations = serde_json::from_str(&reply.observations_json).map_err(|e| {
+                RuntimeError::Protocol {
+                    worker: r.name.clone(),
+                    message: format!("bad observations: {e}"),
+                }
+            })?;
+            if o.node != r.name {
+                return Err(RuntimeError::Protocol {
+                    worker: r.name.clone(),
+                    message: format!("observations are of node '{}'", o.node),
+                });
+            }
+            all.push(o);
+        }
+        for o in &all {
+            self.cursors.insert(o.node.clone(), o.next);
+        }
+        Ok(all)
+    }
+
+    /// Has node `from` send `bytes` of filler to `to` over its link, to measure it.
+    pub async fn probe(&mut self, from: &str, to: &str, bytes: u64) -> Result<(), RuntimeError> {
+        if from == self.device.name {
+            return self
+                .device
+                .probe(to, bytes as usize)
+                .map_err(|message| RuntimeError::Remote {
+                    worker: from.to_string(),
+                    message,
+                });
+        }
+        let r = self
+            .remotes
+            .iter_mut()
+            .find(|r| r.name == from)
+            .ok_or_else(|| RuntimeError::Protocol {
+                worker: from.to_string(),
+                message: "no such node in this cluster".into(),
+            })?;
+        r.client
+            .probe(ProbeRequest {
+                to: to.to_string(),
+                bytes,
+            })
+            .await
+            .map_err(|s| status_err(&r.name, s))?;
+        Ok(())
+    }
+
+    /// The frame number the next [`ClusterDriver::feed`] uses.
+    pub fn next_frame(&self) -> u64 {
+        self.next_frame
+    }
+
+    /// Publishes one frame's graph inputs on the device and returns its number; its answer
+    /// comes from [`ClusterDriver::next_result`].
+    pub fn feed(&mut self, inputs: &[(String, HostTensor)]) -> Result<u64, RuntimeError> {
+        let frame = self.next_frame;
+        self.next_frame += 1;
+        for (name, t) in inputs {
+            self.device
+                .publish(frame, name, t.clone())
+                .map_err(|message| RuntimeError::Remote {
+                    worker: self.device.name.clone(),
+                    message,
+                })?;
+        }
+        Ok(frame)
+    }
+
+    /// The next answered (or failed) frame, or `None` when none came before `deadline`.
+    pub async fn next_result(&mut self, deadline: Instant) -> Option<FrameResult> {
+        tokio::time::timeout_at(deadline, self.results_rx.recv())
+            .await
+            .ok()
+            .flatten()
     }
 
     /// The device node's data-plane address, for the deployment's node table.
@@ -203,50 +444,42 @@ impl ClusterDriver {
         m
     }
 
-    /// Uploads each node's models (`models`: content hash -> ONNX bytes; nodes that have one
-    /// cached skip loading it) and starts the deployment everywhere. Returns how many models
+    /// Uploads each node's models (`models`: content hash -> ONNX bytes; models a node was
+    /// sent before are skipped, and nodes that have one cached skip loading it) and starts the
+    /// deployment everywhere, for frames from the next one fed on. Returns how many models
     /// were already cached on their node.
     pub async fn deploy(
         &mut self,
         dep: &Deployment,
         models: &HashMap<String, Vec<u8>>,
     ) -> Result<usize, RuntimeError> {
-        // Frames from the next one fed on use this deployment; frames in flight finish on theirs.
         let mut dep = dep.clone();
-        dep.first_frame = self.next_frame;
-        let dep = &dep;
+        if let Some(e) = &self.emulation {
+            dep.emulation = e.clone();
+        }
         dep.check().map_err(|message| RuntimeError::Protocol {
             worker: self.device.name.clone(),
             message,
         })?;
-        let bytes_of = |node: &str, hash: &str| {
-            models.get(hash).ok_or_else(|| RuntimeError::Protocol {
-                worker: node.to_string(),
-                message: format!("no bytes for model {hash}"),
-            })
-        };
-        let json = serde_json::to_string(dep).expect("serialisable");
-        let mut cached = 0;
+        let cached = self.uploader().upload(&dep, models).await?;
+        self.start_deployment(dep).await?;
+        Ok(cached)
+    }
+
+    /// Starts `dep` on every node for frames from the next one fed on; frames in flight
+    /// finish on theirs. Its models must have been uploaded ([`Uploader::upload`]): this is
+    /// the quick half of a switch.
+    pub async fn start_deployment(&mut self, mut dep: Deployment) -> Result<(), RuntimeError> {
+        dep.first_frame = self.next_frame;
+        if let Some(e) = &self.emulation {
+            dep.emulation = e.clone();
+        }
+        dep.check().map_err(|message| RuntimeError::Protocol {
+            worker: self.device.name.clone(),
+            message,
+        })?;
+        let json = serde_json::to_string(&dep).expect("serialisable");
         for r in &mut self.remotes {
-            for hash in dep.model_hashes(&r.name) {
-                let bytes = bytes_of(&r.name, hash)?;
-                let total = bytes.len() as u64;
-                let chunks: Vec<ModelChunk> = bytes
-                    .chunks(UPLOAD_CHUNK)
-                    .map(|c| ModelChunk {
-                        hash: hash.to_string(),
-                        total_bytes: total,
-                        data: c.to_vec(),
-                    })
-                    .collect();
-                let reply = r
-                    .client
-                    .upload(tokio_stream::iter(chunks))
-                    .await
-                    .map_err(|s| status_err(&r.name, s))?
-                    .into_inner();
-                cached += usize::from(reply.cached);
-            }
             r.client
                 .deploy(DeployRequest {
                     deployment_json: json.clone(),
@@ -254,24 +487,12 @@ impl ClusterDriver {
                 .await
                 .map_err(|s| status_err(&r.name, s))?;
         }
-        let device_err = |message| RuntimeError::Remote {
-            worker: self.device.name.clone(),
-            message,
-        };
-        for hash in dep.model_hashes(&self.device.name) {
-            let bytes = bytes_of(&self.device.name, hash)?.clone();
-            let device = self.device.clone();
-            // Loading optimises the model: off the async threads, which keep serving frames
-            // in flight during a live switch.
-            tokio::task::spawn_blocking(move || device.add_model(&bytes))
-                .await
-                .map_err(|e| device_err(format!("loader panicked: {e}")))?
-                .map_err(device_err)?;
-        }
         self.device
-            .deploy(dep.clone(), Some(self.results_tx.clone()))
-            .map_err(device_err)?;
-        Ok(cached)
+            .deploy(dep, Some(self.results_tx.clone()))
+            .map_err(|message| RuntimeError::Remote {
+                worker: self.device.name.clone(),
+                message,
+            })
     }
 
     /// Feeds `frames` frames of `inputs` and waits for every answer. With `interval`, frames
@@ -351,8 +572,8 @@ impl ClusterDriver {
                     };
                     match r.outputs {
                         Ok(outs) => {
-                            latencies.push((r.frame, at.elapsed()));
-                            completed.push(start.elapsed());
+                            latencies.push((r.frame, r.done.duration_since(at)));
+                            completed.push(r.done.duration_since(start));
                             last_outputs = outs;
                         }
                         Err(e) => failures.push((r.frame, e)),

@@ -12,18 +12,20 @@ pub mod pb {
 }
 
 use pb::{
-    DeployReply, DeployRequest, HelloReply, HelloRequest, ModelChunk, StatsReply, StatsRequest,
-    UploadReply,
+    DeployReply, DeployRequest, EmulateReply, EmulateRequest, HelloReply, HelloRequest, ModelChunk,
+    ObserveReply, ObserveRequest, ProbeReply, ProbeRequest, StatsReply, StatsRequest, UploadReply,
 };
 
 /// The control protocol version; a peer speaking another is refused at hello.
-pub const CONTROL_VERSION: u32 = 1;
+pub const CONTROL_VERSION: u32 = 2;
 /// Largest control message either side accepts (deployments are JSON of a few hundred kB).
 pub const MAX_CONTROL_MESSAGE: usize = 16 << 20;
 /// Model upload chunk size.
 pub const UPLOAD_CHUNK: usize = 1 << 20;
 /// Largest model a node accepts.
 pub const MAX_MODEL_BYTES: u64 = 4 << 30;
+/// Largest probe a node sends: probes measure, they must not hog a link.
+pub const MAX_PROBE_BYTES: u64 = 16 << 20;
 
 pub(crate) struct ControlService {
     pub worker: Worker,
@@ -111,5 +113,40 @@ impl pb::control_server::Control for ControlService {
         Ok(Response::new(StatsReply {
             stats_json: serde_json::to_string(&stats).expect("serialisable"),
         }))
+    }
+
+    async fn emulate(
+        &self,
+        req: Request<EmulateRequest>,
+    ) -> Result<Response<EmulateReply>, Status> {
+        let e = serde_json::from_str(&req.into_inner().emulation_json)
+            .map_err(|e| Status::invalid_argument(format!("emulation: {e}")))?;
+        self.worker
+            .set_emulation(e)
+            .map_err(Status::invalid_argument)?;
+        Ok(Response::new(EmulateReply {}))
+    }
+
+    async fn observe(
+        &self,
+        req: Request<ObserveRequest>,
+    ) -> Result<Response<ObserveReply>, Status> {
+        let o = self.worker.observations(req.into_inner().since);
+        Ok(Response::new(ObserveReply {
+            observations_json: serde_json::to_string(&o).expect("serialisable"),
+        }))
+    }
+
+    async fn probe(&self, req: Request<ProbeRequest>) -> Result<Response<ProbeReply>, Status> {
+        let ProbeRequest { to, bytes } = req.into_inner();
+        if bytes == 0 || bytes > MAX_PROBE_BYTES {
+            return Err(Status::invalid_argument(format!(
+                "probe of {bytes} bytes: must be 1 to {MAX_PROBE_BYTES}"
+            )));
+        }
+        self.worker
+            .probe(&to, bytes as usize)
+            .map_err(Status::failed_precondition)?;
+        Ok(Response::new(ProbeReply {}))
     }
 }

@@ -114,21 +114,7 @@ impl Deployment {
                 }
             }
         }
-        for (n, f) in &self.emulation.slowdown {
-            if !(f.is_finite() && *f >= 1.0) {
-                return Err(format!("slowdown of node '{n}' must be >= 1, got {f}"));
-            }
-        }
-        for l in &self.emulation.links {
-            let rate_ok = l.mbps.is_none_or(|r| r.is_finite() && r > 0.0);
-            if !(rate_ok && l.delay_ms.is_finite() && l.delay_ms >= 0.0) {
-                return Err(format!(
-                    "link {} -> {}: rate must be positive and delay non-negative",
-                    l.from, l.to
-                ));
-            }
-        }
-        Ok(())
+        self.emulation.check()
     }
 
     /// Content hashes of the models `node` runs, each once.
@@ -144,9 +130,36 @@ impl Deployment {
     }
 
     pub fn link(&self, from: &str, to: &str) -> Option<&LinkShape> {
-        self.emulation
-            .links
-            .iter()
-            .find(|l| l.from == from && l.to == to)
+        self.emulation.link(from, to)
+    }
+}
+
+impl Emulation {
+    pub fn link(&self, from: &str, to: &str) -> Option<&LinkShape> {
+        self.links.iter().find(|l| l.from == from && l.to == to)
+    }
+
+    /// The factor `node`'s compute is stretched by (1: not slowed).
+    pub fn slowdown_of(&self, node: &str) -> f64 {
+        self.slowdown.get(node).copied().unwrap_or(1.0)
+    }
+
+    /// Checks rates, delays and factors, naming the first bad one.
+    pub fn check(&self) -> Result<(), String> {
+        for (n, f) in &self.slowdown {
+            if !(f.is_finite() && *f >= 1.0) {
+                return Err(format!("slowdown of node '{n}' must be >= 1, got {f}"));
+            }
+        }
+        for l in &self.links {
+            let rate_ok = l.mbps.is_none_or(|r| r.is_finite() && r > 0.0);
+            if !(rate_ok && l.delay_ms.is_finite() && l.delay_ms >= 0.0) {
+                return Err(format!(
+                    "link {} -> {}: rate must be positive and delay non-negative",
+                    l.from, l.to
+                ));
+            }
+        }
+        Ok(())
     }
 }

@@ -8,7 +8,10 @@
 //! where the scenario has no direct link; each node runs a part when its inputs for a frame
 //! have arrived, one at a time, off the async threads, so frames pipeline. Links and node
 //! speeds can be emulated (token bucket and delay in the sender, compute stretched by a factor
-//! of its CPU time). Every network wait is bounded by a timeout, so a node that dies or stops
+//! of its CPU time), and the emulation changed while frames flow (a trace). Each node keeps a
+//! numbered log of what it measured (part runs, transfers, probes of idle links) that the
+//! device reads incrementally for run-time adaptation; a switch uploads the next plan's models
+//! while frames keep flowing ([`Uploader`]) and then starts it for the next frame fed. Every network wait is bounded by a timeout, so a node that dies or stops
 //! answering becomes an error naming it, never a hang; a frame a node fails on is reported to
 //! the device as an error for that frame.
 //!
@@ -21,17 +24,21 @@ mod deployment;
 mod error;
 mod link_shaper;
 mod node;
+mod observation_log;
 mod protocol;
 mod remote_part;
 mod thread_cpu_time;
 mod worker;
 
-pub use cluster::{ClientTls, ClusterDriver, RunReport, Switch};
-pub use control_service::{pb as control_pb, CONTROL_VERSION, MAX_CONTROL_MESSAGE};
+pub use cluster::{ClientTls, ClusterDriver, RunReport, Switch, Uploader};
+pub use control_service::{
+    pb as control_pb, CONTROL_VERSION, MAX_CONTROL_MESSAGE, MAX_PROBE_BYTES,
+};
 pub use deployment::{Deployment, Emulation, LinkShape, PartSpec, Route, Work};
 pub use error::RuntimeError;
-pub use link_shaper::LinkRecord;
+pub use link_shaper::{LinkRecord, TransferSample};
 pub use node::{FrameResult, NodeStats, PartRecord};
+pub use observation_log::{Observation, Observations};
 pub use protocol::content_hash;
 pub use remote_part::RemotePart;
 pub use worker::Worker;

@@ -1,10 +1,11 @@
 //! The sending end of one link: a queue of frames to one peer, shaped (when emulating) by a
 //! token bucket and a one-way delay, written in order over one TCP connection.
 
-use crate::deployment::LinkShape;
-use std::sync::{Arc, Mutex};
+use crate::deployment::Emulation;
+use crate::observation_log::{Observation, ObservationLog};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
-use tiersplit_net::{write_frame, Frame};
+use tiersplit_net::{write_frame, Frame, FrameKind};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
@@ -33,39 +34,106 @@ pub(crate) struct Outgoing {
     pub enqueued: Instant,
 }
 
+/// Messages are shaped in chunks of this size, each at the rate in force when it starts
+/// (small enough that a collapsed link shows within a fraction of a second).
+const SHAPING_CHUNK: usize = 16 << 10;
+/// Shaped chunks are reported as progress samples of at least this long (or a whole message).
+const SAMPLE_WINDOW: Duration = Duration::from_millis(20);
+
+/// Part of a message (or a probe) that a shaped link carried: `bytes` in `micros`.
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+pub struct TransferSample {
+    pub to: String,
+    pub bytes: u64,
+    pub micros: u64,
+    pub probe: bool,
+}
+
+/// Where a link's sender reads its emulated shape and writes what it did.
+pub(crate) struct LinkContext {
+    /// The sending node.
+    pub from: String,
+    /// The node's current emulation: read for every message, so a trace can change a link's
+    /// rate while frames flow.
+    pub emulation: Arc<RwLock<Emulation>>,
+    pub io_timeout: Duration,
+    /// The deployment's records, for its statistics.
+    pub records: Arc<Mutex<Vec<LinkRecord>>>,
+    /// The node's log, for the device's estimators.
+    pub log: ObservationLog,
+    pub failures: mpsc::UnboundedSender<SendFailure>,
+}
+
 /// Starts the link's tasks; frames sent to the returned queue go to `addr` in order. Failures
 /// are reported on `failures` with the frame they cost.
 pub(crate) fn start_link(
     to: String,
     addr: String,
-    shape: Option<LinkShape>,
-    io_timeout: Duration,
-    records: Arc<Mutex<Vec<LinkRecord>>>,
-    failures: mpsc::UnboundedSender<SendFailure>,
+    cx: LinkContext,
 ) -> mpsc::UnboundedSender<Outgoing> {
+    let LinkContext {
+        from,
+        emulation,
+        io_timeout,
+        records,
+        log,
+        failures,
+    } = cx;
     let (tx, mut rx) = mpsc::unbounded_channel::<Outgoing>();
     // Shaping and writing are two tasks so the one-way delay pipelines: a frame in flight does
     // not hold the link for its delay, only for its serialisation time.
     let (wire_tx, mut wire_rx) = mpsc::unbounded_channel::<(Instant, Instant, Instant, Frame)>();
+    let (shaper_to, shaper_log) = (to.clone(), log.clone());
     tokio::spawn(async move {
+        let (to, log) = (shaper_to, shaper_log);
         let mut free_at = Instant::now();
         while let Some(out) = rx.recv().await {
-            let now = Instant::now();
-            let start = free_at.max(now);
-            let (hold, delay) = match &shape {
-                Some(s) => (
-                    s.mbps.map_or(Duration::ZERO, |r| {
-                        Duration::from_secs_f64(out.frame.payload.len() as f64 * 8.0 / (r * 1e6))
-                    }),
-                    Duration::from_secs_f64(s.delay_ms / 1e3),
-                ),
-                None => (Duration::ZERO, Duration::ZERO),
-            };
-            free_at = start + hold;
-            // Tokio's timer ticks in milliseconds: sleeping for nothing would still cost one.
-            if free_at > Instant::now() {
-                tokio::time::sleep_until(free_at).await;
+            let start = free_at.max(Instant::now());
+            let probe = out.frame.kind == FrameKind::Probe;
+            // The rate is applied chunk by chunk, read afresh for each, so a trace's change
+            // takes effect mid-message, and each chunk's time is a progress sample: the bytes
+            // over time a sender sees while its data drains onto a link.
+            let mut at = start;
+            let mut left = out.frame.payload.len();
+            let mut delay = Duration::ZERO;
+            // Chunks are reported in windows of at least SAMPLE_WINDOW: the timer wakes up to a
+            // millisecond late, which would swamp the time of one chunk on a fast link.
+            let (mut sample_bytes, mut sample_from) = (0u64, start);
+            loop {
+                let shape = emulation
+                    .read()
+                    .expect("not poisoned")
+                    .link(&from, &to)
+                    .cloned();
+                delay = shape
+                    .as_ref()
+                    .map_or(delay, |s| Duration::from_secs_f64(s.delay_ms / 1e3));
+                let Some(rate) = shape.and_then(|s| s.mbps) else {
+                    break;
+                };
+                if left == 0 {
+                    break;
+                }
+                let chunk = left.min(SHAPING_CHUNK);
+                left -= chunk;
+                at += Duration::from_secs_f64(chunk as f64 * 8.0 / (rate * 1e6));
+                // Tokio's timer ticks in milliseconds: sleeping for nothing would still cost one.
+                if at > Instant::now() {
+                    tokio::time::sleep_until(at).await;
+                }
+                sample_bytes += chunk as u64;
+                let took = Instant::now().duration_since(sample_from);
+                if took >= SAMPLE_WINDOW || left == 0 {
+                    log.push(Observation::Transfer(TransferSample {
+                        to: to.clone(),
+                        bytes: sample_bytes,
+                        micros: took.as_micros() as u64,
+                        probe,
+                    }));
+                    (sample_bytes, sample_from) = (0, at);
+                }
             }
+            free_at = at;
             if wire_tx
                 .send((out.enqueued, start, free_at + delay, out.frame))
                 .is_err()
@@ -106,13 +174,19 @@ pub(crate) fn start_link(
             }
             let s = stream.as_mut().expect("connected above");
             match write_frame(s, &frame, io_timeout).await {
-                Ok(()) => records.lock().expect("not poisoned").push(LinkRecord {
-                    frame: frame.frame,
-                    to: to.clone(),
-                    bytes: frame.payload.len() as u64,
-                    busy_us: Instant::now().duration_since(start).as_micros() as u64,
-                    queued_us: start.duration_since(enqueued).as_micros() as u64,
-                }),
+                // Probes are measured by their chunks; only tensors count as traffic.
+                Ok(()) if frame.kind == FrameKind::Probe => {}
+                Ok(()) => {
+                    let r = LinkRecord {
+                        frame: frame.frame,
+                        to: to.clone(),
+                        bytes: frame.payload.len() as u64,
+                        busy_us: Instant::now().duration_since(start).as_micros() as u64,
+                        queued_us: start.duration_since(enqueued).as_micros() as u64,
+                    };
+                    log.push(Observation::Link(r.clone()));
+                    records.lock().expect("not poisoned").push(r);
+                }
                 Err(e) => {
                     stream = None;
                     let _ = failures.send(SendFailure {

@@ -4,13 +4,14 @@
 //! frame are there. One part runs at a time (one engine per machine), off the async threads,
 //! while the links keep sending, so frame k+1 computes while frame k is on the wire.
 
-use crate::deployment::{Deployment, Route, Work};
-use crate::link_shaper::{start_link, LinkRecord, Outgoing, SendFailure};
+use crate::deployment::{Deployment, Emulation, Route, Work};
+use crate::link_shaper::{start_link, LinkContext, LinkRecord, Outgoing, SendFailure};
+use crate::observation_log::{Observation, ObservationLog};
 use crate::protocol::tensor_frame;
 use crate::thread_cpu_time::ThreadCpuTime;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::time::Duration;
 use tiersplit_exec::{crop_nchw, stitch_nchw, HostTensor, LoadedModel};
 use tiersplit_net::Frame;
@@ -23,12 +24,17 @@ pub struct FrameResult {
     pub frame: u64,
     /// Graph outputs by name, or why the frame failed (the node and the reason).
     pub outputs: Result<HashMap<String, HostTensor>, String>,
+    /// When the sink had the whole answer (or the failure).
+    pub done: Instant,
 }
 
 /// One part run on this node.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PartRecord {
     pub frame: u64,
+    /// The deployment the part belongs to.
+    #[serde(default)]
+    pub deployment: String,
     pub part: String,
     /// CPU time the engine took (the thread's own, so contention does not count).
     pub compute_us: u64,
@@ -91,6 +97,15 @@ pub(crate) struct Active {
     part_records: Arc<Mutex<Vec<PartRecord>>>,
     link_records: Arc<Mutex<Vec<LinkRecord>>>,
     io_timeout: Duration,
+    node: NodeState,
+}
+
+/// What a node's deployments share: the emulation in force (a trace changes it while frames
+/// flow) and the log of measurements the device reads.
+#[derive(Clone, Default)]
+pub(crate) struct NodeState {
+    pub emulation: Arc<RwLock<Emulation>>,
+    pub log: ObservationLog,
 }
 
 impl Active {
@@ -102,6 +117,7 @@ impl Active {
         models: &HashMap<String, Arc<dyn LoadedModel>>,
         results: Option<mpsc::UnboundedSender<FrameResult>>,
         io_timeout: Duration,
+        node: NodeState,
     ) -> Result<Arc<Active>, String> {
         dep.check()?;
         if !dep.nodes.contains_key(me) {
@@ -151,7 +167,6 @@ impl Active {
         for r in dep.routes.iter().filter(|r| r.from == me) {
             routes.entry(r.tensor.clone()).or_default().push(r.clone());
         }
-        let slowdown = dep.emulation.slowdown.get(me).copied().unwrap_or(1.0);
         let (jobs, jobs_rx) = mpsc::unbounded_channel();
         let (failures, mut failures_rx) = mpsc::unbounded_channel::<SendFailure>();
         let active = Arc::new(Active {
@@ -169,10 +184,11 @@ impl Active {
             part_records: Arc::default(),
             link_records: Arc::default(),
             io_timeout,
+            node,
         });
         // The executor holds the deployment weakly: when the node drops a superseded
         // deployment, its job queue closes and the executor, links and tasks all end.
-        tokio::spawn(Active::executor(Arc::downgrade(&active), jobs_rx, slowdown));
+        tokio::spawn(Active::executor(Arc::downgrade(&active), jobs_rx));
         let weak = Arc::downgrade(&active);
         tokio::spawn(async move {
             while let Some(f) = failures_rx.recv().await {
@@ -186,10 +202,16 @@ impl Active {
     }
 
     /// Runs jobs one at a time, in the order their inputs completed.
-    async fn executor(me: Weak<Active>, mut jobs: mpsc::UnboundedReceiver<Job>, slowdown: f64) {
+    async fn executor(me: Weak<Active>, mut jobs: mpsc::UnboundedReceiver<Job>) {
         while let Some(job) = jobs.recv().await {
             let Some(me) = me.upgrade() else { break };
             let started = Instant::now();
+            let slowdown = me
+                .node
+                .emulation
+                .read()
+                .expect("not poisoned")
+                .slowdown_of(&me.me);
             let part = &me.parts[job.part];
             let id = part.id.clone();
             let (result, compute) = match &part.work {
@@ -227,16 +249,16 @@ impl Active {
                     tokio::time::sleep(target - wall).await;
                 }
             }
-            me.part_records
-                .lock()
-                .expect("not poisoned")
-                .push(PartRecord {
-                    frame: job.frame,
-                    part: id.clone(),
-                    compute_us: compute.as_micros() as u64,
-                    busy_us: started.elapsed().as_micros() as u64,
-                    queued_us: started.duration_since(job.ready).as_micros() as u64,
-                });
+            let record = PartRecord {
+                frame: job.frame,
+                deployment: me.dep.id.clone(),
+                part: id.clone(),
+                compute_us: compute.as_micros() as u64,
+                busy_us: started.elapsed().as_micros() as u64,
+                queued_us: started.duration_since(job.ready).as_micros() as u64,
+            };
+            me.node.log.push(Observation::Part(record.clone()));
+            me.part_records.lock().expect("not poisoned").push(record);
             match result {
                 Ok(outs) => {
                     for (name, t) in part.outputs.iter().zip(outs) {
@@ -300,6 +322,7 @@ impl Active {
                 self.answer(FrameResult {
                     frame,
                     outputs: Ok(outputs),
+                    done: Instant::now(),
                 });
             }
         }
@@ -312,6 +335,7 @@ impl Active {
             self.answer(FrameResult {
                 frame,
                 outputs: Err(message.to_string()),
+                done: Instant::now(),
             });
         } else {
             let sink = self.dep.sink.clone();
@@ -325,16 +349,32 @@ impl Active {
         }
     }
 
+    /// Sends `bytes` of filler to `to` over this node's link to it, to measure the link.
+    pub(crate) fn probe(&self, to: &str, bytes: usize) -> Result<(), String> {
+        if to == self.me || !self.dep.nodes.contains_key(to) {
+            return Err(format!(
+                "node {} cannot probe '{to}': not another node of deployment '{}'",
+                self.me, self.dep.id
+            ));
+        }
+        self.send(to, Frame::probe(bytes));
+        Ok(())
+    }
+
     fn send(&self, to: &str, frame: Frame) {
         let mut links = self.links.lock().expect("not poisoned");
         let link = links.entry(to.to_string()).or_insert_with(|| {
             start_link(
                 to.to_string(),
                 self.dep.nodes[to].clone(),
-                self.dep.link(&self.me, to).cloned(),
-                self.io_timeout,
-                self.link_records.clone(),
-                self.failures.clone(),
+                LinkContext {
+                    from: self.me.clone(),
+                    emulation: self.node.emulation.clone(),
+                    io_timeout: self.io_timeout,
+                    records: self.link_records.clone(),
+                    log: self.node.log.clone(),
+                    failures: self.failures.clone(),
+                },
             )
         });
         let _ = link.send(Outgoing {

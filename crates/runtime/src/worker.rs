@@ -1,8 +1,9 @@
 use crate::control_service::{
     pb::control_server::ControlServer, ControlService, MAX_CONTROL_MESSAGE,
 };
-use crate::deployment::Deployment;
-use crate::node::{Active, FrameResult, NodeStats};
+use crate::deployment::{Deployment, Emulation};
+use crate::node::{Active, FrameResult, NodeState, NodeStats};
+use crate::observation_log::Observations;
 use crate::protocol::{content_hash, frame_tensor, tensor_frame, Deployed, RunDone, RunRequest};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -28,6 +29,8 @@ pub struct Worker {
     /// frame runs on the newest deployment that starts at or before it, so frames in flight
     /// finish on the plan they started on while new frames use the new one.
     active: Arc<Mutex<Vec<Served>>>,
+    /// The emulation in force and the measurement log, shared by the deployments.
+    state: NodeState,
     /// PEM certificate chain and key: when set, the control plane speaks only TLS.
     tls: Option<(Vec<u8>, Vec<u8>)>,
     /// Bound on waiting for the next frame of a request in progress.
@@ -42,6 +45,7 @@ impl Worker {
             name: name.into(),
             models: Default::default(),
             active: Default::default(),
+            state: NodeState::default(),
             tls: None,
             io_timeout: Duration::from_secs(30),
             idle_timeout: Duration::from_secs(3600),
@@ -84,7 +88,16 @@ impl Worker {
     ) -> Result<(), String> {
         let first = dep.first_frame;
         let models = self.models.lock().expect("not poisoned").clone();
-        let active = Active::start(dep, &self.name, &models, results, self.io_timeout)?;
+        let emulation = dep.emulation.clone();
+        let active = Active::start(
+            dep,
+            &self.name,
+            &models,
+            results,
+            self.io_timeout,
+            self.state.clone(),
+        )?;
+        *self.state.emulation.write().expect("not poisoned") = emulation;
         let mut all = self.active.lock().expect("not poisoned");
         if all.last().is_some_and(|(f, _)| *f >= first) {
             all.clear();
@@ -93,6 +106,32 @@ impl Worker {
         let excess = all.len().saturating_sub(KEPT_DEPLOYMENTS);
         all.drain(..excess);
         Ok(())
+    }
+
+    /// Changes this node's emulated link rates, delays and speed from now on, for every
+    /// deployment (how a trace of changing conditions is played on a one-machine cluster).
+    pub fn set_emulation(&self, e: Emulation) -> Result<(), String> {
+        e.check()?;
+        *self.state.emulation.write().expect("not poisoned") = e;
+        Ok(())
+    }
+
+    /// What this node measured (part runs, transfers, probes) from sequence number `since` on.
+    pub fn observations(&self, since: u64) -> Observations {
+        self.state.log.since(&self.name, since)
+    }
+
+    /// Sends `bytes` of filler to node `to` over this node's link to it, shaped like tensors
+    /// are; the transfer shows in [`Worker::observations`] as a probe.
+    pub fn probe(&self, to: &str, bytes: usize) -> Result<(), String> {
+        let newest = self.active.lock().expect("not poisoned").last().cloned();
+        match newest {
+            Some((_, a)) => a.probe(to, bytes),
+            None => Err(format!(
+                "node {} has no deployment to probe from",
+                self.name
+            )),
+        }
     }
 
     /// The deployment that serves `frame`.
@@ -356,6 +395,7 @@ impl Worker {
                         }
                     }
                 }
+                FrameKind::Probe => {}
                 FrameKind::Ping => {
                     write_frame(
                         &mut s,

@@ -51,7 +51,10 @@ fn hello_checks_the_protocol_version() {
             .await
             .unwrap()
             .into_inner();
-        assert_eq!((ok.node.as_str(), ok.protocol_version), ("edge0", 1));
+        assert_eq!(
+            (ok.node.as_str(), ok.protocol_version),
+            ("edge0", CONTROL_VERSION)
+        );
         let e = c
             .hello(HelloRequest {
                 protocol_version: 99,
@@ -60,7 +63,7 @@ fn hello_checks_the_protocol_version() {
             .await
             .unwrap_err();
         assert_eq!(e.code(), Code::FailedPrecondition);
-        assert!(e.message().contains("version 1, the client 99"), "{e}");
+        assert!(e.message().contains("version 2, the client 99"), "{e}");
     });
 }
 

@@ -20,6 +20,16 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 5)]
         frames: usize,
     },
+    /// Run-time adaptation over the shipped traces on a local cluster: time from a bandwidth
+    /// step to the new plan, and mean latency against every static plan over the same trace.
+    Adapt {
+        /// Traces to play (default: traces/wifi-3g-4g.toml and traces/edge-overload.toml).
+        #[arg(long, value_delimiter = ',')]
+        traces: Vec<std::path::PathBuf>,
+        /// Another model instead of the real MobileNetV2 (layer times estimated from FLOPs).
+        #[arg(long)]
+        model: Option<String>,
+    },
     /// Tensor transfer rate over one loopback TCP hop with the raw frame data plane.
     Transport {
         /// Tensor size in MiB.
@@ -72,6 +82,7 @@ pub fn run(c: BenchCommand) -> Result<ExitCode> {
             crate::commands::bench_plan::run(&scenario, rounds)
         }
         BenchCommand::Cluster { frames } => crate::commands::bench_cluster::run(frames),
+        BenchCommand::Adapt { traces, model } => crate::commands::bench_adapt::run(traces, model),
         BenchCommand::Transport { mb, count } => crate::commands::bench_transport::run(mb, count),
         BenchCommand::Readjust { scenario, rounds } => {
             crate::commands::bench_plan::readjust(&scenario, rounds)

@@ -1,4 +1,5 @@
 pub mod bench;
+pub mod bench_adapt;
 pub mod bench_cluster;
 pub mod bench_plan;
 pub mod bench_transport;

@@ -5,6 +5,8 @@ use crate::model_source::ModelSource;
 use crate::plan_deployment::emulation_of;
 use crate::problem_setup::{self, read_scenario, reference_profile, ProfileArgs};
 use crate::split_exec::{load_unsplit, model_inputs, run_named};
+use crate::trace_run::{read_trace, run_all, strategies, TraceReport, TraceSetup};
+use crate::trace_table::print_trace_reports;
 use anyhow::{bail, Context, Result};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -72,6 +74,40 @@ pub struct Args {
     /// Write the measurements (with the per-frame breakdown) as JSON.
     #[arg(long)]
     json: Option<PathBuf>,
+    /// Play this trace of changing link rates and node loads (TOML, `docs/traces.md`) on the
+    /// emulated cluster for its duration, adapting the plan as the device measures the change,
+    /// then run the static plans over the same trace for comparison.
+    #[arg(long, conflicts_with_all = ["switch_to", "frames"])]
+    trace: Option<PathBuf>,
+    /// With --trace: `off` runs only the static plans.
+    #[arg(long, value_enum, default_value = "on", requires = "trace")]
+    adapt: OnOff,
+    /// With --trace, the static plans to compare with: `phases` (the plan --algo picks for
+    /// each phase of the trace), `none`, or a list of algorithms planned for the start.
+    #[arg(long, default_value = "phases", requires = "trace")]
+    compare: String,
+    /// With --trace, draw latency against time into this SVG file.
+    #[arg(long, requires = "trace")]
+    plot: Option<PathBuf>,
+    /// When frames come faster than the cluster answers (--fps): `back-pressure` (the source
+    /// waits, nothing dropped) or `drop-oldest` (the oldest waiting frame is dropped, counted).
+    #[arg(long, default_value = "back-pressure")]
+    overload: tiersplit_adapt::Overload,
+    /// Frames waiting on the device at most before the overload policy applies.
+    #[arg(long, default_value_t = 2)]
+    queue: usize,
+    /// A switch needs at least this predicted gain (0.1 = 10%): hysteresis.
+    #[arg(long, default_value_t = 0.1)]
+    min_gain: f64,
+    /// Frames after a switch before another may happen.
+    #[arg(long, default_value_t = 3)]
+    cooldown_frames: u64,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug, clap::ValueEnum)]
+pub enum OnOff {
+    On,
+    Off,
 }
 
 /// Every node but the device: (name, address), and the processes started for them here.
@@ -249,6 +285,11 @@ pub fn run(a: Args) -> Result<ExitCode> {
         }
     }
     let scenario = read_scenario(&a.scenario)?;
+    // A bad trace is refused before any node starts.
+    let trace = match &a.trace {
+        Some(p) => Some(read_trace(p, &scenario)?),
+        None => None,
+    };
     let source = ModelSource::open(&a.model)?;
     let model = source.import(&a.inputs.import_options())?;
     let profile = reference_profile(&a.profiles, &source, &model)?;
@@ -266,11 +307,39 @@ pub fn run(a: Args) -> Result<ExitCode> {
         m => m,
     };
     let emulate = mode != EmulateMode::Off;
+    if a.trace.is_some() && !matches!(mode, EmulateMode::On) {
+        bail!("--trace changes the emulated link rates and node speeds: it needs --emulate on (or auto with local nodes)");
+    }
     let inputs = model_inputs(&model, &a.inputs.choice(0))?;
     let (reference, whole_ms) = time_unsplit(load_unsplit(&source, &model)?.as_ref(), &inputs, 5)?;
     let (profile, emulation) = emulated(&scenario, profile, whole_ms, mode);
     let problem = problem_setup::problem(&model, &scenario, &a.scenario, &profile)?;
     let plan = planner_by_name(&a.algo)?.plan(&problem)?;
+    if let Some(trace) = trace {
+        let fastest = scenario
+            .nodes
+            .iter()
+            .map(|n| n.speed)
+            .fold(f64::MIN, f64::max);
+        let setup = TraceSetup {
+            model: std::sync::Arc::new(model),
+            base: scenario.clone(),
+            scenario_path: a.scenario.clone(),
+            profile,
+            trace,
+            delays_only: mode == EmulateMode::Delays,
+            fastest,
+            inputs,
+            reference,
+            fps: a.fps,
+            window: a.window,
+            overload: a.overload,
+            queue: a.queue,
+        };
+        let out = run_traced(&a, &setup, plan, &device, &remotes);
+        drop(local);
+        return out;
+    }
     let next_plan = match &a.switch_to {
         Some(algo) => Some(planner_by_name(algo)?.plan(&problem)?),
         None => None,
@@ -346,6 +415,64 @@ pub fn run(a: Args) -> Result<ExitCode> {
     }
     drop(local);
     Ok(if measured.exact && measured.failures.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// `run --trace`: the adaptive run, then each static plan, over the same trace; a table, each
+/// switch, the plot and the JSON.
+fn run_traced(
+    a: &Args,
+    setup: &TraceSetup,
+    plan: tiersplit_plan::Plan,
+    device: &str,
+    remotes: &[(String, String)],
+) -> Result<ExitCode> {
+    let strategies = strategies(
+        setup,
+        &plan,
+        &a.compare,
+        (a.adapt == OnOff::On)
+            .then(|| tiersplit_adapt::SwitchPolicy::new(a.min_gain, a.cooldown_frames)),
+    )?;
+    println!(
+        "trace {} ({:.0} s, {} change(s)): {}",
+        setup.trace.name,
+        setup.trace.duration_s,
+        setup.trace.steps.len(),
+        setup.trace.description
+    );
+    let rt = tokio::runtime::Runtime::new()?;
+    let reports: Vec<TraceReport> = rt.block_on(async {
+        let mut driver =
+            ClusterDriver::start(device, &a.listen, remotes, Duration::from_secs(a.timeout))
+                .await?;
+        run_all(&mut driver, setup, strategies).await
+    })?;
+    print_trace_reports(&reports);
+    if let Some(path) = &a.plot {
+        crate::latency_plot::draw(
+            path,
+            &format!(
+                "{} on {} under trace {}",
+                setup.model.graph.name, setup.base.name, setup.trace.name
+            ),
+            &reports,
+            setup.trace.duration_s,
+        )?;
+        println!("wrote {}", path.display());
+    }
+    if let Some(path) = &a.json {
+        std::fs::write(path, serde_json::to_string_pretty(&reports)?)
+            .with_context(|| format!("writing {}", path.display()))?;
+        println!("wrote {}", path.display());
+    }
+    let ok = reports
+        .iter()
+        .all(|r| r.all_exact && r.failures.is_empty() && r.fed == r.frames.len() as u64);
+    Ok(if ok {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)

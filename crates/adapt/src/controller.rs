@@ -1,0 +1,272 @@
+use crate::{Decision, SwitchPolicy};
+use serde::Serialize;
+use tiersplit_cost::{Nanos, Problem, Tier};
+use tiersplit_plan::{evaluate, planner_by_name, Hpa, Plan, PlanError, Planner, SplitPoints};
+
+/// Which objective a re-plan serves: DADS's light/heavy rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Mode {
+    /// The latency plan keeps up with the frame rate (or frames come one at a time):
+    /// minimise one frame's latency.
+    Light,
+    /// The latency plan's largest stage is longer than the frame interval: minimise the
+    /// pipelined period instead.
+    Heavy,
+}
+
+/// What a re-plan found and what the policy made of it.
+#[derive(Debug, Clone)]
+pub struct Proposal {
+    pub plan: Plan,
+    pub mode: Mode,
+    /// The current plan's and the candidate's score under the new estimates (makespan in
+    /// light mode, period in heavy mode).
+    pub current: Nanos,
+    pub candidate: Nanos,
+    pub decision: Decision,
+    /// Even the chosen plan cannot keep up with the frame rate.
+    pub overloaded: bool,
+    /// Frames per second the chosen plan sustains (1 / period).
+    pub sustainable_fps: f64,
+}
+
+/// Re-plans on the estimated problem and decides whether to switch: the planner the run was
+/// started with (HPA moves its two partition points locally, D3's run-time adjustment; any
+/// other planner re-solves), DADS's light/heavy switch when frames are paced, and the
+/// switching policy's hysteresis and cooldown.
+pub struct Controller {
+    light: Box<dyn Planner>,
+    /// A planner of milliseconds for the first answer to a step, when `light` takes long
+    /// (`best` runs every planner): its plan serves while `light` refines.
+    quick: Option<Box<dyn Planner>>,
+    heavy: Option<Box<dyn Planner>>,
+    /// Frames are paced at this interval (None: one frame at a time, latency only).
+    pub frame_interval: Option<Nanos>,
+    pub policy: SwitchPolicy,
+}
+
+impl Controller {
+    /// Re-plans with `algo`; with a frame interval, heavy load re-plans with `heavy_algo`.
+    pub fn new(
+        algo: &str,
+        heavy_algo: &str,
+        frame_interval: Option<Nanos>,
+        policy: SwitchPolicy,
+    ) -> Result<Controller, PlanError> {
+        Ok(Controller {
+            light: planner_by_name(algo)?,
+            quick: match algo {
+                "best" => Some(planner_by_name("exact-3tier")?),
+                _ => None,
+            },
+            heavy: match frame_interval {
+                Some(_) => Some(planner_by_name(heavy_algo)?),
+                None => None,
+            },
+            frame_interval,
+            policy,
+        })
+    }
+
+    /// Whether [`Controller::propose_quick`] has a faster planner than the full one.
+    pub fn has_quick(&self) -> bool {
+        self.quick.is_some()
+    }
+
+    /// The first frame a switch may happen again, while the policy cools down.
+    pub fn cooldown_ends(&self) -> Option<u64> {
+        self.policy.cooldown_ends()
+    }
+
+    /// [`Controller::propose`] with the quick planner in place of the full one (the full one
+    /// when there is none): the first answer to a step.
+    pub fn propose_quick(
+        &mut self,
+        frame: u64,
+        p: &Problem,
+        current: &Plan,
+    ) -> Result<Proposal, PlanError> {
+        self.propose_with(frame, p, current, true)
+    }
+
+    fn light_plan(&self, p: &Problem, current: &Plan, quick: bool) -> Result<Plan, PlanError> {
+        if let (true, Some(q)) = (quick, &self.quick) {
+            return q.plan(p);
+        }
+        if self.light.name() == "hpa" {
+            let (s, _) = Hpa::readjust(p, split_points(p, current))?;
+            return Ok(Plan::new("hpa", Hpa::placement(p, s)?));
+        }
+        self.light.plan(p)
+    }
+
+    /// At frame `frame`, with problem `p` (the nominal one corrected by the estimates) and the
+    /// plan now running.
+    pub fn propose(
+        &mut self,
+        frame: u64,
+        p: &Problem,
+        current: &Plan,
+    ) -> Result<Proposal, PlanError> {
+        self.propose_with(frame, p, current, false)
+    }
+
+    fn propose_with(
+        &mut self,
+        frame: u64,
+        p: &Problem,
+        current: &Plan,
+        quick: bool,
+    ) -> Result<Proposal, PlanError> {
+        let cur = evaluate(p, current);
+        let light = self.light_plan(p, current, quick)?;
+        let lp = evaluate(p, &light);
+        let keeps_up = |period: Nanos| self.frame_interval.is_none_or(|i| period <= i);
+        let (plan, pred, mode) = match &self.heavy {
+            Some(h) if !keeps_up(lp.period) => {
+                let heavy = h.plan(p)?;
+                let hp = evaluate(p, &heavy);
+                // The heavy planner may not beat the light plan's period on this problem.
+                if hp.period < lp.period {
+                    (heavy, hp, Mode::Heavy)
+                } else {
+                    (light, lp, Mode::Heavy)
+                }
+            }
+            _ => (light, lp, Mode::Light),
+        };
+        let score = |pr: &tiersplit_plan::Prediction| match mode {
+            Mode::Light => pr.makespan,
+            Mode::Heavy => pr.period,
+        };
+        // A current plan that no longer keeps up loses to one that does, whatever its latency.
+        let current_score = if mode == Mode::Light && !keeps_up(cur.period) {
+            f64::INFINITY
+        } else {
+            score(&cur).0 as f64
+        };
+        let decision = if plan.placement == current.placement && plan.tiled == current.tiled {
+            Decision::KeepNotBetter
+        } else {
+            self.policy
+                .decide(frame, current_score, score(&pred).0 as f64)
+        };
+        let chosen_period = if decision == Decision::Switch {
+            pred.period
+        } else {
+            cur.period
+        };
+        Ok(Proposal {
+            current: score(&cur),
+            candidate: score(&pred),
+            mode,
+            decision,
+            overloaded: !keeps_up(chosen_period),
+            sustainable_fps: 1e9 / chosen_period.0.max(1) as f64,
+            plan,
+        })
+    }
+}
+
+/// HPA's two partition points read off any placement: the device's prefix and the start of
+/// the cloud's suffix (a starting point for the local search, exact for HPA's own plans).
+fn split_points(p: &Problem, plan: &Plan) -> SplitPoints {
+    let tier = |l: usize| p.nodes[plan.placement[l].0].tier;
+    let n = plan.placement.len();
+    let edge_from = (0..n).find(|&l| tier(l) != Tier::Device).unwrap_or(n);
+    let cloud_from = (edge_from..n)
+        .find(|&l| tier(l) == Tier::Cloud)
+        .unwrap_or(n);
+    SplitPoints {
+        edge_from,
+        cloud_from,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tiersplit_cost::{Bandwidth, NodeId};
+
+    /// A chain where the first layers are heavy and shrink the data: on a fast uplink the
+    /// cloud should take everything, on a slow one the device should keep the first layers.
+    fn problem() -> Problem {
+        let text = r#"{"model":"m","scenario":"s","nodes":[{"name":"device","tier":"device"},{"name":"edge0","tier":"edge"},{"name":"cloud","tier":"cloud"}],"device":0,
+        "layers":[{"name":"a","op":"Conv","time":[400000000,10000000,2000000]},{"name":"b","op":"Conv","time":[400000000,10000000,2000000]},{"name":"c","op":"Gemm","time":[40000000,1000000,200000]}],
+        "tensors":[{"name":"x","bytes":600000,"producer":null,"consumers":[0],"graph_output":false},{"name":"ya","bytes":300000,"producer":0,"consumers":[1],"graph_output":false},{"name":"yb","bytes":4000,"producer":1,"consumers":[2],"graph_output":false},{"name":"yc","bytes":4000,"producer":2,"consumers":[],"graph_output":true}],
+        "links":[{"from":0,"to":1,"bandwidth":6250000.0,"latency":2000000},{"from":1,"to":0,"bandwidth":6250000.0,"latency":2000000},{"from":1,"to":2,"bandwidth":3125000.0,"latency":15000000},{"from":2,"to":1,"bandwidth":3125000.0,"latency":15000000}],
+        "frame_rate":5.0}"#;
+        serde_json::from_str(text).unwrap()
+    }
+
+    fn with_uplink(mbps: f64) -> Problem {
+        let mut p = problem();
+        for l in &mut p.links {
+            if l.from.0 + l.to.0 == 1 {
+                l.bandwidth = Bandwidth::from_mbps(mbps);
+            }
+        }
+        p
+    }
+
+    #[test]
+    fn a_collapsed_uplink_makes_the_controller_switch_once() {
+        let mut c =
+            Controller::new("best", "best-throughput", None, SwitchPolicy::new(0.1, 5)).unwrap();
+        let fast = with_uplink(50.0);
+        let plan = planner_by_name("best").unwrap().plan(&fast).unwrap();
+        // Nothing changed: no switch.
+        let same = c.propose(1, &fast, &plan).unwrap();
+        assert_eq!(same.decision, Decision::KeepNotBetter);
+        // 3G: the upload of x now takes seconds; the device keeps more.
+        let slow = with_uplink(1.1);
+        let prop = c.propose(2, &slow, &plan).unwrap();
+        assert_eq!(prop.decision, Decision::Switch);
+        assert!(prop.candidate < prop.current);
+        let on_device = |p: &Plan| p.placement.iter().filter(|&&n| n == NodeId(0)).count();
+        assert!(on_device(&prop.plan) > on_device(&plan));
+        // The new plan, asked again under the same estimates: it stays.
+        let again = c.propose(9, &slow, &prop.plan).unwrap();
+        assert_eq!(again.decision, Decision::KeepNotBetter);
+    }
+
+    #[test]
+    fn the_quick_answer_switches_first_and_the_cooldown_is_told() {
+        let mut c =
+            Controller::new("best", "best-throughput", None, SwitchPolicy::new(0.1, 5)).unwrap();
+        assert!(c.has_quick());
+        let fast = with_uplink(50.0);
+        let plan = planner_by_name("best").unwrap().plan(&fast).unwrap();
+        let prop = c.propose_quick(2, &with_uplink(1.1), &plan).unwrap();
+        assert_eq!(prop.decision, Decision::Switch);
+        assert_eq!(prop.plan.algorithm, "exact-3tier");
+        assert_eq!(c.cooldown_ends(), Some(7));
+    }
+
+    #[test]
+    fn hpa_moves_its_points_locally_and_dads_rule_goes_heavy() {
+        let mut c =
+            Controller::new("hpa", "best-throughput", None, SwitchPolicy::new(0.0, 0)).unwrap();
+        let fast = with_uplink(50.0);
+        let plan = Hpa.plan(&fast).unwrap();
+        let prop = c.propose(1, &with_uplink(0.5), &plan).unwrap();
+        assert_eq!(prop.plan.algorithm, "hpa");
+        let full = Hpa.plan(&with_uplink(0.5)).unwrap();
+        assert_eq!(
+            evaluate(&with_uplink(0.5), &prop.plan).latency_sum,
+            evaluate(&with_uplink(0.5), &full).latency_sum
+        );
+        // 100 frames/s: no plan's stage is that short; heavy mode, flagged as overloaded.
+        let mut c = Controller::new(
+            "best",
+            "best-throughput",
+            Some(Nanos::from_millis_f64(10.0)),
+            SwitchPolicy::new(0.0, 0),
+        )
+        .unwrap();
+        let prop = c.propose(1, &fast, &plan).unwrap();
+        assert_eq!(prop.mode, Mode::Heavy);
+        assert!(prop.overloaded);
+        assert!(prop.sustainable_fps < 100.0);
+    }
+}

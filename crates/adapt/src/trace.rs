@@ -1,0 +1,279 @@
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+use tiersplit_cost::Scenario;
+
+/// Conditions changing over time, played on an emulated cluster: link rates (WiFi to 3G to 4G)
+/// and node load (an edge node another job slows by a factor of 3 for ten seconds).
+///
+/// ```toml
+/// name = "wifi-3g-4g"
+/// duration_s = 30.0
+///
+/// [[steps]]
+/// at_s = 10.0
+/// links = ["device->edge0", "device->edge1"]
+/// mbps = 1.1
+///
+/// [[steps]]
+/// at_s = 12.0
+/// nodes = ["edge0"]
+/// load = 3.0
+/// ```
+///
+/// A step sets, from `at_s` on, the rate of the named scenario links (both directions of a
+/// bidirectional link) and/or the load of the named nodes: `load = 3` makes a node's compute
+/// take three times what the scenario's speed says; `load = 1` is the scenario's speed again.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Trace {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    /// How long a run over this trace lasts.
+    pub duration_s: f64,
+    #[serde(default)]
+    pub steps: Vec<TraceStep>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TraceStep {
+    pub at_s: f64,
+    /// Scenario links as "from->to".
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub links: Vec<String>,
+    /// New rate of those links, Mbit/s.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mbps: Option<f64>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub nodes: Vec<String>,
+    /// New load factor of those nodes (>= 1: compute takes this many times as long).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub load: Option<f64>,
+}
+
+#[derive(Debug, Error, PartialEq)]
+pub enum TraceError {
+    #[error("trace: {0}")]
+    Toml(String),
+    #[error("trace step {step} (at {at_s} s): {msg}")]
+    Step { step: usize, at_s: f64, msg: String },
+    #[error("trace: {0}")]
+    Field(String),
+}
+
+impl Trace {
+    /// Parses a trace and checks it against the scenario it will be played on; errors name the
+    /// step and the field.
+    pub fn from_toml(text: &str, scenario: &Scenario) -> Result<Trace, TraceError> {
+        let t: Trace = toml::from_str(text).map_err(|e| TraceError::Toml(e.to_string()))?;
+        t.validate(scenario)?;
+        Ok(t)
+    }
+
+    pub fn validate(&self, scenario: &Scenario) -> Result<(), TraceError> {
+        if !(self.duration_s.is_finite() && self.duration_s > 0.0) {
+            return Err(TraceError::Field(format!(
+                "duration_s must be positive, got {}",
+                self.duration_s
+            )));
+        }
+        for (i, s) in self.steps.iter().enumerate() {
+            let bad = |msg: String| TraceError::Step {
+                step: i + 1,
+                at_s: s.at_s,
+                msg,
+            };
+            if !(s.at_s.is_finite() && s.at_s >= 0.0 && s.at_s < self.duration_s) {
+                return Err(bad(format!(
+                    "at_s must be within the trace's 0..{} s",
+                    self.duration_s
+                )));
+            }
+            if i > 0 && s.at_s < self.steps[i - 1].at_s {
+                return Err(bad("steps must be in time order".into()));
+            }
+            if s.links.is_empty() != s.mbps.is_none() {
+                return Err(bad("`links` and `mbps` go together".into()));
+            }
+            if s.nodes.is_empty() != s.load.is_none() {
+                return Err(bad("`nodes` and `load` go together".into()));
+            }
+            if s.links.is_empty() && s.nodes.is_empty() {
+                return Err(bad(
+                    "changes nothing: give links and mbps, or nodes and load".into(),
+                ));
+            }
+            if let Some(m) = s.mbps {
+                if !(m.is_finite() && m > 0.0) {
+                    return Err(bad(format!("mbps must be positive, got {m}")));
+                }
+            }
+            if let Some(l) = s.load {
+                if !(l.is_finite() && l >= 1.0) {
+                    return Err(bad(format!("load must be at least 1, got {l}")));
+                }
+            }
+            for l in &s.links {
+                link_index(scenario, l).map_err(bad)?;
+            }
+            for n in &s.nodes {
+                if !scenario.nodes.iter().any(|x| &x.name == n) {
+                    return Err(bad(format!("no node '{n}' in scenario {}", scenario.name)));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The scenario as it is `t_s` seconds into the trace: every step at or before then applied.
+    pub fn scenario_at(&self, base: &Scenario, t_s: f64) -> Scenario {
+        let mut s = base.clone();
+        let mut load: Vec<f64> = vec![1.0; s.nodes.len()];
+        for step in self.steps.iter().filter(|st| st.at_s <= t_s) {
+            if let Some(m) = step.mbps {
+                for l in &step.links {
+                    if let Ok(i) = link_index(base, l) {
+                        s.links[i].bandwidth_mbps = m;
+                    }
+                }
+            }
+            if let Some(f) = step.load {
+                for n in &step.nodes {
+                    if let Some(i) = base.nodes.iter().position(|x| &x.name == n) {
+                        load[i] = f;
+                    }
+                }
+            }
+        }
+        for (node, f) in s.nodes.iter_mut().zip(load) {
+            node.speed /= f;
+        }
+        s
+    }
+
+    /// The times at which conditions change, with the scenario from then on: the start first.
+    pub fn phases(&self, base: &Scenario) -> Vec<(f64, Scenario)> {
+        let mut times = vec![0.0];
+        for s in &self.steps {
+            if times.last() != Some(&s.at_s) {
+                times.push(s.at_s);
+            }
+        }
+        times
+            .into_iter()
+            .map(|t| (t, self.scenario_at(base, t)))
+            .collect()
+    }
+}
+
+/// The scenario link named "from->to" (either way round for a bidirectional link).
+fn link_index(s: &Scenario, name: &str) -> Result<usize, String> {
+    let (from, to) = name
+        .split_once("->")
+        .ok_or_else(|| format!("link '{name}' must be written \"from->to\""))?;
+    let (from, to) = (from.trim(), to.trim());
+    s.links
+        .iter()
+        .position(|l| {
+            (l.from == from && l.to == to) || (l.bidirectional && l.from == to && l.to == from)
+        })
+        .ok_or_else(|| format!("no link {from}->{to} in scenario {}", s.name))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SCENARIO: &str = r#"
+name = "s"
+frame_rate = 5
+[[nodes]]
+name = "device"
+tier = "device"
+speed = 0.25
+[[nodes]]
+name = "edge0"
+tier = "edge"
+speed = 0.5
+[[nodes]]
+name = "cloud"
+tier = "cloud"
+[[links]]
+from = "device"
+to = "edge0"
+bandwidth_mbps = 50
+rtt_ms = 4
+[[links]]
+from = "edge0"
+to = "cloud"
+bandwidth_mbps = 25
+rtt_ms = 30
+"#;
+
+    fn scenario() -> Scenario {
+        Scenario::from_toml(SCENARIO).unwrap()
+    }
+
+    #[test]
+    fn steps_apply_from_their_time_on() {
+        let t = Trace::from_toml(
+            r#"
+name = "t"
+duration_s = 30
+[[steps]]
+at_s = 10
+links = ["edge0->device"]
+mbps = 1.1
+[[steps]]
+at_s = 12
+nodes = ["edge0"]
+load = 3
+[[steps]]
+at_s = 22
+nodes = ["edge0"]
+load = 1
+"#,
+            &scenario(),
+        )
+        .unwrap();
+        let base = scenario();
+        assert_eq!(t.scenario_at(&base, 9.9), base);
+        let at = t.scenario_at(&base, 15.0);
+        assert_eq!(at.links[0].bandwidth_mbps, 1.1);
+        assert_eq!(at.links[1].bandwidth_mbps, 25.0);
+        assert!((at.nodes[1].speed - 0.5 / 3.0).abs() < 1e-12);
+        assert_eq!(t.scenario_at(&base, 25.0).nodes[1].speed, 0.5);
+        let phases: Vec<f64> = t.phases(&base).iter().map(|p| p.0).collect();
+        assert_eq!(phases, [0.0, 10.0, 12.0, 22.0]);
+    }
+
+    #[test]
+    fn bad_traces_name_the_step_and_field() {
+        let err = |steps: &str| {
+            Trace::from_toml(
+                &format!("name = \"t\"\nduration_s = 20\n{steps}"),
+                &scenario(),
+            )
+            .unwrap_err()
+            .to_string()
+        };
+        let e = err("[[steps]]\nat_s = 1\nlinks = [\"device->cloud\"]\nmbps = 3");
+        assert!(
+            e.contains("step 1") && e.contains("no link device->cloud"),
+            "{e}"
+        );
+        let e = err("[[steps]]\nat_s = 1\nnodes = [\"edge9\"]\nload = 2");
+        assert!(e.contains("no node 'edge9'"), "{e}");
+        let e = err("[[steps]]\nat_s = 1\nnodes = [\"edge0\"]\nload = 0.5");
+        assert!(e.contains("load must be at least 1"), "{e}");
+        let e = err("[[steps]]\nat_s = 25\nnodes = [\"edge0\"]\nload = 2");
+        assert!(e.contains("within the trace"), "{e}");
+        let e = err("[[steps]]\nat_s = 2\nlinks = [\"device->edge0\"]");
+        assert!(e.contains("`links` and `mbps` go together"), "{e}");
+        let e = err("[[steps]]\nat_s = 5\nnodes = [\"edge0\"]\nload = 2\n[[steps]]\nat_s = 4\nnodes = [\"edge0\"]\nload = 1");
+        assert!(e.contains("step 2") && e.contains("time order"), "{e}");
+        let e = err("[[steps]]\nat_s = 5\nspeed = 2");
+        assert!(e.contains("unknown field `speed`"), "{e}");
+    }
+}

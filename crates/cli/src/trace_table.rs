@@ -1,0 +1,101 @@
+//! The report of runs over one trace: the comparison table and, for the adaptive run, every
+//! switch with its timing and its check against the real conditions.
+
+use crate::trace_run::TraceReport;
+
+pub fn print_trace_reports(reports: &[TraceReport]) {
+    if let Some(r) = reports.first() {
+        for p in &r.phases {
+            println!("  at {:5.1} s: {}", p.at_s, p.what);
+        }
+    }
+    let adaptive_mean = reports.iter().find(|r| r.adaptive).map(|r| r.mean_ms);
+    println!();
+    println!(
+        "{:<28} {:>6} {:>6} {:>7} {:>9} {:>8} {:>8} {:>8} {:>6}  mean vs adaptive",
+        "strategy", "fed", "answ", "dropped", "mean ms", "p50 ms", "p95 ms", "switches", "exact",
+    );
+    for r in reports {
+        println!(
+            "{:<28} {:>6} {:>6} {:>7} {:>9.1} {:>8.1} {:>8.1} {:>8} {:>6}  {}",
+            r.label,
+            r.fed,
+            r.frames.len(),
+            r.dropped,
+            r.mean_ms,
+            r.p50_ms,
+            r.p95_ms,
+            r.switches.len(),
+            if r.all_exact && r.failures.is_empty() {
+                "PASS"
+            } else {
+                "FAIL"
+            },
+            match adaptive_mean {
+                Some(m) if !r.adaptive => format!("{:.2}x", r.mean_ms / m),
+                _ => "-".into(),
+            }
+        );
+    }
+    for r in reports.iter().filter(|r| r.adaptive) {
+        println!();
+        println!(
+            "{}: {} re-plans, {} probes, {} switch(es){}",
+            r.label,
+            r.replans,
+            r.probes,
+            r.switches.len(),
+            if r.overloaded > 0 {
+                format!(
+                    "; {} re-plan(s) found no plan keeping up with the frame rate",
+                    r.overloaded
+                )
+            } else {
+                String::new()
+            }
+        );
+        for s in &r.switches {
+            // The trace change this switch answers: the last one before it was seen.
+            let change = r
+                .phases
+                .iter()
+                .rfind(|p| p.at_s <= s.seen_s)
+                .map(|p| p.at_s);
+            println!(
+                "  {:6.2} s {} -> {} ({:?}): {}; predicted {:.1} -> {:.1} ms; seen {:.2} s, decided {:.2} s, first frame {} answered {}{}",
+                s.ready_s,
+                s.from,
+                s.to,
+                s.mode,
+                s.trigger,
+                s.predicted_old_ms,
+                s.predicted_new_ms,
+                s.seen_s,
+                s.decided_s,
+                s.first_frame,
+                s.first_answer_s
+                    .map_or("never".into(), |t| format!("at {t:.2} s")),
+                change.map_or(String::new(), |c| format!(
+                    "; {:.2} s after the change at {c:.1} s",
+                    s.ready_s - c
+                )),
+            );
+            println!("           now {}", s.placement);
+            if let Some(t) = &s.truth {
+                println!(
+                    "           under the real conditions since {:.1} s: old plan {:.1} ms, new {:.1} ms, best known {:.1} ms",
+                    t.phase_s, t.old_ms, t.new_ms, t.best_ms
+                );
+            }
+        }
+        println!(
+            "  estimated at the end: {}",
+            r.link_mbps
+                .iter()
+                .map(|(k, v)| format!("{k} {v:.1} Mbit/s"))
+                .chain(r.node_slowdown.iter().map(|(k, v)| format!("{k} x{v:.2}")))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+}

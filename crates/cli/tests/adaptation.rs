@@ -1,0 +1,152 @@
+//! Run-time adaptation end to end: the real MobileNetV2 on a local cluster of worker processes
+//! while a trace collapses the device's uplinks. The adaptive run must notice from its own
+//! measurements, switch live to a plan that is right for the new conditions, answer every
+//! frame it was fed, exactly; the static plans run over the same trace for comparison.
+
+mod common;
+
+use common::{shared, shared_model, stderr, stdout, tiersplit};
+use serde_json::Value;
+use std::path::PathBuf;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn path(rel: &str) -> String {
+    root().join(rel).display().to_string()
+}
+
+#[test]
+fn the_adaptive_run_switches_when_the_uplink_collapses_and_loses_no_frame() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("trace.json");
+    let svg = dir.path().join("trace.svg");
+    let image = shared().join("images/chelsea.png");
+    let o = tiersplit(&[
+        "run",
+        shared_model("mobilenet_v2_imagenet.onnx").to_str().unwrap(),
+        "--scenario",
+        &path("scenarios/local-cluster.toml"),
+        "--profile",
+        &path("profiles/mobilenet_v2_imagenet.json"),
+        "--trace",
+        &path("traces/ci-uplink-drop.toml"),
+        "--image",
+        image.to_str().unwrap(),
+        "--json",
+        json.to_str().unwrap(),
+        "--plot",
+        svg.to_str().unwrap(),
+    ]);
+    let out = stdout(&o);
+    assert!(o.status.success(), "{out}\n{}", stderr(&o));
+    let reports: Vec<Value> =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert!(
+        reports.len() >= 2,
+        "the adaptive run and at least one static plan"
+    );
+
+    for r in &reports {
+        let label = r["label"].as_str().unwrap();
+        let frames = r["frames"].as_array().unwrap();
+        // Every frame fed was answered, exactly; one at a time, so nothing was dropped.
+        assert_eq!(r["fed"].as_u64().unwrap(), frames.len() as u64, "{label}");
+        assert!(frames.len() >= 5, "{label}: {} frames", frames.len());
+        assert!(r["failures"].as_array().unwrap().is_empty(), "{label}");
+        assert_eq!(r["dropped"], 0, "{label}");
+        assert!(r["all_exact"].as_bool().unwrap(), "{label}");
+        assert!(frames.iter().all(|f| f["exact"] == true), "{label}");
+        let numbers: Vec<u64> = frames
+            .iter()
+            .map(|f| f["frame"].as_u64().unwrap())
+            .collect();
+        assert!(
+            numbers.windows(2).all(|w| w[0] < w[1]),
+            "{label}: answered twice?"
+        );
+        if r["adaptive"] != true {
+            assert!(r["switches"].as_array().unwrap().is_empty(), "{label}");
+        }
+    }
+
+    let adaptive = reports.iter().find(|r| r["adaptive"] == true).unwrap();
+    let switches = adaptive["switches"].as_array().unwrap();
+    assert!(!switches.is_empty(), "no switch:\n{out}");
+    let first = &switches[0];
+    // Seen from the cluster's own measurements, after the change at 2.5 s.
+    assert!(first["seen_s"].as_f64().unwrap() >= 2.5, "{first}");
+    assert!(
+        first["trigger"]
+            .as_str()
+            .unwrap()
+            .starts_with("link device->edge"),
+        "{first}"
+    );
+    // Correct: under the real conditions the new plan beats the old one and is as good as
+    // what the planner picks knowing them (within 15%).
+    let truth = &first["truth"];
+    let (old, new, best) = (
+        truth["old_ms"].as_f64().unwrap(),
+        truth["new_ms"].as_f64().unwrap(),
+        truth["best_ms"].as_f64().unwrap(),
+    );
+    assert!(new < old && new <= best * 1.15, "{truth}");
+    // Frames from the switch on are answered by the new plan (until a next switch).
+    let from = first["first_frame"].as_u64().unwrap();
+    let until = switches
+        .get(1)
+        .map_or(u64::MAX, |s| s["first_frame"].as_u64().unwrap());
+    let to = first["to"].as_str().unwrap();
+    let frames = adaptive["frames"].as_array().unwrap();
+    for f in frames {
+        let n = f["frame"].as_u64().unwrap();
+        if n < from {
+            assert_ne!(f["plan"], to, "frame {n} before the switch");
+        } else if n < until {
+            assert_eq!(f["plan"], to, "frame {n} after the switch");
+        }
+    }
+    assert!(frames.iter().any(|f| f["frame"].as_u64().unwrap() >= from));
+    assert!(first["first_answer_s"].as_f64().is_some(), "{first}");
+    // The probes and estimates: the uplink read at its new rate.
+    let est = adaptive["link_mbps"]["device->edge0"].as_f64().unwrap();
+    assert!(
+        (est / 4.0 - 1.0).abs() < 0.15,
+        "device->edge0 estimated at {est} Mbit/s"
+    );
+    assert!(out.contains("mean vs adaptive"), "{out}");
+    let svg = std::fs::read_to_string(&svg).unwrap();
+    assert!(
+        svg.starts_with("<svg") && svg.contains("adaptive best"),
+        "bad plot"
+    );
+}
+
+#[test]
+fn bad_traces_are_refused_with_the_step_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let trace = dir.path().join("bad.toml");
+    std::fs::write(
+        &trace,
+        "name = \"bad\"\nduration_s = 5\n[[steps]]\nat_s = 1\nlinks = [\"device->cloud\"]\nmbps = 3\n",
+    )
+    .unwrap();
+    let o = tiersplit(&[
+        "run",
+        "zoo:nin",
+        "--scenario",
+        &path("scenarios/local-cluster.toml"),
+        "--estimate-gflops",
+        "20",
+        "--trace",
+        trace.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    let e = stderr(&o);
+    assert!(
+        e.contains("step 1") && e.contains("no link device->cloud"),
+        "{e}"
+    );
+}

@@ -1,0 +1,122 @@
+//! What adaptation reads from a running cluster, over real loopback sockets: probes of an idle
+//! link measured chunk by chunk at the emulated rate, a rate changed live by the driver (as a
+//! trace does) showing in the next samples, and the observation cursor returning each record
+//! once. Every wait is under a timeout.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+use tiersplit_runtime::{
+    ClusterDriver, Deployment, Emulation, LinkShape, Observation, Observations, Worker,
+};
+use tokio::net::TcpListener;
+
+const T: Duration = Duration::from_secs(10);
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+fn shaped(mbps: f64) -> Emulation {
+    Emulation {
+        links: vec![LinkShape {
+            from: "device".into(),
+            to: "edge0".into(),
+            mbps: Some(mbps),
+            delay_ms: 1.0,
+        }],
+        slowdown: BTreeMap::new(),
+    }
+}
+
+/// Bytes and Mbit/s of the probe samples device -> edge0 among `obs`.
+fn probe_rate(obs: &[Observations]) -> (u64, f64) {
+    let (mut bytes, mut micros) = (0u64, 0u64);
+    for o in obs.iter().filter(|o| o.node == "device") {
+        for r in &o.records {
+            if let Observation::Transfer(x) = r {
+                assert!(x.probe && x.to == "edge0", "{x:?}");
+                bytes += x.bytes;
+                micros += x.micros;
+            }
+        }
+    }
+    (bytes, bytes as f64 * 8.0 / micros.max(1) as f64)
+}
+
+async fn wait_for_probes(d: &mut ClusterDriver, bytes: u64) -> Vec<Observations> {
+    let deadline = tokio::time::Instant::now() + T;
+    let mut all = Vec::new();
+    loop {
+        all.extend(d.observe().await.unwrap());
+        if probe_rate(&all).0 >= bytes {
+            return all;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "probe not measured in time"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[test]
+fn probes_measure_the_emulated_rate_and_follow_a_live_change() {
+    rt().block_on(async {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        tokio::spawn(Worker::new("edge0").serve(listener));
+        let mut d = ClusterDriver::start("device", "127.0.0.1:0", &[("edge0".into(), addr)], T)
+            .await
+            .unwrap();
+        // A deployment with no parts: only the node table, so the device can reach edge0.
+        let dep = Deployment {
+            id: "probe".into(),
+            first_frame: 0,
+            nodes: d.addresses(),
+            parts: vec![],
+            routes: vec![],
+            sink: "device".into(),
+            inputs: vec![],
+            outputs: vec![],
+            emulation: shaped(40.0),
+        };
+        d.deploy(&dep, &Default::default()).await.unwrap();
+        assert!(d
+            .observe()
+            .await
+            .unwrap()
+            .iter()
+            .all(|o| o.records.is_empty()));
+
+        // 256 KiB at 40 Mbit/s: sixteen 16 KiB chunks of about 3 ms each, in samples of 20 ms
+        // or more.
+        d.probe("device", "edge0", 256 << 10).await.unwrap();
+        let obs = wait_for_probes(&mut d, 256 << 10).await;
+        let (n, mbps) = probe_rate(&obs);
+        assert_eq!(n, 256 << 10);
+        assert!((mbps / 40.0 - 1.0).abs() < 0.2, "{mbps} Mbit/s");
+        // Read once: the cursor moved past them.
+        assert_eq!(probe_rate(&d.observe().await.unwrap()).0, 0);
+
+        // The link collapses to 4 Mbit/s while the cluster runs.
+        d.set_emulation(shaped(4.0)).await.unwrap();
+        d.probe("device", "edge0", 64 << 10).await.unwrap();
+        let (n, mbps) = probe_rate(&wait_for_probes(&mut d, 64 << 10).await);
+        assert_eq!(n, 64 << 10);
+        assert!((mbps / 4.0 - 1.0).abs() < 0.2, "{mbps} Mbit/s");
+
+        // Bad requests are refused with the reason.
+        let e = d.probe("device", "nowhere", 1024).await.unwrap_err();
+        assert!(e.to_string().contains("cannot probe 'nowhere'"), "{e}");
+        let e = d.probe("edge0", "device", 1 << 30).await.unwrap_err();
+        assert!(e.to_string().contains("must be 1 to"), "{e}");
+        let mut bad = shaped(4.0);
+        bad.slowdown.insert("edge0".into(), 0.5);
+        let e = d.set_emulation(bad).await.unwrap_err();
+        assert!(e.to_string().contains("slowdown of node 'edge0'"), "{e}");
+    });
+}
