@@ -86,7 +86,7 @@ impl Controller {
         p: &Problem,
         current: &Plan,
     ) -> Result<Proposal, PlanError> {
-        self.propose_with(frame, p, current, true)
+        self.propose_with(frame, p, current, true, false)
     }
 
     fn light_plan(&self, p: &Problem, current: &Plan, quick: bool) -> Result<Plan, PlanError> {
@@ -108,7 +108,18 @@ impl Controller {
         p: &Problem,
         current: &Plan,
     ) -> Result<Proposal, PlanError> {
-        self.propose_with(frame, p, current, false)
+        self.propose_with(frame, p, current, false, false)
+    }
+
+    /// [`Controller::propose`] right after a switch to a quick plan: the full planner refines
+    /// it, and the switch needs the gain but not the cooldown (a bounded follow-up, no flap).
+    pub fn propose_refinement(
+        &mut self,
+        frame: u64,
+        p: &Problem,
+        current: &Plan,
+    ) -> Result<Proposal, PlanError> {
+        self.propose_with(frame, p, current, false, true)
     }
 
     fn propose_with(
@@ -117,6 +128,7 @@ impl Controller {
         p: &Problem,
         current: &Plan,
         quick: bool,
+        follow_up: bool,
     ) -> Result<Proposal, PlanError> {
         let cur = evaluate(p, current);
         let light = self.light_plan(p, current, quick)?;
@@ -147,6 +159,9 @@ impl Controller {
         };
         let decision = if plan.placement == current.placement && plan.tiled == current.tiled {
             Decision::KeepNotBetter
+        } else if follow_up {
+            self.policy
+                .decide_follow_up(frame, current_score, score(&pred).0 as f64)
         } else {
             self.policy
                 .decide(frame, current_score, score(&pred).0 as f64)

@@ -12,7 +12,7 @@ impl Default for SpeedEstimator {
         SpeedEstimator {
             // Part times on a shared machine swing by half either way (measured: 0.8x to
             // 1.7x the profile for one part); a node another job slows by 3 stands out.
-            ratio: SmoothedRate::new(0.2, 0.6, 3),
+            ratio: SmoothedRate::new(0.2, 0.5, 3),
         }
     }
 }

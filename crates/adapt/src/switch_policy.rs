@@ -38,15 +38,32 @@ impl SwitchPolicy {
     /// `candidate` (same unit, lower is better) under the latest estimates. A `Switch` answer
     /// is remembered for the cooldown.
     pub fn decide(&mut self, frame: u64, current: f64, candidate: f64) -> Decision {
+        self.decide_with(frame, current, candidate, true)
+    }
+
+    /// [`SwitchPolicy::decide`] without the cooldown: for the planned follow-up of a switch
+    /// (a quick plan refined by the full planner), which cannot flap. The gain is still needed.
+    pub fn decide_follow_up(&mut self, frame: u64, current: f64, candidate: f64) -> Decision {
+        self.decide_with(frame, current, candidate, false)
+    }
+
+    fn decide_with(
+        &mut self,
+        frame: u64,
+        current: f64,
+        candidate: f64,
+        cooldown: bool,
+    ) -> Decision {
         if candidate >= current {
             return Decision::KeepNotBetter;
         }
         if candidate > current * (1.0 - self.min_gain) {
             return Decision::KeepNotEnoughGain;
         }
-        if self
-            .last_switch
-            .is_some_and(|s| frame < s + self.cooldown_frames)
+        if cooldown
+            && self
+                .last_switch
+                .is_some_and(|s| frame < s + self.cooldown_frames)
         {
             return Decision::KeepCoolingDown;
         }
@@ -67,6 +84,12 @@ mod tests {
         assert_eq!(p.decide(2, 100.0, 80.0), Decision::Switch);
         assert_eq!(p.decide(10, 80.0, 50.0), Decision::KeepCoolingDown);
         assert_eq!(p.decide(22, 80.0, 50.0), Decision::Switch);
+        assert_eq!(
+            p.decide_follow_up(23, 50.0, 48.0),
+            Decision::KeepNotEnoughGain
+        );
+        assert_eq!(p.decide_follow_up(23, 50.0, 40.0), Decision::Switch);
+        assert_eq!(p.decide(24, 40.0, 20.0), Decision::KeepCoolingDown);
     }
 
     #[test]

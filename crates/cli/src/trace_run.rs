@@ -20,11 +20,13 @@ use tiersplit_cost::{Nanos, NodeId, Problem, Profile, Scenario};
 use tiersplit_exec::{Difference, HostTensor};
 use tiersplit_onnx::OnnxModel;
 use tiersplit_plan::{evaluate, Plan};
-use tiersplit_runtime::{ClusterDriver, Observation};
+use tiersplit_runtime::{in_background, ClusterDriver, Observation};
 use tokio::time::Instant;
 
 /// Everything a trace run needs besides the cluster.
 pub struct TraceSetup {
+    /// The model as the user named it, for titles.
+    pub label: String,
     pub model: Arc<OnnxModel>,
     /// The scenario as configured: the trace's starting point.
     pub base: Scenario,
@@ -36,6 +38,8 @@ pub struct TraceSetup {
     pub delays_only: bool,
     /// The speed that runs at this machine's own (the scenario's fastest node).
     pub fastest: f64,
+    /// The unsplit model's time measured here, which the profile was calibrated to (ms).
+    pub whole_ms: f64,
     pub inputs: Vec<(String, HostTensor)>,
     pub reference: Vec<HostTensor>,
     /// Frames at this rate (pipelined, `window` in flight at most); None: one at a time.
@@ -165,7 +169,12 @@ pub struct TraceReport {
     /// Every part run the estimators saw: (seconds, node, deployment/part, measured ms,
     /// nominal ms), and each node's slowdown estimate after it.
     pub part_samples: Vec<PartSample>,
+    /// Mean latency per answered frame.
     pub mean_ms: f64,
+    /// Mean latency over time: each frame weighted by how long it took, the latency of the
+    /// frame in progress at a random moment. A plan whose frames crawl answers fewer of them,
+    /// which the per-frame mean rewards; this does not.
+    pub time_mean_ms: f64,
     pub p50_ms: f64,
     pub p95_ms: f64,
     pub all_exact: bool,
@@ -182,6 +191,9 @@ struct Prepared {
     built: Option<(Built, usize)>,
     decided_s: f64,
 }
+
+/// The trigger of the full re-plan that follows a switch to the quick planner's plan.
+const REFINE: &str = "refining the quick plan";
 
 /// The scenario's nodes by name.
 fn node_index(p: &Problem) -> HashMap<String, NodeId> {
@@ -285,7 +297,9 @@ pub async fn run_trace(
         .deploy(&built.deployment, &built.models)
         .await
         .with_context(|| format!("deploying {label}"))?;
-    driver.run(&setup.inputs, 1, None, 1).await?;
+    // A few warm-up frames: the first runs of fresh models allocate, and the first strategy
+    // would otherwise pay for the cluster's start.
+    driver.run(&setup.inputs, 3, None, 1).await?;
     driver.observe().await?; // what the warm-up measured is not part of the run
 
     let duration = setup.trace.duration_s;
@@ -326,6 +340,7 @@ pub async fn run_trace(
         node_slowdown: BTreeMap::new(),
         part_samples: vec![],
         mean_ms: f64::NAN,
+        time_mean_ms: f64::NAN,
         p50_ms: f64::NAN,
         p95_ms: f64::NAN,
         all_exact: true,
@@ -333,8 +348,9 @@ pub async fn run_trace(
     let mut estimates = Estimates::default();
     let tick = Duration::from_millis(100);
     let mut next_tick = start + tick;
-    // Links the plan does not use are probed when they gave no sample for this long.
-    let probe_every = 1.0;
+    // Links the plan does not use are probed in rounds this far apart when they gave no
+    // sample since the last round.
+    let probe_every = 0.5;
     let mut next_probe_s = 0.5;
     let mut probed_at: HashMap<(NodeId, NodeId), f64> = HashMap::new();
     let used = |plan: &Plan| -> Vec<(NodeId, NodeId)> {
@@ -532,7 +548,7 @@ pub async fn run_trace(
         let mut to_probe = estimates.suspect_links();
         if round {
             next_probe_s = t + probe_every;
-            to_probe.extend(estimates.idle_links(&nominal, t, probe_every));
+            to_probe.extend(estimates.idle_links(&nominal, t, probe_every * 0.8));
         }
         to_probe.sort();
         to_probe.dedup();
@@ -549,8 +565,9 @@ pub async fn run_trace(
                         .link(a, b)
                         .map_or(10.0, |l| l.bandwidth.0 * 8.0 / 1e6)
                 });
-                // About 20 ms of the link at its last known rate.
-                let bytes = ((mbps * 1e6 / 8.0 * 0.02) as u64).clamp(16 << 10, 256 << 10);
+                // About 25 ms of the link at its last known rate: shorter probes time the
+                // timer (it wakes up to a millisecond late) more than the link.
+                let bytes = ((mbps * 1e6 / 8.0 * 0.025) as u64).clamp(16 << 10, 2 << 20);
                 driver
                     .probe(&nominal.nodes[a.0].name, &nominal.nodes[b.0].name, bytes)
                     .await?;
@@ -598,7 +615,7 @@ pub async fn run_trace(
                 current_id = id;
                 used_links = used(&current);
                 if prepared.quick {
-                    trigger = Some(("refining the quick plan".into(), secs(Instant::now())));
+                    trigger = Some((REFINE.into(), secs(Instant::now())));
                 }
             }
         }
@@ -617,8 +634,12 @@ pub async fn run_trace(
             let (why, seen_s) = trigger
                 .take()
                 .unwrap_or_else(|| ("periodic check".into(), t));
-            // A step is answered by the quick planner first, when there is one.
-            let quick_first = why.starts_with("link ") || why.starts_with("node ");
+            // A link step is answered by the quick planner first, when there is one: the new
+            // plan must serve within a second. Node steps, noticed part by part, go straight
+            // to the full planner (its tiled plans beat the quick one's by more than a switch
+            // costs).
+            let quick_first = why.starts_with("link ");
+            let refine = why == REFINE;
             let controller = controller.clone();
             let est = estimates.clone();
             let nominal = nominal.clone();
@@ -629,7 +650,7 @@ pub async fn run_trace(
             let frame = driver.next_frame();
             let emulation = setup.emulation_at(t);
             pending = Some(tokio::spawn(async move {
-                let (proposal, problem, quick) = tokio::task::spawn_blocking(move || {
+                let (proposal, problem, quick) = in_background(move || {
                     let p = est.apply(&nominal);
                     let mut c = controller.lock().expect("not poisoned");
                     if quick_first && c.has_quick() {
@@ -638,10 +659,15 @@ pub async fn run_trace(
                             return Ok::<_, anyhow::Error>((prop, p, true));
                         }
                     }
-                    let prop = c.propose(frame, &p, &plan_now)?;
+                    let prop = if refine {
+                        c.propose_refinement(frame, &p, &plan_now)?
+                    } else {
+                        c.propose(frame, &p, &plan_now)?
+                    };
                     Ok((prop, p, false))
                 })
-                .await??;
+                .await
+                .map_err(anyhow::Error::msg)??;
                 let decided_s = secs(Instant::now());
                 if proposal.decision != Decision::Switch {
                     return Ok(Prepared {
@@ -654,10 +680,11 @@ pub async fn run_trace(
                     });
                 }
                 let plan = proposal.plan.clone();
-                let built = tokio::task::spawn_blocking(move || {
+                let built = in_background(move || {
                     plan_deployment::build(&model, &problem, &plan, addresses, emulation)
                 })
-                .await??;
+                .await
+                .map_err(anyhow::Error::msg)??;
                 let cached = uploader.upload(&built.deployment, &built.models).await?;
                 Ok(Prepared {
                     quick,
@@ -717,7 +744,9 @@ pub async fn run_trace(
     let mut lat: Vec<f64> = report.frames.iter().map(|f| f.latency_ms).collect();
     lat.sort_by(f64::total_cmp);
     if !lat.is_empty() {
-        report.mean_ms = lat.iter().sum::<f64>() / lat.len() as f64;
+        let sum: f64 = lat.iter().sum();
+        report.mean_ms = sum / lat.len() as f64;
+        report.time_mean_ms = lat.iter().map(|l| l * l).sum::<f64>() / sum;
     }
     report.p50_ms = percentile(&lat, 0.5);
     report.p95_ms = percentile(&lat, 0.95);

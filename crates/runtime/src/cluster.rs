@@ -304,6 +304,15 @@ impl ClusterDriver {
         })
     }
 
+    /// Turns a message of the device node into an error naming it.
+    fn device_error(&self) -> impl Fn(String) -> RuntimeError {
+        let worker = self.device.name.clone();
+        move |message| RuntimeError::Remote {
+            worker: worker.clone(),
+            message,
+        }
+    }
+
     /// A handle that uploads models to this cluster's nodes while the driver keeps running.
     pub fn uploader(&self) -> Uploader {
         Uploader {
@@ -327,10 +336,7 @@ impl ClusterDriver {
         }
         self.device
             .set_emulation(e.clone())
-            .map_err(|message| RuntimeError::Remote {
-                worker: self.device.name.clone(),
-                message,
-            })?;
+            .map_err(self.device_error())?;
         self.emulation = Some(e);
         Ok(())
     }
@@ -412,10 +418,7 @@ impl ClusterDriver {
         for (name, t) in inputs {
             self.device
                 .publish(frame, name, t.clone())
-                .map_err(|message| RuntimeError::Remote {
-                    worker: self.device.name.clone(),
-                    message,
-                })?;
+                .map_err(self.device_error())?;
         }
         Ok(frame)
     }
@@ -453,16 +456,12 @@ impl ClusterDriver {
         dep: &Deployment,
         models: &HashMap<String, Vec<u8>>,
     ) -> Result<usize, RuntimeError> {
-        let mut dep = dep.clone();
-        if let Some(e) = &self.emulation {
-            dep.emulation = e.clone();
-        }
         dep.check().map_err(|message| RuntimeError::Protocol {
             worker: self.device.name.clone(),
             message,
         })?;
-        let cached = self.uploader().upload(&dep, models).await?;
-        self.start_deployment(dep).await?;
+        let cached = self.uploader().upload(dep, models).await?;
+        self.start_deployment(dep.clone()).await?;
         Ok(cached)
     }
 
@@ -489,10 +488,7 @@ impl ClusterDriver {
         }
         self.device
             .deploy(dep, Some(self.results_tx.clone()))
-            .map_err(|message| RuntimeError::Remote {
-                worker: self.device.name.clone(),
-                message,
-            })
+            .map_err(self.device_error())
     }
 
     /// Feeds `frames` frames of `inputs` and waits for every answer. With `interval`, frames
@@ -543,17 +539,9 @@ impl ClusterDriver {
                 switched.push((fed, sw.deployment.id.clone(), first, start.elapsed()));
             }
             if can_feed && Instant::now() >= next_feed {
-                let frame = self.next_frame;
-                self.next_frame += 1;
-                sent.insert(frame, Instant::now());
-                for (name, t) in inputs {
-                    self.device
-                        .publish(frame, name, t.clone())
-                        .map_err(|message| RuntimeError::Remote {
-                            worker: self.device.name.clone(),
-                            message,
-                        })?;
-                }
+                let at = Instant::now();
+                let frame = self.feed(inputs)?;
+                sent.insert(frame, at);
                 fed += 1;
                 next_feed += interval.unwrap_or_default();
                 continue;

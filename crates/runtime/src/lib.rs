@@ -18,6 +18,7 @@
 //! [`RemotePart`] is the older star mode of `tiersplit run-remote`: the device runs chained
 //! partitions one at a time on workers.
 
+mod background;
 mod cluster;
 mod control_service;
 mod deployment;
@@ -30,6 +31,7 @@ mod remote_part;
 mod thread_cpu_time;
 mod worker;
 
+pub use background::in_background;
 pub use cluster::{ClientTls, ClusterDriver, RunReport, Switch, Uploader};
 pub use control_service::{
     pb as control_pb, CONTROL_VERSION, MAX_CONTROL_MESSAGE, MAX_PROBE_BYTES,

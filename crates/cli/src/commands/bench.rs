@@ -29,6 +29,12 @@ pub enum BenchCommand {
         /// Another model instead of the real MobileNetV2 (layer times estimated from FLOPs).
         #[arg(long)]
         model: Option<String>,
+        /// Draw each trace's latency against time (first round) into DIR/adapt-TRACE.svg.
+        #[arg(long)]
+        plots: Option<std::path::PathBuf>,
+        /// Rounds of every trace; ratios are reported per round and as their median.
+        #[arg(long, default_value_t = 3)]
+        rounds: usize,
     },
     /// Tensor transfer rate over one loopback TCP hop with the raw frame data plane.
     Transport {
@@ -82,7 +88,12 @@ pub fn run(c: BenchCommand) -> Result<ExitCode> {
             crate::commands::bench_plan::run(&scenario, rounds)
         }
         BenchCommand::Cluster { frames } => crate::commands::bench_cluster::run(frames),
-        BenchCommand::Adapt { traces, model } => crate::commands::bench_adapt::run(traces, model),
+        BenchCommand::Adapt {
+            traces,
+            model,
+            plots,
+            rounds,
+        } => crate::commands::bench_adapt::run(traces, model, plots, rounds),
         BenchCommand::Transport { mb, count } => crate::commands::bench_transport::run(mb, count),
         BenchCommand::Readjust { scenario, rounds } => {
             crate::commands::bench_plan::readjust(&scenario, rounds)

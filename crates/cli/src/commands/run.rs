@@ -322,6 +322,7 @@ pub fn run(a: Args) -> Result<ExitCode> {
             .map(|n| n.speed)
             .fold(f64::MIN, f64::max);
         let setup = TraceSetup {
+            label: source.label.clone(),
             model: std::sync::Arc::new(model),
             base: scenario.clone(),
             scenario_path: a.scenario.clone(),
@@ -329,6 +330,7 @@ pub fn run(a: Args) -> Result<ExitCode> {
             trace,
             delays_only: mode == EmulateMode::Delays,
             fastest,
+            whole_ms,
             inputs,
             reference,
             fps: a.fps,
@@ -444,6 +446,10 @@ fn run_traced(
         setup.trace.steps.len(),
         setup.trace.description
     );
+    println!(
+        "  on {}, EMULATED link rates, delays and node speeds; unsplit model here {:.1} ms (median of 5), the profile calibrated to it",
+        setup.base.name, setup.whole_ms
+    );
     let rt = tokio::runtime::Runtime::new()?;
     let reports: Vec<TraceReport> = rt.block_on(async {
         let mut driver =
@@ -457,7 +463,11 @@ fn run_traced(
             path,
             &format!(
                 "{} on {} under trace {}",
-                setup.model.graph.name, setup.base.name, setup.trace.name
+                std::path::Path::new(&setup.label)
+                    .file_name()
+                    .map_or(setup.label.clone(), |f| f.to_string_lossy().to_string()),
+                setup.base.name,
+                setup.trace.name
             ),
             &reports,
             setup.trace.duration_s,
