@@ -3,12 +3,48 @@
 
 use crate::trace_run::TraceReport;
 
+/// Mean latency of the frames answered in each `bin_s` seconds, per strategy: the latency over
+/// time in the terminal (the plot and the JSON have every frame).
+fn print_timeline(reports: &[TraceReport], bin_s: f64) {
+    let end = reports
+        .iter()
+        .flat_map(|r| r.frames.iter().map(|f| f.done_s))
+        .fold(0.0, f64::max);
+    let bins = (end / bin_s).ceil() as usize;
+    println!();
+    println!("mean latency (ms) of the frames answered in each {bin_s:.0} s:");
+    print!("{:>9}", "t (s)");
+    for r in reports {
+        print!(" {:>14}", r.label.chars().take(14).collect::<String>());
+    }
+    println!();
+    for b in 0..bins {
+        let (from, to) = (b as f64 * bin_s, (b + 1) as f64 * bin_s);
+        print!("{:>4.0}-{:<4.0}", from, to);
+        for r in reports {
+            let l: Vec<f64> = r
+                .frames
+                .iter()
+                .filter(|f| f.done_s >= from && f.done_s < to)
+                .map(|f| f.latency_ms)
+                .collect();
+            if l.is_empty() {
+                print!(" {:>14}", "-");
+            } else {
+                print!(" {:>14.0}", l.iter().sum::<f64>() / l.len() as f64);
+            }
+        }
+        println!();
+    }
+}
+
 pub fn print_trace_reports(reports: &[TraceReport]) {
     if let Some(r) = reports.first() {
         for p in &r.phases {
             println!("  at {:5.1} s: {}", p.at_s, p.what);
         }
     }
+    print_timeline(reports, 2.0);
     let adaptive = reports
         .iter()
         .find(|r| r.adaptive)

@@ -91,16 +91,20 @@ fn the_adaptive_run_switches_when_the_uplink_collapses_and_loses_no_frame() {
     let adaptive = reports.iter().find(|r| r["adaptive"] == true).unwrap();
     let switches = adaptive["switches"].as_array().unwrap();
     assert!(!switches.is_empty(), "no switch:\n{out}");
-    let first = &switches[0];
-    // Seen from the cluster's own measurements, after the change at 2.5 s.
-    assert!(first["seen_s"].as_f64().unwrap() >= 2.5, "{first}");
-    assert!(
-        first["trigger"]
-            .as_str()
-            .unwrap()
-            .starts_with("link device->edge"),
-        "{first}"
-    );
+    // The switch that answers the uplink's collapse: seen from the cluster's own measurements
+    // of the uplink, after the change at 2.5 s. (A node's noise could have moved the plan
+    // before; on a shared machine that is allowed, the collapse must still be answered.)
+    let i = switches
+        .iter()
+        .position(|s| {
+            s["seen_s"].as_f64().unwrap() >= 2.5
+                && s["trigger"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("link device->edge")
+        })
+        .unwrap_or_else(|| panic!("no switch answered the uplink's collapse:\n{out}"));
+    let first = &switches[i];
     // Correct: under the real conditions the new plan beats the old one and is as good as
     // what the planner picks knowing them (within 15%).
     let truth = &first["truth"];
@@ -113,15 +117,20 @@ fn the_adaptive_run_switches_when_the_uplink_collapses_and_loses_no_frame() {
     // Frames from the switch on are answered by the new plan (until a next switch).
     let from = first["first_frame"].as_u64().unwrap();
     let until = switches
-        .get(1)
+        .get(i + 1)
         .map_or(u64::MAX, |s| s["first_frame"].as_u64().unwrap());
+    let before = if i == 0 {
+        0
+    } else {
+        switches[i - 1]["first_frame"].as_u64().unwrap()
+    };
     let to = first["to"].as_str().unwrap();
     let frames = adaptive["frames"].as_array().unwrap();
     for f in frames {
         let n = f["frame"].as_u64().unwrap();
-        if n < from {
+        if (before..from).contains(&n) {
             assert_ne!(f["plan"], to, "frame {n} before the switch");
-        } else if n < until {
+        } else if (from..until).contains(&n) {
             assert_eq!(f["plan"], to, "frame {n} after the switch");
         }
     }

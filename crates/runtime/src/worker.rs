@@ -78,8 +78,8 @@ impl Worker {
     }
 
     /// Starts this node's share of `dep` for frames from `dep.first_frame` on. Earlier
-    /// deployments keep serving earlier frames (the last few are kept); a deployment that
-    /// starts no later than the newest replaces them all. On the sink node, answered frames go
+    /// deployments keep serving earlier frames (the last few are kept); deployments that start
+    /// no earlier than this one are replaced. On the sink node, answered frames go
     /// to `results`. Must be called within a tokio runtime.
     pub fn deploy(
         &self,
@@ -99,9 +99,10 @@ impl Worker {
         )?;
         *self.state.emulation.write().expect("not poisoned") = emulation;
         let mut all = self.active.lock().expect("not poisoned");
-        if all.last().is_some_and(|(f, _)| *f >= first) {
-            all.clear();
-        }
+        // Deployments that start at or after this one never serve a frame again; earlier ones
+        // keep their frames in flight (two switches before the next frame is fed replace only
+        // the first of them; a deployment from frame 0 replaces them all).
+        all.retain(|(f, _)| *f < first);
         all.push((first, active));
         let excess = all.len().saturating_sub(KEPT_DEPLOYMENTS);
         all.drain(..excess);

@@ -120,3 +120,33 @@ fn probes_measure_the_emulated_rate_and_follow_a_live_change() {
         assert!(e.to_string().contains("slowdown of node 'edge0'"), "{e}");
     });
 }
+
+#[test]
+fn two_switches_before_the_next_frame_keep_the_frames_in_flight_on_their_plan() {
+    rt().block_on(async {
+        let w = Worker::new("device");
+        let dep = |id: &str, first: u64| Deployment {
+            id: id.into(),
+            first_frame: first,
+            nodes: [("device".to_string(), "127.0.0.1:1".to_string())].into(),
+            parts: vec![],
+            routes: vec![],
+            sink: "device".into(),
+            inputs: vec![],
+            outputs: vec![],
+            emulation: Emulation::default(),
+        };
+        let t = tiersplit_exec::HostTensor::f32(vec![1], vec![0.0]).unwrap();
+        w.deploy(dep("a", 1), None).unwrap();
+        // A quick plan from frame 5, then its refinement from frame 5 too: frame 4, still in
+        // flight on the first plan, must keep it.
+        w.deploy(dep("quick", 5), None).unwrap();
+        w.deploy(dep("refined", 5), None).unwrap();
+        w.publish(4, "x", t.clone()).unwrap();
+        w.publish(5, "x", t.clone()).unwrap();
+        // A new run from frame 0 replaces them all.
+        w.deploy(dep("again", 0), None).unwrap();
+        w.publish(4, "x", t).unwrap();
+        assert_eq!(w.stats().unwrap().deployment, "again");
+    });
+}
