@@ -14,6 +14,19 @@ pub enum Mode {
     Heavy,
 }
 
+/// How a re-plan is made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Replan {
+    /// With the run's planner.
+    Full,
+    /// With the quick planner in place of the full one (the full one when there is none):
+    /// the first answer to a link step.
+    Quick,
+    /// With the run's planner right after a switch to a quick plan: the switch needs the gain
+    /// but not the cooldown (a bounded follow-up, no flap).
+    Refinement,
+}
+
 /// What a re-plan found and what the policy made of it.
 #[derive(Debug, Clone)]
 pub struct Proposal {
@@ -68,7 +81,7 @@ impl Controller {
         })
     }
 
-    /// Whether [`Controller::propose_quick`] has a faster planner than the full one.
+    /// Whether [`Replan::Quick`] has a faster planner than the full one.
     pub fn has_quick(&self) -> bool {
         self.quick.is_some()
     }
@@ -76,17 +89,6 @@ impl Controller {
     /// The first frame a switch may happen again, while the policy cools down.
     pub fn cooldown_ends(&self) -> Option<u64> {
         self.policy.cooldown_ends()
-    }
-
-    /// [`Controller::propose`] with the quick planner in place of the full one (the full one
-    /// when there is none): the first answer to a step.
-    pub fn propose_quick(
-        &mut self,
-        frame: u64,
-        p: &Problem,
-        current: &Plan,
-    ) -> Result<Proposal, PlanError> {
-        self.propose_with(frame, p, current, true, false)
     }
 
     fn light_plan(&self, p: &Problem, current: &Plan, quick: bool) -> Result<Plan, PlanError> {
@@ -101,37 +103,16 @@ impl Controller {
     }
 
     /// At frame `frame`, with problem `p` (the nominal one corrected by the estimates) and the
-    /// plan now running.
+    /// plan now running, re-planned as `how` says.
     pub fn propose(
         &mut self,
         frame: u64,
         p: &Problem,
         current: &Plan,
-    ) -> Result<Proposal, PlanError> {
-        self.propose_with(frame, p, current, false, false)
-    }
-
-    /// [`Controller::propose`] right after a switch to a quick plan: the full planner refines
-    /// it, and the switch needs the gain but not the cooldown (a bounded follow-up, no flap).
-    pub fn propose_refinement(
-        &mut self,
-        frame: u64,
-        p: &Problem,
-        current: &Plan,
-    ) -> Result<Proposal, PlanError> {
-        self.propose_with(frame, p, current, false, true)
-    }
-
-    fn propose_with(
-        &mut self,
-        frame: u64,
-        p: &Problem,
-        current: &Plan,
-        quick: bool,
-        follow_up: bool,
+        how: Replan,
     ) -> Result<Proposal, PlanError> {
         let cur = evaluate(p, current);
-        let light = self.light_plan(p, current, quick)?;
+        let light = self.light_plan(p, current, how == Replan::Quick)?;
         let lp = evaluate(p, &light);
         let keeps_up = |period: Nanos| self.frame_interval.is_none_or(|i| period <= i);
         let (plan, pred, mode) = match &self.heavy {
@@ -159,7 +140,7 @@ impl Controller {
         };
         let decision = if plan.placement == current.placement && plan.tiled == current.tiled {
             Decision::KeepNotBetter
-        } else if follow_up {
+        } else if how == Replan::Refinement {
             self.policy
                 .decide_follow_up(frame, current_score, score(&pred).0 as f64)
         } else {
@@ -231,17 +212,17 @@ mod tests {
         let fast = with_uplink(50.0);
         let plan = planner_by_name("best").unwrap().plan(&fast).unwrap();
         // Nothing changed: no switch.
-        let same = c.propose(1, &fast, &plan).unwrap();
+        let same = c.propose(1, &fast, &plan, Replan::Full).unwrap();
         assert_eq!(same.decision, Decision::KeepNotBetter);
         // 3G: the upload of x now takes seconds; the device keeps more.
         let slow = with_uplink(1.1);
-        let prop = c.propose(2, &slow, &plan).unwrap();
+        let prop = c.propose(2, &slow, &plan, Replan::Full).unwrap();
         assert_eq!(prop.decision, Decision::Switch);
         assert!(prop.candidate < prop.current);
         let on_device = |p: &Plan| p.placement.iter().filter(|&&n| n == NodeId(0)).count();
         assert!(on_device(&prop.plan) > on_device(&plan));
         // The new plan, asked again under the same estimates: it stays.
-        let again = c.propose(9, &slow, &prop.plan).unwrap();
+        let again = c.propose(9, &slow, &prop.plan, Replan::Full).unwrap();
         assert_eq!(again.decision, Decision::KeepNotBetter);
     }
 
@@ -252,7 +233,9 @@ mod tests {
         assert!(c.has_quick());
         let fast = with_uplink(50.0);
         let plan = planner_by_name("best").unwrap().plan(&fast).unwrap();
-        let prop = c.propose_quick(2, &with_uplink(1.1), &plan).unwrap();
+        let prop = c
+            .propose(2, &with_uplink(1.1), &plan, Replan::Quick)
+            .unwrap();
         assert_eq!(prop.decision, Decision::Switch);
         assert_eq!(prop.plan.algorithm, "exact-3tier");
         assert_eq!(c.cooldown_ends(), Some(7));
@@ -264,7 +247,9 @@ mod tests {
             Controller::new("hpa", "best-throughput", None, SwitchPolicy::new(0.0, 0)).unwrap();
         let fast = with_uplink(50.0);
         let plan = Hpa.plan(&fast).unwrap();
-        let prop = c.propose(1, &with_uplink(0.5), &plan).unwrap();
+        let prop = c
+            .propose(1, &with_uplink(0.5), &plan, Replan::Full)
+            .unwrap();
         assert_eq!(prop.plan.algorithm, "hpa");
         let full = Hpa.plan(&with_uplink(0.5)).unwrap();
         assert_eq!(
@@ -279,7 +264,7 @@ mod tests {
             SwitchPolicy::new(0.0, 0),
         )
         .unwrap();
-        let prop = c.propose(1, &fast, &plan).unwrap();
+        let prop = c.propose(1, &fast, &plan, Replan::Full).unwrap();
         assert_eq!(prop.mode, Mode::Heavy);
         assert!(prop.overloaded);
         assert!(prop.sustainable_fps < 100.0);

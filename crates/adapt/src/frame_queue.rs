@@ -52,6 +52,8 @@ pub struct FrameQueue {
     arrived: u64,
     dropped: Vec<Arrival>,
     blocked: u64,
+    /// Under back-pressure, the source holds a frame that found the queue full.
+    holding: bool,
 }
 
 impl FrameQueue {
@@ -63,15 +65,19 @@ impl FrameQueue {
             arrived: 0,
             dropped: Vec::new(),
             blocked: 0,
+            holding: false,
         }
     }
 
-    /// A frame produced at `at_s`.
+    /// A frame produced at `at_s` (offered again, while [`FrameQueue::holding`], until there
+    /// is room).
     pub fn arrive(&mut self, at_s: f64) -> Admission {
         if self.waiting.len() >= self.capacity {
             match self.policy {
                 Overload::BackPressure => {
-                    self.blocked += 1;
+                    // One wait per held frame, however often it is offered again.
+                    self.blocked += u64::from(!self.holding);
+                    self.holding = true;
                     return Admission::Blocked;
                 }
                 Overload::DropOldest => {
@@ -87,6 +93,7 @@ impl FrameQueue {
     }
 
     fn push(&mut self, at_s: f64) {
+        self.holding = false;
         self.waiting.push_back(Arrival {
             index: self.arrived,
             at_s,
@@ -116,6 +123,12 @@ impl FrameQueue {
     pub fn blocked(&self) -> u64 {
         self.blocked
     }
+
+    /// The source holds a frame the queue had no room for (back-pressure): it is produced
+    /// when offered again after a [`FrameQueue::take`].
+    pub fn holding(&self) -> bool {
+        self.holding
+    }
 }
 
 #[cfg(test)]
@@ -141,8 +154,11 @@ mod tests {
         let mut q = FrameQueue::new(Overload::BackPressure, 1);
         assert_eq!(q.arrive(0.0), Admission::Queued);
         assert_eq!(q.arrive(0.1), Admission::Blocked);
+        assert_eq!(q.arrive(0.15), Admission::Blocked);
+        assert!(q.holding());
         assert_eq!(q.take().unwrap().index, 0);
         assert_eq!(q.arrive(0.2), Admission::Queued);
+        assert!(!q.holding());
         assert!(q.dropped().is_empty());
         assert_eq!((q.arrived(), q.blocked()), (2, 1));
     }

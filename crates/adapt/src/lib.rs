@@ -24,7 +24,7 @@ mod speed_estimator;
 mod switch_policy;
 mod trace;
 
-pub use controller::{Controller, Mode, Proposal};
+pub use controller::{Controller, Mode, Proposal, Replan};
 pub use estimates::Estimates;
 pub use frame_queue::{Admission, Arrival, FrameQueue, Overload};
 pub use link_estimator::LinkEstimator;

@@ -80,12 +80,7 @@ fn node_affine_order(g: &ModelGraph, node_of: &[Option<NodeId>]) -> Vec<LayerId>
 /// own speed (so predictions use the profile scaled by that node's speed). With
 /// `delays_only`, just the one-way delays (the testbed shapes rates and compute in the kernel).
 pub fn emulation_of(scenario: &Scenario, delays_only: bool) -> Emulation {
-    let fastest = scenario
-        .nodes
-        .iter()
-        .map(|n| n.speed)
-        .fold(f64::MIN, f64::max);
-    emulation_at_speed(scenario, delays_only, fastest)
+    emulation_at_speed(scenario, delays_only, scenario.fastest_speed())
 }
 
 /// [`emulation_of`] with the speed that runs at this machine's own given: a trace that slows
@@ -177,12 +172,13 @@ pub fn build(
                 .map(|&t| (g.tensor(t).name.clone(), g.tensor(t).name.clone()))
                 .collect()
         };
+        let id = format!("part{i}@{}", name(*node));
         part_work.insert(
-            format!("part{i}@{}", name(*node)),
+            id.clone(),
             (*node, layers.iter().map(|l| l.index()).collect(), 1.0),
         );
         parts.push(PartSpec {
-            id: format!("part{i}@{}", name(*node)),
+            id,
             node: name(*node),
             work: Work::Model { hash },
             inputs: names(&b.inputs),
@@ -213,8 +209,9 @@ pub fn build(
                 region(rows, cols),
                 piece_in.clone(),
             ));
+            let id = format!("stage{s}/tile{i}@{}", name(stage.nodes[i]));
             parts.push(PartSpec {
-                id: format!("stage{s}/tile{i}@{}", name(stage.nodes[i])),
+                id: id.clone(),
                 node: name(stage.nodes[i]),
                 work: Work::Model { hash },
                 inputs: vec![(piece_in, input.clone())],
@@ -230,7 +227,7 @@ pub fn build(
                 .map(|l| l.output_rows.len() * l.output_cols.len())
                 .sum();
             part_work.insert(
-                format!("stage{s}/tile{i}@{}", name(stage.nodes[i])),
+                id,
                 (
                     stage.nodes[i],
                     stage.layers.clone(),

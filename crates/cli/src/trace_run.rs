@@ -14,7 +14,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tiersplit_adapt::{
-    Admission, Controller, Decision, Estimates, FrameQueue, Mode, Overload, Proposal, Trace,
+    Admission, Controller, Decision, Estimates, FrameQueue, Mode, Overload, Proposal, Replan, Trace,
 };
 use tiersplit_cost::{Nanos, NodeId, Problem, Profile, Scenario};
 use tiersplit_exec::{Difference, HostTensor};
@@ -34,8 +34,6 @@ pub struct TraceSetup {
     /// The profile calibrated to this machine and scaled to the fastest node.
     pub profile: Profile,
     pub trace: Trace,
-    /// Only delays are emulated (the kernel shapes rates and speeds: the testbed).
-    pub delays_only: bool,
     /// The speed that runs at this machine's own (the scenario's fastest node).
     pub fastest: f64,
     /// The unsplit model's time measured here, which the profile was calibrated to (ms).
@@ -185,15 +183,48 @@ pub struct TraceReport {
 struct Prepared {
     /// The proposal came from the controller's quick planner: refine it next.
     quick: bool,
-    trigger: String,
+    trigger: Trigger,
     seen_s: f64,
     proposal: Proposal,
     built: Option<(Built, usize)>,
     decided_s: f64,
 }
 
-/// The trigger of the full re-plan that follows a switch to the quick planner's plan.
-const REFINE: &str = "refining the quick plan";
+/// What made the controller re-plan, and so how it re-plans.
+#[derive(Debug, Clone)]
+enum Trigger {
+    /// A link's rate stepped: the quick planner answers first.
+    LinkStep(String),
+    /// A node's speed stepped.
+    NodeStep(String),
+    /// The full planner refines the quick plan just switched to.
+    Refine,
+    /// A proposal held back by the cooldown is tried again.
+    CooldownOver,
+    /// Link estimates drifted since the last re-plan.
+    Drift,
+}
+
+impl Trigger {
+    fn replan(&self) -> Replan {
+        match self {
+            Trigger::LinkStep(_) => Replan::Quick,
+            Trigger::Refine => Replan::Refinement,
+            _ => Replan::Full,
+        }
+    }
+}
+
+impl std::fmt::Display for Trigger {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Trigger::LinkStep(what) | Trigger::NodeStep(what) => f.write_str(what),
+            Trigger::Refine => f.write_str("refining the quick plan"),
+            Trigger::CooldownOver => f.write_str("retry after the cooldown"),
+            Trigger::Drift => f.write_str("periodic check"),
+        }
+    }
+}
 
 /// The scenario's nodes by name.
 fn node_index(p: &Problem) -> HashMap<String, NodeId> {
@@ -236,9 +267,10 @@ impl TraceSetup {
     }
 
     fn emulation_at(&self, t_s: f64) -> tiersplit_runtime::Emulation {
+        // Traces need the transport to shape rates (not only delays): `run` checks it.
         emulation_at_speed(
             &self.trace.scenario_at(&self.base, t_s),
-            self.delays_only,
+            false,
             self.fastest,
         )
     }
@@ -320,8 +352,6 @@ pub async fn run_trace(
     let mut next_arrival = start;
     // Frame number -> (deployment, arrival, fed), seconds.
     let mut in_flight: BTreeMap<u64, (String, f64, f64)> = BTreeMap::new();
-    // Under back-pressure, the source holds a frame that found the queue full.
-    let mut source_held = false;
     let mut report = TraceReport {
         label: label.clone(),
         adaptive,
@@ -366,7 +396,7 @@ pub async fn run_trace(
     let (replan_every, drift) = (2.0, 0.1);
     let mut last_replan_s = 0.0;
     let mut planned_with = Estimates::default();
-    let mut trigger: Option<(String, f64)> = None;
+    let mut trigger: Option<(Trigger, f64)> = None;
     // A proposal held back by the cooldown is retried from this frame on.
     let mut retry_from_frame: Option<u64> = None;
     let mut pending: Option<tokio::task::JoinHandle<Result<Prepared>>> = None;
@@ -396,26 +426,16 @@ pub async fn run_trace(
         if feeding {
             match interval {
                 Some(iv) => {
-                    let full = queue.waiting() >= queue.capacity;
-                    if full && setup.overload == Overload::BackPressure {
-                        if next_arrival <= now && !source_held {
-                            source_held = true;
-                            report.blocked += 1;
+                    while next_arrival <= now {
+                        // A frame the source held (back-pressure) is produced when there is
+                        // room, so now; the next one follows an interval later.
+                        let at = if queue.holding() { now } else { next_arrival };
+                        match queue.arrive(secs(at)) {
+                            Admission::Blocked => break,
+                            Admission::Queued => {}
+                            Admission::DroppedOldest(_) => report.dropped += 1,
                         }
-                    } else {
-                        if source_held {
-                            // The held frame is produced now that there is room.
-                            next_arrival = now;
-                            source_held = false;
-                        }
-                        while next_arrival <= now {
-                            match queue.arrive(secs(next_arrival)) {
-                                Admission::Blocked => break,
-                                Admission::Queued => {}
-                                Admission::DroppedOldest(_) => report.dropped += 1,
-                            }
-                            next_arrival += iv;
-                        }
+                        next_arrival = at + iv;
                     }
                 }
                 None => {
@@ -434,7 +454,7 @@ pub async fn run_trace(
         // 3. Answers, until the next thing to do.
         let mut wake = next_tick;
         if feeding {
-            if interval.is_some() && !source_held {
+            if interval.is_some() && !queue.holding() {
                 wake = wake.min(next_arrival.max(now));
             }
             if let Some((at, _)) = phases.get(next_phase) {
@@ -503,12 +523,12 @@ pub async fn run_trace(
                             && trigger.is_none()
                         {
                             trigger = Some((
-                                format!(
+                                Trigger::LinkStep(format!(
                                     "link {}->{} now {:.1} Mbit/s",
                                     o.node,
                                     x.to,
                                     estimates.link_mbps(from, to).unwrap_or(0.0)
-                                ),
+                                )),
                                 t,
                             ));
                         }
@@ -529,17 +549,16 @@ pub async fn run_trace(
                             });
                             if step && trigger.is_none() {
                                 trigger = Some((
-                                    format!(
+                                    Trigger::NodeStep(format!(
                                         "node {} now x{:.2} its profile",
                                         o.node,
                                         estimates.slowdown(node).unwrap_or(1.0)
-                                    ),
+                                    )),
                                     t,
                                 ));
                             }
                         }
                     }
-                    Observation::Link(_) => {}
                 }
             }
         }
@@ -586,15 +605,15 @@ pub async fn run_trace(
                 let id = deploy_id(&prop.plan);
                 b.deployment.id = id.clone();
                 let first_frame = driver.next_frame();
-                driver
-                    .start_deployment(b.deployment.clone())
-                    .await
-                    .with_context(|| format!("switching to {id}"))?;
                 for (part, v) in b.predicted(&nominal) {
                     predicted.insert((id.clone(), part), v);
                 }
+                driver
+                    .start_deployment(b.deployment)
+                    .await
+                    .with_context(|| format!("switching to {id}"))?;
                 report.switches.push(SwitchLog {
-                    trigger: prepared.trigger,
+                    trigger: prepared.trigger.to_string(),
                     seen_s: prepared.seen_s,
                     decided_s: prepared.decided_s,
                     ready_s: secs(Instant::now()),
@@ -615,14 +634,14 @@ pub async fn run_trace(
                 current_id = id;
                 used_links = used(&current);
                 if prepared.quick {
-                    trigger = Some((REFINE.into(), secs(Instant::now())));
+                    trigger = Some((Trigger::Refine, secs(Instant::now())));
                 }
             }
         }
         // 7. Re-plan after a step, or now and then, in the background.
         if retry_from_frame.is_some_and(|f| driver.next_frame() >= f) && trigger.is_none() {
             retry_from_frame = None;
-            trigger = Some(("retry after the cooldown".into(), t));
+            trigger = Some((Trigger::CooldownOver, t));
         }
         let due = trigger.is_some()
             || (t - last_replan_s >= replan_every
@@ -631,15 +650,12 @@ pub async fn run_trace(
             last_replan_s = t;
             planned_with = estimates.clone();
             report.replans += 1;
-            let (why, seen_s) = trigger
-                .take()
-                .unwrap_or_else(|| ("periodic check".into(), t));
+            let (why, seen_s) = trigger.take().unwrap_or((Trigger::Drift, t));
             // A link step is answered by the quick planner first, when there is one: the new
             // plan must serve within a second. Node steps, noticed part by part, go straight
             // to the full planner (its tiled plans beat the quick one's by more than a switch
             // costs).
-            let quick_first = why.starts_with("link ");
-            let refine = why == REFINE;
+            let how = why.replan();
             let controller = controller.clone();
             let est = estimates.clone();
             let nominal = nominal.clone();
@@ -653,17 +669,17 @@ pub async fn run_trace(
                 let (proposal, problem, quick) = in_background(move || {
                     let p = est.apply(&nominal);
                     let mut c = controller.lock().expect("not poisoned");
-                    if quick_first && c.has_quick() {
-                        let prop = c.propose_quick(frame, &p, &plan_now)?;
+                    if how == Replan::Quick && c.has_quick() {
+                        let prop = c.propose(frame, &p, &plan_now, Replan::Quick)?;
                         if prop.decision == Decision::Switch {
                             return Ok::<_, anyhow::Error>((prop, p, true));
                         }
                     }
-                    let prop = if refine {
-                        c.propose_refinement(frame, &p, &plan_now)?
-                    } else {
-                        c.propose(frame, &p, &plan_now)?
+                    let full = match how {
+                        Replan::Quick => Replan::Full,
+                        other => other,
                     };
+                    let prop = c.propose(frame, &p, &plan_now, full)?;
                     Ok((prop, p, false))
                 })
                 .await
@@ -702,6 +718,7 @@ pub async fn run_trace(
         }
     }
     report.produced = queue.arrived();
+    report.blocked = queue.blocked();
     for l in &nominal.links {
         if let Some(m) = estimates.link_mbps(l.from, l.to) {
             report.link_mbps.insert(

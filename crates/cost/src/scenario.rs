@@ -198,6 +198,11 @@ impl Scenario {
         Nanos::from_secs_f64(1.0 / self.frame_rate)
     }
 
+    /// The speed of the fastest node (the one an emulated cluster runs at this machine's own).
+    pub fn fastest_speed(&self) -> f64 {
+        self.nodes.iter().map(|n| n.speed).fold(f64::MIN, f64::max)
+    }
+
     pub fn link_bandwidth(l: &LinkSpec) -> Bandwidth {
         Bandwidth::from_mbps(l.bandwidth_mbps)
     }

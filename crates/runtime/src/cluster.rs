@@ -107,10 +107,7 @@ impl Uploader {
                 Ok::<_, RuntimeError>((cached, done))
             });
         }
-        let device_err = |message| RuntimeError::Remote {
-            worker: self.device.name.clone(),
-            message,
-        };
+        let device_err = remote_error(&self.device.name);
         let mut cached = 0;
         for hash in dep.model_hashes(&self.device.name) {
             if !new(&self.device.name, hash) {
@@ -123,7 +120,7 @@ impl Uploader {
             let (_, was) = tokio::task::spawn_blocking(move || device.add_model_cached(&bytes))
                 .await
                 .map_err(|e| device_err(format!("loader panicked: {e}")))?
-                .map_err(device_err)?;
+                .map_err(&device_err)?;
             cached += usize::from(was);
             self.uploaded
                 .lock()
@@ -150,6 +147,15 @@ fn source_chain(e: &dyn std::error::Error) -> String {
         cur = c.source();
     }
     s
+}
+
+/// Turns a message of node `worker` into an error naming it.
+fn remote_error(worker: &str) -> impl Fn(String) -> RuntimeError {
+    let worker = worker.to_string();
+    move |message| RuntimeError::Remote {
+        worker: worker.clone(),
+        message,
+    }
 }
 
 fn status_err(worker: &str, s: tonic::Status) -> RuntimeError {
@@ -306,11 +312,7 @@ impl ClusterDriver {
 
     /// Turns a message of the device node into an error naming it.
     fn device_error(&self) -> impl Fn(String) -> RuntimeError {
-        let worker = self.device.name.clone();
-        move |message| RuntimeError::Remote {
-            worker: worker.clone(),
-            message,
-        }
+        remote_error(&self.device.name)
     }
 
     /// A handle that uploads models to this cluster's nodes while the driver keeps running.
@@ -382,10 +384,7 @@ impl ClusterDriver {
             return self
                 .device
                 .probe(to, bytes as usize)
-                .map_err(|message| RuntimeError::Remote {
-                    worker: from.to_string(),
-                    message,
-                });
+                .map_err(self.device_error());
         }
         let r = self
             .remotes

@@ -11,9 +11,10 @@
 //! of its CPU time), and the emulation changed while frames flow (a trace). Each node keeps a
 //! numbered log of what it measured (part runs, transfers, probes of idle links) that the
 //! device reads incrementally for run-time adaptation; a switch uploads the next plan's models
-//! while frames keep flowing ([`Uploader`]) and then starts it for the next frame fed. Every network wait is bounded by a timeout, so a node that dies or stops
-//! answering becomes an error naming it, never a hang; a frame a node fails on is reported to
-//! the device as an error for that frame.
+//! while frames keep flowing ([`Uploader`]) and then starts it for the next frame fed. Every
+//! network wait is bounded by a timeout, so a node that dies or stops answering becomes an
+//! error naming it, never a hang; a frame a node fails on is reported to the device as an
+//! error for that frame.
 //!
 //! [`RemotePart`] is the older star mode of `tiersplit run-remote`: the device runs chained
 //! partitions one at a time on workers.

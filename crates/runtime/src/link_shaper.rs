@@ -83,9 +83,9 @@ pub(crate) fn start_link(
     // Shaping and writing are two tasks so the one-way delay pipelines: a frame in flight does
     // not hold the link for its delay, only for its serialisation time.
     let (wire_tx, mut wire_rx) = mpsc::unbounded_channel::<(Instant, Instant, Instant, Frame)>();
-    let (shaper_to, shaper_log) = (to.clone(), log.clone());
+    let shaper_to = to.clone();
     tokio::spawn(async move {
-        let (to, log) = (shaper_to, shaper_log);
+        let to = shaper_to;
         let mut free_at = Instant::now();
         while let Some(out) = rx.recv().await {
             let start = free_at.max(Instant::now());
@@ -176,17 +176,13 @@ pub(crate) fn start_link(
             match write_frame(s, &frame, io_timeout).await {
                 // Probes are measured by their chunks; only tensors count as traffic.
                 Ok(()) if frame.kind == FrameKind::Probe => {}
-                Ok(()) => {
-                    let r = LinkRecord {
-                        frame: frame.frame,
-                        to: to.clone(),
-                        bytes: frame.payload.len() as u64,
-                        busy_us: Instant::now().duration_since(start).as_micros() as u64,
-                        queued_us: start.duration_since(enqueued).as_micros() as u64,
-                    };
-                    log.push(Observation::Link(r.clone()));
-                    records.lock().expect("not poisoned").push(r);
-                }
+                Ok(()) => records.lock().expect("not poisoned").push(LinkRecord {
+                    frame: frame.frame,
+                    to: to.clone(),
+                    bytes: frame.payload.len() as u64,
+                    busy_us: Instant::now().duration_since(start).as_micros() as u64,
+                    queued_us: start.duration_since(enqueued).as_micros() as u64,
+                }),
                 Err(e) => {
                     stream = None;
                     let _ = failures.send(SendFailure {

@@ -2,7 +2,7 @@
 //! device reads it incrementally (everything after a cursor) to estimate link rates and node
 //! speeds while frames flow, without re-reading what it has seen.
 
-use crate::link_shaper::{LinkRecord, TransferSample};
+use crate::link_shaper::TransferSample;
 use crate::node::PartRecord;
 use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
@@ -17,8 +17,6 @@ const KEPT: usize = 8192;
 pub enum Observation {
     /// A part run.
     Part(PartRecord),
-    /// A message sent, whole.
-    Link(LinkRecord),
     /// A chunk of a message or probe crossing a shaped link: the rate samples.
     Transfer(TransferSample),
 }
@@ -80,9 +78,9 @@ impl ObservationLog {
 mod tests {
     use super::*;
 
-    fn link(frame: u64) -> Observation {
-        Observation::Link(LinkRecord {
-            frame,
+    fn link(bytes: u64) -> Observation {
+        Observation::Transfer(TransferSample {
+            bytes,
             ..Default::default()
         })
     }

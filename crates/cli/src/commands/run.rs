@@ -230,11 +230,7 @@ pub fn emulated(
     if mode == EmulateMode::Off {
         return (profile, Emulation::default());
     }
-    let fastest = scenario
-        .nodes
-        .iter()
-        .map(|n| n.speed)
-        .fold(f64::MIN, f64::max);
+    let fastest = scenario.fastest_speed();
     // Under the testbed the device itself runs under its CPU quota, so the unsplit time it
     // measured is its own (slower) speed: bring it back to the fastest node's.
     let whole_ms = if mode == EmulateMode::Delays {
@@ -316,11 +312,6 @@ pub fn run(a: Args) -> Result<ExitCode> {
     let problem = problem_setup::problem(&model, &scenario, &a.scenario, &profile)?;
     let plan = planner_by_name(&a.algo)?.plan(&problem)?;
     if let Some(trace) = trace {
-        let fastest = scenario
-            .nodes
-            .iter()
-            .map(|n| n.speed)
-            .fold(f64::MIN, f64::max);
         let setup = TraceSetup {
             label: source.label.clone(),
             model: std::sync::Arc::new(model),
@@ -328,8 +319,7 @@ pub fn run(a: Args) -> Result<ExitCode> {
             scenario_path: a.scenario.clone(),
             profile,
             trace,
-            delays_only: mode == EmulateMode::Delays,
-            fastest,
+            fastest: scenario.fastest_speed(),
             whole_ms,
             inputs,
             reference,
