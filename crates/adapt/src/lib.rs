@@ -12,9 +12,12 @@
 //! gain (hysteresis) and not again before a cooldown, so plans do not flap. [`FrameQueue`]
 //! applies the overload policy (back-pressure or drop-oldest) and accounts for every frame.
 //! [`Trace`] describes conditions changing over time, to play on an emulated cluster.
+//! [`Adaptation`] puts them together as a state machine: measurements in, actions out (probe
+//! a link, re-plan for a reason), the caller reporting back what it did.
 //!
 //! No engine, network or async runtime: everything here is tested in milliseconds.
 
+mod adaptation;
 mod controller;
 mod estimates;
 mod frame_queue;
@@ -24,6 +27,10 @@ mod speed_estimator;
 mod switch_policy;
 mod trace;
 
+pub use adaptation::{
+    Action, AdaptConfig, Adaptation, Measurement, PartKey, PartSample, ReplanRequest, Replanned,
+    Trigger,
+};
 pub use controller::{Controller, Mode, Proposal, Replan};
 pub use estimates::Estimates;
 pub use frame_queue::{Admission, Arrival, FrameQueue, Overload};

@@ -1,10 +1,10 @@
 //! Latency against time for runs over one trace, as SVG (plotters): the adaptive run and the
 //! static plans overlaid, the trace's changes and the plan switches as vertical lines.
 
-use crate::trace_run::TraceReport;
 use anyhow::{anyhow, Result};
 use plotters::prelude::*;
 use std::path::Path;
+use tiersplit_session::TraceReport;
 
 const PALETTE: [RGBColor; 6] = [
     RGBColor(31, 119, 180),

@@ -2,21 +2,12 @@
 //! model inspection, partitioning, execution, exactness checks, the model zoo, the demo and
 //! benchmarks.
 
-mod cluster_run;
+mod assets;
 mod commands;
 mod input_args;
 mod latency_plot;
-mod local_cluster;
-mod median;
-mod model_source;
-mod npy;
-mod placement_summary;
-mod plan_deployment;
-mod preprocess;
-mod problem_setup;
-mod shared_dir;
-mod split_exec;
-mod trace_run;
+mod profile_args;
+mod progress_bar;
 mod trace_table;
 
 use clap::{Parser, Subcommand};
@@ -54,8 +45,6 @@ enum Command {
     Plan(commands::plan::Args),
     /// Run as a worker node: receive partitions and run frames through them for a device.
     Worker(commands::worker::Args),
-    /// Act as the device: deploy partitions of a model to workers and run frames through them.
-    RunRemote(commands::run_remote::Args),
     /// Act as the device of a scenario: plan, deploy every node's parts with a routing table,
     /// stream frames through the cluster, report measured against predicted figures.
     Run(Box<commands::run::Args>),
@@ -70,6 +59,15 @@ enum Command {
 /// unsupported model, engine failure).
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Library warnings (a dropped tensor, a connection that ended) go to stderr; RUST_LOG
+    // chooses more or less.
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
     let result = match cli.command {
         Command::Inspect(a) => commands::inspect::run(a),
         Command::Split(a) => commands::split::run(a),
@@ -80,7 +78,6 @@ fn main() -> ExitCode {
         Command::Profile(a) => commands::profile::run(a),
         Command::Plan(a) => commands::plan::run(a),
         Command::Worker(a) => commands::worker::run(a),
-        Command::RunRemote(a) => commands::run_remote::run(a),
         Command::Run(a) => commands::run::run(*a),
         Command::Demo(a) => commands::demo::run(a),
         Command::Bench(c) => commands::bench::run(c),

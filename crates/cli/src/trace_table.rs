@@ -1,7 +1,7 @@
 //! The report of runs over one trace: the comparison table and, for the adaptive run, every
 //! switch with its timing and its check against the real conditions.
 
-use crate::trace_run::TraceReport;
+use tiersplit_session::TraceReport;
 
 /// Mean latency of the frames answered in each `bin_s` seconds, per strategy: the latency over
 /// time in the terminal (the plot and the JSON have every frame).

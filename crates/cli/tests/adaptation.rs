@@ -91,30 +91,59 @@ fn the_adaptive_run_switches_when_the_uplink_collapses_and_loses_no_frame() {
     let adaptive = reports.iter().find(|r| r["adaptive"] == true).unwrap();
     let switches = adaptive["switches"].as_array().unwrap();
     assert!(!switches.is_empty(), "no switch:\n{out}");
-    // The switch that answers the uplink's collapse: seen from the cluster's own measurements
-    // of the uplink, after the change at 2.5 s. (A node's noise could have moved the plan
-    // before; on a shared machine that is allowed, the collapse must still be answered.)
-    let i = switches
-        .iter()
-        .position(|s| {
-            s["seen_s"].as_f64().unwrap() >= 2.5
-                && s["trigger"]
-                    .as_str()
-                    .unwrap()
-                    .starts_with("link device->edge")
-        })
-        .unwrap_or_else(|| panic!("no switch answered the uplink's collapse:\n{out}"));
-    let first = &switches[i];
-    // Correct: under the real conditions the new plan beats the old one and is as good as
-    // what the planner picks knowing them (within 15%).
-    let truth = &first["truth"];
-    let (old, new, best) = (
-        truth["old_ms"].as_f64().unwrap(),
-        truth["new_ms"].as_f64().unwrap(),
-        truth["best_ms"].as_f64().unwrap(),
+    // Where the run settled after the collapse: the plan serving the last frames is as good
+    // as what the planner picks knowing the real conditions (within 15%). A node's noise may
+    // have moved the plan already, moments before the change; the quick plan that answers
+    // the collapse may be refined after it: what counts is where the run ends up.
+    let settled = adaptive["settled"].as_array().unwrap().last().unwrap();
+    assert_eq!(settled["phase_s"], 2.5, "{settled}");
+    let (plan_ms, best_ms) = (
+        settled["plan_ms"].as_f64().unwrap(),
+        settled["best_ms"].as_f64().unwrap(),
     );
-    assert!(new < old && new <= best * 1.15, "{truth}");
-    // Frames from the switch on are answered by the new plan (until a next switch).
+    assert!(plan_ms <= best_ms * 1.15, "{settled}\n{out}");
+    // The switch that answers the uplink's collapse, when the plan had not moved already:
+    // seen from the cluster's own measurements of the uplink, after the change at 2.5 s; it
+    // beats the old plan under the real conditions, and frames from it on are answered by it
+    // (until a next switch).
+    let answering = switches.iter().position(|s| {
+        s["seen_s"].as_f64().unwrap() >= 2.5
+            && s["trigger"]
+                .as_str()
+                .unwrap()
+                .starts_with("link device->edge")
+    });
+    match answering {
+        Some(i) => check_answering_switch(adaptive, i),
+        None => assert!(
+            settled_before_change(adaptive),
+            "no switch answered the uplink's collapse:\n{out}"
+        ),
+    }
+    // The probes and estimates: the uplink read at its new rate.
+    let est = adaptive["link_mbps"]["device->edge0"].as_f64().unwrap();
+    assert!(
+        (est / 4.0 - 1.0).abs() < 0.15,
+        "device->edge0 estimated at {est} Mbit/s"
+    );
+    assert!(out.contains("vs adaptive (mean, over time)"), "{out}");
+    let svg = std::fs::read_to_string(&svg).unwrap();
+    assert!(
+        svg.starts_with("<svg") && svg.contains("adaptive best"),
+        "bad plot"
+    );
+}
+
+/// The switch that answered the collapse beats the old plan under the real conditions, and
+/// the frames from it on are answered by its plan (until a next switch).
+fn check_answering_switch(adaptive: &serde_json::Value, i: usize) {
+    let switches = adaptive["switches"].as_array().unwrap();
+    let first = &switches[i];
+    let truth = &first["truth"];
+    assert!(
+        truth["new_ms"].as_f64().unwrap() < truth["old_ms"].as_f64().unwrap(),
+        "{truth}"
+    );
     let from = first["first_frame"].as_u64().unwrap();
     let until = switches
         .get(i + 1)
@@ -136,18 +165,16 @@ fn the_adaptive_run_switches_when_the_uplink_collapses_and_loses_no_frame() {
     }
     assert!(frames.iter().any(|f| f["frame"].as_u64().unwrap() >= from));
     assert!(first["first_answer_s"].as_f64().is_some(), "{first}");
-    // The probes and estimates: the uplink read at its new rate.
-    let est = adaptive["link_mbps"]["device->edge0"].as_f64().unwrap();
-    assert!(
-        (est / 4.0 - 1.0).abs() < 0.15,
-        "device->edge0 estimated at {est} Mbit/s"
-    );
-    assert!(out.contains("vs adaptive (mean, over time)"), "{out}");
-    let svg = std::fs::read_to_string(&svg).unwrap();
-    assert!(
-        svg.starts_with("<svg") && svg.contains("adaptive best"),
-        "bad plot"
-    );
+}
+
+/// Whether a switch moments before the change (noise that happened to pick the plan the
+/// change calls for) left the run on a plan already fit for the collapse.
+fn settled_before_change(adaptive: &serde_json::Value) -> bool {
+    adaptive["switches"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|s| s["seen_s"].as_f64().unwrap() < 2.5)
 }
 
 #[test]

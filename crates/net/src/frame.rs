@@ -15,10 +15,8 @@ pub enum FrameKind {
     Error = 2,
     /// Liveness and round-trip measurement; empty payload.
     Ping = 3,
-    /// Control data (deployment, plans), UTF-8 JSON payload.
-    Control = 4,
-    /// Opaque bytes (a partition's ONNX model).
-    Blob = 5,
+    // Kinds 4 and 5 (control JSON and model blobs of the retired star mode) are refused:
+    // models travel only over the gRPC control plane.
     /// Filler that measures a link's rate when it carries no tensors; the receiver drops it.
     Probe = 6,
 }
@@ -29,8 +27,6 @@ impl FrameKind {
             1 => FrameKind::Tensor,
             2 => FrameKind::Error,
             3 => FrameKind::Ping,
-            4 => FrameKind::Control,
-            5 => FrameKind::Blob,
             6 => FrameKind::Probe,
             other => return Err(NetError::Malformed(format!("unknown frame kind {other}"))),
         })
@@ -79,28 +75,6 @@ impl Frame {
             dtype,
             shape,
             payload,
-        }
-    }
-
-    pub fn control(frame: u64, name: &str, json: String) -> Frame {
-        Frame {
-            kind: FrameKind::Control,
-            frame,
-            name: name.into(),
-            dtype: DType::U8,
-            shape: vec![json.len() as u64],
-            payload: json.into_bytes(),
-        }
-    }
-
-    pub fn blob(frame: u64, name: &str, bytes: Vec<u8>) -> Frame {
-        Frame {
-            kind: FrameKind::Blob,
-            frame,
-            name: name.into(),
-            dtype: DType::U8,
-            shape: vec![bytes.len() as u64],
-            payload: bytes,
         }
     }
 

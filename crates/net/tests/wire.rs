@@ -41,7 +41,7 @@ fn tensors_cross_a_real_socket() {
         let big: Vec<u8> = (0..4 * 3 * 224 * 224).map(|i| (i % 251) as u8).collect();
         let frames = vec![
             Frame::tensor(7, "input", DType::F32, vec![1, 3, 224, 224], big),
-            Frame::control(7, "deploy", "{\"parts\":2}".into()),
+            Frame::probe(64),
             Frame::error(8, "conv1", "engine failed"),
             Frame::tensor(9, "ids", DType::I64, vec![2], vec![0; 16]),
         ];

@@ -9,7 +9,7 @@ use tiersplit_tile::Grid;
 /// plain HPA, which is one of its candidates.
 ///
 /// Search: for each of the heaviest tileable chains, starting at the chain's head or at HPA's edge point, every
-/// way of [`segmentations`] to cut it into stages, the k fastest edge nodes (k >= 2) and a
+/// way of `segmentations` to cut it into stages, the k fastest edge nodes (k >= 2) and a
 /// sample of cloud points after the last stage.
 pub struct HpaVsm;
 

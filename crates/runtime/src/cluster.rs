@@ -175,39 +175,9 @@ pub struct ClusterDriver {
     /// Bound on every control exchange and on waiting for any frame's answer.
     pub timeout: Duration,
     next_frame: u64,
-    /// The emulation set last by [`ClusterDriver::set_emulation`]; later deployments carry it.
-    emulation: Option<Emulation>,
     /// Per node, the cursor of its observation log read so far.
     cursors: HashMap<String, u64>,
     uploaded: Uploaded,
-}
-
-/// A plan switch during a run: once `after` frames have been fed, `deployment` takes over
-/// (see [`ClusterDriver::deploy`]) while the frames in flight finish on the old one.
-pub struct Switch<'a> {
-    pub after: usize,
-    pub deployment: &'a Deployment,
-    pub models: &'a HashMap<String, Vec<u8>>,
-}
-
-/// One run of frames through a deployment.
-#[derive(Debug)]
-pub struct RunReport {
-    /// Per answered frame, in frame order: (frame number, latency from feeding its inputs to
-    /// having all its outputs on the device).
-    pub latencies: Vec<(u64, Duration)>,
-    /// From the first frame fed to the last answered.
-    pub wall: Duration,
-    /// When each answered frame completed, from the first frame fed, in completion order.
-    pub completed: Vec<Duration>,
-    /// Frames that failed, with the reason.
-    pub failures: Vec<(u64, String)>,
-    /// The outputs of the last answered frame.
-    pub last_outputs: HashMap<String, HostTensor>,
-    /// Frames fed.
-    pub fed: usize,
-    /// Switches made: (deployment id, first frame it served, time from the start).
-    pub switches: Vec<(String, u64, Duration)>,
 }
 
 impl ClusterDriver {
@@ -304,7 +274,6 @@ impl ClusterDriver {
             results_rx,
             timeout,
             next_frame: 1,
-            emulation: None,
             cursors: HashMap::new(),
             uploaded: Uploaded::default(),
         })
@@ -324,8 +293,8 @@ impl ClusterDriver {
         }
     }
 
-    /// Changes the emulation on every node now (frames in flight included); deployments made
-    /// after this carry it.
+    /// Changes the emulation on every node now, frames in flight included: the session's
+    /// emulation, whatever deployments come later.
     pub async fn set_emulation(&mut self, e: Emulation) -> Result<(), RuntimeError> {
         let json = serde_json::to_string(&e).expect("serialisable");
         for r in &mut self.remotes {
@@ -336,11 +305,7 @@ impl ClusterDriver {
                 .await
                 .map_err(|s| status_err(&r.name, s))?;
         }
-        self.device
-            .set_emulation(e.clone())
-            .map_err(self.device_error())?;
-        self.emulation = Some(e);
-        Ok(())
+        self.device.set_emulation(e).map_err(self.device_error())
     }
 
     /// What every node measured since the last call (the device's first).
@@ -455,27 +420,28 @@ impl ClusterDriver {
         dep: &Deployment,
         models: &HashMap<String, Vec<u8>>,
     ) -> Result<usize, RuntimeError> {
+        let dep = self.bind(dep.clone())?;
+        let cached = self.uploader().upload(&dep, models).await?;
+        self.start_deployment(dep).await?;
+        Ok(cached)
+    }
+
+    /// `dep` with this cluster's node addresses and the next frame fed as its first, checked.
+    fn bind(&self, mut dep: Deployment) -> Result<Deployment, RuntimeError> {
+        dep.first_frame = self.next_frame;
+        dep.nodes = self.addresses();
         dep.check().map_err(|message| RuntimeError::Protocol {
             worker: self.device.name.clone(),
             message,
         })?;
-        let cached = self.uploader().upload(dep, models).await?;
-        self.start_deployment(dep.clone()).await?;
-        Ok(cached)
+        Ok(dep)
     }
 
     /// Starts `dep` on every node for frames from the next one fed on; frames in flight
     /// finish on theirs. Its models must have been uploaded ([`Uploader::upload`]): this is
     /// the quick half of a switch.
-    pub async fn start_deployment(&mut self, mut dep: Deployment) -> Result<(), RuntimeError> {
-        dep.first_frame = self.next_frame;
-        if let Some(e) = &self.emulation {
-            dep.emulation = e.clone();
-        }
-        dep.check().map_err(|message| RuntimeError::Protocol {
-            worker: self.device.name.clone(),
-            message,
-        })?;
+    pub async fn start_deployment(&mut self, dep: Deployment) -> Result<(), RuntimeError> {
+        let dep = self.bind(dep)?;
         let json = serde_json::to_string(&dep).expect("serialisable");
         for r in &mut self.remotes {
             r.client
@@ -490,112 +456,9 @@ impl ClusterDriver {
             .map_err(self.device_error())
     }
 
-    /// Feeds `frames` frames of `inputs` and waits for every answer. With `interval`, frames
-    /// are fed at that pace without waiting for answers (pipelined), at most `window` in
-    /// flight; without it, one frame at a time. A frame not answered within the timeout is an
-    /// error that names the nodes that no longer answer a ping.
-    pub async fn run(
-        &mut self,
-        inputs: &[(String, HostTensor)],
-        frames: usize,
-        interval: Option<Duration>,
-        window: usize,
-    ) -> Result<RunReport, RuntimeError> {
-        self.run_switching(inputs, frames, interval, window, &[])
-            .await
-    }
-
-    /// [`ClusterDriver::run`], switching plans live as `switches` say.
-    pub async fn run_switching(
-        &mut self,
-        inputs: &[(String, HostTensor)],
-        frames: usize,
-        interval: Option<Duration>,
-        window: usize,
-        switches: &[Switch<'_>],
-    ) -> Result<RunReport, RuntimeError> {
-        let mut switched: Vec<(usize, String, u64, Duration)> = Vec::new();
-        let start = Instant::now();
-        let mut sent: BTreeMap<u64, Instant> = BTreeMap::new();
-        let mut latencies = Vec::new();
-        let mut failures = Vec::new();
-        let mut last_outputs = HashMap::new();
-        let mut completed = Vec::new();
-        let mut fed = 0;
-        let mut next_feed = Instant::now();
-        while fed < frames || !sent.is_empty() {
-            let can_feed = fed < frames
-                && match interval {
-                    None => sent.is_empty(),
-                    Some(_) => sent.len() < window.max(1),
-                };
-            if let Some(sw) = switches
-                .iter()
-                .find(|sw| sw.after == fed && !switched.iter().any(|(f, ..)| *f == fed))
-            {
-                let first = self.next_frame;
-                self.deploy(sw.deployment, sw.models).await?;
-                switched.push((fed, sw.deployment.id.clone(), first, start.elapsed()));
-            }
-            if can_feed && Instant::now() >= next_feed {
-                let at = Instant::now();
-                let frame = self.feed(inputs)?;
-                sent.insert(frame, at);
-                fed += 1;
-                next_feed += interval.unwrap_or_default();
-                continue;
-            }
-            let oldest = sent.values().min().copied().unwrap_or_else(Instant::now);
-            let deadline = oldest + self.timeout;
-            let wake = if can_feed || (fed < frames && interval.is_some()) {
-                next_feed.min(deadline)
-            } else {
-                deadline
-            };
-            match tokio::time::timeout_at(wake, self.results_rx.recv()).await {
-                Ok(Some(r)) => {
-                    let Some(at) = sent.remove(&r.frame) else {
-                        continue; // a late answer of an earlier run
-                    };
-                    match r.outputs {
-                        Ok(outs) => {
-                            latencies.push((r.frame, r.done.duration_since(at)));
-                            completed.push(r.done.duration_since(start));
-                            last_outputs = outs;
-                        }
-                        Err(e) => failures.push((r.frame, e)),
-                    }
-                }
-                Ok(None) => unreachable!("the driver holds a sender"),
-                Err(_) if Instant::now() >= deadline && !sent.is_empty() => {
-                    let dead = self.unreachable_nodes().await;
-                    let frame = *sent.keys().next().expect("non-empty");
-                    return Err(RuntimeError::Unanswered {
-                        frame,
-                        timeout: self.timeout,
-                        dead,
-                    });
-                }
-                Err(_) => {}
-            }
-        }
-        latencies.sort_by_key(|(f, _)| *f);
-        Ok(RunReport {
-            latencies,
-            wall: start.elapsed(),
-            completed,
-            failures,
-            last_outputs,
-            fed,
-            switches: switched
-                .into_iter()
-                .map(|(_, id, first, at)| (id, first, at))
-                .collect(),
-        })
-    }
-
-    /// Remote nodes that do not answer a hello within a second.
-    async fn unreachable_nodes(&mut self) -> Vec<String> {
+    /// Remote nodes that do not answer a hello within a second: the ones to name when frames
+    /// go unanswered.
+    pub async fn unreachable_nodes(&mut self) -> Vec<String> {
         let mut dead = Vec::new();
         for r in &mut self.remotes {
             let hello = r.client.hello(HelloRequest {

@@ -1,6 +1,8 @@
 //! What the device tells every node before frames flow: which parts it runs, where each tensor
-//! goes next, and how its links and compute are emulated. The same description goes to every
-//! node; each picks out its own share.
+//! goes next, and every node's data-plane address. The same description goes to every node;
+//! each picks out its own share. Emulation is not part of it: it belongs to the session and is
+//! set on every node on its own ([`Emulation`], the `Emulate` call), so a trace can change it
+//! while deployments come and go.
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -14,7 +16,9 @@ pub struct Deployment {
     /// started on (a live switch). Set by the driver.
     #[serde(default)]
     pub first_frame: u64,
-    /// Every node's data-plane address.
+    /// Every node's data-plane address, bound by the driver when it deploys (a compiled plan
+    /// leaves it empty: it does not depend on where the nodes are).
+    #[serde(default)]
     pub nodes: BTreeMap<String, String>,
     pub parts: Vec<PartSpec>,
     pub routes: Vec<Route>,
@@ -24,8 +28,6 @@ pub struct Deployment {
     pub inputs: Vec<String>,
     /// Graph output tensors, delivered to the sink node.
     pub outputs: Vec<String>,
-    #[serde(default)]
-    pub emulation: Emulation,
 }
 
 /// One piece of work on one node, run once per frame when all its inputs are there.
@@ -114,7 +116,7 @@ impl Deployment {
                 }
             }
         }
-        self.emulation.check()
+        Ok(())
     }
 
     /// Content hashes of the models `node` runs, each once.
@@ -127,10 +129,6 @@ impl Deployment {
                 Work::Stitch { .. } => None,
             })
             .collect()
-    }
-
-    pub fn link(&self, from: &str, to: &str) -> Option<&LinkShape> {
-        self.emulation.link(from, to)
     }
 }
 

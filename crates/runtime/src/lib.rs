@@ -15,9 +15,6 @@
 //! network wait is bounded by a timeout, so a node that dies or stops answering becomes an
 //! error naming it, never a hang; a frame a node fails on is reported to the device as an
 //! error for that frame.
-//!
-//! [`RemotePart`] is the older star mode of `tiersplit run-remote`: the device runs chained
-//! partitions one at a time on workers.
 
 mod background;
 mod cluster;
@@ -28,12 +25,11 @@ mod link_shaper;
 mod node;
 mod observation_log;
 mod protocol;
-mod remote_part;
 mod thread_cpu_time;
 mod worker;
 
 pub use background::in_background;
-pub use cluster::{ClientTls, ClusterDriver, RunReport, Switch, Uploader};
+pub use cluster::{ClientTls, ClusterDriver, Uploader};
 pub use control_service::{
     pb as control_pb, CONTROL_VERSION, MAX_CONTROL_MESSAGE, MAX_PROBE_BYTES,
 };
@@ -43,5 +39,4 @@ pub use link_shaper::{LinkRecord, TransferSample};
 pub use node::{FrameResult, NodeStats, PartRecord};
 pub use observation_log::{Observation, Observations};
 pub use protocol::content_hash;
-pub use remote_part::RemotePart;
 pub use worker::Worker;

@@ -1,32 +1,8 @@
-//! Conversions between host tensors and frames, and the control messages.
+//! Conversions between host tensors and frames, and the models' content hash.
 
-use serde::{Deserialize, Serialize};
 use tiersplit_exec::{HostTensor, TensorData};
 use tiersplit_graph::DType;
 use tiersplit_net::{Frame, FrameKind, NetError};
-
-/// Device to worker, before `inputs` tensor frames of the same frame number.
-#[derive(Debug, Serialize, Deserialize)]
-pub(crate) struct RunRequest {
-    pub part: String,
-    pub inputs: usize,
-}
-
-/// Worker to device, after `outputs` tensor frames.
-#[derive(Debug, Serialize, Deserialize)]
-pub(crate) struct RunDone {
-    pub outputs: usize,
-    pub compute_us: u64,
-}
-
-/// Worker to device after a deployment.
-#[derive(Debug, Serialize, Deserialize)]
-pub(crate) struct Deployed {
-    pub part: String,
-    pub inputs: Vec<String>,
-    pub outputs: Vec<String>,
-    pub cached: bool,
-}
 
 /// Little-endian bytes of plain numbers: one bulk copy on little-endian machines (the wire
 /// format is the memory layout there), a per-element conversion elsewhere.

@@ -4,10 +4,10 @@ use crate::control_service::{
 use crate::deployment::{Deployment, Emulation};
 use crate::node::{Active, FrameResult, NodeState, NodeStats};
 use crate::observation_log::Observations;
-use crate::protocol::{content_hash, frame_tensor, tensor_frame, Deployed, RunDone, RunRequest};
+use crate::protocol::{content_hash, frame_tensor};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tiersplit_exec::{Executor, HostTensor, LoadedModel, TractExecutor};
 use tiersplit_net::{read_frame, write_frame, Frame, FrameKind, Limits, NetError};
 use tokio::net::{TcpListener, TcpStream};
@@ -23,6 +23,8 @@ const KEPT_DEPLOYMENTS: usize = 3;
 #[derive(Clone)]
 pub struct Worker {
     pub name: String,
+    /// The engine this node loads and runs its models with.
+    executor: Arc<dyn Executor>,
     /// Deployed models by content hash, shared by all connections.
     models: Arc<Mutex<HashMap<String, Arc<dyn LoadedModel>>>>,
     /// The deployments this node is part of, by the first frame each serves, oldest first: a
@@ -40,9 +42,17 @@ pub struct Worker {
 }
 
 impl Worker {
+    /// A node named `name` running its models on tract (the engine that needs nothing
+    /// installed).
     pub fn new(name: &str) -> Worker {
+        Worker::with_executor(name, Arc::new(TractExecutor))
+    }
+
+    /// A node named `name` running its models on `executor`.
+    pub fn with_executor(name: &str, executor: Arc<dyn Executor>) -> Worker {
         Worker {
             name: name.into(),
+            executor,
             models: Default::default(),
             active: Default::default(),
             state: NodeState::default(),
@@ -69,7 +79,7 @@ impl Worker {
         if self.models.lock().expect("not poisoned").contains_key(&key) {
             return Ok((key, true));
         }
-        let m = TractExecutor.load(bytes, &[]).map_err(|e| e.to_string())?;
+        let m = self.executor.load(bytes, &[]).map_err(|e| e.to_string())?;
         self.models
             .lock()
             .expect("not poisoned")
@@ -88,7 +98,6 @@ impl Worker {
     ) -> Result<(), String> {
         let first = dep.first_frame;
         let models = self.models.lock().expect("not poisoned").clone();
-        let emulation = dep.emulation.clone();
         let active = Active::start(
             dep,
             &self.name,
@@ -97,7 +106,6 @@ impl Worker {
             self.io_timeout,
             self.state.clone(),
         )?;
-        *self.state.emulation.write().expect("not poisoned") = emulation;
         let mut all = self.active.lock().expect("not poisoned");
         // Deployments that start at or after this one never serve a frame again; earlier ones
         // keep their frames in flight (two switches before the next frame is fed replace only
@@ -200,7 +208,7 @@ impl Worker {
                 .serve_with_incoming(incoming)
                 .await
             {
-                eprintln!("worker {name}: control service ended: {e}");
+                tracing::error!(node = %name, "control service ended: {e}");
             }
         });
         loop {
@@ -212,7 +220,7 @@ impl Worker {
                 if me.speaks_http2(&stream).await {
                     let _ = grpc.send(Ok(stream)).await;
                 } else if let Err(e) = me.connection(stream).await {
-                    eprintln!("worker {}: connection ended: {e}", me.name);
+                    tracing::warn!(node = %me.name, "connection ended: {e}");
                 }
             });
         }
@@ -241,67 +249,16 @@ impl Worker {
     }
 
     async fn connection(&self, mut s: TcpStream) -> Result<(), NetError> {
-        // Deployed parts of this connection: part name -> model.
-        let mut parts: HashMap<String, Arc<dyn LoadedModel>> = HashMap::new();
         while let Some(f) = read_frame(&mut s, Limits::default(), self.idle_timeout).await? {
             match f.kind {
-                FrameKind::Blob => {
-                    let key = content_hash(&f.payload);
-                    let cached = self.models.lock().expect("not poisoned").get(&key).cloned();
-                    let (model, was_cached) = match cached {
-                        Some(m) => (Ok(m), true),
-                        None => {
-                            let bytes = f.payload;
-                            let loaded = tokio::task::spawn_blocking(move || {
-                                TractExecutor
-                                    .load(&bytes, &[])
-                                    .map(Arc::<dyn LoadedModel>::from)
-                            })
-                            .await
-                            .map_err(|e| NetError::Malformed(format!("loader panicked: {e}")))?;
-                            (loaded, false)
-                        }
-                    };
-                    match model {
-                        Ok(m) => {
-                            self.models
-                                .lock()
-                                .expect("not poisoned")
-                                .insert(key, m.clone());
-                            let reply = Deployed {
-                                part: f.name.clone(),
-                                inputs: m.input_names().to_vec(),
-                                outputs: m.output_names().to_vec(),
-                                cached: was_cached,
-                            };
-                            parts.insert(f.name.clone(), m);
-                            write_frame(
-                                &mut s,
-                                &Frame::control(
-                                    f.frame,
-                                    &f.name,
-                                    serde_json::to_string(&reply).expect("serialisable"),
-                                ),
-                                self.io_timeout,
-                            )
-                            .await?;
-                        }
-                        Err(e) => {
-                            write_frame(
-                                &mut s,
-                                &Frame::error(f.frame, &f.name, &e.to_string()),
-                                self.io_timeout,
-                            )
-                            .await?
-                        }
-                    }
-                }
                 FrameKind::Tensor => {
                     let t = frame_tensor(&f)?;
                     if let Err(e) = self.publish(f.frame, &f.name, t) {
-                        eprintln!(
-                            "worker {}: dropped tensor '{}' of frame {}: {e}",
-                            self.name, f.name, f.frame
+                        tracing::warn!(
+                            node = %self.name,
+                            frame = f.frame,
+                            "dropped tensor '{}': {e}",
+                            f.name
                         );
                     }
                 }
@@ -309,91 +266,11 @@ impl Worker {
                     let message = String::from_utf8_lossy(&f.payload).to_string();
                     match self.active_for(f.frame) {
                         Ok(a) => a.fail(f.frame, &message),
-                        Err(e) => eprintln!(
-                            "worker {}: error for frame {} dropped ({e}): {message}",
-                            self.name, f.frame
+                        Err(e) => tracing::warn!(
+                            node = %self.name,
+                            frame = f.frame,
+                            "error dropped ({e}): {message}"
                         ),
-                    }
-                }
-                FrameKind::Control => {
-                    let req: RunRequest = serde_json::from_slice(&f.payload)
-                        .map_err(|e| NetError::Malformed(format!("bad run request: {e}")))?;
-                    let mut inputs = HashMap::new();
-                    for _ in 0..req.inputs {
-                        let t = read_frame(&mut s, Limits::default(), self.io_timeout)
-                            .await?
-                            .ok_or(NetError::Closed("in the middle of a request"))?;
-                        inputs.insert(t.name.clone(), frame_tensor(&t)?);
-                    }
-                    let Some(model) = parts.get(&req.part).cloned() else {
-                        write_frame(
-                            &mut s,
-                            &Frame::error(
-                                f.frame,
-                                &req.part,
-                                &format!("part '{}' is not deployed on {}", req.part, self.name),
-                            ),
-                            self.io_timeout,
-                        )
-                        .await?;
-                        continue;
-                    };
-                    let args: Result<Vec<_>, String> = model
-                        .input_names()
-                        .iter()
-                        .map(|n| {
-                            inputs.remove(n).ok_or_else(|| {
-                                format!("input '{n}' of part '{}' was not sent", req.part)
-                            })
-                        })
-                        .collect();
-                    let result = match args {
-                        Err(e) => Err(e),
-                        Ok(args) => {
-                            let m = model.clone();
-                            tokio::task::spawn_blocking(move || {
-                                let start = Instant::now();
-                                m.run(args)
-                                    .map(|o| (o, start.elapsed()))
-                                    .map_err(|e| e.to_string())
-                            })
-                            .await
-                            .map_err(|e| NetError::Malformed(format!("engine panicked: {e}")))?
-                        }
-                    };
-                    match result {
-                        Ok((outs, took)) => {
-                            for (name, t) in model.output_names().iter().zip(&outs) {
-                                write_frame(
-                                    &mut s,
-                                    &tensor_frame(f.frame, name, t),
-                                    self.io_timeout,
-                                )
-                                .await?;
-                            }
-                            let done = RunDone {
-                                outputs: outs.len(),
-                                compute_us: took.as_micros() as u64,
-                            };
-                            write_frame(
-                                &mut s,
-                                &Frame::control(
-                                    f.frame,
-                                    &req.part,
-                                    serde_json::to_string(&done).expect("serialisable"),
-                                ),
-                                self.io_timeout,
-                            )
-                            .await?;
-                        }
-                        Err(e) => {
-                            write_frame(
-                                &mut s,
-                                &Frame::error(f.frame, &req.part, &e),
-                                self.io_timeout,
-                            )
-                            .await?
-                        }
                     }
                 }
                 FrameKind::Probe => {}

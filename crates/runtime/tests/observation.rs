@@ -76,14 +76,14 @@ fn probes_measure_the_emulated_rate_and_follow_a_live_change() {
         let dep = Deployment {
             id: "probe".into(),
             first_frame: 0,
-            nodes: d.addresses(),
+            nodes: Default::default(),
             parts: vec![],
             routes: vec![],
             sink: "device".into(),
             inputs: vec![],
             outputs: vec![],
-            emulation: shaped(40.0),
         };
+        d.set_emulation(shaped(40.0)).await.unwrap();
         d.deploy(&dep, &Default::default()).await.unwrap();
         assert!(d
             .observe()
@@ -134,7 +134,6 @@ fn two_switches_before_the_next_frame_keep_the_frames_in_flight_on_their_plan() 
             sink: "device".into(),
             inputs: vec![],
             outputs: vec![],
-            emulation: Emulation::default(),
         };
         let t = tiersplit_exec::HostTensor::f32(vec![1], vec![0.0]).unwrap();
         w.deploy(dep("a", 1), None).unwrap();

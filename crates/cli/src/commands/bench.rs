@@ -1,13 +1,11 @@
-use crate::median::median;
-use crate::model_source::ModelSource;
-use crate::preprocess::Preprocess;
-use crate::shared_dir::shared_dir;
-use crate::split_exec::{load_chain, load_unsplit, model_inputs, run_named, InputChoice};
+//! `tiersplit bench`: the benchmarks, each printing figures measured side by side in one run.
+
+use crate::assets::assets_dir;
+
 use anyhow::Result;
 use std::process::ExitCode;
-use std::time::Instant;
-use tiersplit_graph::Partitioning;
-use tiersplit_onnx::ImportOptions;
+use tiersplit_session::bench::split_overhead;
+use tiersplit_session::ModelSource;
 
 #[derive(clap::Subcommand)]
 pub enum BenchCommand {
@@ -112,7 +110,7 @@ fn engine(
             .iter()
             .map(|e| format!("zoo:{}", e.name))
             .collect();
-        if let Some(s) = shared_dir() {
+        if let Some(s) = assets_dir() {
             for f in [
                 "mobilenet_v2_imagenet.onnx",
                 "yolov3_tiny_coco.onnx",
@@ -140,59 +138,12 @@ fn engine(
     println!();
     let mut log_sums = vec![0f64; 1 + 2 * splits.len()];
     for spec in &models {
-        let source = ModelSource::open(spec)?;
-        let model = source.import(&ImportOptions::default())?;
-        let g = &model.graph;
-        let inputs = model_inputs(
-            &model,
-            &InputChoice {
-                image: None,
-                npy: None,
-                preprocess: Preprocess::Imagenet,
-                seed,
-            },
-        )?;
-        let unsplit = load_unsplit(&source, &model)?;
-        let mut configs = vec![Partitioning::random(g, 1, seed)?];
-        for &k in &splits {
-            configs.push(Partitioning::random(g, k.min(g.layers.len()), seed)?);
-        }
-        for &k in &splits {
-            configs.push(
-                Partitioning::balanced(g, k)
-                    .or_else(|_| Partitioning::random(g, k.min(g.layers.len()), seed))?,
-            );
-        }
-        let chains = configs
-            .iter()
-            .map(|p| load_chain(&model, p))
-            .collect::<Result<Vec<_>>>()?;
-        run_named(unsplit.as_ref(), &inputs)?;
-        for c in &chains {
-            c.run(inputs.clone())?;
-        }
-        // Paired measurement: each round times the unsplit model and then every configuration,
-        // and the ratio is taken within the round, so slow drifts of a shared machine cancel.
-        let mut base = Vec::new();
-        let mut ratios: Vec<Vec<f64>> = vec![Vec::new(); chains.len()];
-        for _ in 0..rounds {
-            let t = Instant::now();
-            run_named(unsplit.as_ref(), &inputs)?;
-            let b = t.elapsed().as_secs_f64() * 1e3;
-            base.push(b);
-            for (i, c) in chains.iter().enumerate() {
-                let ins = inputs.clone();
-                let t = Instant::now();
-                c.run(ins)?;
-                ratios[i].push(t.elapsed().as_secs_f64() * 1e3 / b);
-            }
-        }
+        let row = split_overhead(&ModelSource::open(spec)?, rounds, &splits, seed)?;
         let label = spec.rsplit('/').next().unwrap_or(spec);
-        print!("{:<28} {:>6} {:>10.2}", label, g.layers.len(), median(base));
-        for (i, r) in ratios.into_iter().enumerate() {
-            let m = median(r);
+        print!("{:<28} {:>6} {:>10.2}", label, row.layers, row.unsplit_ms);
+        for (i, m) in row.ratios.into_iter().enumerate() {
             log_sums[i] += m.ln();
-            print!(" {:>6.3}", m);
+            print!(" {m:>6.3}");
         }
         println!();
     }

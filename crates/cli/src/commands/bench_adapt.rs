@@ -4,7 +4,7 @@
 //! Each trace is played by `tiersplit run --trace` (this binary, a local cluster of worker
 //! processes) and its JSON read back, so the benchmark measures exactly what users run.
 
-use crate::shared_dir::shared_dir;
+use crate::assets::assets_dir;
 use anyhow::{bail, Context, Result};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -37,7 +37,7 @@ pub fn run(
     let (model, profile, image) = match model {
         Some(m) => (m, None, None),
         None => {
-            let shared = shared_dir().context("../shared/models (the real MobileNetV2)")?;
+            let shared = assets_dir().context("../shared/models (the real MobileNetV2)")?;
             (
                 shared
                     .join("models/mobilenet_v2_imagenet.onnx")
@@ -162,7 +162,7 @@ pub fn run(
     println!();
     let mut beats = [0, 0];
     for ((name, k), r) in &ratios {
-        let m = crate::median::median(r.clone());
+        let m = tiersplit_session::median(r.clone());
         beats[*k] += usize::from(m > 1.0);
         println!(
             "{name:<18} {:<10} best static over adaptive, median of {} round(s): {m:.2}x",

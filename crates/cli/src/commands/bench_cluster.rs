@@ -3,44 +3,19 @@
 //! prediction error on the emulated cluster, goodput on an emulated link, and the runtime's
 //! overhead over the compute of its parts on unshaped loopback.
 
-use crate::cluster_run::{run_plan, Feed, FrameBreakdown, Measured, Workload};
-use crate::commands::run::{emulated, start_nodes, time_unsplit, EmulateMode, StartedNodes};
-use crate::model_source::ModelSource;
-use crate::problem_setup;
-use crate::shared_dir::shared_dir;
-use crate::split_exec::{load_unsplit, model_inputs, InputChoice};
+use crate::assets::assets_dir;
+use crate::commands::run::start_local_nodes;
 use anyhow::{Context, Result};
-use prost::Message;
 use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
-use tiersplit_cost::{Profile, Scenario, Tier};
-use tiersplit_onnx::{ImportOptions, OnnxModel};
-use tiersplit_plan::{all_planners, Planner, SingleNode};
-use tiersplit_runtime::ClusterDriver;
+use tiersplit_cost::{Profile, Scenario};
+use tiersplit_session::bench::{every_plan, goodput, link_scenario, mean_ms, Case};
+use tiersplit_session::{median, Connect, ModelSource, Session, StartedNodes};
 
 const LOCAL: &str = include_str!("../../../../scenarios/local-cluster.toml");
 
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    if v.is_empty() {
-        f64::NAN
-    } else {
-        v[v.len() / 2]
-    }
-}
-
-/// Mean over a run's frames of one figure of their breakdown.
-fn mean_ms(m: &Measured, f: impl Fn(&FrameBreakdown) -> f64) -> f64 {
-    m.breakdown.iter().map(f).sum::<f64>() / m.breakdown.len().max(1) as f64
-}
-
-struct Case {
-    label: String,
-    source: ModelSource,
-    profile: Profile,
-}
-
+/// The real MobileNetV2 when its file is here, GoogLeNet and ResNet-18 of the zoo.
 fn cases() -> Result<Vec<Case>> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let mut v = Vec::new();
@@ -54,12 +29,11 @@ fn cases() -> Result<Vec<Case>> {
         });
         Ok(())
     };
-    if let Some(s) = shared_dir() {
+    if let Some(s) = assets_dir() {
+        let path = s.join("models/mobilenet_v2_imagenet.onnx");
         add(
             "mobilenet_v2 (real)",
-            s.join("models/mobilenet_v2_imagenet.onnx")
-                .display()
-                .to_string(),
+            path.display().to_string(),
             "mobilenet_v2_imagenet.json",
         )?;
     }
@@ -68,125 +42,10 @@ fn cases() -> Result<Vec<Case>> {
     Ok(v)
 }
 
-/// Every planner's plan of every case on the cluster; returns the measurements per case.
-async fn every_plan(
-    driver: &mut ClusterDriver,
-    scenario: &Scenario,
-    emulate: bool,
-    frames: usize,
-    only: Option<&[&str]>,
-) -> Result<Vec<(String, Vec<Measured>)>> {
-    let mut out = Vec::new();
-    for case in cases()? {
-        let model = case.source.import(&ImportOptions::default())?;
-        let inputs = model_inputs(&model, &InputChoice::random(0))?;
-        let (reference, whole_ms) =
-            time_unsplit(load_unsplit(&case.source, &model)?.as_ref(), &inputs, 5)?;
-        let (profile, emulation) = emulated(
-            scenario,
-            case.profile.clone(),
-            whole_ms,
-            if emulate {
-                EmulateMode::On
-            } else {
-                EmulateMode::Off
-            },
-        );
-        let problem = problem_setup::problem(&model, scenario, Path::new("."), &profile)?;
-        let w = Workload {
-            model: &model,
-            problem: &problem,
-            inputs: &inputs,
-            reference: &reference,
-            switch: None,
-        };
-        let mut rows = Vec::new();
-        for planner in all_planners() {
-            if only.is_some_and(|o| !o.contains(&planner.name())) {
-                continue;
-            }
-            let plan = planner.plan(&problem)?;
-            rows.push(
-                run_plan(
-                    driver,
-                    &w,
-                    &plan,
-                    emulation.clone(),
-                    frames,
-                    Feed::Sequential,
-                )
-                .await?,
-            );
-        }
-        out.push((case.label, rows));
-    }
-    Ok(out)
-}
-
-/// A model that only passes a tensor of `bytes` through (Relu), for link measurements.
-fn pass_through(bytes: u64) -> Result<(ModelSource, OnnxModel)> {
-    let channels = (bytes / 4 / (512 * 512)).max(1);
-    let mut b = tiersplit_zoo::NetBuilder::new("pass-through", 0);
-    let x = b.input("x", &[1, channels, 512, 512]);
-    let y = b.relu(&x);
-    let source = ModelSource {
-        label: format!("pass-through of {channels}x512x512 floats"),
-        bytes: b.finish(&[y]).encode_to_vec(),
-    };
-    let model = source.import(&ImportOptions::default())?;
-    Ok((source, model))
-}
-
-async fn goodput(
-    mbps: f64,
-    delay_ms: f64,
-    sizes_mb: &[u64],
-    frames: usize,
-) -> Result<Vec<(u64, f64)>> {
-    let scenario = Scenario::from_toml(&format!(
-        "name = \"link\"\nframe_rate = 1\n[[nodes]]\nname = \"device\"\ntier = \"device\"\n\
-         [[nodes]]\nname = \"edge\"\ntier = \"edge\"\n\
-         [[links]]\nfrom = \"device\"\nto = \"edge\"\nbandwidth_mbps = {mbps}\nrtt_ms = {}\n",
-        2.0 * delay_ms
-    ))?;
-    let StartedNodes { remotes, local } = start_nodes(&scenario)?;
-    let mut driver =
-        ClusterDriver::start("device", "127.0.0.1:0", &remotes, Duration::from_secs(60)).await?;
-    let mut out = Vec::new();
-    for &mb in sizes_mb {
-        let (source, model) = pass_through(mb << 20)?;
-        let inputs = model_inputs(&model, &InputChoice::random(0))?;
-        let (reference, whole_ms) =
-            time_unsplit(load_unsplit(&source, &model)?.as_ref(), &inputs, 3)?;
-        let profile = Profile::estimate(&model.graph, 1.0).scaled(0.0);
-        let (profile, emulation) =
-            emulated(&scenario, profile, whole_ms.max(1e-3), EmulateMode::On);
-        let problem = problem_setup::problem(&model, &scenario, Path::new("."), &profile)?;
-        let plan = SingleNode(Tier::Edge).plan(&problem)?;
-        let m = run_plan(
-            &mut driver,
-            &Workload {
-                model: &model,
-                problem: &problem,
-                inputs: &inputs,
-                reference: &reference,
-                switch: None,
-            },
-            &plan,
-            emulation,
-            frames,
-            Feed::Sequential,
-        )
-        .await?;
-        // The tensor crosses the shaped link twice (there and back); what is left of the
-        // latency after the delays and the compute is the time the bytes took.
-        let compute = mean_ms(&m, |b| b.compute_ms.values().sum());
-        let sent = 2.0 * (mb << 20) as f64 * 8.0;
-        let secs = (m.p50_ms - 2.0 * delay_ms - compute) / 1e3;
-        out.push((mb, sent / secs / 1e6 / mbps));
-    }
-    drop(local);
-    Ok(out)
+async fn connect(scenario: &Scenario) -> Result<(Session, StartedNodes)> {
+    let nodes = start_local_nodes(scenario)?;
+    let c = Connect::new("device", nodes.remotes.clone(), Duration::from_secs(60));
+    Ok((Session::connect(&c).await?, nodes))
 }
 
 pub fn run(frames: usize) -> Result<ExitCode> {
@@ -194,12 +53,10 @@ pub fn run(frames: usize) -> Result<ExitCode> {
     let rt = tokio::runtime::Runtime::new()?;
     rt.block_on(async {
         println!("1. prediction error on the emulated local cluster ({}), {frames} frames per plan, one at a time", scenario.name);
-        let StartedNodes { remotes, local } = start_nodes(&scenario)?;
-        let mut driver =
-            ClusterDriver::start("device", "127.0.0.1:0", &remotes, Duration::from_secs(60))
-                .await?;
+        let (mut session, local) = connect(&scenario).await?;
+        let cases = cases()?;
         let mut all = Vec::new();
-        for (label, rows) in every_plan(&mut driver, &scenario, true, frames, None).await? {
+        for (label, rows) in every_plan(&mut session, &scenario, &cases, true, frames, None).await? {
             let errs: Vec<f64> = rows.iter().map(|m| m.error.abs()).collect();
             println!(
                 "   {label:<22} {} plans: median |error| {:>5.1}%, worst {:>5.1}% ({}), all exact: {}",
@@ -224,7 +81,7 @@ pub fn run(frames: usize) -> Result<ExitCode> {
         println!("2. runtime overhead on unshaped loopback (no emulation): frame latency over the summed compute of its parts, chain plans");
         let chains = ["device-only", "edge-only", "cloud-only", "neurosurgeon-3tier", "exact-3tier", "hpa"];
         let mut overheads = Vec::new();
-        for (label, rows) in every_plan(&mut driver, &scenario, false, frames, Some(&chains)).await? {
+        for (label, rows) in every_plan(&mut session, &scenario, &cases, false, frames, Some(&chains)).await? {
             let ratios: Vec<f64> = rows
                 .iter()
                 .map(|m| {
@@ -253,7 +110,10 @@ pub fn run(frames: usize) -> Result<ExitCode> {
         drop(local);
 
         println!("3. goodput over one emulated 100 Mbps link with 5 ms one-way delay (tensor there and back)");
-        let g = goodput(100.0, 5.0, &[1, 4, 16], frames).await?;
+        let link = link_scenario(100.0, 5.0)?;
+        let (mut session, local) = connect(&link).await?;
+        let g = goodput(&mut session, &link, &[1, 4, 16], frames).await?;
+        drop(local);
         for (mb, ratio) in &g {
             println!(
                 "   {mb:>2} MiB tensor: goodput {:.1}% of the link rate ({})",

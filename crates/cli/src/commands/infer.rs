@@ -1,10 +1,9 @@
 use crate::input_args::InputArgs;
-use crate::model_source::ModelSource;
-use crate::split_exec::{load_unsplit, model_inputs, run_named};
 use anyhow::{Context, Result};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
+use tiersplit_session::{load_unsplit, model_inputs, run_named, write_npy, ModelSource};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -68,7 +67,7 @@ pub fn run(a: Args) -> Result<ExitCode> {
         elapsed.as_secs_f64() * 1e3
     );
     if let Some(p) = &a.output {
-        crate::npy::write(p, &outputs[0])?;
+        write_npy(p, &outputs[0])?;
         println!("wrote {}", p.display());
     }
     Ok(ExitCode::SUCCESS)

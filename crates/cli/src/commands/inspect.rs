@@ -1,8 +1,9 @@
-use crate::model_source::{import_options, parse_input_shape, ModelSource};
+use crate::input_args::{import_options, parse_input_shape};
 use anyhow::Result;
 use serde_json::json;
 use std::process::ExitCode;
 use tiersplit_graph::ModelGraph;
+use tiersplit_session::ModelSource;
 
 #[derive(clap::Args)]
 pub struct Args {

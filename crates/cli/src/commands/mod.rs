@@ -9,7 +9,6 @@ pub mod inspect;
 pub mod plan;
 pub mod profile;
 pub mod run;
-pub mod run_remote;
 pub mod split;
 pub mod tile;
 pub mod verify;

@@ -1,6 +1,5 @@
-use crate::model_source::{import_options, parse_input_shape, ModelSource};
-use crate::placement_summary::{node_names, placement_summary};
-use crate::problem_setup::{self, read_scenario, reference_profile, ProfileArgs};
+use crate::input_args::{import_options, parse_input_shape};
+use crate::profile_args::ProfileArgs;
 use anyhow::{Context, Result};
 use serde_json::json;
 use std::fmt::Write as _;
@@ -9,6 +8,7 @@ use std::process::ExitCode;
 use tiersplit_cost::{Problem, Tier};
 use tiersplit_graph::Bytes;
 use tiersplit_plan::{all_planners, evaluate, planner_by_name, Plan, Prediction};
+use tiersplit_session::{node_names, placement_summary, ModelSource, Setting};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -41,12 +41,13 @@ fn uplink_bytes(p: &Problem, pred: &Prediction) -> Bytes {
 }
 
 pub fn run(a: Args) -> Result<ExitCode> {
-    let scenario = read_scenario(&a.scenario)?;
+    let setting = Setting::read(&a.scenario)?;
+    let scenario = &setting.scenario;
     let source = ModelSource::open(&a.model)?;
     let model = source.import(&import_options(&a.input_shape))?;
     let g = &model.graph;
-    let profile = reference_profile(&a.profiles, &source, &model)?;
-    let problem = problem_setup::problem(&model, &scenario, &a.scenario, &profile)?;
+    let profile = a.profiles.resolve(&source, &model)?;
+    let problem = setting.problem(&model, &profile)?;
     let chosen_planner = planner_by_name(&a.algo)?;
 
     println!(

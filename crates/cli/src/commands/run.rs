@@ -1,22 +1,22 @@
-use crate::cluster_run::{run_plan, Feed, Measured, Workload};
 use crate::input_args::InputArgs;
-use crate::local_cluster::LocalWorker;
-use crate::model_source::ModelSource;
-use crate::plan_deployment::emulation_of;
-use crate::problem_setup::{self, read_scenario, reference_profile, ProfileArgs};
-use crate::split_exec::{load_unsplit, model_inputs, run_named};
-use crate::trace_run::{read_trace, run_all, strategies, TraceReport, TraceSetup};
+use crate::profile_args::ProfileArgs;
 use crate::trace_table::print_trace_reports;
 use anyhow::{bail, Context, Result};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
-use tiersplit_cost::{Scenario, Tier};
+use tiersplit_cost::Tier;
 use tiersplit_plan::planner_by_name;
-use tiersplit_runtime::{ClientTls, ClusterDriver, Emulation};
+use tiersplit_runtime::ClientTls;
+use tiersplit_session::{
+    calibrate, load_unsplit, model_inputs, read_trace, run_all, run_plan, start_nodes, strategies,
+    time_unsplit, Connect, EmulateMode, Feed, Measured, ModelSource, Session, Setting,
+    StartedNodes, TraceReport, TraceSetup, Workload,
+};
 
+/// How much of the scenario is emulated, as a command-line option.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, clap::ValueEnum)]
-pub enum EmulateMode {
+pub enum EmulateArg {
     /// Emulate when any node runs as a local process (a one-machine cluster).
     Auto,
     On,
@@ -58,7 +58,7 @@ pub struct Args {
     profiles: ProfileArgs,
     /// Shape links to the scenario's rates and delays and slow nodes to its speeds.
     #[arg(long, value_enum, default_value = "auto")]
-    emulate: EmulateMode,
+    emulate: EmulateArg,
     /// Address the device listens on for results.
     #[arg(long, default_value = "127.0.0.1:0")]
     listen: String,
@@ -110,27 +110,21 @@ pub enum OnOff {
     Off,
 }
 
-/// Every node but the device: (name, address), and the processes started for them here.
-pub struct StartedNodes {
-    pub remotes: Vec<(String, String)>,
-    pub local: Vec<LocalWorker>,
-}
-
-/// Starts a local worker process for each non-device node without an address.
-pub fn start_nodes(scenario: &Scenario) -> Result<StartedNodes> {
-    let mut remotes = Vec::new();
-    let mut local = Vec::new();
-    for n in scenario.nodes.iter().filter(|n| n.tier != Tier::Device) {
-        match &n.address {
-            Some(a) => remotes.push((n.name.clone(), a.clone())),
-            None => {
-                let w = LocalWorker::start(&n.name)?;
-                remotes.push((n.name.clone(), w.addr.clone()));
-                local.push(w);
-            }
+impl From<EmulateArg> for EmulateMode {
+    fn from(a: EmulateArg) -> EmulateMode {
+        match a {
+            EmulateArg::Auto => EmulateMode::Auto,
+            EmulateArg::On => EmulateMode::On,
+            EmulateArg::Off => EmulateMode::Off,
+            EmulateArg::Delays => EmulateMode::Delays,
         }
     }
-    Ok(StartedNodes { remotes, local })
+}
+
+/// Starts a local worker process of this binary for each node without an address.
+pub fn start_local_nodes(scenario: &tiersplit_cost::Scenario) -> Result<StartedNodes> {
+    let exe = std::env::current_exe().context("locating the tiersplit binary")?;
+    Ok(start_nodes(scenario, &exe)?)
 }
 
 pub fn print_measured(m: &Measured, feed: Feed) {
@@ -217,61 +211,22 @@ pub fn print_measured(m: &Measured, feed: Feed) {
     );
 }
 
-/// The profile and emulation for a scenario. With emulation the fastest node runs at this
-/// machine's own speed, so the profile is first calibrated to this machine (its layer times
-/// scaled so they add up to `whole_ms`, the unsplit model's time measured here now) and then
-/// scaled by the fastest node's speed factor.
-pub fn emulated(
-    scenario: &Scenario,
-    profile: tiersplit_cost::Profile,
-    whole_ms: f64,
+/// What every run needs, set up before any frame flows.
+struct Prepared {
+    setting: Setting,
+    source: ModelSource,
+    model: std::sync::Arc<tiersplit_onnx::OnnxModel>,
+    device: String,
+    nodes: StartedNodes,
     mode: EmulateMode,
-) -> (tiersplit_cost::Profile, Emulation) {
-    if mode == EmulateMode::Off {
-        return (profile, Emulation::default());
-    }
-    let fastest = scenario.fastest_speed();
-    // Under the testbed the device itself runs under its CPU quota, so the unsplit time it
-    // measured is its own (slower) speed: bring it back to the fastest node's.
-    let whole_ms = if mode == EmulateMode::Delays {
-        let device = scenario
-            .nodes
-            .iter()
-            .find(|n| n.tier == Tier::Device)
-            .map_or(fastest, |n| n.speed);
-        whole_ms * device / fastest
-    } else {
-        whole_ms
-    };
-    let layers_ms: f64 = profile.layers.iter().map(|l| l.ms).sum();
-    let calibration = if layers_ms > 0.0 {
-        whole_ms / layers_ms
-    } else {
-        1.0
-    };
-    (
-        profile.scaled(calibration * fastest),
-        emulation_of(scenario, mode == EmulateMode::Delays),
-    )
+    inputs: Vec<tiersplit_session::NamedTensor>,
+    reference: Vec<tiersplit_exec::HostTensor>,
+    whole_ms: f64,
+    profile: tiersplit_cost::Profile,
+    emulation: tiersplit_runtime::Emulation,
 }
 
-/// Median time of the unsplit model on `inputs` here, over `runs` runs after a warm-up.
-pub fn time_unsplit(
-    m: &dyn tiersplit_exec::LoadedModel,
-    inputs: &[(String, tiersplit_exec::HostTensor)],
-    runs: usize,
-) -> Result<(Vec<tiersplit_exec::HostTensor>, f64)> {
-    let reference = run_named(m, inputs)?;
-    let mut times = Vec::new();
-    for _ in 0..runs.max(1) {
-        let t = std::time::Instant::now();
-        run_named(m, inputs)?;
-        times.push(t.elapsed().as_secs_f64() * 1e3);
-    }
-    Ok((reference, crate::median::median(times)))
-}
-
-pub fn run(a: Args) -> Result<ExitCode> {
+fn check_args(a: &Args) -> Result<()> {
     if a.frames == 0 {
         bail!("--frames must be at least 1");
     }
@@ -280,58 +235,76 @@ pub fn run(a: Args) -> Result<ExitCode> {
             bail!("--fps must be positive, got {f}");
         }
     }
-    let scenario = read_scenario(&a.scenario)?;
-    // A bad trace is refused before any node starts.
-    let trace = match &a.trace {
-        Some(p) => Some(read_trace(p, &scenario)?),
-        None => None,
-    };
+    Ok(())
+}
+
+/// Reads the scenario and model, profiles, starts the local nodes, times the unsplit model
+/// here and calibrates the profile to it.
+fn prepare(a: &Args) -> Result<Prepared> {
+    let setting = Setting::read(&a.scenario)?;
     let source = ModelSource::open(&a.model)?;
-    let model = source.import(&a.inputs.import_options())?;
-    let profile = reference_profile(&a.profiles, &source, &model)?;
-    let device = scenario
+    let model = std::sync::Arc::new(source.import(&a.inputs.import_options())?);
+    let profile = a.profiles.resolve(&source, &model)?;
+    let device = setting
+        .scenario
         .nodes
         .iter()
         .find(|n| n.tier == Tier::Device)
         .context("the scenario has no device")?
         .name
         .clone();
-    let StartedNodes { remotes, local } = start_nodes(&scenario)?;
-    let mode = match a.emulate {
-        EmulateMode::Auto if local.is_empty() => EmulateMode::Off,
-        EmulateMode::Auto => EmulateMode::On,
-        m => m,
-    };
-    let emulate = mode != EmulateMode::Off;
-    if a.trace.is_some() && !matches!(mode, EmulateMode::On) {
+    let nodes = start_local_nodes(&setting.scenario)?;
+    let mode = EmulateMode::from(a.emulate).resolve(!nodes.local.is_empty());
+    if a.trace.is_some() && mode != EmulateMode::On {
         bail!("--trace changes the emulated link rates and node speeds: it needs --emulate on (or auto with local nodes)");
     }
     let inputs = model_inputs(&model, &a.inputs.choice(0))?;
     let (reference, whole_ms) = time_unsplit(load_unsplit(&source, &model)?.as_ref(), &inputs, 5)?;
-    let (profile, emulation) = emulated(&scenario, profile, whole_ms, mode);
-    let problem = problem_setup::problem(&model, &scenario, &a.scenario, &profile)?;
-    let plan = planner_by_name(&a.algo)?.plan(&problem)?;
-    if let Some(trace) = trace {
-        let setup = TraceSetup {
-            label: source.label.clone(),
-            model: std::sync::Arc::new(model),
-            base: scenario.clone(),
-            scenario_path: a.scenario.clone(),
-            profile,
-            trace,
-            fastest: scenario.fastest_speed(),
-            whole_ms,
-            inputs,
-            reference,
-            fps: a.fps,
-            window: a.window,
-            overload: a.overload,
-            queue: a.queue,
-        };
-        let out = run_traced(&a, &setup, plan, &device, &remotes);
-        drop(local);
-        return out;
+    let (profile, emulation) = calibrate(&setting.scenario, profile, whole_ms, mode);
+    Ok(Prepared {
+        setting,
+        source,
+        model,
+        device,
+        nodes,
+        mode,
+        inputs,
+        reference,
+        whole_ms,
+        profile,
+        emulation,
+    })
+}
+
+fn connect(a: &Args, device: &str, nodes: &StartedNodes) -> Result<Connect> {
+    let tls = match &a.tls_ca {
+        Some(p) => Some(ClientTls {
+            ca_pem: std::fs::read(p).with_context(|| format!("reading {}", p.display()))?,
+            domain: a.tls_domain.clone(),
+        }),
+        None => None,
+    };
+    Ok(Connect {
+        device: device.to_string(),
+        listen: a.listen.clone(),
+        nodes: nodes.remotes.clone(),
+        timeout: Duration::from_secs(a.timeout),
+        tls,
+    })
+}
+
+pub fn run(a: Args) -> Result<ExitCode> {
+    check_args(&a)?;
+    if let Some(path) = &a.trace {
+        // A bad trace is refused before any node starts.
+        let scenario = Setting::read(&a.scenario)?.scenario;
+        let trace = read_trace(path, &scenario)?;
+        let p = prepare(&a)?;
+        return run_traced(&a, p, trace);
     }
+    let p = prepare(&a)?;
+    let problem = p.setting.problem(&p.model, &p.profile)?;
+    let plan = planner_by_name(&a.algo)?.plan(&problem)?;
     let next_plan = match &a.switch_to {
         Some(algo) => Some(planner_by_name(algo)?.plan(&problem)?),
         None => None,
@@ -343,58 +316,22 @@ pub fn run(a: Args) -> Result<ExitCode> {
             window: a.window,
         },
     };
-    println!(
-        "run {} on {} ({} nodes{}), this process is {device}",
-        source.label,
-        scenario.name,
-        scenario.nodes.len(),
-        match mode {
-            EmulateMode::Delays =>
-                ", link delays EMULATED in the transport, rates and speeds shaped by the kernel",
-            EmulateMode::Off => "",
-            _ => ", EMULATED link rates, delays and node speeds",
-        }
-    );
-    if emulate {
-        println!(
-            "  unsplit model here: {whole_ms:.1} ms (median of 5); the profile is calibrated to it"
-        );
-    }
-    for (name, addr) in &remotes {
-        let how = if local.iter().any(|w| &w.name == name) {
-            "local worker process"
-        } else {
-            "worker"
-        };
-        println!("  {name}: {how} at {addr}");
-    }
-    let tls = match &a.tls_ca {
-        Some(p) => Some(ClientTls {
-            ca_pem: std::fs::read(p).with_context(|| format!("reading {}", p.display()))?,
-            domain: a.tls_domain.clone(),
-        }),
-        None => None,
-    };
+    print_cluster(&p);
+    let c = connect(&a, &p.device, &p.nodes)?;
     let rt = tokio::runtime::Runtime::new()?;
     let measured = rt.block_on(async {
-        let mut driver = ClusterDriver::start_tls(
-            &device,
-            &a.listen,
-            &remotes,
-            Duration::from_secs(a.timeout),
-            tls.as_ref(),
-        )
-        .await?;
+        let mut session = Session::connect(&c).await?;
+        session.set_emulation(p.emulation.clone()).await?;
         let w = Workload {
-            model: &model,
+            model: &p.model,
             problem: &problem,
-            inputs: &inputs,
-            reference: &reference,
+            inputs: &p.inputs,
+            reference: &p.reference,
             switch: next_plan
                 .as_ref()
-                .map(|p| (p, a.switch_after.unwrap_or(a.frames / 2))),
+                .map(|n| (n, a.switch_after.unwrap_or(a.frames / 2))),
         };
-        run_plan(&mut driver, &w, &plan, emulation, a.frames, feed).await
+        run_plan(&mut session, &w, &plan, a.frames, feed).await
     })?;
     print_measured(&measured, feed);
     for note in &plan.notes {
@@ -405,7 +342,6 @@ pub fn run(a: Args) -> Result<ExitCode> {
             .with_context(|| format!("writing {}", path.display()))?;
         println!("wrote {}", path.display());
     }
-    drop(local);
     Ok(if measured.exact && measured.failures.is_empty() {
         ExitCode::SUCCESS
     } else {
@@ -413,17 +349,62 @@ pub fn run(a: Args) -> Result<ExitCode> {
     })
 }
 
+/// The cluster and what is emulated, before the run.
+fn print_cluster(p: &Prepared) {
+    let scenario = &p.setting.scenario;
+    println!(
+        "run {} on {} ({} nodes{}), this process is {}",
+        p.source.label,
+        scenario.name,
+        scenario.nodes.len(),
+        match p.mode {
+            EmulateMode::Delays =>
+                ", link delays EMULATED in the transport, rates and speeds shaped by the kernel",
+            EmulateMode::Off | EmulateMode::Auto => "",
+            EmulateMode::On => ", EMULATED link rates, delays and node speeds",
+        },
+        p.device
+    );
+    if !matches!(p.mode, EmulateMode::Off | EmulateMode::Auto) {
+        println!(
+            "  unsplit model here: {:.1} ms (median of 5); the profile is calibrated to it",
+            p.whole_ms
+        );
+    }
+    for (name, addr) in &p.nodes.remotes {
+        let how = if p.nodes.local.iter().any(|w| &w.name == name) {
+            "local worker process"
+        } else {
+            "worker"
+        };
+        println!("  {name}: {how} at {addr}");
+    }
+}
+
 /// `run --trace`: the adaptive run, then each static plan, over the same trace; a table, each
 /// switch, the plot and the JSON.
-fn run_traced(
-    a: &Args,
-    setup: &TraceSetup,
-    plan: tiersplit_plan::Plan,
-    device: &str,
-    remotes: &[(String, String)],
-) -> Result<ExitCode> {
+fn run_traced(a: &Args, p: Prepared, trace: tiersplit_adapt::Trace) -> Result<ExitCode> {
+    let problem = p.setting.problem(&p.model, &p.profile)?;
+    let plan = planner_by_name(&a.algo)?.plan(&problem)?;
+    let c = connect(a, &p.device, &p.nodes)?;
+    let setup = TraceSetup {
+        label: p.source.label.clone(),
+        model: p.model,
+        base: p.setting.scenario.clone(),
+        fastest: p.setting.scenario.fastest_speed(),
+        setting: p.setting,
+        profile: p.profile,
+        trace,
+        whole_ms: p.whole_ms,
+        inputs: p.inputs,
+        reference: p.reference,
+        fps: a.fps,
+        window: a.window,
+        overload: a.overload,
+        queue: a.queue,
+    };
     let strategies = strategies(
-        setup,
+        &setup,
         &plan,
         &a.compare,
         (a.adapt == OnOff::On)
@@ -442,33 +423,19 @@ fn run_traced(
     );
     let rt = tokio::runtime::Runtime::new()?;
     let reports: Vec<TraceReport> = rt.block_on(async {
-        let mut driver =
-            ClusterDriver::start(device, &a.listen, remotes, Duration::from_secs(a.timeout))
-                .await?;
-        run_all(&mut driver, setup, strategies).await
+        let mut session = Session::connect(&c).await?;
+        run_all(&mut session, &setup, strategies, |r| {
+            println!(
+                "  {}: {} frames, mean {:.1} ms",
+                r.label,
+                r.frames.len(),
+                r.mean_ms
+            )
+        })
+        .await
     })?;
-    print_trace_reports(&reports);
-    if let Some(path) = &a.plot {
-        crate::latency_plot::draw(
-            path,
-            &format!(
-                "{} on {} under trace {}",
-                std::path::Path::new(&setup.label)
-                    .file_name()
-                    .map_or(setup.label.clone(), |f| f.to_string_lossy().to_string()),
-                setup.base.name,
-                setup.trace.name
-            ),
-            &reports,
-            setup.trace.duration_s,
-        )?;
-        println!("wrote {}", path.display());
-    }
-    if let Some(path) = &a.json {
-        std::fs::write(path, serde_json::to_string_pretty(&reports)?)
-            .with_context(|| format!("writing {}", path.display()))?;
-        println!("wrote {}", path.display());
-    }
+    drop(p.nodes);
+    write_trace_outputs(a, &setup, &reports)?;
     let ok = reports
         .iter()
         .all(|r| r.all_exact && r.failures.is_empty() && r.fed == r.frames.len() as u64);
@@ -477,4 +444,27 @@ fn run_traced(
     } else {
         ExitCode::from(1)
     })
+}
+
+/// The table, the plot and the JSON of a trace run.
+fn write_trace_outputs(a: &Args, setup: &TraceSetup, reports: &[TraceReport]) -> Result<()> {
+    print_trace_reports(reports);
+    if let Some(path) = &a.plot {
+        let title = format!(
+            "{} on {} under trace {}",
+            std::path::Path::new(&setup.label)
+                .file_name()
+                .map_or(setup.label.clone(), |f| f.to_string_lossy().to_string()),
+            setup.base.name,
+            setup.trace.name
+        );
+        crate::latency_plot::draw(path, &title, reports, setup.trace.duration_s)?;
+        println!("wrote {}", path.display());
+    }
+    if let Some(path) = &a.json {
+        std::fs::write(path, serde_json::to_string_pretty(reports)?)
+            .with_context(|| format!("writing {}", path.display()))?;
+        println!("wrote {}", path.display());
+    }
+    Ok(())
 }

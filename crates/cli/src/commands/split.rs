@@ -1,9 +1,10 @@
-use crate::model_source::{import_options, parse_input_shape, ModelSource};
+use crate::input_args::{import_options, parse_input_shape};
 use anyhow::{bail, Context, Result};
 use serde_json::{json, Value};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use tiersplit_graph::{LayerId, ModelGraph, Partitioning};
+use tiersplit_session::ModelSource;
 
 #[derive(clap::Args)]
 pub struct Args {

@@ -1,6 +1,4 @@
 use crate::input_args::InputArgs;
-use crate::model_source::ModelSource;
-use crate::split_exec::{load_unsplit, model_inputs, run_named};
 use anyhow::{bail, Context, Result};
 use serde_json::json;
 use std::collections::HashMap;
@@ -8,6 +6,7 @@ use std::process::ExitCode;
 use tiersplit_exec::{Difference, Executor, HostTensor, TiledRunner, TractExecutor};
 use tiersplit_graph::{LayerId, Partitioning};
 use tiersplit_onnx::TiledRun;
+use tiersplit_session::{load_unsplit, model_inputs, run_named, ModelSource};
 use tiersplit_tile::Grid;
 
 #[derive(clap::Args)]

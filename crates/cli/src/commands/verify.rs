@@ -1,11 +1,10 @@
 use crate::input_args::InputArgs;
-use crate::model_source::ModelSource;
-use crate::split_exec::{load_chain, load_unsplit, model_inputs, run_named};
 use anyhow::Result;
 use serde_json::json;
 use std::process::ExitCode;
 use tiersplit_exec::Difference;
 use tiersplit_graph::Partitioning;
+use tiersplit_session::{load_chain, load_unsplit, model_inputs, run_named, ModelSource};
 
 #[derive(clap::Args)]
 pub struct Args {

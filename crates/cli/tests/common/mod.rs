@@ -4,14 +4,18 @@
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
-/// The shared fixtures (real models and photos) beside the checkout. CI has them: a missing
-/// folder is a test failure, not a skip.
+/// The real models and photos: `$TIERSPLIT_ASSETS` (where `scripts/test` fetched them when
+/// there is no `shared/` folder beside the checkout), or that folder. A missing folder is a
+/// test failure, not a skip.
 pub fn shared() -> PathBuf {
+    let complete = |p: &PathBuf| p.join("models/mobilenet_v2_imagenet.onnx").is_file();
     let here = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    here.ancestors()
-        .map(|a| a.join("shared"))
-        .find(|p| p.join("models").is_dir())
-        .expect("../shared/models must exist beside the checkout")
+    std::env::var_os("TIERSPLIT_ASSETS")
+        .map(PathBuf::from)
+        .into_iter()
+        .chain(here.ancestors().map(|a| a.join("shared")))
+        .find(complete)
+        .expect("no real models: run scripts/fetch-assets (scripts/test does) or put shared/ beside the checkout")
 }
 
 pub fn shared_model(name: &str) -> PathBuf {

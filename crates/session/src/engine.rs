@@ -1,20 +1,30 @@
-//! The pieces every command that runs a model shares: inputs, the unsplit reference run and
-//! the chained split run.
+//! What every run of a model shares: its inputs, the unsplit reference run and the chained
+//! split run, on an engine.
 
-use crate::model_source::ModelSource;
+use crate::error::{Context, Result, SessionError};
+use crate::median::median;
+use crate::npy::read_npy;
 use crate::preprocess::{image_tensor, Preprocess};
-use anyhow::{bail, Context, Result};
+use crate::source::ModelSource;
 use rand::{Rng, SeedableRng};
 use std::path::Path;
+use std::time::Instant;
 use tiersplit_exec::{ChainRunner, Executor, HostTensor, LoadedModel, TractExecutor};
 use tiersplit_graph::Partitioning;
 use tiersplit_onnx::OnnxModel;
 
+/// A graph input's name and value.
+pub type NamedTensor = (String, HostTensor);
+
 /// Where input values come from.
+#[derive(Debug, Clone, Default)]
 pub struct InputChoice<'a> {
+    /// An image, preprocessed to the model's single input.
     pub image: Option<&'a Path>,
+    /// A `.npy` tensor of the model's single input's shape.
     pub npy: Option<&'a Path>,
     pub preprocess: Preprocess,
+    /// Seed of the random values used when there is neither.
     pub seed: u64,
 }
 
@@ -22,23 +32,21 @@ impl InputChoice<'static> {
     /// Seeded random values, no image or file.
     pub fn random(seed: u64) -> InputChoice<'static> {
         InputChoice {
-            image: None,
-            npy: None,
-            preprocess: Preprocess::Imagenet,
             seed,
+            ..InputChoice::default()
         }
     }
 }
 
 /// One tensor per graph input: the image or .npy for a single-input model, otherwise seeded
 /// uniform values in [-1, 1].
-pub fn model_inputs(model: &OnnxModel, choice: &InputChoice) -> Result<Vec<(String, HostTensor)>> {
+pub fn model_inputs(model: &OnnxModel, choice: &InputChoice) -> Result<Vec<NamedTensor>> {
     let g = &model.graph;
     if (choice.image.is_some() || choice.npy.is_some()) && g.inputs.len() != 1 {
-        bail!(
-            "--image and --input need a single-input model; this one has {}",
+        return Err(SessionError::invalid(format!(
+            "an image or .npy input needs a single-input model; this one has {}",
             g.inputs.len()
-        );
+        )));
     }
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(choice.seed);
     g.inputs
@@ -49,15 +57,15 @@ pub fn model_inputs(model: &OnnxModel, choice: &InputChoice) -> Result<Vec<(Stri
             let tensor = if let Some(p) = choice.image {
                 image_tensor(p, &info.shape, choice.preprocess)?
             } else if let Some(p) = choice.npy {
-                let t = crate::npy::read(p)?;
+                let t = read_npy(p)?;
                 if t.shape != shape {
-                    bail!(
+                    return Err(SessionError::invalid(format!(
                         "{}: shape {:?} does not match model input '{}' {:?}",
                         p.display(),
                         t.shape,
                         info.name,
                         shape
-                    );
+                    )));
                 }
                 t
             } else {
@@ -72,9 +80,18 @@ pub fn model_inputs(model: &OnnxModel, choice: &InputChoice) -> Result<Vec<(Stri
         .collect()
 }
 
-/// The original file loaded whole, with the graph inputs fixed to the imported shapes: the
-/// reference every split run is compared with.
+/// The original file loaded whole on tract, with the graph inputs fixed to the imported
+/// shapes: the reference every split run is compared with.
 pub fn load_unsplit(source: &ModelSource, model: &OnnxModel) -> Result<Box<dyn LoadedModel>> {
+    load_unsplit_on(&TractExecutor, source, model)
+}
+
+/// [`load_unsplit`] on any engine.
+pub fn load_unsplit_on(
+    executor: &dyn Executor,
+    source: &ModelSource,
+    model: &OnnxModel,
+) -> Result<Box<dyn LoadedModel>> {
     let g = &model.graph;
     let shapes: Vec<(String, Vec<usize>)> = g
         .inputs
@@ -86,13 +103,13 @@ pub fn load_unsplit(source: &ModelSource, model: &OnnxModel) -> Result<Box<dyn L
             )
         })
         .collect();
-    TractExecutor
+    executor
         .load(&source.bytes, &shapes)
         .with_context(|| format!("loading {} unsplit", source.label))
 }
 
 /// Runs a loaded model on named inputs, returning outputs in the model's output order.
-pub fn run_named(m: &dyn LoadedModel, inputs: &[(String, HostTensor)]) -> Result<Vec<HostTensor>> {
+pub fn run_named(m: &dyn LoadedModel, inputs: &[NamedTensor]) -> Result<Vec<HostTensor>> {
     let args = m
         .input_names()
         .iter()
@@ -101,13 +118,13 @@ pub fn run_named(m: &dyn LoadedModel, inputs: &[(String, HostTensor)]) -> Result
                 .iter()
                 .find(|(k, _)| k == n)
                 .map(|(_, t)| t.clone())
-                .with_context(|| format!("no value for input '{n}'"))
+                .ok_or_else(|| SessionError::invalid(format!("no value for input '{n}'")))
         })
         .collect::<Result<Vec<_>>>()?;
     Ok(m.run(args)?)
 }
 
-/// Loads every part of a partitioning as its own sub-model, chained.
+/// Loads every part of a partitioning as its own sub-model on tract, chained.
 pub fn load_chain(model: &OnnxModel, p: &Partitioning) -> Result<ChainRunner> {
     let parts = p
         .parts
@@ -121,4 +138,21 @@ pub fn load_chain(model: &OnnxModel, p: &Partitioning) -> Result<ChainRunner> {
         .map(|&t| model.graph.tensor(t).name.clone())
         .collect();
     Ok(ChainRunner::load(&TractExecutor, &parts, outputs)?)
+}
+
+/// The unsplit model's outputs on `inputs` (the reference) and its median time here over
+/// `runs` runs after that first one (ms).
+pub fn time_unsplit(
+    m: &dyn LoadedModel,
+    inputs: &[NamedTensor],
+    runs: usize,
+) -> Result<(Vec<HostTensor>, f64)> {
+    let reference = run_named(m, inputs)?;
+    let mut times = Vec::new();
+    for _ in 0..runs.max(1) {
+        let t = Instant::now();
+        run_named(m, inputs)?;
+        times.push(t.elapsed().as_secs_f64() * 1e3);
+    }
+    Ok((reference, median(times)))
 }

@@ -1,15 +1,18 @@
-use anyhow::{bail, Context, Result};
+//! Images made into a model's input tensor.
+
+use crate::error::{Result, SessionError};
 use image::imageops::FilterType;
 use std::path::Path;
 use tiersplit_exec::HostTensor;
 
 /// How an image becomes a tensor.
-#[derive(Debug, Clone, Copy, clap::ValueEnum, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Preprocess {
     /// ImageNet: shorter side to 256/224 of the input size (bilinear), centre crop, scale to
-    /// [0,1], normalise with the ImageNet mean and std.
+    /// 0 to 1, normalise with the ImageNet mean and std.
+    #[default]
     Imagenet,
-    /// Plain: resize to the input size, scale to [0,1] (Darknet/YOLO style).
+    /// Plain: resize to the input size, scale to 0 to 1 (Darknet/YOLO style).
     Unit,
 }
 
@@ -19,11 +22,13 @@ const STD: [f32; 3] = [0.229, 0.224, 0.225];
 /// Loads an image as an NCHW f32 tensor of `shape` = [1, 3, H, W].
 pub fn image_tensor(path: &Path, shape: &[u64], mode: Preprocess) -> Result<HostTensor> {
     if shape.len() != 4 || shape[0] != 1 || shape[1] != 3 {
-        bail!("--image needs a model input of shape [1,3,H,W], this one is {shape:?}");
+        return Err(SessionError::invalid(format!(
+            "an image needs a model input of shape [1,3,H,W], this one is {shape:?}"
+        )));
     }
     let (h, w) = (shape[2] as u32, shape[3] as u32);
     let img = image::open(path)
-        .with_context(|| format!("reading image {}", path.display()))?
+        .map_err(|e| SessionError::invalid(format!("reading image {}: {e}", path.display())))?
         .to_rgb8();
     let img = match mode {
         Preprocess::Imagenet => {

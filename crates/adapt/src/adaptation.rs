@@ -1,0 +1,684 @@
+//! Run-time adaptation as a state machine: what the nodes measured goes in, decisions come
+//! out (probe this link, re-plan for this reason), and the caller reports back what it did
+//! (the re-plan's proposal, the switch going live). No clock, no network: the caller's clock
+//! is a number of seconds, so every decision is tested on synthetic measurement streams.
+
+use crate::{Controller, Decision, Estimates, Proposal, Replan};
+use serde::Serialize;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use tiersplit_cost::{Nanos, NodeId, Problem};
+use tiersplit_plan::{evaluate, Plan, PlanError};
+
+/// One part of one deployment: what part-run measurements and predictions are joined by.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub struct PartKey {
+    /// The deployment's number in the run (1 for the first).
+    pub deployment: u64,
+    /// The part's id within its deployment.
+    pub part: String,
+}
+
+impl PartKey {
+    pub fn new(deployment: u64, part: &str) -> PartKey {
+        PartKey {
+            deployment,
+            part: part.to_string(),
+        }
+    }
+}
+
+/// Something a node measured.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Measurement {
+    /// `bytes` held the link `from -> to` for `secs` (its fixed delay not included).
+    Transfer {
+        from: NodeId,
+        to: NodeId,
+        bytes: u64,
+        secs: f64,
+    },
+    /// A run of `part` kept its node busy for `busy`.
+    PartRun { part: PartKey, busy: Nanos },
+}
+
+/// What made a re-plan, and so how it is made.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub enum Trigger {
+    /// A link's rate stepped: the quick planner answers first.
+    LinkStep { from: NodeId, to: NodeId, mbps: f64 },
+    /// A node's speed stepped.
+    NodeStep { node: NodeId, slowdown: f64 },
+    /// The full planner refines the quick plan just switched to.
+    Refine,
+    /// A proposal held back by the cooldown is tried again.
+    CooldownOver,
+    /// Link estimates drifted since the last re-plan.
+    Drift,
+}
+
+impl Trigger {
+    fn replan(&self) -> Replan {
+        match self {
+            Trigger::LinkStep { .. } => Replan::Quick,
+            Trigger::Refine => Replan::Refinement,
+            _ => Replan::Full,
+        }
+    }
+
+    /// In words, with node names from `p`.
+    pub fn describe(&self, p: &Problem) -> String {
+        let name = |n: &NodeId| p.nodes[n.0].name.as_str();
+        match self {
+            Trigger::LinkStep { from, to, mbps } => {
+                format!("link {}->{} now {mbps:.1} Mbit/s", name(from), name(to))
+            }
+            Trigger::NodeStep { node, slowdown } => {
+                format!("node {} now x{slowdown:.2} its profile", name(node))
+            }
+            Trigger::Refine => "refining the quick plan".into(),
+            Trigger::CooldownOver => "retry after the cooldown".into(),
+            Trigger::Drift => "periodic check".into(),
+        }
+    }
+}
+
+/// What to do now.
+#[derive(Debug)]
+pub enum Action {
+    /// Send `bytes` of filler over `from -> to` to measure it.
+    Probe {
+        from: NodeId,
+        to: NodeId,
+        bytes: u64,
+    },
+    /// Re-plan (slow: off the frame loop) and report with [`Adaptation::replanned`].
+    Replan(Box<ReplanRequest>),
+}
+
+/// A re-plan to run in the background.
+#[derive(Debug)]
+pub struct ReplanRequest {
+    pub trigger: Trigger,
+    /// When the change that caused it was seen.
+    pub seen_s: f64,
+    /// The nominal problem corrected by the estimates.
+    pub problem: Problem,
+    pub current: Plan,
+    /// The frame the switch would serve from (for the cooldown).
+    pub frame: u64,
+    controller: Arc<Mutex<Controller>>,
+}
+
+impl std::fmt::Debug for Controller {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Controller")
+    }
+}
+
+/// A re-plan's answer.
+#[derive(Debug, Clone)]
+pub struct Replanned {
+    pub trigger: Trigger,
+    pub seen_s: f64,
+    pub proposal: Proposal,
+    /// The proposal came from the quick planner: the full one refines it after the switch.
+    pub quick: bool,
+    /// While the policy cools down, the first frame a switch may happen again.
+    pub cooldown_ends: Option<u64>,
+}
+
+impl ReplanRequest {
+    /// Runs the controller: for a link step the quick planner first (the new plan must serve
+    /// within a second), then the run's planner when the quick one finds nothing worth a
+    /// switch. Node steps go straight to the full planner (its tiled plans beat the quick
+    /// one's by more than a switch costs).
+    pub fn run(self) -> Result<Replanned, PlanError> {
+        let how = self.trigger.replan();
+        let mut c = self.controller.lock().expect("not poisoned");
+        let answer = |proposal: Proposal, quick: bool| Replanned {
+            trigger: self.trigger.clone(),
+            seen_s: self.seen_s,
+            quick,
+            cooldown_ends: None,
+            proposal,
+        };
+        let mut out = None;
+        if how == Replan::Quick && c.has_quick() {
+            let prop = c.propose(self.frame, &self.problem, &self.current, Replan::Quick)?;
+            if prop.decision == Decision::Switch {
+                out = Some(answer(prop, true));
+            }
+        }
+        let mut out = match out {
+            Some(o) => o,
+            None => {
+                let full = if how == Replan::Quick {
+                    Replan::Full
+                } else {
+                    how
+                };
+                answer(
+                    c.propose(self.frame, &self.problem, &self.current, full)?,
+                    false,
+                )
+            }
+        };
+        out.cooldown_ends = c.cooldown_ends();
+        Ok(out)
+    }
+}
+
+/// How often the machine looks around.
+#[derive(Debug, Clone)]
+pub struct AdaptConfig {
+    /// Links the plan does not use are probed in rounds this far apart (seconds) when they
+    /// gave no sample since the last round.
+    pub probe_every_s: f64,
+    /// A link is not probed again sooner than this after a probe (seconds).
+    pub probe_gap_s: f64,
+    /// Besides steps, a re-plan this often (seconds) when estimates drifted by `drift`.
+    pub replan_every_s: f64,
+    pub drift: f64,
+}
+
+impl Default for AdaptConfig {
+    fn default() -> AdaptConfig {
+        AdaptConfig {
+            probe_every_s: 0.5,
+            probe_gap_s: 0.2,
+            replan_every_s: 2.0,
+            drift: 0.1,
+        }
+    }
+}
+
+/// A step or a part run the machine saw, for reports.
+#[derive(Debug, Clone, Serialize)]
+pub struct PartSample {
+    pub t_s: f64,
+    pub node: NodeId,
+    pub part: PartKey,
+    pub measured: Nanos,
+    pub nominal: Nanos,
+    /// The node's slowdown estimate after it.
+    pub slowdown: Option<f64>,
+}
+
+/// The adaptive controller of one run.
+pub struct Adaptation {
+    config: AdaptConfig,
+    nominal: Arc<Problem>,
+    controller: Arc<Mutex<Controller>>,
+    estimates: Estimates,
+    current: Plan,
+    used_links: Vec<(NodeId, NodeId)>,
+    predicted: HashMap<PartKey, (NodeId, Nanos)>,
+    probed_at: HashMap<(NodeId, NodeId), f64>,
+    next_probe_s: f64,
+    last_replan_s: f64,
+    planned_with: Estimates,
+    trigger: Option<(Trigger, f64)>,
+    retry_from_frame: Option<u64>,
+    pending: bool,
+    /// Re-plans asked for, probes sent, re-plans that found no plan keeping up.
+    pub replans: usize,
+    pub probes: usize,
+    pub overloaded: usize,
+    /// Every part run seen, in order.
+    pub part_samples: Vec<PartSample>,
+}
+
+impl Adaptation {
+    /// Adapts `plan`, which serves now, on `nominal` (the problem as configured), re-planning
+    /// with `controller`.
+    pub fn new(
+        nominal: Arc<Problem>,
+        plan: Plan,
+        controller: Controller,
+        config: AdaptConfig,
+    ) -> Adaptation {
+        let next_probe_s = config.probe_every_s;
+        let mut a = Adaptation {
+            config,
+            nominal,
+            controller: Arc::new(Mutex::new(controller)),
+            estimates: Estimates::default(),
+            current: plan.clone(),
+            used_links: Vec::new(),
+            predicted: HashMap::new(),
+            probed_at: HashMap::new(),
+            next_probe_s,
+            last_replan_s: 0.0,
+            planned_with: Estimates::default(),
+            trigger: None,
+            retry_from_frame: None,
+            pending: false,
+            replans: 0,
+            probes: 0,
+            overloaded: 0,
+            part_samples: Vec::new(),
+        };
+        a.used_links = a.links_of(&plan);
+        a
+    }
+
+    /// What the run has learnt of links and nodes.
+    pub fn estimates(&self) -> &Estimates {
+        &self.estimates
+    }
+
+    /// The plan serving now.
+    pub fn current(&self) -> &Plan {
+        &self.current
+    }
+
+    /// Links that carry tensors under `plan`: its own traffic measures them, no probe needed.
+    fn links_of(&self, plan: &Plan) -> Vec<(NodeId, NodeId)> {
+        evaluate(&self.nominal, plan)
+            .links
+            .iter()
+            .filter(|l| l.bytes.0 > 0)
+            .map(|l| (l.from, l.to))
+            .collect()
+    }
+
+    /// Deployment `deployment` serves from now on, its parts predicted to take these times on
+    /// the nominal problem (part id -> (node, time)).
+    pub fn deployed(&mut self, deployment: u64, parts: HashMap<String, (NodeId, Nanos)>) {
+        for (part, v) in parts {
+            self.predicted.insert(PartKey { deployment, part }, v);
+        }
+    }
+
+    /// A node measured `m` at `at_s`. A step of a link's rate or a node's speed makes the
+    /// next [`Adaptation::tick`] re-plan.
+    pub fn observe(&mut self, at_s: f64, m: Measurement) {
+        match m {
+            Measurement::Transfer {
+                from,
+                to,
+                bytes,
+                secs,
+            } => {
+                if self.estimates.transfer(from, to, bytes, secs, at_s) {
+                    let mbps = self.estimates.link_mbps(from, to).unwrap_or(0.0);
+                    self.trigger_once(Trigger::LinkStep { from, to, mbps }, at_s);
+                }
+            }
+            Measurement::PartRun { part, busy } => {
+                let Some(&(node, nominal)) = self.predicted.get(&part) else {
+                    return; // a part of a deployment this run did not make
+                };
+                let step = self.estimates.part_run(node, &part, busy, nominal);
+                let slowdown = self.estimates.slowdown(node);
+                self.part_samples.push(PartSample {
+                    t_s: at_s,
+                    node,
+                    part,
+                    measured: busy,
+                    nominal,
+                    slowdown,
+                });
+                if step {
+                    let slowdown = slowdown.unwrap_or(1.0);
+                    self.trigger_once(Trigger::NodeStep { node, slowdown }, at_s);
+                }
+            }
+        }
+    }
+
+    /// The first reason to re-plan is kept until the re-plan runs.
+    fn trigger_once(&mut self, t: Trigger, at_s: f64) {
+        if self.trigger.is_none() {
+            self.trigger = Some((t, at_s));
+        }
+    }
+
+    /// Every tick at `at_s`, frame `next_frame` being the next one fed: the probes due and,
+    /// when due and none is running, a re-plan. Nothing while frames are no longer fed.
+    pub fn tick(&mut self, at_s: f64, next_frame: u64, feeding: bool) -> Vec<Action> {
+        if !feeding {
+            return Vec::new();
+        }
+        let mut actions = self.probes(at_s);
+        if self.retry_from_frame.is_some_and(|f| next_frame >= f) {
+            self.retry_from_frame = None;
+            self.trigger_once(Trigger::CooldownOver, at_s);
+        }
+        let drifted = at_s - self.last_replan_s >= self.config.replan_every_s
+            && self
+                .estimates
+                .change_since(&self.planned_with, &self.nominal)
+                > self.config.drift;
+        if !self.pending && (self.trigger.is_some() || drifted) {
+            actions.push(Action::Replan(Box::new(self.replan(at_s, next_frame))));
+        }
+        actions
+    }
+
+    fn replan(&mut self, at_s: f64, frame: u64) -> ReplanRequest {
+        self.last_replan_s = at_s;
+        self.planned_with = self.estimates.clone();
+        self.replans += 1;
+        self.pending = true;
+        let (trigger, seen_s) = self.trigger.take().unwrap_or((Trigger::Drift, at_s));
+        ReplanRequest {
+            trigger,
+            seen_s,
+            problem: self.estimates.apply(&self.nominal),
+            current: self.current.clone(),
+            frame,
+            controller: self.controller.clone(),
+        }
+    }
+
+    /// Links to probe now: those whose last sample looked like a step, and in each round the
+    /// links that gave no sample lately; never a link the plan's tensors measure, nor one
+    /// probed moments ago.
+    fn probes(&mut self, at_s: f64) -> Vec<Action> {
+        let mut links = self.estimates.suspect_links();
+        if at_s >= self.next_probe_s {
+            self.next_probe_s = at_s + self.config.probe_every_s;
+            let idle = self.config.probe_every_s * 0.8;
+            links.extend(self.estimates.idle_links(&self.nominal, at_s, idle));
+        }
+        links.sort();
+        links.dedup();
+        let mut out = Vec::new();
+        for (from, to) in links {
+            let recent = self
+                .probed_at
+                .get(&(from, to))
+                .is_some_and(|&p| at_s - p < self.config.probe_gap_s);
+            if self.used_links.contains(&(from, to)) || recent {
+                continue;
+            }
+            self.probed_at.insert((from, to), at_s);
+            self.probes += 1;
+            out.push(Action::Probe {
+                from,
+                to,
+                bytes: self.probe_bytes(from, to),
+            });
+        }
+        out
+    }
+
+    /// About 25 ms of the link at its last known rate: shorter probes time the timer (it
+    /// wakes up to a millisecond late) more than the link.
+    fn probe_bytes(&self, from: NodeId, to: NodeId) -> u64 {
+        let mbps = self.estimates.link_mbps(from, to).unwrap_or_else(|| {
+            self.nominal
+                .link(from, to)
+                .map_or(10.0, |l| l.bandwidth.0 * 8.0 / 1e6)
+        });
+        ((mbps * 1e6 / 8.0 * 0.025) as u64).clamp(16 << 10, 2 << 20)
+    }
+
+    /// The re-plan came back. Returns the plan to deploy when the policy switches (then
+    /// report it live with [`Adaptation::switched`]); held back by the cooldown, it is tried
+    /// again once the cooldown ends.
+    pub fn replanned(&mut self, r: &Replanned) -> Option<Plan> {
+        self.pending = false;
+        self.overloaded += usize::from(r.proposal.overloaded);
+        match r.proposal.decision {
+            Decision::Switch => return Some(r.proposal.plan.clone()),
+            Decision::KeepCoolingDown => self.retry_from_frame = r.cooldown_ends,
+            _ => {}
+        }
+        None
+    }
+
+    /// The re-plan was abandoned (frames stopped before it finished).
+    pub fn abandoned(&mut self) {
+        self.pending = false;
+    }
+
+    /// `plan` serves from now on; after a quick plan, the full planner refines it.
+    pub fn switched(&mut self, plan: Plan, quick: bool, at_s: f64) {
+        self.used_links = self.links_of(&plan);
+        self.current = plan;
+        if quick {
+            self.trigger = Some((Trigger::Refine, at_s));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::SwitchPolicy;
+    use tiersplit_plan::planner_by_name;
+
+    /// Device, edge0 and cloud; a chain whose first layers are heavy and shrink the data: on a
+    /// fast uplink the edge and cloud take everything, on a slow one the device keeps more.
+    fn problem() -> Problem {
+        let text = r#"{"model":"m","scenario":"s","nodes":[{"name":"device","tier":"device"},{"name":"edge0","tier":"edge"},{"name":"cloud","tier":"cloud"}],"device":0,
+        "layers":[{"name":"a","op":"Conv","time":[400000000,10000000,2000000]},{"name":"b","op":"Conv","time":[400000000,10000000,2000000]},{"name":"c","op":"Gemm","time":[40000000,1000000,200000]}],
+        "tensors":[{"name":"x","bytes":600000,"producer":null,"consumers":[0],"graph_output":false},{"name":"ya","bytes":300000,"producer":0,"consumers":[1],"graph_output":false},{"name":"yb","bytes":4000,"producer":1,"consumers":[2],"graph_output":false},{"name":"yc","bytes":4000,"producer":2,"consumers":[],"graph_output":true}],
+        "links":[{"from":0,"to":1,"bandwidth":6250000.0,"latency":2000000},{"from":1,"to":0,"bandwidth":6250000.0,"latency":2000000},{"from":1,"to":2,"bandwidth":3125000.0,"latency":15000000},{"from":2,"to":1,"bandwidth":3125000.0,"latency":15000000}],
+        "frame_rate":5.0}"#;
+        serde_json::from_str(text).unwrap()
+    }
+
+    const DEVICE: NodeId = NodeId(0);
+    const EDGE: NodeId = NodeId(1);
+
+    fn adaptation(algo: &str, interval: Option<Nanos>, cooldown: u64) -> Adaptation {
+        let p = Arc::new(problem());
+        let plan = planner_by_name(algo).unwrap().plan(&p).unwrap();
+        let c = Controller::new(
+            algo,
+            "best-throughput",
+            interval,
+            SwitchPolicy::new(0.1, cooldown),
+        )
+        .unwrap();
+        Adaptation::new(p, plan, c, AdaptConfig::default())
+    }
+
+    /// 64 KiB over the uplink at `mbps`.
+    fn uplink(mbps: f64) -> Measurement {
+        Measurement::Transfer {
+            from: DEVICE,
+            to: EDGE,
+            bytes: 65536,
+            secs: 65536.0 * 8.0 / (mbps * 1e6),
+        }
+    }
+
+    fn replans(actions: Vec<Action>) -> Vec<ReplanRequest> {
+        actions
+            .into_iter()
+            .filter_map(|a| match a {
+                Action::Replan(r) => Some(*r),
+                Action::Probe { .. } => None,
+            })
+            .collect()
+    }
+
+    fn probes(actions: &[Action]) -> Vec<(NodeId, NodeId)> {
+        actions
+            .iter()
+            .filter_map(|a| match a {
+                Action::Probe { from, to, .. } => Some((*from, *to)),
+                Action::Replan(_) => None,
+            })
+            .collect()
+    }
+
+    /// Runs a re-plan to its end as the frame loop does, switching when the policy says so.
+    fn answer(a: &mut Adaptation, r: ReplanRequest, at_s: f64) -> Option<Replanned> {
+        let done = r.run().unwrap();
+        let plan = a.replanned(&done)?;
+        a.switched(plan, done.quick, at_s);
+        Some(done)
+    }
+
+    #[test]
+    fn a_collapsed_uplink_switches_quick_then_refines_then_stays() {
+        let mut a = adaptation("best", None, 3);
+        let start = a.current().clone();
+        // Steady at the nominal 50 Mbit/s: nothing to do.
+        for i in 0..10 {
+            a.observe(0.1 * i as f64, uplink(50.0));
+            assert!(replans(a.tick(0.1 * i as f64, i + 1, true)).is_empty());
+        }
+        // 3G: two samples far from the average make a step, and one re-plan.
+        a.observe(1.0, uplink(1.1));
+        assert!(
+            replans(a.tick(1.0, 11, true)).is_empty(),
+            "one sample is noise"
+        );
+        a.observe(1.1, uplink(1.1));
+        let r = replans(a.tick(1.1, 12, true));
+        assert_eq!(r.len(), 1);
+        assert!(matches!(
+            r[0].trigger,
+            Trigger::LinkStep {
+                from: DEVICE,
+                to: EDGE,
+                ..
+            }
+        ));
+        assert_eq!(r[0].seen_s, 1.1);
+        // No second re-plan while the first is out.
+        a.observe(1.15, uplink(1.1));
+        assert!(replans(a.tick(1.2, 12, true)).is_empty());
+        let quick = answer(&mut a, r.into_iter().next().unwrap(), 1.3).expect("a switch");
+        assert!(quick.quick, "the quick planner answers a link step");
+        assert_eq!(quick.proposal.plan.algorithm, "exact-3tier");
+        assert_ne!(a.current().placement, start.placement);
+        // The full planner refines it right away, without waiting for the cooldown.
+        let r = replans(a.tick(1.4, 13, true));
+        assert_eq!(r.len(), 1);
+        assert_eq!(r[0].trigger, Trigger::Refine);
+        answer(&mut a, r.into_iter().next().unwrap(), 1.5);
+        // Then, under the same conditions, no more re-plans: no flapping.
+        for i in 0..15 {
+            let t = 1.6 + 0.1 * i as f64;
+            a.observe(t, uplink(1.1));
+            assert!(replans(a.tick(t, 14 + i, true)).is_empty(), "at {t}");
+        }
+        assert_eq!(a.replans, 2);
+    }
+
+    #[test]
+    fn idle_links_are_probed_in_rounds_and_used_links_never() {
+        let mut a = adaptation("best", None, 3);
+        let used = a.links_of(&a.current().clone());
+        let first = probes(&a.tick(0.5, 1, true));
+        assert!(!first.is_empty(), "every link is idle at first");
+        assert!(
+            first.iter().all(|l| !used.contains(l)),
+            "{first:?} {used:?}"
+        );
+        // Not again before the next round, however often the loop ticks.
+        for t in [0.6, 0.7, 0.8, 0.9] {
+            assert!(probes(&a.tick(t, 1, true)).is_empty(), "at {t}");
+        }
+        assert_eq!(probes(&a.tick(1.0, 1, true)), first);
+        // A link that answers its probe is not idle any more; a suspect one is probed at once.
+        let (from, to) = first[0];
+        let sample = |mbps: f64| Measurement::Transfer {
+            from,
+            to,
+            bytes: 65536,
+            secs: 65536.0 * 8.0 / (mbps * 1e6),
+        };
+        for i in 0..5 {
+            a.observe(1.1 + 0.01 * i as f64, sample(20.0));
+        }
+        assert!(!probes(&a.tick(1.5, 1, true)).contains(&(from, to)));
+        a.observe(1.6, sample(2.0));
+        assert_eq!(probes(&a.tick(1.65, 1, true)), vec![(from, to)]);
+        // Once frames stop, nothing.
+        assert!(a.tick(5.0, 1, false).is_empty());
+    }
+
+    #[test]
+    fn the_cooldown_holds_a_switch_back_until_its_frame() {
+        let mut a = adaptation("exact-3tier", None, 10);
+        a.observe(0.0, uplink(50.0));
+        for i in 1..3 {
+            a.observe(0.1 * i as f64, uplink(1.1));
+        }
+        let r = replans(a.tick(0.3, 5, true)).pop().expect("a step");
+        answer(&mut a, r, 0.35).expect("switched at frame 5");
+        // Back to WiFi at frame 7: better, but within the cooldown (frames 5 to 15).
+        for i in 0..3 {
+            a.observe(0.4 + 0.1 * i as f64, uplink(50.0));
+        }
+        let r = replans(a.tick(0.7, 7, true)).pop().expect("a step");
+        let held = r.run().unwrap();
+        assert_eq!(held.proposal.decision, Decision::KeepCoolingDown);
+        assert_eq!(a.replanned(&held), None);
+        // Nothing before frame 15, then a retry that switches.
+        assert!(replans(a.tick(0.8, 14, true)).is_empty());
+        let r = replans(a.tick(0.9, 15, true)).pop().expect("retried");
+        assert_eq!(r.trigger, Trigger::CooldownOver);
+        assert!(answer(&mut a, r, 1.0).is_some());
+    }
+
+    #[test]
+    fn a_slowed_node_is_a_full_replan_and_drift_replans_now_and_then() {
+        let mut a = adaptation("best", None, 3);
+        let key = PartKey::new(1, "part0@edge0");
+        a.deployed(
+            1,
+            [("part0@edge0".to_string(), (EDGE, Nanos(10_000_000)))].into(),
+        );
+        let run = |ms: u64| Measurement::PartRun {
+            part: key.clone(),
+            busy: Nanos(ms * 1_000_000),
+        };
+        for i in 0..4 {
+            a.observe(0.1 * i as f64, run(10));
+        }
+        assert!(replans(a.tick(0.4, 5, true)).is_empty());
+        for i in 0..3 {
+            a.observe(0.5 + 0.1 * i as f64, run(40));
+        }
+        let r = replans(a.tick(0.8, 8, true)).pop().expect("a step");
+        assert!(
+            matches!(r.trigger, Trigger::NodeStep { node: EDGE, slowdown } if (slowdown - 4.0).abs() < 1e-9)
+        );
+        assert_eq!(r.trigger.replan(), Replan::Full);
+        assert_eq!(a.part_samples.len(), 7);
+        // Unknown parts (another run's deployments) are not samples.
+        a.observe(
+            0.85,
+            Measurement::PartRun {
+                part: PartKey::new(9, "x"),
+                busy: Nanos(1),
+            },
+        );
+        assert_eq!(a.part_samples.len(), 7);
+        answer(&mut a, r, 0.9);
+        // A slow drift of the uplink (no step): a periodic re-plan after 2 s, not before.
+        let mut b = adaptation("best", None, 3);
+        for (i, mbps) in [45.0, 44.0, 43.0, 42.0, 41.0, 40.0].iter().enumerate() {
+            b.observe(0.3 * i as f64, uplink(*mbps));
+        }
+        assert!(replans(b.tick(1.9, 3, true)).is_empty());
+        let r = replans(b.tick(2.0, 3, true)).pop().expect("drifted");
+        assert_eq!(r.trigger, Trigger::Drift);
+    }
+
+    #[test]
+    fn under_a_frame_rate_no_plan_keeps_up_and_the_run_is_flagged() {
+        // 100 frames/s: no plan's stage is that short.
+        let mut a = adaptation("best", Some(Nanos::from_millis_f64(10.0)), 0);
+        a.observe(0.0, uplink(50.0));
+        for i in 1..3 {
+            a.observe(0.1 * i as f64, uplink(1.1));
+        }
+        let r = replans(a.tick(0.3, 2, true)).pop().expect("a step");
+        let done = r.run().unwrap();
+        assert_eq!(done.proposal.mode, crate::Mode::Heavy);
+        assert!(done.proposal.sustainable_fps < 100.0);
+        a.replanned(&done);
+        assert_eq!(a.overloaded, 1);
+    }
+}

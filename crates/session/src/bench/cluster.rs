@@ -1,0 +1,134 @@
+//! The distributed runtime against its targets: every planner's plan measured against its
+//! prediction, and goodput over one emulated link.
+
+use crate::calibrate::{calibrate, EmulateMode};
+use crate::engine::{load_unsplit, model_inputs, time_unsplit, InputChoice};
+use crate::error::Result;
+use crate::measured::{run_plan, Feed, FrameBreakdown, Measured, Workload};
+use crate::session::Session;
+use crate::setup::Setting;
+use crate::source::ModelSource;
+use prost::Message;
+use std::sync::Arc;
+use tiersplit_cost::{Profile, Scenario, Tier};
+use tiersplit_onnx::{ImportOptions, OnnxModel};
+use tiersplit_plan::{all_planners, Planner, SingleNode};
+
+/// A model to measure and its reference profile.
+pub struct Case {
+    pub label: String,
+    pub source: ModelSource,
+    pub profile: Profile,
+}
+
+/// Every planner's plan (or only those named) of every case on the session's cluster of
+/// `scenario`, `frames` frames each, emulated or not; the measurements per case.
+pub async fn every_plan(
+    session: &mut Session,
+    scenario: &Scenario,
+    cases: &[Case],
+    emulate: bool,
+    frames: usize,
+    only: Option<&[&str]>,
+) -> Result<Vec<(String, Vec<Measured>)>> {
+    let mut out = Vec::new();
+    for case in cases {
+        let model = Arc::new(case.source.import(&ImportOptions::default())?);
+        let inputs = model_inputs(&model, &InputChoice::random(0))?;
+        let (reference, whole_ms) =
+            time_unsplit(load_unsplit(&case.source, &model)?.as_ref(), &inputs, 5)?;
+        let mode = if emulate {
+            EmulateMode::On
+        } else {
+            EmulateMode::Off
+        };
+        let (profile, emulation) = calibrate(scenario, case.profile.clone(), whole_ms, mode);
+        let problem = Setting::of(scenario.clone()).problem(&model, &profile)?;
+        session.set_emulation(emulation).await?;
+        let w = Workload {
+            model: &model,
+            problem: &problem,
+            inputs: &inputs,
+            reference: &reference,
+            switch: None,
+        };
+        let mut rows = Vec::new();
+        for planner in all_planners() {
+            if only.is_some_and(|o| !o.contains(&planner.name())) {
+                continue;
+            }
+            let plan = planner.plan(&problem)?;
+            rows.push(run_plan(session, &w, &plan, frames, Feed::Sequential).await?);
+        }
+        out.push((case.label.clone(), rows));
+    }
+    Ok(out)
+}
+
+/// Mean over a run's frames of one figure of their breakdown.
+pub fn mean_ms(m: &Measured, f: impl Fn(&FrameBreakdown) -> f64) -> f64 {
+    m.breakdown.iter().map(f).sum::<f64>() / m.breakdown.len().max(1) as f64
+}
+
+/// A model that only passes a tensor of `bytes` through (Relu), for link measurements.
+fn pass_through(bytes: u64) -> Result<(ModelSource, Arc<OnnxModel>)> {
+    let channels = (bytes / 4 / (512 * 512)).max(1);
+    let mut b = tiersplit_zoo::NetBuilder::new("pass-through", 0);
+    let x = b.input("x", &[1, channels, 512, 512]);
+    let y = b.relu(&x);
+    let source = ModelSource {
+        label: format!("pass-through of {channels}x512x512 floats"),
+        bytes: b.finish(&[y]).encode_to_vec(),
+    };
+    let model = source.import(&ImportOptions::default())?;
+    Ok((source, Arc::new(model)))
+}
+
+/// A device and an edge node joined by one link of `mbps` and `delay_ms` each way.
+pub fn link_scenario(mbps: f64, delay_ms: f64) -> Result<Scenario> {
+    Ok(Scenario::from_toml(&format!(
+        "name = \"link\"\nframe_rate = 1\n[[nodes]]\nname = \"device\"\ntier = \"device\"\n\
+         [[nodes]]\nname = \"edge\"\ntier = \"edge\"\n\
+         [[links]]\nfrom = \"device\"\nto = \"edge\"\nbandwidth_mbps = {mbps}\nrtt_ms = {}\n",
+        2.0 * delay_ms
+    ))?)
+}
+
+/// Goodput over the link of `scenario` (a [`link_scenario`], the session's cluster) for each
+/// tensor size: a tensor sent to the edge and back, the time left after the delays and the
+/// compute being the time the bytes took; as a fraction of the link's rate.
+pub async fn goodput(
+    session: &mut Session,
+    scenario: &Scenario,
+    sizes_mb: &[u64],
+    frames: usize,
+) -> Result<Vec<(u64, f64)>> {
+    let link = &scenario.links[0];
+    let (mbps, delay_ms) = (link.bandwidth_mbps, link.rtt_ms / 2.0);
+    let mut out = Vec::new();
+    for &mb in sizes_mb {
+        let (source, model) = pass_through(mb << 20)?;
+        let inputs = model_inputs(&model, &InputChoice::random(0))?;
+        let (reference, whole_ms) =
+            time_unsplit(load_unsplit(&source, &model)?.as_ref(), &inputs, 3)?;
+        let profile = Profile::estimate(&model.graph, 1.0).scaled(0.0);
+        let (profile, emulation) =
+            calibrate(scenario, profile, whole_ms.max(1e-3), EmulateMode::On);
+        let problem = Setting::of(scenario.clone()).problem(&model, &profile)?;
+        let plan = SingleNode(Tier::Edge).plan(&problem)?;
+        session.set_emulation(emulation).await?;
+        let w = Workload {
+            model: &model,
+            problem: &problem,
+            inputs: &inputs,
+            reference: &reference,
+            switch: None,
+        };
+        let m = run_plan(session, &w, &plan, frames, Feed::Sequential).await?;
+        let compute = mean_ms(&m, |b| b.compute_ms.values().sum());
+        let sent = 2.0 * (mb << 20) as f64 * 8.0;
+        let secs = (m.p50_ms - 2.0 * delay_ms - compute) / 1e3;
+        out.push((mb, sent / secs / 1e6 / mbps));
+    }
+    Ok(out)
+}

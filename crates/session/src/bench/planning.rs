@@ -1,0 +1,168 @@
+//! Planning time of every planner, and HPA's local re-adjustment against a full re-solve.
+
+use crate::error::{Result, SessionError};
+use crate::median::median;
+use rand::{Rng, SeedableRng};
+use std::time::Instant;
+use tiersplit_cost::{Bandwidth, Nanos, Problem, Tier};
+use tiersplit_graph::{Bytes, DType, Flops, Layer, LayerId, ModelGraph, TensorId, TensorInfo};
+use tiersplit_plan::{evaluate, ExactThreeTier, Hpa, Plan, Planner};
+
+/// A generated CNN-like DAG: a chain of `n` layers where every fourth layer also reads the
+/// output of a layer up to eight back (skip connections), with shrinking feature maps.
+pub fn generated_dag(n: usize, seed: u64) -> ModelGraph {
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    let tensor = |i: u32, name: String, side: u64, producer: Option<LayerId>| TensorInfo {
+        id: TensorId(i),
+        name,
+        dtype: DType::F32,
+        shape: vec![1, if producer.is_some() { 64 } else { 3 }, side, side],
+        producer,
+        consumers: vec![],
+    };
+    let mut tensors = vec![tensor(0, "input".into(), 224, None)];
+    let mut layers = Vec::with_capacity(n);
+    for i in 0..n {
+        let id = LayerId(i as u32);
+        let mut inputs = vec![TensorId(i as u32)];
+        if i % 4 == 3 && i > 8 {
+            inputs.push(TensorId(rng.random_range(i as u32 - 8..i as u32)));
+        }
+        for &t in &inputs {
+            tensors[t.index()].consumers.push(id);
+        }
+        let side = (112 >> (4 * i / n).min(4)) as u64;
+        tensors.push(tensor(i as u32 + 1, format!("t{i}"), side, Some(id)));
+        layers.push(Layer {
+            id,
+            name: format!("layer{i}"),
+            op: if inputs.len() > 1 { "Add" } else { "Conv" }.into(),
+            inputs,
+            outputs: vec![TensorId(i as u32 + 1)],
+            flops: Flops(rng.random_range(1_000_000..100_000_000)),
+            params: 0,
+            param_bytes: Bytes(0),
+        });
+    }
+    ModelGraph {
+        name: format!("generated-{n}"),
+        layers,
+        tensors,
+        inputs: vec![TensorId(0)],
+        outputs: vec![TensorId(n as u32)],
+    }
+}
+
+/// Each planner's median planning time on `problem` over `rounds` runs (ms).
+pub fn planning_times(
+    problem: &Problem,
+    planners: &[Box<dyn Planner>],
+    rounds: usize,
+) -> Result<Vec<f64>> {
+    planners
+        .iter()
+        .map(|p| {
+            let mut times = Vec::with_capacity(rounds);
+            for _ in 0..rounds.max(1) {
+                let t = Instant::now();
+                let plan = p.plan(problem)?;
+                times.push(t.elapsed().as_secs_f64() * 1e3);
+                std::hint::black_box(plan);
+            }
+            Ok(median(times))
+        })
+        .collect()
+}
+
+/// HPA after one change of the problem: the full re-solve against the local re-adjustment.
+#[derive(Debug, Clone)]
+pub struct ReadjustRow {
+    pub change: &'static str,
+    pub full_ms: f64,
+    pub local_ms: f64,
+    pub layers_moved: usize,
+    pub evaluations: usize,
+    /// Summed latency of the re-adjusted plan over the full re-solve's and over the exact
+    /// three-tier planner's (1 = as good).
+    pub vs_full: f64,
+    pub vs_exact: f64,
+}
+
+/// A change applied to a problem (a link slowing down, a node getting busy).
+type Change = Box<dyn Fn(&mut Problem)>;
+
+/// The backbone 8x slower, the uplink 10x faster, the edge node 3x slower.
+fn changes(base: &Problem) -> Result<Vec<(&'static str, Change)>> {
+    let edge = base
+        .main_node(Tier::Edge)
+        .ok_or_else(|| SessionError::invalid("the scenario needs an edge node"))?;
+    Ok(vec![
+        (
+            "backbone / 8",
+            Box::new(|p: &mut Problem| {
+                for l in &mut p.links {
+                    let tiers = (p.nodes[l.from.0].tier, p.nodes[l.to.0].tier);
+                    if Tier::is_backbone(tiers.0, tiers.1) {
+                        l.bandwidth = Bandwidth(l.bandwidth.0 / 8.0);
+                    }
+                }
+            }),
+        ),
+        (
+            "uplink x 10",
+            Box::new(|p: &mut Problem| {
+                let d = p.device;
+                for l in &mut p.links {
+                    if l.from == d || l.to == d {
+                        l.bandwidth = Bandwidth(l.bandwidth.0 * 10.0);
+                    }
+                }
+            }),
+        ),
+        (
+            "edge 3x slower",
+            Box::new(move |p: &mut Problem| {
+                for l in &mut p.layers {
+                    l.time[edge.0] = Nanos(l.time[edge.0].0 * 3);
+                }
+            }),
+        ),
+    ])
+}
+
+/// HPA re-adjusted from its plan on `base` after each change, against a full re-solve.
+pub fn readjust_rows(base: &Problem, rounds: usize) -> Result<Vec<ReadjustRow>> {
+    let start = Hpa::solve(base)?;
+    let mut rows = Vec::new();
+    for (change, apply) in changes(base)? {
+        let mut p = base.clone();
+        apply(&mut p);
+        let (mut full_t, mut local_t) = (Vec::new(), Vec::new());
+        let (mut full, mut local, mut report) = (start, start, None);
+        for _ in 0..rounds.max(1) {
+            let t = Instant::now();
+            full = Hpa::solve(&p)?;
+            full_t.push(t.elapsed().as_secs_f64() * 1e3);
+            let t = Instant::now();
+            let (s, r) = Hpa::readjust(&p, start)?;
+            local_t.push(t.elapsed().as_secs_f64() * 1e3);
+            (local, report) = (s, Some(r));
+        }
+        let cost = |s| -> Result<f64> {
+            let plan = Plan::new("hpa", Hpa::placement(&p, s)?);
+            Ok(evaluate(&p, &plan).latency_sum.0 as f64)
+        };
+        let exact = evaluate(&p, &ExactThreeTier.plan(&p)?).latency_sum.0 as f64;
+        let report = report.expect("at least one round");
+        rows.push(ReadjustRow {
+            change,
+            full_ms: median(full_t),
+            local_ms: median(local_t),
+            layers_moved: report.layers_moved,
+            evaluations: report.evaluations,
+            vs_full: cost(local)? / cost(full)?,
+            vs_exact: cost(local)? / exact,
+        });
+    }
+    Ok(rows)
+}

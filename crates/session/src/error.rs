@@ -1,0 +1,95 @@
+use std::path::PathBuf;
+use thiserror::Error;
+
+/// Everything that can go wrong setting up, compiling or running a session, with the layer
+/// it came from kept as the source.
+#[derive(Debug, Error)]
+pub enum SessionError {
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Onnx(#[from] tiersplit_onnx::OnnxError),
+    #[error(transparent)]
+    Zoo(#[from] tiersplit_zoo::ZooError),
+    #[error(transparent)]
+    Graph(#[from] tiersplit_graph::GraphError),
+    #[error(transparent)]
+    Cost(#[from] tiersplit_cost::CostError),
+    #[error(transparent)]
+    Plan(#[from] tiersplit_plan::PlanError),
+    #[error(transparent)]
+    Trace(#[from] tiersplit_adapt::TraceError),
+    #[error(transparent)]
+    Exec(#[from] tiersplit_exec::ExecError),
+    #[error(transparent)]
+    Runtime(#[from] tiersplit_runtime::RuntimeError),
+    #[error(transparent)]
+    Json(#[from] serde_json::Error),
+    /// A request that cannot be honoured, said in words (a bad argument, a missing input).
+    #[error("{0}")]
+    Invalid(String),
+    /// Background work (planning, compiling) that died.
+    #[error("background task failed: {0}")]
+    Task(String),
+    /// What was being done when `source` happened.
+    #[error("{context}: {source}")]
+    Context {
+        context: String,
+        #[source]
+        source: Box<SessionError>,
+    },
+}
+
+/// The library's result.
+pub type Result<T, E = SessionError> = std::result::Result<T, E>;
+
+impl SessionError {
+    /// A request that cannot be honoured.
+    pub fn invalid(message: impl Into<String>) -> SessionError {
+        SessionError::Invalid(message.into())
+    }
+
+    /// An I/O error on `path`.
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> SessionError {
+        SessionError::Io {
+            path: path.into(),
+            source,
+        }
+    }
+}
+
+/// Says what was being done when an error happened, as `anyhow`'s `context` does, keeping
+/// the typed cause.
+pub trait Context<T> {
+    fn context(self, what: impl Into<String>) -> Result<T>;
+    fn with_context<S: Into<String>>(self, what: impl FnOnce() -> S) -> Result<T>;
+}
+
+impl<T, E: Into<SessionError>> Context<T> for std::result::Result<T, E> {
+    fn context(self, what: impl Into<String>) -> Result<T> {
+        self.map_err(|e| SessionError::Context {
+            context: what.into(),
+            source: Box::new(e.into()),
+        })
+    }
+
+    fn with_context<S: Into<String>>(self, what: impl FnOnce() -> S) -> Result<T> {
+        self.map_err(|e| SessionError::Context {
+            context: what().into(),
+            source: Box::new(e.into()),
+        })
+    }
+}
+
+/// Reads a file, naming it on failure.
+pub fn read(path: &std::path::Path) -> Result<Vec<u8>> {
+    std::fs::read(path).map_err(|e| SessionError::io(path, e))
+}
+
+/// Reads a UTF-8 file, naming it on failure.
+pub fn read_to_string(path: &std::path::Path) -> Result<String> {
+    std::fs::read_to_string(path).map_err(|e| SessionError::io(path, e))
+}

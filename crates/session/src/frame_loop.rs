@@ -1,0 +1,701 @@
+//! The one frame loop every run goes through: frames produced (one at a time, or paced with
+//! an overload policy), fed up to a window, answered or failed, each checked against the
+//! unsplit model; the conditions of a trace applied on time; and plan changes from a pluggable
+//! source: none, a fixed schedule, or the adaptive controller. Frame accounting, timeouts and
+//! the naming of nodes that stopped answering live here once.
+
+use crate::compile::{compile, Compiled};
+use crate::engine::NamedTensor;
+use crate::error::{Context, Result, SessionError};
+use crate::session::Session;
+use crate::summary::placement_summary;
+use serde::Serialize;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+use tiersplit_adapt::{
+    Action, Adaptation, Admission, FrameQueue, Measurement, Mode, Overload, PartKey, Replanned,
+};
+use tiersplit_cost::{Nanos, Problem};
+use tiersplit_exec::{Difference, HostTensor};
+use tiersplit_onnx::OnnxModel;
+use tiersplit_plan::{evaluate, Plan};
+use tiersplit_runtime::{in_background, Emulation, FrameResult, Observation, RuntimeError};
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+/// How frames come and when the run ends.
+#[derive(Debug, Clone)]
+pub struct Frames {
+    /// Produced at this interval, pipelined (None: the next frame follows the last answer).
+    pub interval: Option<Duration>,
+    /// Frames in flight at most.
+    pub window: usize,
+    /// What happens when frames come faster than the cluster answers.
+    pub overload: Overload,
+    /// Frames waiting on the device at most before the overload policy applies.
+    pub queue: usize,
+    pub until: Until,
+}
+
+/// When the source stops producing frames (the run then ends with the last answer).
+#[derive(Debug, Clone, Copy)]
+pub enum Until {
+    Frames(usize),
+    Seconds(f64),
+}
+
+impl Frames {
+    /// `n` frames, one at a time.
+    pub fn sequential(n: usize) -> Frames {
+        Frames {
+            interval: None,
+            window: 1,
+            overload: Overload::BackPressure,
+            queue: 1,
+            until: Until::Frames(n),
+        }
+    }
+}
+
+/// Where plan changes come from.
+pub enum PlanChanges {
+    /// The first plan for the whole run.
+    Fixed,
+    /// After this many frames have been fed, this plan (uploaded then, while frames wait).
+    Schedule(Vec<(usize, Plan)>),
+    /// The adaptive controller.
+    Adaptive(Box<Adaptation>),
+}
+
+/// A change of conditions the trace made.
+#[derive(Debug, Clone, Serialize)]
+pub struct PhaseLog {
+    pub at_s: f64,
+    pub applied_s: f64,
+    pub what: String,
+}
+
+/// A change of conditions due at `at_s` (seconds from the start).
+#[derive(Debug, Clone)]
+pub struct Condition {
+    pub at_s: f64,
+    pub emulation: Emulation,
+    pub what: String,
+}
+
+/// One answered frame.
+#[derive(Debug, Clone, Serialize)]
+pub struct FrameLog {
+    pub frame: u64,
+    /// The deployment that answered it.
+    pub plan: String,
+    /// When the source produced it, when it was fed and when its answer was complete,
+    /// seconds from the start.
+    pub arrived_s: f64,
+    #[serde(skip)]
+    pub fed_s: f64,
+    pub done_s: f64,
+    pub latency_ms: f64,
+    pub max_rel_diff: f64,
+    pub exact: bool,
+}
+
+/// One live plan switch.
+#[derive(Debug, Clone, Serialize)]
+pub struct SwitchLog {
+    /// What made it (an estimate's step, the periodic check, the schedule).
+    pub trigger: String,
+    /// When it was seen, when the policy decided, and when the new plan was deployed (it
+    /// serves every frame fed from then on), seconds from the start.
+    pub seen_s: f64,
+    pub decided_s: f64,
+    pub ready_s: f64,
+    /// The first frame the new plan served, and when its answer came (None: no frame was
+    /// fed after it).
+    pub first_frame: u64,
+    pub first_answer_s: Option<f64>,
+    pub from: String,
+    pub to: String,
+    /// The new plan's algorithm.
+    pub algorithm: String,
+    pub placement: String,
+    pub mode: Mode,
+    /// Predicted score (makespan, or period in heavy mode) of the old and new plan under the
+    /// estimates, ms.
+    pub predicted_old_ms: f64,
+    pub predicted_new_ms: f64,
+    /// Models the nodes already had.
+    pub cached_models: usize,
+    /// The switch checked against the truth (trace runs fill it in afterwards).
+    pub truth: Option<TruthCheck>,
+    #[serde(skip)]
+    pub plans: Option<(Plan, Plan)>,
+}
+
+/// A switch against the trace's real conditions when it was seen.
+#[derive(Debug, Clone, Serialize)]
+pub struct TruthCheck {
+    /// When the conditions it answers began (the trace's last change before it was seen).
+    pub phase_s: f64,
+    pub old_ms: f64,
+    pub new_ms: f64,
+    /// What the run's planner plans with the real conditions known.
+    pub best_ms: f64,
+}
+
+/// Everything a run of the loop saw.
+#[derive(Debug, Default)]
+pub struct LoopReport {
+    /// Answered frames, in frame order.
+    pub frames: Vec<FrameLog>,
+    /// Frames that failed, with the reason.
+    pub failures: Vec<(u64, String)>,
+    /// Frames the source produced, fed to the cluster, and dropped by the overload policy.
+    pub produced: u64,
+    pub fed: u64,
+    pub dropped: u64,
+    /// Times the source had to wait for room (back-pressure).
+    pub blocked: u64,
+    pub switches: Vec<SwitchLog>,
+    pub phases: Vec<PhaseLog>,
+    /// The outputs of the last answered frame.
+    pub last_outputs: HashMap<String, HostTensor>,
+}
+
+/// What a run needs besides the cluster.
+pub struct LoopSetup<'a> {
+    /// Shared with background re-plans.
+    pub model: Arc<OnnxModel>,
+    /// The problem plans are compiled and predicted on.
+    pub nominal: Arc<Problem>,
+    pub inputs: &'a [NamedTensor],
+    /// The unsplit model's outputs, in graph output order.
+    pub reference: &'a [HostTensor],
+}
+
+/// How often the adaptive controller reads what the nodes measured.
+const TICK: Duration = Duration::from_millis(100);
+
+/// A re-plan running in the background: its answer and, when it switches, the compiled plan
+/// with its models already on the nodes.
+type Pending = JoinHandle<Result<(Replanned, Option<(Compiled, usize)>, f64)>>;
+
+/// A plan deployed.
+#[derive(Debug, Clone, Copy)]
+pub struct Deployed {
+    /// Models the nodes had cached already.
+    pub cached: usize,
+    /// Parts it has (sub-models, tiles, stitchers).
+    pub parts: usize,
+}
+
+/// Frames through a session's cluster, plan changes included.
+pub struct FrameLoop<'s, 'a> {
+    session: &'s mut Session,
+    setup: &'a LoopSetup<'a>,
+    /// Deployments made, numbered from 1; deployment id -> number.
+    deployments: u64,
+    numbers: HashMap<String, u64>,
+    /// The plan serving new frames and its deployment's id.
+    current: Option<(Plan, String)>,
+    run: RunState,
+}
+
+/// The state of one run of frames.
+struct RunState {
+    start: Instant,
+    /// Changes of conditions still to come, in time order.
+    conditions: Vec<Condition>,
+    queue: FrameQueue,
+    next_arrival: Instant,
+    /// Frame -> (deployment id, produced, fed), seconds from the start.
+    in_flight: BTreeMap<u64, (String, f64, f64)>,
+    next_condition: usize,
+    next_tick: Instant,
+    pending: Option<Pending>,
+    /// Switches whose first answer is not in yet (indices in the report).
+    awaiting_first: Vec<usize>,
+    report: LoopReport,
+}
+
+impl RunState {
+    fn new(frames: &Frames, conditions: &[Condition]) -> RunState {
+        let start = Instant::now();
+        let capacity = if frames.interval.is_some() {
+            frames.queue.max(1)
+        } else {
+            1
+        };
+        RunState {
+            start,
+            conditions: conditions.to_vec(),
+            queue: FrameQueue::new(frames.overload, capacity),
+            next_arrival: start,
+            in_flight: BTreeMap::new(),
+            next_condition: 0,
+            next_tick: start + TICK,
+            pending: None,
+            awaiting_first: Vec::new(),
+            report: LoopReport::default(),
+        }
+    }
+
+    fn secs(&self, i: Instant) -> f64 {
+        i.duration_since(self.start).as_secs_f64()
+    }
+}
+
+impl<'s, 'a> FrameLoop<'s, 'a> {
+    pub fn new(session: &'s mut Session, setup: &'a LoopSetup<'a>) -> FrameLoop<'s, 'a> {
+        FrameLoop {
+            session,
+            setup,
+            deployments: 0,
+            numbers: HashMap::new(),
+            current: None,
+            run: RunState::new(&Frames::sequential(0), &[]),
+        }
+    }
+
+    /// The session the loop drives.
+    pub fn session(&mut self) -> &mut Session {
+        self.session
+    }
+
+    /// The plan serving new frames and its deployment's id.
+    pub fn current(&self) -> Option<&(Plan, String)> {
+        self.current.as_ref()
+    }
+
+    /// Compiles `plan` as the next deployment (numbered, its id `ALGORITHM#N`).
+    fn compile_next(&mut self, plan: &Plan) -> Result<(Compiled, u64)> {
+        let mut c = compile(&self.setup.model, &self.setup.nominal, plan)?;
+        self.deployments += 1;
+        c.deployment.id = format!("{}#{}", plan.algorithm, self.deployments);
+        self.numbers
+            .insert(c.deployment.id.clone(), self.deployments);
+        Ok((c, self.deployments))
+    }
+
+    /// Deploys `plan` for the next frame fed. An adaptive source is told the parts'
+    /// predicted times.
+    pub async fn deploy(&mut self, plan: &Plan, changes: &mut PlanChanges) -> Result<Deployed> {
+        let (c, number) = self.compile_next(plan)?;
+        let cached = self.session.deploy(&c).await?;
+        if let PlanChanges::Adaptive(a) = changes {
+            a.deployed(number, c.predicted(&self.setup.nominal));
+        }
+        let parts = c.deployment.parts.len();
+        self.current = Some((plan.clone(), c.deployment.id));
+        Ok(Deployed { cached, parts })
+    }
+}
+
+impl FrameLoop<'_, '_> {
+    /// Runs frames as `frames` says, with plan changes from `changes` and the changes of
+    /// conditions (seconds from the start, in time order) applied when due, until the source
+    /// stops and every frame fed is answered or failed. A plan must have been deployed.
+    pub async fn run(
+        &mut self,
+        frames: &Frames,
+        changes: &mut PlanChanges,
+        conditions: &[Condition],
+    ) -> Result<LoopReport> {
+        if self.current.is_none() {
+            return Err(SessionError::invalid("no plan deployed before the frames"));
+        }
+        self.run = RunState::new(frames, conditions);
+        loop {
+            let now = Instant::now();
+            let producing = self.producing(frames, now);
+            if !producing
+                && self.run.in_flight.is_empty()
+                && self.run.queue.waiting() == 0
+                && self.run.pending.is_none()
+            {
+                break;
+            }
+            self.apply_conditions(now).await?;
+            if producing {
+                self.scheduled_switch(changes).await?;
+                self.produce(frames, now);
+            }
+            self.feed(frames)?;
+            let wake = self.wake(frames, producing, now);
+            if let Some(r) = self.session.driver.next_result(wake).await {
+                self.answer(r);
+                continue;
+            }
+            self.check_timeout().await?;
+            let now = Instant::now();
+            if now >= self.run.next_tick {
+                self.run.next_tick = now + TICK;
+                if let PlanChanges::Adaptive(a) = changes {
+                    self.adapt(a, producing).await?;
+                }
+            }
+        }
+        if let Some(h) = self.run.pending.take() {
+            h.abort();
+        }
+        let mut report = std::mem::take(&mut self.run.report);
+        report.produced = self.run.queue.arrived();
+        report.blocked = self.run.queue.blocked();
+        report.frames.sort_by_key(|f| f.frame);
+        Ok(report)
+    }
+
+    /// Whether the source still produces frames.
+    fn producing(&self, frames: &Frames, now: Instant) -> bool {
+        match frames.until {
+            Until::Frames(n) => self.run.queue.arrived() < n as u64,
+            Until::Seconds(s) => self.run.secs(now) < s,
+        }
+    }
+
+    /// The trace's changes, when due.
+    async fn apply_conditions(&mut self, now: Instant) -> Result<()> {
+        while let Some(c) = self.run.conditions.get(self.run.next_condition).cloned() {
+            if c.at_s > self.run.secs(now) {
+                break;
+            }
+            self.session.set_emulation(c.emulation).await?;
+            let applied_s = self.run.secs(Instant::now());
+            self.run.report.phases.push(PhaseLog {
+                at_s: c.at_s,
+                applied_s,
+                what: c.what,
+            });
+            self.run.next_condition += 1;
+        }
+        Ok(())
+    }
+
+    /// A scheduled plan, once its number of frames has been fed: uploaded and started now.
+    async fn scheduled_switch(&mut self, changes: &mut PlanChanges) -> Result<()> {
+        let PlanChanges::Schedule(schedule) = changes else {
+            return Ok(());
+        };
+        let fed = self.run.report.fed as usize;
+        let Some(i) = schedule.iter().position(|(after, _)| *after == fed) else {
+            return Ok(());
+        };
+        let (after, plan) = schedule.remove(i);
+        let at_s = self.run.secs(Instant::now());
+        let (old, from) = self.current.clone().expect("deployed");
+        let first_frame = self.session.driver.next_frame();
+        let cached = self.deploy(&plan, &mut PlanChanges::Fixed).await?.cached;
+        let ready_s = self.run.secs(Instant::now());
+        let to = self.current.as_ref().expect("deployed").1.clone();
+        let nominal = &self.setup.nominal;
+        self.push_switch(SwitchLog {
+            trigger: format!("scheduled after {after} frames"),
+            seen_s: at_s,
+            decided_s: at_s,
+            ready_s,
+            first_frame,
+            first_answer_s: None,
+            from,
+            to,
+            algorithm: plan.algorithm.clone(),
+            placement: placement_summary(nominal, &plan),
+            mode: Mode::Light,
+            predicted_old_ms: evaluate(nominal, &old).makespan.as_millis_f64(),
+            predicted_new_ms: evaluate(nominal, &plan).makespan.as_millis_f64(),
+            cached_models: cached,
+            truth: None,
+            plans: Some((old, plan)),
+        });
+        Ok(())
+    }
+
+    fn push_switch(&mut self, s: SwitchLog) {
+        self.run.report.switches.push(s);
+        self.run
+            .awaiting_first
+            .push(self.run.report.switches.len() - 1);
+    }
+
+    /// Frames the source produces now: one after the last answer, or every interval (a frame
+    /// the source held under back-pressure is produced when there is room, so now).
+    fn produce(&mut self, frames: &Frames, now: Instant) {
+        let r = &mut self.run;
+        let Some(iv) = frames.interval else {
+            if r.in_flight.is_empty() && r.queue.waiting() == 0 {
+                let at = r.secs(now);
+                r.queue.arrive(at);
+            }
+            return;
+        };
+        let more = |q: &FrameQueue| match frames.until {
+            Until::Frames(n) => q.arrived() < n as u64,
+            Until::Seconds(_) => true,
+        };
+        while r.next_arrival <= now && more(&r.queue) {
+            let at = if r.queue.holding() {
+                now
+            } else {
+                r.next_arrival
+            };
+            match r.queue.arrive(at.duration_since(r.start).as_secs_f64()) {
+                Admission::Blocked => break,
+                Admission::Queued => {}
+                Admission::DroppedOldest(_) => r.report.dropped += 1,
+            }
+            r.next_arrival = at + iv;
+        }
+    }
+
+    /// Waiting frames fed, up to the window.
+    fn feed(&mut self, frames: &Frames) -> Result<()> {
+        let window = if frames.interval.is_some() {
+            frames.window.max(1)
+        } else {
+            1
+        };
+        let id = self.current.as_ref().expect("deployed").1.clone();
+        while self.run.in_flight.len() < window {
+            let Some(a) = self.run.queue.take() else {
+                break;
+            };
+            let frame = self.session.driver.feed(self.setup.inputs)?;
+            let fed_s = self.run.secs(Instant::now());
+            self.run
+                .in_flight
+                .insert(frame, (id.clone(), a.at_s, fed_s));
+            self.run.report.fed += 1;
+        }
+        Ok(())
+    }
+
+    /// When to stop waiting for an answer: the next tick, frame or change of conditions, or
+    /// the oldest frame's deadline.
+    fn wake(&self, frames: &Frames, producing: bool, now: Instant) -> Instant {
+        let r = &self.run;
+        let mut wake = r.next_tick;
+        if producing {
+            if frames.interval.is_some() && !r.queue.holding() {
+                wake = wake.min(r.next_arrival.max(now));
+            }
+            if let Some(c) = r.conditions.get(r.next_condition) {
+                wake = wake.min(r.start + Duration::from_secs_f64(c.at_s));
+            }
+        }
+        if let Some((_, (_, _, fed))) = r.in_flight.iter().next() {
+            let deadline = r.start + Duration::from_secs_f64(*fed) + self.session.driver.timeout;
+            wake = wake.min(deadline.max(now));
+        }
+        wake
+    }
+
+    /// An answer (or a failure) of a frame in flight, checked against the unsplit model.
+    fn answer(&mut self, r: FrameResult) {
+        let Some((plan, arrived_s, fed_s)) = self.run.in_flight.remove(&r.frame) else {
+            return; // a late answer of an earlier run
+        };
+        let outputs = match r.outputs {
+            Ok(o) => o,
+            Err(e) => {
+                self.run.report.failures.push((r.frame, e));
+                return;
+            }
+        };
+        let d = self.check(&outputs);
+        let done_s = self.run.secs(r.done);
+        for &i in &self.run.awaiting_first {
+            let sw = &mut self.run.report.switches[i];
+            if sw.first_answer_s.is_none() && r.frame >= sw.first_frame {
+                sw.first_answer_s = Some(done_s);
+            }
+        }
+        let switches = &self.run.report.switches;
+        self.run
+            .awaiting_first
+            .retain(|&i| switches[i].first_answer_s.is_none());
+        self.run.report.frames.push(FrameLog {
+            frame: r.frame,
+            plan,
+            arrived_s,
+            fed_s,
+            done_s,
+            latency_ms: (done_s - arrived_s) * 1e3,
+            max_rel_diff: d.max_rel,
+            exact: d.within_tolerance(),
+        });
+        self.run.report.last_outputs = outputs;
+    }
+
+    /// An answer against the unsplit model's (a missing output is an infinite difference).
+    fn check(&self, outputs: &HashMap<String, HostTensor>) -> Difference {
+        let g = &self.setup.model.graph;
+        let outs: Vec<HostTensor> = g
+            .outputs
+            .iter()
+            .filter_map(|&t| outputs.get(&g.tensor(t).name).cloned())
+            .collect();
+        Difference::between(&outs, self.setup.reference)
+    }
+
+    /// The oldest frame in flight past its deadline ends the run, naming the nodes that no
+    /// longer answer a ping.
+    async fn check_timeout(&mut self) -> Result<()> {
+        let timeout = self.session.driver.timeout;
+        let Some((&frame, &(_, _, fed_s))) = self.run.in_flight.iter().next() else {
+            return Ok(());
+        };
+        if self.run.secs(Instant::now()) - fed_s <= timeout.as_secs_f64() {
+            return Ok(());
+        }
+        let dead = self.session.driver.unreachable_nodes().await;
+        Err(RuntimeError::Unanswered {
+            frame,
+            timeout,
+            dead,
+        }
+        .into())
+    }
+}
+
+impl FrameLoop<'_, '_> {
+    /// The adaptive controller's turn: what the nodes measured since the last one, a
+    /// finished re-plan going live, then the probes and the re-plan it asks for.
+    async fn adapt(&mut self, a: &mut Adaptation, producing: bool) -> Result<()> {
+        let t = self.run.secs(Instant::now());
+        self.observe(a, t).await?;
+        self.finish_replan(a).await?;
+        let next_frame = self.session.driver.next_frame();
+        for action in a.tick(t, next_frame, producing) {
+            match action {
+                Action::Probe { from, to, bytes } => {
+                    let names = &self.setup.nominal.nodes;
+                    let (from, to) = (&names[from.0].name, &names[to.0].name);
+                    self.session.driver.probe(from, to, bytes).await?;
+                }
+                Action::Replan(req) => self.start_replan(req),
+            }
+        }
+        if !producing {
+            if let Some(h) = self.run.pending.take() {
+                h.abort();
+                a.abandoned();
+            }
+        }
+        Ok(())
+    }
+
+    /// Every node's measurements since the last read, as the controller's measurements.
+    async fn observe(&mut self, a: &mut Adaptation, t: f64) -> Result<()> {
+        let nominal = self.setup.nominal.clone();
+        for o in self.session.driver.observe().await? {
+            let Some(from) = nominal.node_by_name(&o.node) else {
+                continue;
+            };
+            for rec in o.records {
+                let m = match rec {
+                    Observation::Transfer(x) => {
+                        let Some(to) = nominal.node_by_name(&x.to) else {
+                            continue;
+                        };
+                        let secs = x.micros as f64 / 1e6;
+                        Measurement::Transfer {
+                            from,
+                            to,
+                            bytes: x.bytes,
+                            secs,
+                        }
+                    }
+                    Observation::Part(p) => {
+                        let Some(&deployment) = self.numbers.get(&p.deployment) else {
+                            continue; // a deployment of another run
+                        };
+                        Measurement::PartRun {
+                            part: PartKey {
+                                deployment,
+                                part: p.part,
+                            },
+                            busy: Nanos(p.busy_us * 1000),
+                        }
+                    }
+                };
+                a.observe(t, m);
+            }
+        }
+        Ok(())
+    }
+
+    /// Re-plans in the background; when the policy switches, compiles the plan and uploads
+    /// its models there too, so frames keep flowing on the current plan meanwhile.
+    fn start_replan(&mut self, req: Box<tiersplit_adapt::ReplanRequest>) {
+        let model = self.setup.model.clone();
+        let uploader = self.session.driver.uploader();
+        let start = self.run.start;
+        let problem = req.problem.clone();
+        self.run.pending = Some(tokio::spawn(async move {
+            let r = in_background(move || req.run())
+                .await
+                .map_err(SessionError::Task)??;
+            let decided_s = start.elapsed().as_secs_f64();
+            if r.proposal.decision != tiersplit_adapt::Decision::Switch {
+                return Ok((r, None, decided_s));
+            }
+            let plan = r.proposal.plan.clone();
+            let c = in_background(move || compile(&model, &problem, &plan))
+                .await
+                .map_err(SessionError::Task)??;
+            let cached = uploader.upload(&c.deployment, &c.models).await?;
+            Ok((r, Some((c, cached)), decided_s))
+        }));
+    }
+
+    /// A finished re-plan: its plan goes live from the next frame fed when the policy says so.
+    async fn finish_replan(&mut self, a: &mut Adaptation) -> Result<()> {
+        if !self.run.pending.as_ref().is_some_and(|h| h.is_finished()) {
+            return Ok(());
+        }
+        let pending = self.run.pending.take().expect("checked");
+        let (r, compiled, decided_s) = pending
+            .await
+            .map_err(|e| SessionError::Task(e.to_string()))??;
+        let (Some(plan), Some((mut c, cached))) = (a.replanned(&r), compiled) else {
+            return Ok(());
+        };
+        self.deployments += 1;
+        let id = format!("{}#{}", plan.algorithm, self.deployments);
+        c.deployment.id = id.clone();
+        self.numbers.insert(id.clone(), self.deployments);
+        a.deployed(self.deployments, c.predicted(&self.setup.nominal));
+        let first_frame = self.session.driver.next_frame();
+        self.session
+            .driver
+            .start_deployment(c.deployment)
+            .await
+            .with_context(|| format!("switching to {id}"))?;
+        let ready_s = self.run.secs(Instant::now());
+        let (old, from) = self
+            .current
+            .replace((plan.clone(), id.clone()))
+            .expect("deployed");
+        let nominal = &self.setup.nominal;
+        self.push_switch(SwitchLog {
+            trigger: r.trigger.describe(nominal),
+            seen_s: r.seen_s,
+            decided_s,
+            ready_s,
+            first_frame,
+            first_answer_s: None,
+            from,
+            to: id,
+            algorithm: plan.algorithm.clone(),
+            placement: placement_summary(nominal, &plan),
+            mode: r.proposal.mode,
+            predicted_old_ms: r.proposal.current.as_millis_f64(),
+            predicted_new_ms: r.proposal.candidate.as_millis_f64(),
+            cached_models: cached,
+            truth: None,
+            plans: Some((old, plan.clone())),
+        });
+        a.switched(plan, r.quick, ready_s);
+        Ok(())
+    }
+}

@@ -1,0 +1,76 @@
+//! A device's session with its cluster: the driver (this process is the device node) and the
+//! emulation in force, which every node follows whatever plan is deployed.
+
+use crate::compile::Compiled;
+use crate::error::{Context, Result};
+use std::time::Duration;
+use tiersplit_runtime::{ClientTls, ClusterDriver, Emulation};
+
+/// The device side of a cluster: deploys compiled plans, feeds frames, reads measurements.
+pub struct Session {
+    pub driver: ClusterDriver,
+    emulation: Emulation,
+}
+
+/// How the device reaches its nodes.
+#[derive(Debug, Clone)]
+pub struct Connect {
+    /// The device's node name in the scenario.
+    pub device: String,
+    /// The address the device listens on for results and tensors (`127.0.0.1:0`: any port).
+    pub listen: String,
+    /// Every other node: (name, control address).
+    pub nodes: Vec<(String, String)>,
+    /// Bound on every network wait and on any frame's answer.
+    pub timeout: Duration,
+    /// TLS for the control plane, when the nodes serve it.
+    pub tls: Option<ClientTls>,
+}
+
+impl Connect {
+    /// Device `device` on any loopback port, reaching `nodes` (name, address) in plain
+    /// HTTP/2, every wait bounded by `timeout`.
+    pub fn new(device: &str, nodes: Vec<(String, String)>, timeout: Duration) -> Connect {
+        Connect {
+            device: device.to_string(),
+            listen: "127.0.0.1:0".into(),
+            nodes,
+            timeout,
+            tls: None,
+        }
+    }
+}
+
+impl Session {
+    /// Starts the device node and connects to every other node.
+    pub async fn connect(c: &Connect) -> Result<Session> {
+        let driver =
+            ClusterDriver::start_tls(&c.device, &c.listen, &c.nodes, c.timeout, c.tls.as_ref())
+                .await?;
+        Ok(Session {
+            driver,
+            emulation: Emulation::default(),
+        })
+    }
+
+    /// The emulation every node follows now.
+    pub fn emulation(&self) -> &Emulation {
+        &self.emulation
+    }
+
+    /// Sets the emulation on every node, now (frames in flight included).
+    pub async fn set_emulation(&mut self, e: Emulation) -> Result<()> {
+        self.driver.set_emulation(e.clone()).await?;
+        self.emulation = e;
+        Ok(())
+    }
+
+    /// Uploads a compiled plan's models and starts it for the next frame fed. Returns how
+    /// many models the nodes had cached.
+    pub async fn deploy(&mut self, c: &Compiled) -> Result<usize> {
+        self.driver
+            .deploy(&c.deployment, &c.models)
+            .await
+            .with_context(|| format!("deploying the {} plan", c.deployment.id))
+    }
+}

@@ -1,0 +1,485 @@
+//! A run over a trace of changing conditions: the emulated cluster's link rates and node loads
+//! follow the trace while frames flow, and the plan either stays fixed (a static plan, for
+//! comparison) or adapts ([`tiersplit_adapt::Adaptation`] driven by the frame loop: the device
+//! reads what every node measured, estimates link rates and node slowdowns, re-plans on the
+//! corrected problem in the background, and switches live when the policy agrees). Every frame
+//! is accounted for (answered, failed, or dropped by the overload policy) and checked against
+//! the unsplit model.
+
+use crate::calibrate::emulation;
+use crate::engine::NamedTensor;
+use crate::error::{read_to_string, Context, Result, SessionError};
+use crate::frame_loop::{
+    Condition, FrameLog, FrameLoop, Frames, LoopSetup, PhaseLog, PlanChanges, SwitchLog,
+    TruthCheck, Until,
+};
+use crate::median::percentile;
+use crate::session::Session;
+use crate::setup::Setting;
+use serde::Serialize;
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+use tiersplit_adapt::{AdaptConfig, Adaptation, Controller, Overload, Trace};
+use tiersplit_cost::{Nanos, Problem, Profile, Scenario};
+use tiersplit_exec::HostTensor;
+use tiersplit_onnx::OnnxModel;
+use tiersplit_plan::{evaluate, Plan};
+
+/// Everything a trace run needs besides the cluster.
+pub struct TraceSetup {
+    /// The model as the user named it, for titles.
+    pub label: String,
+    pub model: Arc<OnnxModel>,
+    /// The scenario as configured: the trace's starting point.
+    pub base: Scenario,
+    /// The base scenario's node profiles, for every phase.
+    pub setting: Setting,
+    /// The profile calibrated to this machine and scaled to the fastest node.
+    pub profile: Profile,
+    pub trace: Trace,
+    /// The speed that runs at this machine's own (the scenario's fastest node).
+    pub fastest: f64,
+    /// The unsplit model's time measured here, which the profile was calibrated to (ms).
+    pub whole_ms: f64,
+    pub inputs: Vec<NamedTensor>,
+    pub reference: Vec<HostTensor>,
+    /// Frames at this rate (pipelined, `window` in flight at most); None: one at a time.
+    pub fps: Option<f64>,
+    pub window: usize,
+    pub overload: Overload,
+    /// Frames waiting on the device at most (drop-oldest).
+    pub queue: usize,
+}
+
+/// How the plan is chosen during the run.
+pub enum Strategy {
+    /// One plan for the whole trace.
+    Static { label: String, plan: Plan },
+    /// Re-planned from estimates with `controller`, starting from `plan`.
+    Adaptive {
+        label: String,
+        plan: Plan,
+        controller: Controller,
+    },
+}
+
+impl Strategy {
+    pub fn label(&self) -> &str {
+        match self {
+            Strategy::Static { label, .. } | Strategy::Adaptive { label, .. } => label,
+        }
+    }
+}
+
+/// A part run the estimators saw, for the report.
+#[derive(Debug, Clone, Serialize)]
+pub struct PartSample {
+    pub t_s: f64,
+    pub node: String,
+    /// The deployment's id and the part's.
+    pub deployment: u64,
+    pub part: String,
+    pub measured_ms: f64,
+    pub nominal_ms: f64,
+    /// The node's slowdown estimate after it.
+    pub slowdown: Option<f64>,
+}
+
+/// A strategy's run over the trace.
+#[derive(Debug, Clone, Serialize)]
+pub struct TraceReport {
+    pub label: String,
+    pub adaptive: bool,
+    pub frames: Vec<FrameLog>,
+    pub switches: Vec<SwitchLog>,
+    pub phases: Vec<PhaseLog>,
+    pub failures: Vec<(u64, String)>,
+    /// Frames the source produced, fed to the cluster, and dropped by the overload policy.
+    pub produced: u64,
+    pub fed: u64,
+    pub dropped: u64,
+    /// Times the source had to wait for room (back-pressure).
+    pub blocked: u64,
+    /// Re-plans that found no plan keeping up with the frame rate.
+    pub overloaded: usize,
+    /// Re-plans run, probes sent.
+    pub replans: usize,
+    pub probes: usize,
+    /// Link estimates at the end, Mbit/s ("from->to").
+    pub link_mbps: BTreeMap<String, f64>,
+    pub node_slowdown: BTreeMap<String, f64>,
+    /// Every part run the estimators saw, and each node's slowdown estimate after it.
+    pub part_samples: Vec<PartSample>,
+    /// For each phase of the trace, the plan serving at its end against the best plan
+    /// knowing its conditions: where the run had settled.
+    pub settled: Vec<PhaseTruth>,
+    /// Mean latency per answered frame.
+    pub mean_ms: f64,
+    /// Mean latency over time: each frame weighted by how long it took, the latency of the
+    /// frame in progress at a random moment. A plan whose frames crawl answers fewer of them,
+    /// which the per-frame mean rewards; this does not.
+    pub time_mean_ms: f64,
+    pub p50_ms: f64,
+    pub p95_ms: f64,
+    pub all_exact: bool,
+}
+
+/// The plan serving the last frame fed in a phase of the trace, under the phase's real
+/// conditions, against what the run's planner picks knowing them.
+#[derive(Debug, Clone, Serialize)]
+pub struct PhaseTruth {
+    pub phase_s: f64,
+    /// The deployment that served it.
+    pub plan: String,
+    pub plan_ms: f64,
+    pub best_ms: f64,
+}
+
+/// What changed between two scenarios, for the log.
+fn describe_change(before: &Scenario, after: &Scenario) -> String {
+    let mut what = Vec::new();
+    for (a, b) in before.links.iter().zip(&after.links) {
+        if a.bandwidth_mbps != b.bandwidth_mbps {
+            what.push(format!(
+                "{}-{} {} -> {} Mbit/s",
+                a.from, a.to, a.bandwidth_mbps, b.bandwidth_mbps
+            ));
+        }
+    }
+    for (a, b) in before.nodes.iter().zip(&after.nodes) {
+        if a.speed != b.speed {
+            what.push(format!("{} load x{:.1}", a.name, a.speed / b.speed));
+        }
+    }
+    what.join(", ")
+}
+
+impl TraceSetup {
+    /// The problem under the trace's conditions at `t_s`.
+    pub fn problem_at(&self, t_s: f64) -> Result<Problem> {
+        let s = self.trace.scenario_at(&self.base, t_s);
+        self.setting
+            .with_scenario(s)
+            .problem(&self.model, &self.profile)
+    }
+
+    fn emulation_at(&self, t_s: f64) -> tiersplit_runtime::Emulation {
+        // Traces need the transport to shape rates (not only delays): `run` checks it.
+        emulation(
+            &self.trace.scenario_at(&self.base, t_s),
+            false,
+            self.fastest,
+        )
+    }
+
+    /// The trace's changes after the start, as the frame loop applies them.
+    fn conditions(&self) -> Vec<Condition> {
+        let phases = self.trace.phases(&self.base);
+        phases
+            .windows(2)
+            .map(|w| Condition {
+                at_s: w[1].0,
+                emulation: self.emulation_at(w[1].0),
+                what: describe_change(&w[0].1, &w[1].1),
+            })
+            .collect()
+    }
+
+    fn frames(&self) -> Frames {
+        let (interval, window) = match self.fps {
+            Some(f) => (Some(Duration::from_secs_f64(1.0 / f)), self.window.max(1)),
+            None => (None, 1),
+        };
+        Frames {
+            interval,
+            window,
+            overload: self.overload,
+            queue: self.queue,
+            until: Until::Seconds(self.trace.duration_s),
+        }
+    }
+}
+
+/// Plays the trace on the session's cluster with `strategy` and reports every frame.
+pub async fn run_trace(
+    session: &mut Session,
+    setup: &TraceSetup,
+    strategy: Strategy,
+) -> Result<TraceReport> {
+    let nominal = Arc::new(setup.problem_at(0.0)?);
+    let (label, plan, mut changes) = match strategy {
+        Strategy::Static { label, plan } => (label, plan, PlanChanges::Fixed),
+        Strategy::Adaptive {
+            label,
+            plan,
+            controller,
+        } => {
+            let a = Adaptation::new(
+                nominal.clone(),
+                plan.clone(),
+                controller,
+                AdaptConfig::default(),
+            );
+            (label, plan, PlanChanges::Adaptive(Box::new(a)))
+        }
+    };
+    let algo = plan.algorithm.clone();
+    // Conditions as at the start, the first plan deployed, a few warm-up frames: the first
+    // runs of fresh models allocate, and the first strategy would otherwise pay for the
+    // cluster's start.
+    session.set_emulation(setup.emulation_at(0.0)).await?;
+    let ls = LoopSetup {
+        model: setup.model.clone(),
+        nominal: nominal.clone(),
+        inputs: &setup.inputs,
+        reference: &setup.reference,
+    };
+    let mut fl = FrameLoop::new(session, &ls);
+    fl.deploy(&plan, &mut changes)
+        .await
+        .with_context(|| format!("deploying {label}"))?;
+    let first_id = fl.current().expect("deployed").1.clone();
+    fl.run(&Frames::sequential(3), &mut PlanChanges::Fixed, &[])
+        .await?;
+    fl.session().driver.observe().await?; // what the warm-up measured is not part of the run
+    let run = fl
+        .run(&setup.frames(), &mut changes, &setup.conditions())
+        .await?;
+    let mut report = TraceReport {
+        label,
+        adaptive: matches!(changes, PlanChanges::Adaptive(_)),
+        frames: run.frames,
+        switches: run.switches,
+        phases: run.phases,
+        failures: run.failures,
+        produced: run.produced,
+        fed: run.fed,
+        dropped: run.dropped,
+        blocked: run.blocked,
+        overloaded: 0,
+        replans: 0,
+        probes: 0,
+        link_mbps: BTreeMap::new(),
+        node_slowdown: BTreeMap::new(),
+        part_samples: Vec::new(),
+        settled: Vec::new(),
+        mean_ms: f64::NAN,
+        time_mean_ms: f64::NAN,
+        p50_ms: f64::NAN,
+        p95_ms: f64::NAN,
+        all_exact: true,
+    };
+    if let PlanChanges::Adaptive(a) = &changes {
+        adaptation_figures(&mut report, a, &nominal);
+    }
+    let mut plans: HashMap<String, Plan> = [(first_id, plan)].into();
+    for sw in &report.switches {
+        if let Some((_, new)) = &sw.plans {
+            plans.insert(sw.to.clone(), new.clone());
+        }
+    }
+    report.settled = settled(&report.frames, &plans, setup, &algo)?;
+    check_switches(&mut report, setup, &algo)?;
+    latency_figures(&mut report);
+    Ok(report)
+}
+
+/// The controller's counters, its estimates at the end and the part runs it saw.
+fn adaptation_figures(report: &mut TraceReport, a: &Adaptation, nominal: &Problem) {
+    let name = |n: tiersplit_cost::NodeId| nominal.nodes[n.0].name.clone();
+    report.overloaded = a.overloaded;
+    report.replans = a.replans;
+    report.probes = a.probes;
+    let est = a.estimates();
+    for l in &nominal.links {
+        if let Some(m) = est.link_mbps(l.from, l.to) {
+            let key = format!("{}->{}", name(l.from), name(l.to));
+            report.link_mbps.insert(key, m);
+        }
+    }
+    for n in nominal.node_ids() {
+        if let Some(s) = est.slowdown(n) {
+            report.node_slowdown.insert(name(n), s);
+        }
+    }
+    report.part_samples = a
+        .part_samples
+        .iter()
+        .map(|s| PartSample {
+            t_s: s.t_s,
+            node: name(s.node),
+            deployment: s.part.deployment,
+            part: s.part.part.clone(),
+            measured_ms: s.measured.as_millis_f64(),
+            nominal_ms: s.nominal.as_millis_f64(),
+            slowdown: s.slowdown,
+        })
+        .collect();
+}
+
+/// Each switch against the truth, now that timing no longer matters: the old and new plan
+/// under the trace's real conditions when the switch was seen, and what the planner picks
+/// knowing them.
+fn check_switches(report: &mut TraceReport, setup: &TraceSetup, algo: &str) -> Result<()> {
+    let Ok(planner) = tiersplit_plan::planner_by_name(algo) else {
+        return Ok(());
+    };
+    let phases = setup.trace.phases(&setup.base);
+    for sw in &mut report.switches {
+        let Some((old, new)) = sw.plans.take() else {
+            continue;
+        };
+        let phase_s = phases
+            .iter()
+            .map(|p| p.0)
+            .filter(|&t| t <= sw.seen_s)
+            .fold(0.0, f64::max);
+        let truth = setup.problem_at(phase_s)?;
+        let best = planner.plan(&truth)?;
+        let ms = |p: &Plan| evaluate(&truth, p).makespan.as_millis_f64();
+        sw.truth = Some(TruthCheck {
+            phase_s,
+            old_ms: ms(&old),
+            new_ms: ms(&new),
+            best_ms: ms(&best),
+        });
+    }
+    Ok(())
+}
+
+/// For each phase of the trace, the plan of the last frame fed in it against the best plan
+/// under its real conditions.
+fn settled(
+    frames: &[FrameLog],
+    plans: &HashMap<String, Plan>,
+    setup: &TraceSetup,
+    algo: &str,
+) -> Result<Vec<PhaseTruth>> {
+    let planner = tiersplit_plan::planner_by_name(algo)?;
+    let phases = setup.trace.phases(&setup.base);
+    let mut out = Vec::new();
+    for (i, (phase_s, _)) in phases.iter().enumerate() {
+        let end = phases.get(i + 1).map_or(f64::INFINITY, |p| p.0);
+        let last = frames
+            .iter()
+            .filter(|f| f.fed_s >= *phase_s && f.fed_s < end)
+            .max_by(|a, b| a.fed_s.total_cmp(&b.fed_s));
+        let Some(plan) = last.and_then(|f| plans.get(&f.plan).map(|p| (&f.plan, p))) else {
+            continue;
+        };
+        let truth = setup.problem_at(*phase_s)?;
+        let best = planner.plan(&truth)?;
+        out.push(PhaseTruth {
+            phase_s: *phase_s,
+            plan: plan.0.clone(),
+            plan_ms: evaluate(&truth, plan.1).makespan.as_millis_f64(),
+            best_ms: evaluate(&truth, &best).makespan.as_millis_f64(),
+        });
+    }
+    Ok(out)
+}
+
+/// Mean, time-weighted mean and percentiles of the answered frames' latencies.
+fn latency_figures(report: &mut TraceReport) {
+    report.all_exact = report.frames.iter().all(|f| f.exact);
+    let mut lat: Vec<f64> = report.frames.iter().map(|f| f.latency_ms).collect();
+    lat.sort_by(f64::total_cmp);
+    if !lat.is_empty() {
+        let sum: f64 = lat.iter().sum();
+        report.mean_ms = sum / lat.len() as f64;
+        report.time_mean_ms = lat.iter().map(|l| l * l).sum::<f64>() / sum;
+    }
+    report.p50_ms = percentile(&lat, 0.5);
+    report.p95_ms = percentile(&lat, 0.95);
+}
+
+/// What to run over a trace: the adaptive strategy starting from `plan` (when `policy` is
+/// given), then the static plans `compare` names: `phases` (the plan of `plan`'s algorithm for
+/// each phase of the trace), `none`, or a list of algorithms planned for the start.
+pub fn strategies(
+    setup: &TraceSetup,
+    plan: &Plan,
+    compare: &str,
+    policy: Option<tiersplit_adapt::SwitchPolicy>,
+) -> Result<Vec<Strategy>> {
+    let algo = plan.algorithm.as_str();
+    let mut out = Vec::new();
+    if let Some(policy) = policy {
+        let interval = setup.fps.map(|f| Nanos::from_secs_f64(1.0 / f));
+        out.push(Strategy::Adaptive {
+            label: format!("adaptive {algo}"),
+            plan: plan.clone(),
+            controller: Controller::new(algo, "best-throughput", interval, policy)?,
+        });
+    }
+    match compare {
+        "none" => {}
+        "phases" => {
+            for (label, p) in phase_plans(setup, algo)? {
+                out.push(Strategy::Static { label, plan: p });
+            }
+        }
+        list => {
+            let p0 = setup.problem_at(0.0)?;
+            for a in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+                out.push(Strategy::Static {
+                    label: format!("static {a}"),
+                    plan: tiersplit_plan::planner_by_name(a)?.plan(&p0)?,
+                });
+            }
+        }
+    }
+    if out.is_empty() {
+        return Err(SessionError::invalid(
+            "nothing to run over the trace: no adaptive run and no static plan",
+        ));
+    }
+    Ok(out)
+}
+
+/// Runs each strategy over the trace in turn on one cluster, the adaptive one first (so that
+/// its switches find no models cached by the static runs).
+/// `done` is told of each report as it is made.
+pub async fn run_all(
+    session: &mut Session,
+    setup: &TraceSetup,
+    strategies: Vec<Strategy>,
+    mut done: impl FnMut(&TraceReport),
+) -> Result<Vec<TraceReport>> {
+    let mut out = Vec::new();
+    for s in strategies {
+        let label = s.label().to_string();
+        let r = run_trace(session, setup, s)
+            .await
+            .with_context(|| format!("running {label} over the trace"))?;
+        done(&r);
+        out.push(r);
+    }
+    Ok(out)
+}
+
+/// The plan `algo` picks for each phase of the trace under its true conditions, each distinct
+/// plan once, labelled with the phase it is best for: the static plans an adaptive run must beat.
+pub fn phase_plans(setup: &TraceSetup, algo: &str) -> Result<Vec<(String, Plan)>> {
+    let planner = tiersplit_plan::planner_by_name(algo)?;
+    let mut out: Vec<(String, Plan)> = Vec::new();
+    for (t, _) in setup.trace.phases(&setup.base) {
+        let p = setup.problem_at(t)?;
+        let plan = planner.plan(&p)?;
+        if !out
+            .iter()
+            .any(|(_, q)| q.placement == plan.placement && q.tiled == plan.tiled)
+        {
+            out.push((format!("static {algo} of {t:.0}s"), plan));
+        }
+    }
+    Ok(out)
+}
+
+/// Reads a trace file and checks it against the scenario.
+pub fn read_trace(path: &Path, scenario: &Scenario) -> Result<Trace> {
+    let text = read_to_string(path)?;
+    Trace::from_toml(&text, scenario).with_context(|| format!("in {}", path.display()))
+}
