@@ -17,6 +17,8 @@
 //!
 //! No engine, network or async runtime: everything here is tested in milliseconds.
 
+#![deny(clippy::print_stdout, clippy::print_stderr)]
+
 mod adaptation;
 mod controller;
 mod estimates;

@@ -9,6 +9,8 @@
 //!
 //! Pure: no I/O beyond parsing strings, no engine, no network.
 
+#![deny(clippy::print_stdout, clippy::print_stderr)]
+
 mod error;
 mod link_cost;
 mod problem;

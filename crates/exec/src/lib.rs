@@ -6,6 +6,8 @@
 //! [`ChainRunner`] runs a list of partitions one after another, passing tensors by name, which
 //! is how split execution is checked against the unsplit model ([`Difference`]).
 
+#![deny(clippy::print_stdout, clippy::print_stderr)]
+
 mod chain_runner;
 mod difference;
 mod error;

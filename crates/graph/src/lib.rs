@@ -9,6 +9,8 @@
 //!
 //! Pure: no I/O, no async runtime, no inference engine.
 
+#![deny(clippy::print_stdout, clippy::print_stderr)]
+
 mod dtype;
 mod error;
 mod ids;

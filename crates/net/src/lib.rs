@@ -13,6 +13,8 @@
 //! 1.4 GiB/s. Tensors of a split DNN are megabytes each, so they take the raw stream; the control
 //! plane (deployment, statistics) is gRPC, in `tiersplit-runtime`, on the same port.
 
+#![deny(clippy::print_stdout, clippy::print_stderr)]
+
 mod error;
 mod frame;
 mod transport;

@@ -9,6 +9,8 @@
 //! ([`OnnxModel::sub_model`]) whose inputs and outputs are the tensors crossing the set's border
 //! and which carries only the weights it uses.
 
+#![deny(clippy::print_stdout, clippy::print_stderr)]
+
 mod attributes;
 mod const_tensor;
 mod error;

@@ -8,6 +8,8 @@
 //!
 //! Pure: no engine, no network, no async runtime.
 
+#![deny(clippy::print_stdout, clippy::print_stderr)]
+
 mod best;
 mod chain_sweep;
 mod dads_dynamic;

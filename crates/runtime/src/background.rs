@@ -25,6 +25,7 @@ where
 
 /// Nice 19 for the calling thread (Linux schedules threads by their own nice value); a
 /// failure leaves it at normal priority, which is only slower for the others.
+#[allow(unsafe_code)] // setpriority and gettid have no safe wrapper in libc
 fn lower_priority() {
     #[cfg(target_os = "linux")]
     // SAFETY: plain system calls on the calling thread's own id.

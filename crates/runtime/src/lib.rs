@@ -16,6 +16,8 @@
 //! error naming it, never a hang; a frame a node fails on is reported to the device as an
 //! error for that frame.
 
+#![deny(clippy::print_stdout, clippy::print_stderr)]
+
 mod background;
 mod cluster;
 mod control_service;

@@ -11,6 +11,7 @@ pub(crate) struct ThreadCpuTime {
     wall: Instant,
 }
 
+#[allow(unsafe_code)] // clock_gettime has no safe wrapper in libc
 fn thread_cpu() -> Option<Duration> {
     let mut ts = libc::timespec {
         tv_sec: 0,

@@ -7,9 +7,8 @@ use std::time::Duration;
 use tiersplit_adapt::{Overload, SwitchPolicy, Trace};
 use tiersplit_plan::planner_by_name;
 use tiersplit_session::{
-    calibrate, load_unsplit, model_inputs, read_profile, run_all, run_plan, strategies,
-    time_unsplit, EmulateMode, Feed, InputChoice, ModelSource, Sandbox, Session, Setting,
-    TraceSetup, Workload,
+    model_inputs, read_profile, run_all, run_plan, strategies, Calibrated, EmulateMode, Feed,
+    InputChoice, ModelSource, Sandbox, Session, Setting, TraceSetup, Workload,
 };
 
 const ROOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
@@ -22,8 +21,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let profile = read_profile(format!("{ROOT}/profiles/mobilenetv2.json").as_ref())?;
     // The unsplit answer, and the profile calibrated to this machine's speed.
     let inputs = model_inputs(&model, &InputChoice::random(0))?;
-    let (reference, whole_ms) = time_unsplit(load_unsplit(&source, &model)?.as_ref(), &inputs, 3)?;
-    let (profile, emulation) = calibrate(&setting.scenario, profile, whole_ms, EmulateMode::On);
+    let on = EmulateMode::On;
+    let Calibrated {
+        inputs,
+        reference,
+        whole_ms,
+        profile,
+        emulation,
+    } = Calibrated::measure(&source, &model, &setting.scenario, profile, inputs, 3, on)?;
     let problem = setting.problem(&model, &profile)?;
     let plan = planner_by_name("best")?.plan(&problem)?;
 

@@ -100,3 +100,40 @@ pub fn calibrate(
         emulation(scenario, mode == EmulateMode::Delays, fastest),
     )
 }
+
+/// A model ready to run on a scenario's cluster: one frame's inputs, the unsplit model's
+/// answer and time measured here, and the profile calibrated to that time with the emulation
+/// that goes with it.
+pub struct Calibrated {
+    pub inputs: Vec<crate::engine::NamedTensor>,
+    pub reference: Vec<tiersplit_exec::HostTensor>,
+    /// The unsplit model's median time here (ms).
+    pub whole_ms: f64,
+    pub profile: Profile,
+    pub emulation: Emulation,
+}
+
+impl Calibrated {
+    /// Runs `model` unsplit on `inputs` (`runs` timed runs after one) and calibrates `profile`
+    /// for `scenario` as `mode` says.
+    pub fn measure(
+        source: &crate::source::ModelSource,
+        model: &tiersplit_onnx::OnnxModel,
+        scenario: &Scenario,
+        profile: Profile,
+        inputs: Vec<crate::engine::NamedTensor>,
+        runs: usize,
+        mode: EmulateMode,
+    ) -> crate::error::Result<Calibrated> {
+        let unsplit = crate::engine::load_unsplit(source, model)?;
+        let (reference, whole_ms) = crate::engine::time_unsplit(unsplit.as_ref(), &inputs, runs)?;
+        let (profile, emulation) = calibrate(scenario, profile, whole_ms.max(1e-3), mode);
+        Ok(Calibrated {
+            inputs,
+            reference,
+            whole_ms,
+            profile,
+            emulation,
+        })
+    }
+}

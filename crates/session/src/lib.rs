@@ -21,6 +21,8 @@
 //! - [`start_nodes`] starts worker processes on loopback for a one-machine cluster;
 //!   [`Sandbox`] starts the same workers inside this process (tests, embedding).
 
+#![deny(clippy::print_stdout, clippy::print_stderr)]
+
 pub mod bench;
 mod calibrate;
 mod compile;
@@ -33,14 +35,16 @@ mod median;
 mod npy;
 mod preprocess;
 mod profiler;
+mod report;
 mod sandbox;
 mod session;
 mod setup;
 mod source;
 mod summary;
+mod tiles;
 mod trace_run;
 
-pub use calibrate::{calibrate, emulation, EmulateMode};
+pub use calibrate::{calibrate, emulation, Calibrated, EmulateMode};
 pub use compile::{compile, Compiled, PartWork};
 pub use engine::{
     load_chain, load_unsplit, load_unsplit_on, model_inputs, run_named, time_unsplit, InputChoice,
@@ -57,11 +61,13 @@ pub use median::{median, percentile};
 pub use npy::{read_npy, write_npy};
 pub use preprocess::{image_tensor, Preprocess};
 pub use profiler::{machine_name, measure, NoProgress, Progress};
+pub use report::{plan_dot, plans_json};
 pub use sandbox::Sandbox;
 pub use session::{Connect, Session};
 pub use setup::{read_profile, read_scenario, NodeProfiles, ProfileSource, Setting};
 pub use source::ModelSource;
 pub use summary::{node_names, placement_summary};
+pub use tiles::{flops_overhead, run_tiled};
 pub use trace_run::{
     phase_plans, read_trace, run_all, run_trace, strategies, PartSample, PhaseTruth, Strategy,
     TraceReport, TraceSetup,

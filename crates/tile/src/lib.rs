@@ -10,6 +10,8 @@
 //!
 //! Any kernel, stride, padding, dilation and ceil mode; pure arithmetic, no engine.
 
+#![deny(clippy::print_stdout, clippy::print_stderr)]
+
 mod axis;
 mod error;
 mod grid;

@@ -7,6 +7,8 @@
 //! realistic activation ranges, while the real pretrained models live in `../shared/models`.
 //! Large models are generated on demand and never stored.
 
+#![deny(clippy::print_stdout, clippy::print_stderr)]
+
 mod builder;
 mod nets;
 

@@ -103,37 +103,53 @@ pub fn run(
                     .min_by(|a, b| a.1.total_cmp(&b.1));
                 rows.push((round, name.clone(), key, mean(adaptive), best_static));
             }
-            let switches = adaptive["switches"].as_array().cloned().unwrap_or_default();
-            for p in adaptive["phases"].as_array().into_iter().flatten() {
-                let what = p["what"].as_str().unwrap_or("").to_string();
-                if !what.contains("Mbit/s") {
-                    continue;
-                }
-                let at = p["at_s"].as_f64().unwrap_or(0.0);
-                // The first switch seen after this change (and before the next one).
-                let next = adaptive["phases"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|q| q["at_s"].as_f64())
-                    .find(|&t| t > at)
-                    .unwrap_or(f64::INFINITY);
-                let sw = switches.iter().find(|s| {
-                    let seen = s["seen_s"].as_f64().unwrap_or(-1.0);
-                    seen >= at && seen < next
-                });
-                steps.push(StepAnswer {
-                    trace: format!("{name} #{}", round + 1),
-                    at_s: at,
-                    what,
-                    ready_after_s: sw.and_then(|s| s["ready_s"].as_f64()).map(|r| r - at),
-                    first_answer_after_s: sw
-                        .and_then(|s| s["first_answer_s"].as_f64())
-                        .map(|r| r - at),
-                });
-            }
+            steps.extend(step_answers(adaptive, &format!("{name} #{}", round + 1)));
         }
     }
+    print_summary(&model, &rows, &steps);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A run's figures: (round, trace, metric, adaptive, best static plan and its figure).
+type Row = (usize, String, &'static str, f64, Option<(String, f64)>);
+
+/// Each bandwidth change of an adaptive run and the first switch seen after it (before the
+/// next change).
+fn step_answers(adaptive: &Value, trace: &str) -> Vec<StepAnswer> {
+    let mut steps = Vec::new();
+    let switches = adaptive["switches"].as_array().cloned().unwrap_or_default();
+    for p in adaptive["phases"].as_array().into_iter().flatten() {
+        let what = p["what"].as_str().unwrap_or("").to_string();
+        if !what.contains("Mbit/s") {
+            continue;
+        }
+        let at = p["at_s"].as_f64().unwrap_or(0.0);
+        let next = adaptive["phases"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|q| q["at_s"].as_f64())
+            .find(|&t| t > at)
+            .unwrap_or(f64::INFINITY);
+        let sw = switches.iter().find(|s| {
+            let seen = s["seen_s"].as_f64().unwrap_or(-1.0);
+            seen >= at && seen < next
+        });
+        steps.push(StepAnswer {
+            trace: trace.to_string(),
+            at_s: at,
+            what,
+            ready_after_s: sw.and_then(|s| s["ready_s"].as_f64()).map(|r| r - at),
+            first_answer_after_s: sw
+                .and_then(|s| s["first_answer_s"].as_f64())
+                .map(|r| r - at),
+        });
+    }
+    steps
+}
+
+/// The tables: per round and trace, the ratios' medians, and each step's answer.
+fn print_summary(model: &str, rows: &[Row], steps: &[StepAnswer]) {
     println!();
     println!(
         "adaptation on the emulated local cluster ({model}), every figure measured in this run"
@@ -146,7 +162,7 @@ pub fn run(
     );
     // (trace, metric) -> ratios of the rounds.
     let mut ratios: std::collections::BTreeMap<(String, usize), Vec<f64>> = Default::default();
-    for (round, name, key, a, best) in &rows {
+    for (round, name, key, a, best) in rows {
         let (label, s) = best.clone().unwrap_or(("-".into(), f64::NAN));
         let k = usize::from(*key != "mean_ms");
         ratios.entry((name.clone(), k)).or_default().push(s / a);
@@ -173,7 +189,7 @@ pub fn run(
     println!();
     println!("bandwidth steps and the switch that answered each (ready: the new plan serves every frame fed from then on):");
     let (mut within, mut switched) = (0, 0);
-    for s in &steps {
+    for s in steps {
         within += usize::from(s.ready_after_s.is_some_and(|r| r <= 1.0));
         switched += usize::from(s.ready_after_s.is_some());
         println!(
@@ -199,7 +215,6 @@ pub fn run(
         "target: adaptive mean latency below every static plan's: {} of {traces_n} traces per frame, {} of {traces_n} over time",
         beats[0], beats[1]
     );
-    Ok(ExitCode::SUCCESS)
 }
 
 /// A fresh directory for the runs' JSON under the system's temporary directory.

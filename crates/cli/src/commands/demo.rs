@@ -12,8 +12,8 @@ use tiersplit_onnx::ImportOptions;
 use tiersplit_plan::all_planners;
 use tiersplit_session::read_profile;
 use tiersplit_session::{
-    calibrate, load_unsplit, model_inputs, run_plan, time_unsplit, Connect, EmulateMode, Feed,
-    InputChoice, Measured, ModelSource, Session, Setting, StartedNodes, Workload,
+    model_inputs, run_plan, Calibrated, Connect, EmulateMode, Feed, InputChoice, Measured,
+    ModelSource, Session, Setting, StartedNodes, Workload,
 };
 
 const SCENARIO: &str = include_str!("../../../../scenarios/local-cluster.toml");
@@ -40,10 +40,9 @@ pub struct Args {
     emulate: EmulateArg,
 }
 
-pub fn run(a: Args) -> Result<ExitCode> {
-    let started = Instant::now();
-    let scenario = Scenario::from_toml(SCENARIO).context("embedded scenario")?;
-    let (source, profile, image) = match &a.model {
+/// The model, its reference profile and the photo it runs on.
+fn model_of(a: &Args) -> Result<(ModelSource, Profile, Option<std::path::PathBuf>)> {
+    Ok(match &a.model {
         Some(spec) => {
             let source = ModelSource::open(spec)?;
             let profile = match &a.profile {
@@ -62,22 +61,56 @@ pub fn run(a: Args) -> Result<ExitCode> {
                 Some(dir.join("images/chelsea.png")),
             )
         }
-    };
+    })
+}
+
+/// Every planner's plan (those of --algos) run one frame at a time, and best-throughput's
+/// also pipelined: frames fed faster than its predicted rate.
+async fn run_every_plan(
+    a: &Args,
+    session: &mut Session,
+    w: &Workload<'_>,
+) -> Result<(Vec<Measured>, Option<Measured>)> {
+    let mut rows = Vec::new();
+    let mut throughput = None;
+    for planner in all_planners() {
+        if !a.algos.is_empty() && !a.algos.iter().any(|x| x == planner.name()) {
+            continue;
+        }
+        let plan = planner.plan(w.problem)?;
+        let m = run_plan(session, w, &plan, a.frames, Feed::Sequential).await?;
+        if plan.algorithm == "best-throughput" {
+            let fps = m.predicted_fps * 1.25;
+            let paced = Feed::Paced { fps, window: 4 };
+            throughput = Some(run_plan(session, w, &plan, a.frames * 3, paced).await?);
+        }
+        rows.push(m);
+    }
+    Ok((rows, throughput))
+}
+
+pub fn run(a: Args) -> Result<ExitCode> {
+    let started = Instant::now();
+    let scenario = Scenario::from_toml(SCENARIO).context("embedded scenario")?;
+    let (source, profile, image) = model_of(&a)?;
     let model = std::sync::Arc::new(source.import(&ImportOptions::default())?);
-    let inputs = model_inputs(
-        &model,
-        &InputChoice {
-            image: image.as_deref(),
-            ..InputChoice::default()
-        },
-    )?;
-    let (reference, whole_ms) = time_unsplit(load_unsplit(&source, &model)?.as_ref(), &inputs, 5)?;
+    let image_input = InputChoice {
+        image: image.as_deref(),
+        ..InputChoice::default()
+    };
     let mode = if a.emulate == EmulateArg::Off {
         EmulateMode::Off
     } else {
         EmulateMode::On
     };
-    let (profile, emulation) = calibrate(&scenario, profile, whole_ms, mode);
+    let inputs = model_inputs(&model, &image_input)?;
+    let Calibrated {
+        inputs,
+        reference,
+        whole_ms,
+        profile,
+        emulation,
+    } = Calibrated::measure(&source, &model, &scenario, profile, inputs, 5, mode)?;
     let problem = Setting::of(scenario.clone()).problem(&model, &profile)?;
     println!(
         "tiersplit demo: {} ({} layers) on a local cluster\n",
@@ -95,9 +128,6 @@ pub fn run(a: Args) -> Result<ExitCode> {
     for w in &local {
         println!("  {} : worker process {}", w.name, w.addr);
     }
-    let rt = tokio::runtime::Runtime::new()?;
-    let mut rows: Vec<Measured> = Vec::new();
-    let mut throughput: Option<Measured> = None;
     let w = Workload {
         model: &model,
         problem: &problem,
@@ -105,36 +135,39 @@ pub fn run(a: Args) -> Result<ExitCode> {
         reference: &reference,
         switch: None,
     };
-    rt.block_on(async {
+    let rt = tokio::runtime::Runtime::new()?;
+    let (rows, throughput) = rt.block_on(async {
         let mut session =
             Session::connect(&Connect::new("device", remotes, Duration::from_secs(30))).await?;
         session.set_emulation(emulation).await?;
         println!("  device : this process {}\n", session.driver.device_addr());
-        for planner in all_planners() {
-            if !a.algos.is_empty() && !a.algos.iter().any(|x| x == planner.name()) {
-                continue;
-            }
-            let plan = planner.plan(&problem)?;
-            let m = run_plan(&mut session, &w, &plan, a.frames, Feed::Sequential).await?;
-            if plan.algorithm == "best-throughput" {
-                // And pipelined: frames fed faster than the plan's predicted rate.
-                let fps = m.predicted_fps * 1.25;
-                throughput = Some(
-                    run_plan(
-                        &mut session,
-                        &w,
-                        &plan,
-                        a.frames * 3,
-                        Feed::Paced { fps, window: 4 },
-                    )
-                    .await?,
-                );
-            }
-            rows.push(m);
-        }
-        anyhow::Ok(())
+        run_every_plan(&a, &mut session, &w).await
     })?;
     drop(local);
+    let ok = print_table(&a, mode, &rows, throughput.as_ref());
+    if image.is_some() {
+        println!("(input: chelsea.png, ImageNet class 285 'Egyptian cat'; outputs compared with the unsplit model for every plan)");
+    }
+    println!(
+        "\n{} plans run in {:.1} s: {}",
+        rows.len(),
+        started.elapsed().as_secs_f64(),
+        if ok { "all exact" } else { "SOME FAILED" }
+    );
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// The measured-against-predicted table; whether every plan was exact and lost no frame.
+fn print_table(
+    a: &Args,
+    mode: EmulateMode,
+    rows: &[Measured],
+    throughput: Option<&Measured>,
+) -> bool {
     let by = |name: &str| rows.iter().find(|m| m.algorithm == name).map(|m| m.p50_ms);
     let (dev, cloud) = (by("device-only"), by("cloud-only"));
     println!(
@@ -156,7 +189,7 @@ pub fn run(a: Args) -> Result<ExitCode> {
     );
     let ratio = |b: Option<f64>, m: f64| b.map_or("-".into(), |b| format!("{:.2}x", b / m));
     let mut ok = true;
-    for m in &rows {
+    for m in rows {
         ok &= m.exact && m.failures.is_empty();
         println!(
             "{:<18} {:>9.1} {:>9.1} {:>9.1} {:>+6.1}% {:>7} {:>7} {:>10} {:>6}  {}",
@@ -193,18 +226,5 @@ pub fn run(a: Args) -> Result<ExitCode> {
             if t.exact { "exact PASS" } else { "exact FAIL" }
         );
     }
-    if image.is_some() {
-        println!("(input: chelsea.png, ImageNet class 285 'Egyptian cat'; outputs compared with the unsplit model for every plan)");
-    }
-    println!(
-        "\n{} plans run in {:.1} s: {}",
-        rows.len(),
-        started.elapsed().as_secs_f64(),
-        if ok { "all exact" } else { "SOME FAILED" }
-    );
-    Ok(if ok {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
+    ok
 }

@@ -1,14 +1,14 @@
+//! `tiersplit plan`: every planner's plan of a model on a scenario, predicted side by side.
+
 use crate::input_args::{import_options, parse_input_shape};
 use crate::profile_args::ProfileArgs;
 use anyhow::{Context, Result};
-use serde_json::json;
-use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use tiersplit_cost::{Problem, Tier};
+use tiersplit_cost::Problem;
 use tiersplit_graph::Bytes;
 use tiersplit_plan::{all_planners, evaluate, planner_by_name, Plan, Prediction};
-use tiersplit_session::{node_names, placement_summary, ModelSource, Setting};
+use tiersplit_session::{placement_summary, plan_dot, plans_json, ModelSource, Setting};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -118,95 +118,15 @@ pub fn run(a: Args) -> Result<ExitCode> {
         chosen.algorithm, pred.latency_sum, pred.makespan, pred.throughput_fps
     );
     if let Some(path) = &a.json {
-        let plans: Vec<_> = results
-            .iter()
-            .map(|(name, plan, pred)| {
-                json!({
-                    "algorithm": name,
-                    "placement": node_names(&problem, &plan.placement),
-                    "tiled": plan.tiled.iter().map(|t| json!({
-                        "layers": t.layers.iter().map(|&l| problem.layers[l].name.clone()).collect::<Vec<_>>(),
-                        "nodes": node_names(&problem, &t.nodes),
-                        "grid": t.grid,
-                    })).collect::<Vec<_>>(),
-                    "notes": plan.notes,
-                    "prediction": pred,
-                })
-            })
-            .collect();
-        let out = json!({"format": "tiersplit-plan/1", "chosen": chosen.algorithm, "problem": problem, "plans": plans});
+        let out = plans_json(&problem, &chosen.algorithm, &results);
         std::fs::write(path, serde_json::to_string_pretty(&out)?)
             .with_context(|| format!("writing {}", path.display()))?;
         println!("wrote {}", path.display());
     }
     if let Some(path) = &a.dot {
-        std::fs::write(path, dot(&problem, g, chosen))
+        std::fs::write(path, plan_dot(&problem, g, chosen))
             .with_context(|| format!("writing {}", path.display()))?;
         println!("wrote {}", path.display());
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// Graphviz DOT of the layer DAG, each layer coloured by the tier of its node, edges that cross
-/// machines labelled with their bytes.
-fn dot(p: &Problem, g: &tiersplit_graph::ModelGraph, plan: &Plan) -> String {
-    let colour = |tier: Tier, k: usize| match tier {
-        Tier::Device => "#f6c85f".to_string(),
-        Tier::Edge => ["#9dd9f3", "#6fb7e0", "#4a90c8", "#2f6fa8"][k % 4].to_string(),
-        Tier::Cloud => "#8fd18f".to_string(),
-    };
-    let mut s = String::new();
-    let _ = writeln!(s, "digraph \"{}\" {{\n  rankdir=TB;\n  node [shape=box, style=filled, fontname=\"Helvetica\", fontsize=10];", g.name);
-    let _ = writeln!(
-        s,
-        "  input [label=\"input\", fillcolor=\"{}\"];",
-        colour(Tier::Device, 0)
-    );
-    for (l, layer) in g.layers.iter().enumerate() {
-        let node = plan.placement[l];
-        let tiled = plan
-            .tiled
-            .iter()
-            .find(|t| t.layers.contains(&l))
-            .map(|t| format!("\\ntiles on {}", node_names(p, &t.nodes).join(",")))
-            .unwrap_or_default();
-        let k = p
-            .nodes_of(p.nodes[node.0].tier)
-            .iter()
-            .position(|&n| n == node)
-            .unwrap_or(0);
-        let _ = writeln!(
-            s,
-            "  L{l} [label=\"{}\\n{} @ {}{tiled}\", fillcolor=\"{}\"];",
-            layer.op,
-            l,
-            p.nodes[node.0].name,
-            colour(p.nodes[node.0].tier, k)
-        );
-    }
-    for e in g.edges() {
-        let cross = plan.placement[e.from.index()] != plan.placement[e.to.index()];
-        let label = if cross {
-            format!(" [label=\"{}\", color=red, penwidth=2]", e.bytes)
-        } else {
-            String::new()
-        };
-        let _ = writeln!(s, "  L{} -> L{}{label};", e.from.0, e.to.0);
-    }
-    for &t in &g.inputs {
-        for &c in &g.tensor(t).consumers {
-            let cross = plan.placement[c.index()] != p.device;
-            let label = if cross {
-                format!(
-                    " [label=\"{}\", color=red, penwidth=2]",
-                    g.tensor(t).bytes()
-                )
-            } else {
-                String::new()
-            };
-            let _ = writeln!(s, "  input -> L{}{label};", c.0);
-        }
-    }
-    s.push_str("}\n");
-    s
 }

@@ -9,9 +9,9 @@ use tiersplit_cost::Tier;
 use tiersplit_plan::planner_by_name;
 use tiersplit_runtime::ClientTls;
 use tiersplit_session::{
-    calibrate, load_unsplit, model_inputs, read_trace, run_all, run_plan, start_nodes, strategies,
-    time_unsplit, Connect, EmulateMode, Feed, Measured, ModelSource, Session, Setting,
-    StartedNodes, TraceReport, TraceSetup, Workload,
+    model_inputs, read_trace, run_all, run_plan, start_nodes, strategies, Calibrated, Connect,
+    EmulateMode, Feed, Measured, ModelSource, Session, Setting, StartedNodes, TraceReport,
+    TraceSetup, Workload,
 };
 
 /// How much of the scenario is emulated, as a command-line option.
@@ -219,11 +219,7 @@ struct Prepared {
     device: String,
     nodes: StartedNodes,
     mode: EmulateMode,
-    inputs: Vec<tiersplit_session::NamedTensor>,
-    reference: Vec<tiersplit_exec::HostTensor>,
-    whole_ms: f64,
-    profile: tiersplit_cost::Profile,
-    emulation: tiersplit_runtime::Emulation,
+    run: Calibrated,
 }
 
 fn check_args(a: &Args) -> Result<()> {
@@ -259,8 +255,7 @@ fn prepare(a: &Args) -> Result<Prepared> {
         bail!("--trace changes the emulated link rates and node speeds: it needs --emulate on (or auto with local nodes)");
     }
     let inputs = model_inputs(&model, &a.inputs.choice(0))?;
-    let (reference, whole_ms) = time_unsplit(load_unsplit(&source, &model)?.as_ref(), &inputs, 5)?;
-    let (profile, emulation) = calibrate(&setting.scenario, profile, whole_ms, mode);
+    let run = Calibrated::measure(&source, &model, &setting.scenario, profile, inputs, 5, mode)?;
     Ok(Prepared {
         setting,
         source,
@@ -268,11 +263,7 @@ fn prepare(a: &Args) -> Result<Prepared> {
         device,
         nodes,
         mode,
-        inputs,
-        reference,
-        whole_ms,
-        profile,
-        emulation,
+        run,
     })
 }
 
@@ -303,7 +294,7 @@ pub fn run(a: Args) -> Result<ExitCode> {
         return run_traced(&a, p, trace);
     }
     let p = prepare(&a)?;
-    let problem = p.setting.problem(&p.model, &p.profile)?;
+    let problem = p.setting.problem(&p.model, &p.run.profile)?;
     let plan = planner_by_name(&a.algo)?.plan(&problem)?;
     let next_plan = match &a.switch_to {
         Some(algo) => Some(planner_by_name(algo)?.plan(&problem)?),
@@ -321,12 +312,12 @@ pub fn run(a: Args) -> Result<ExitCode> {
     let rt = tokio::runtime::Runtime::new()?;
     let measured = rt.block_on(async {
         let mut session = Session::connect(&c).await?;
-        session.set_emulation(p.emulation.clone()).await?;
+        session.set_emulation(p.run.emulation.clone()).await?;
         let w = Workload {
             model: &p.model,
             problem: &problem,
-            inputs: &p.inputs,
-            reference: &p.reference,
+            inputs: &p.run.inputs,
+            reference: &p.run.reference,
             switch: next_plan
                 .as_ref()
                 .map(|n| (n, a.switch_after.unwrap_or(a.frames / 2))),
@@ -368,7 +359,7 @@ fn print_cluster(p: &Prepared) {
     if !matches!(p.mode, EmulateMode::Off | EmulateMode::Auto) {
         println!(
             "  unsplit model here: {:.1} ms (median of 5); the profile is calibrated to it",
-            p.whole_ms
+            p.run.whole_ms
         );
     }
     for (name, addr) in &p.nodes.remotes {
@@ -384,7 +375,7 @@ fn print_cluster(p: &Prepared) {
 /// `run --trace`: the adaptive run, then each static plan, over the same trace; a table, each
 /// switch, the plot and the JSON.
 fn run_traced(a: &Args, p: Prepared, trace: tiersplit_adapt::Trace) -> Result<ExitCode> {
-    let problem = p.setting.problem(&p.model, &p.profile)?;
+    let problem = p.setting.problem(&p.model, &p.run.profile)?;
     let plan = planner_by_name(&a.algo)?.plan(&problem)?;
     let c = connect(a, &p.device, &p.nodes)?;
     let setup = TraceSetup {
@@ -393,11 +384,11 @@ fn run_traced(a: &Args, p: Prepared, trace: tiersplit_adapt::Trace) -> Result<Ex
         base: p.setting.scenario.clone(),
         fastest: p.setting.scenario.fastest_speed(),
         setting: p.setting,
-        profile: p.profile,
+        profile: p.run.profile,
         trace,
-        whole_ms: p.whole_ms,
-        inputs: p.inputs,
-        reference: p.reference,
+        whole_ms: p.run.whole_ms,
+        inputs: p.run.inputs,
+        reference: p.run.reference,
         fps: a.fps,
         window: a.window,
         overload: a.overload,

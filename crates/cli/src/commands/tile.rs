@@ -1,12 +1,13 @@
+//! `tiersplit tile`: a run of convolution layers cut into halo tiles, run, stitched, checked.
+
 use crate::input_args::InputArgs;
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use serde_json::json;
-use std::collections::HashMap;
 use std::process::ExitCode;
-use tiersplit_exec::{Difference, Executor, HostTensor, TiledRunner, TractExecutor};
-use tiersplit_graph::{LayerId, Partitioning};
-use tiersplit_onnx::TiledRun;
-use tiersplit_session::{load_unsplit, model_inputs, run_named, ModelSource};
+use tiersplit_exec::Difference;
+use tiersplit_session::{
+    flops_overhead, load_unsplit, model_inputs, run_named, run_tiled, ModelSource,
+};
 use tiersplit_tile::Grid;
 
 #[derive(clap::Args)]
@@ -48,88 +49,6 @@ fn parse_grid(s: &str) -> Result<(usize, usize), String> {
     Ok((p(r)?, p(c)?))
 }
 
-/// Runs the model with `tiled` executed tile by tile and everything else as ordinary
-/// partitions before and after it.
-fn run_tiled(
-    model: &tiersplit_onnx::OnnxModel,
-    tiled: &TiledRun,
-    inputs: &[(String, HostTensor)],
-) -> Result<Vec<HostTensor>> {
-    let g = &model.graph;
-    let in_run: std::collections::HashSet<LayerId> = tiled.layers.iter().copied().collect();
-    let first = tiled.layers[0];
-    let before: Vec<LayerId> = g
-        .layers
-        .iter()
-        .map(|l| l.id)
-        .filter(|l| *l < first && !in_run.contains(l))
-        .collect();
-    let after: Vec<LayerId> = g
-        .layers
-        .iter()
-        .map(|l| l.id)
-        .filter(|l| *l > first && !in_run.contains(l))
-        .collect();
-    let parts: Vec<Vec<LayerId>> = [before.clone(), tiled.layers.clone(), after.clone()]
-        .into_iter()
-        .filter(|p| !p.is_empty())
-        .collect();
-    Partitioning::new(g, parts)
-        .context("the layers around the tiled run do not form legal partitions")?;
-    let mut env: HashMap<String, HostTensor> = inputs.iter().cloned().collect();
-    let run_part = |part: &[LayerId], env: &mut HashMap<String, HostTensor>| -> Result<()> {
-        if part.is_empty() {
-            return Ok(());
-        }
-        let m = TractExecutor.load(&model.sub_model_bytes(part)?, &[])?;
-        let outs = run_named(
-            m.as_ref(),
-            &env.iter()
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect::<Vec<_>>(),
-        )?;
-        for (name, t) in m.output_names().iter().zip(outs) {
-            env.insert(name.clone(), t);
-        }
-        Ok(())
-    };
-    run_part(&before, &mut env)?;
-    let out_shape: [usize; 4] = g
-        .tensor(tiled.output)
-        .shape
-        .iter()
-        .map(|&d| d as usize)
-        .collect::<Vec<_>>()
-        .try_into()
-        .map_err(|_| anyhow::anyhow!("run output is not NCHW"))?;
-    let jobs: Vec<_> = tiled
-        .plan
-        .tiles
-        .iter()
-        .zip(&tiled.tile_models)
-        .map(|(t, bytes)| {
-            let (ir, ic) = t.input();
-            let (or, oc) = t.output();
-            let r = |s: tiersplit_tile::Span| s.start as usize..s.end as usize;
-            (bytes.clone(), (r(ir), r(ic)), (r(or), r(oc)))
-        })
-        .collect();
-    let runner = TiledRunner::load(&TractExecutor, &jobs, out_shape)?;
-    let run_input = env
-        .get(&g.tensor(tiled.input).name)
-        .context("run input not computed")?
-        .clone();
-    env.insert(g.tensor(tiled.output).name.clone(), runner.run(&run_input)?);
-    run_part(&after, &mut env)?;
-    g.outputs
-        .iter()
-        .map(|&t| {
-            env.remove(&g.tensor(t).name)
-                .context("graph output not produced")
-        })
-        .collect()
-}
-
 pub fn run(a: Args) -> Result<ExitCode> {
     let source = ModelSource::open(&a.model)?;
     let model = source.import(&a.inputs.import_options())?;
@@ -158,20 +77,7 @@ pub fn run(a: Args) -> Result<ExitCode> {
     // Halo overhead: FLOPs of every tile's layers over the unsplit run's, bytes sent to tiles
     // over the run input's bytes.
     let plan = &tiled.plan;
-    let run_flops: u64 = run.iter().map(|&l| g.layer(l).flops.0).sum();
-    let tiled_flops: f64 = run
-        .iter()
-        .enumerate()
-        .map(|(k, &l)| {
-            let (h, w) = plan.sizes[k + 1];
-            let area: u64 = plan
-                .tiles
-                .iter()
-                .map(|t| t.layers[k].output_rows.len() * t.layers[k].output_cols.len())
-                .sum();
-            g.layer(l).flops.0 as f64 * area as f64 / (h * w) as f64
-        })
-        .sum();
+    let flops = flops_overhead(&model, &tiled);
     let input_bytes = g.tensor(tiled.input).bytes().0 as f64;
     if a.json {
         let tiles: Vec<_> = plan
@@ -190,7 +96,7 @@ pub fn run(a: Args) -> Result<ExitCode> {
                 "layers": run.iter().map(|&l| g.layer(l).name.clone()).collect::<Vec<_>>(),
                 "grid": {"rows": grid.rows, "cols": grid.cols},
                 "tiles": tiles,
-                "flops_overhead": tiled_flops / run_flops.max(1) as f64,
+                "flops_overhead": flops,
                 "input_bytes_overhead": plan.input_overhead(),
                 "max_abs_diff": diff.max_abs,
                 "max_rel_diff": diff.max_rel,
@@ -228,7 +134,7 @@ pub fn run(a: Args) -> Result<ExitCode> {
         }
         println!(
             "  halo overhead: {:.1}% extra FLOPs in the run, {:.1}% extra input bytes ({:.0} kB sent vs {:.0} kB)",
-            (tiled_flops / run_flops.max(1) as f64 - 1.0) * 100.0,
+            (flops - 1.0) * 100.0,
             (plan.input_overhead() - 1.0) * 100.0,
             input_bytes * plan.input_overhead() / 1e3,
             input_bytes / 1e3

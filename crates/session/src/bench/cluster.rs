@@ -1,8 +1,8 @@
 //! The distributed runtime against its targets: every planner's plan measured against its
 //! prediction, and goodput over one emulated link.
 
-use crate::calibrate::{calibrate, EmulateMode};
-use crate::engine::{load_unsplit, model_inputs, time_unsplit, InputChoice};
+use crate::calibrate::{Calibrated, EmulateMode};
+use crate::engine::{model_inputs, InputChoice};
 use crate::error::Result;
 use crate::measured::{run_plan, Feed, FrameBreakdown, Measured, Workload};
 use crate::session::Session;
@@ -35,21 +35,20 @@ pub async fn every_plan(
     for case in cases {
         let model = Arc::new(case.source.import(&ImportOptions::default())?);
         let inputs = model_inputs(&model, &InputChoice::random(0))?;
-        let (reference, whole_ms) =
-            time_unsplit(load_unsplit(&case.source, &model)?.as_ref(), &inputs, 5)?;
         let mode = if emulate {
             EmulateMode::On
         } else {
             EmulateMode::Off
         };
-        let (profile, emulation) = calibrate(scenario, case.profile.clone(), whole_ms, mode);
-        let problem = Setting::of(scenario.clone()).problem(&model, &profile)?;
-        session.set_emulation(emulation).await?;
+        let profile = case.profile.clone();
+        let c = Calibrated::measure(&case.source, &model, scenario, profile, inputs, 5, mode)?;
+        let problem = Setting::of(scenario.clone()).problem(&model, &c.profile)?;
+        session.set_emulation(c.emulation.clone()).await?;
         let w = Workload {
             model: &model,
             problem: &problem,
-            inputs: &inputs,
-            reference: &reference,
+            inputs: &c.inputs,
+            reference: &c.reference,
             switch: None,
         };
         let mut rows = Vec::new();
@@ -109,19 +108,17 @@ pub async fn goodput(
     for &mb in sizes_mb {
         let (source, model) = pass_through(mb << 20)?;
         let inputs = model_inputs(&model, &InputChoice::random(0))?;
-        let (reference, whole_ms) =
-            time_unsplit(load_unsplit(&source, &model)?.as_ref(), &inputs, 3)?;
         let profile = Profile::estimate(&model.graph, 1.0).scaled(0.0);
-        let (profile, emulation) =
-            calibrate(scenario, profile, whole_ms.max(1e-3), EmulateMode::On);
-        let problem = Setting::of(scenario.clone()).problem(&model, &profile)?;
+        let on = EmulateMode::On;
+        let c = Calibrated::measure(&source, &model, scenario, profile, inputs, 3, on)?;
+        let problem = Setting::of(scenario.clone()).problem(&model, &c.profile)?;
         let plan = SingleNode(Tier::Edge).plan(&problem)?;
-        session.set_emulation(emulation).await?;
+        session.set_emulation(c.emulation.clone()).await?;
         let w = Workload {
             model: &model,
             problem: &problem,
-            inputs: &inputs,
-            reference: &reference,
+            inputs: &c.inputs,
+            reference: &c.reference,
             switch: None,
         };
         let m = run_plan(session, &w, &plan, frames, Feed::Sequential).await?;

@@ -1,0 +1,118 @@
+//! A model run with one tileable run executed tile by tile (halo tiles scattered, run and
+//! stitched), everything else as ordinary partitions before and after it: the exactness check
+//! of vertical separation, and its halo overhead.
+
+use crate::engine::{run_named, NamedTensor};
+use crate::error::{Context, Result, SessionError};
+use std::collections::{HashMap, HashSet};
+use tiersplit_exec::{Executor, HostTensor, TiledRunner, TractExecutor};
+use tiersplit_graph::{LayerId, Partitioning};
+use tiersplit_onnx::{OnnxModel, TiledRun};
+
+/// Runs `model` on `inputs` with `tiled` executed tile by tile; the graph outputs, in order.
+pub fn run_tiled(
+    model: &OnnxModel,
+    tiled: &TiledRun,
+    inputs: &[NamedTensor],
+) -> Result<Vec<HostTensor>> {
+    let g = &model.graph;
+    let in_run: HashSet<LayerId> = tiled.layers.iter().copied().collect();
+    let first = tiled.layers[0];
+    let outside = |before: bool| -> Vec<LayerId> {
+        g.layers
+            .iter()
+            .map(|l| l.id)
+            .filter(|l| (*l < first) == before && *l != first && !in_run.contains(l))
+            .collect()
+    };
+    let (before, after) = (outside(true), outside(false));
+    let parts: Vec<Vec<LayerId>> = [before.clone(), tiled.layers.clone(), after.clone()]
+        .into_iter()
+        .filter(|p| !p.is_empty())
+        .collect();
+    Partitioning::new(g, parts)
+        .context("the layers around the tiled run do not form legal partitions")?;
+    let mut env: HashMap<String, HostTensor> = inputs.iter().cloned().collect();
+    run_part(model, &before, &mut env)?;
+    let input = env
+        .get(&g.tensor(tiled.input).name)
+        .ok_or_else(|| SessionError::invalid("the tiled run's input was not computed"))?
+        .clone();
+    let stitched = tile_runner(model, tiled)?.run(&input)?;
+    env.insert(g.tensor(tiled.output).name.clone(), stitched);
+    run_part(model, &after, &mut env)?;
+    g.outputs
+        .iter()
+        .map(|&t| {
+            env.remove(&g.tensor(t).name)
+                .ok_or_else(|| SessionError::invalid("a graph output was not produced"))
+        })
+        .collect()
+}
+
+/// Runs `part` as one sub-model on the tensors in `env`, adding its outputs to it.
+fn run_part(
+    model: &OnnxModel,
+    part: &[LayerId],
+    env: &mut HashMap<String, HostTensor>,
+) -> Result<()> {
+    if part.is_empty() {
+        return Ok(());
+    }
+    let m = TractExecutor.load(&model.sub_model_bytes(part)?, &[])?;
+    let args: Vec<NamedTensor> = env.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    let outs = run_named(m.as_ref(), &args)?;
+    for (name, t) in m.output_names().iter().zip(outs) {
+        env.insert(name.clone(), t);
+    }
+    Ok(())
+}
+
+/// The tile models loaded, with each tile's input region and output region.
+fn tile_runner(model: &OnnxModel, tiled: &TiledRun) -> Result<TiledRunner> {
+    let out_shape: [usize; 4] = model
+        .graph
+        .tensor(tiled.output)
+        .shape
+        .iter()
+        .map(|&d| d as usize)
+        .collect::<Vec<_>>()
+        .try_into()
+        .map_err(|_| SessionError::invalid("the tiled run's output is not NCHW"))?;
+    let r = |s: tiersplit_tile::Span| s.start as usize..s.end as usize;
+    let jobs: Vec<_> = tiled
+        .plan
+        .tiles
+        .iter()
+        .zip(&tiled.tile_models)
+        .map(|(t, bytes)| {
+            let (ir, ic) = t.input();
+            let (or, oc) = t.output();
+            (bytes.clone(), (r(ir), r(ic)), (r(or), r(oc)))
+        })
+        .collect();
+    Ok(TiledRunner::load(&TractExecutor, &jobs, out_shape)?)
+}
+
+/// FLOPs of the tiled run's layers over the unsplit run's: every tile's share of each layer
+/// by output area, halos included (1 = no overhead).
+pub fn flops_overhead(model: &OnnxModel, tiled: &TiledRun) -> f64 {
+    let g = &model.graph;
+    let plan = &tiled.plan;
+    let run_flops: u64 = tiled.layers.iter().map(|&l| g.layer(l).flops.0).sum();
+    let tiled_flops: f64 = tiled
+        .layers
+        .iter()
+        .enumerate()
+        .map(|(k, &l)| {
+            let (h, w) = plan.sizes[k + 1];
+            let area: u64 = plan
+                .tiles
+                .iter()
+                .map(|t| t.layers[k].output_rows.len() * t.layers[k].output_cols.len())
+                .sum();
+            g.layer(l).flops.0 as f64 * area as f64 / (h * w) as f64
+        })
+        .sum();
+    tiled_flops / run_flops.max(1) as f64
+}
