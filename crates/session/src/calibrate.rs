@@ -105,11 +105,15 @@ pub fn calibrate(
 /// answer and time measured here, and the profile calibrated to that time with the emulation
 /// that goes with it.
 pub struct Calibrated {
+    /// One frame's inputs.
     pub inputs: Vec<crate::engine::NamedTensor>,
+    /// The unsplit model's outputs on `inputs`, in the model's output order.
     pub reference: Vec<tiersplit_exec::HostTensor>,
     /// The unsplit model's median time here (ms).
     pub whole_ms: f64,
+    /// The profile calibrated to this machine (and scaled to the fastest node when emulating).
     pub profile: Profile,
+    /// The link shapes and node slowdowns that go with the profile (none without emulation).
     pub emulation: Emulation,
 }
 

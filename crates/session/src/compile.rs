@@ -16,15 +16,20 @@ use tiersplit_tile::Span;
 /// it does (a tile's output area over the whole map's; 1 for a plain part).
 #[derive(Debug, Clone, PartialEq)]
 pub struct PartWork {
+    /// The node the part runs on.
     pub node: NodeId,
+    /// Indices of the problem's layers it runs.
     pub layers: Vec<usize>,
+    /// The share of those layers' work it does (1 for a plain part).
     pub share: f64,
 }
 
 /// A plan compiled into a deployment, with the model bytes it needs (by content hash).
 #[derive(Debug, Clone)]
 pub struct Compiled {
+    /// What the driver deploys: parts, routes, graph inputs and outputs.
     pub deployment: Deployment,
+    /// The ONNX bytes of every model the parts load, by content hash.
     pub models: HashMap<String, Vec<u8>>,
     /// Per part id, the work its predicted time is made of (for estimating node speeds from
     /// part runs).

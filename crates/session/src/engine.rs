@@ -23,6 +23,7 @@ pub struct InputChoice<'a> {
     pub image: Option<&'a Path>,
     /// A `.npy` tensor of the model's single input's shape.
     pub npy: Option<&'a Path>,
+    /// How an image becomes the input tensor (with `image` only).
     pub preprocess: Preprocess,
     /// Seed of the random values used when there is neither.
     pub seed: u64,

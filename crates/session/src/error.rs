@@ -5,27 +5,39 @@ use thiserror::Error;
 /// it came from kept as the source.
 #[derive(Debug, Error)]
 pub enum SessionError {
+    /// Reading or writing a file failed.
     #[error("{}: {source}", path.display())]
     Io {
+        /// The file.
         path: PathBuf,
+        /// What the operating system reported.
         source: std::io::Error,
     },
+    /// Importing the ONNX model failed.
     #[error(transparent)]
     Onnx(#[from] tiersplit_onnx::OnnxError),
+    /// An unknown zoo model was named.
     #[error(transparent)]
     Zoo(#[from] tiersplit_zoo::ZooError),
+    /// The model graph or a partitioning of it is not valid.
     #[error(transparent)]
     Graph(#[from] tiersplit_graph::GraphError),
+    /// The scenario, a profile or the tiling geometry is not valid.
     #[error(transparent)]
     Cost(#[from] tiersplit_cost::CostError),
+    /// Planning failed, or a plan is not valid for the problem.
     #[error(transparent)]
     Plan(#[from] tiersplit_plan::PlanError),
+    /// The trace is not valid or does not fit the scenario.
     #[error(transparent)]
     Trace(#[from] tiersplit_adapt::TraceError),
+    /// Loading or running a model on the engine failed.
     #[error(transparent)]
     Exec(#[from] tiersplit_exec::ExecError),
+    /// The cluster failed: a worker unreachable, failing or not answering in time.
     #[error(transparent)]
     Runtime(#[from] tiersplit_runtime::RuntimeError),
+    /// Reading or writing JSON failed.
     #[error(transparent)]
     Json(#[from] serde_json::Error),
     /// A request that cannot be honoured, said in words (a bad argument, a missing input).
@@ -37,7 +49,9 @@ pub enum SessionError {
     /// What was being done when `source` happened.
     #[error("{context}: {source}")]
     Context {
+        /// What was being done.
         context: String,
+        /// The error that happened meanwhile.
         #[source]
         source: Box<SessionError>,
     },
@@ -64,7 +78,9 @@ impl SessionError {
 /// Says what was being done when an error happened, as `anyhow`'s `context` does, keeping
 /// the typed cause.
 pub trait Context<T> {
+    /// On error, says it happened while doing `what`.
     fn context(self, what: impl Into<String>) -> Result<T>;
+    /// As [`Context::context`], with `what` made only on error.
     fn with_context<S: Into<String>>(self, what: impl FnOnce() -> S) -> Result<T>;
 }
 

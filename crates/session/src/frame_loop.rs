@@ -35,13 +35,16 @@ pub struct Frames {
     pub overload: Overload,
     /// Frames waiting on the device at most before the overload policy applies.
     pub queue: usize,
+    /// When the source stops producing frames.
     pub until: Until,
 }
 
 /// When the source stops producing frames (the run then ends with the last answer).
 #[derive(Debug, Clone, Copy)]
 pub enum Until {
+    /// After this many frames.
     Frames(usize),
+    /// After this many seconds from the start.
     Seconds(f64),
 }
 
@@ -71,33 +74,45 @@ pub enum PlanChanges {
 /// A change of conditions the trace made.
 #[derive(Debug, Clone, Serialize)]
 pub struct PhaseLog {
+    /// When the change was due, seconds from the start.
     pub at_s: f64,
+    /// When it was applied to the emulation, seconds from the start.
     pub applied_s: f64,
+    /// What changed, in words (link rates, node loads).
     pub what: String,
 }
 
 /// A change of conditions due at `at_s` (seconds from the start).
 #[derive(Debug, Clone)]
 pub struct Condition {
+    /// When it is due, seconds from the start.
     pub at_s: f64,
+    /// The emulation in force from then on.
     pub emulation: Emulation,
+    /// What changes, in words, for the log.
     pub what: String,
 }
 
 /// One answered frame.
 #[derive(Debug, Clone, Serialize)]
 pub struct FrameLog {
+    /// The frame's number.
     pub frame: u64,
     /// The deployment that answered it.
     pub plan: String,
     /// When the source produced it, when it was fed and when its answer was complete,
     /// seconds from the start.
     pub arrived_s: f64,
+    /// When it was fed, seconds from the start (not serialised).
     #[serde(skip)]
     pub fed_s: f64,
+    /// When its answer was complete, seconds from the start.
     pub done_s: f64,
+    /// From when the source produced it to its complete answer (ms).
     pub latency_ms: f64,
+    /// Largest relative difference of its outputs from the unsplit model's.
     pub max_rel_diff: f64,
+    /// Whether that difference is within the accepted tolerance.
     pub exact: bool,
 }
 
@@ -109,26 +124,35 @@ pub struct SwitchLog {
     /// When it was seen, when the policy decided, and when the new plan was deployed (it
     /// serves every frame fed from then on), seconds from the start.
     pub seen_s: f64,
+    /// When the policy decided, seconds from the start.
     pub decided_s: f64,
+    /// When the new plan was deployed, seconds from the start.
     pub ready_s: f64,
     /// The first frame the new plan served, and when its answer came (None: no frame was
     /// fed after it).
     pub first_frame: u64,
+    /// When that frame's answer came, seconds from the start (None: none was fed after it).
     pub first_answer_s: Option<f64>,
+    /// The deployment switched from (its id).
     pub from: String,
+    /// The deployment switched to (its id).
     pub to: String,
     /// The new plan's algorithm.
     pub algorithm: String,
+    /// The new plan's layers per node, then its tiled stages and their nodes.
     pub placement: String,
+    /// The objective the new plan serves: one frame's latency or the pipelined period.
     pub mode: Mode,
     /// Predicted score (makespan, or period in heavy mode) of the old and new plan under the
     /// estimates, ms.
     pub predicted_old_ms: f64,
+    /// Predicted score of the new plan under the estimates (ms).
     pub predicted_new_ms: f64,
     /// Models the nodes already had.
     pub cached_models: usize,
     /// The switch checked against the truth (trace runs fill it in afterwards).
     pub truth: Option<TruthCheck>,
+    /// The old and new plan, for checking the switch afterwards (not serialised).
     #[serde(skip)]
     pub plans: Option<(Plan, Plan)>,
 }
@@ -138,7 +162,9 @@ pub struct SwitchLog {
 pub struct TruthCheck {
     /// When the conditions it answers began (the trace's last change before it was seen).
     pub phase_s: f64,
+    /// The old plan's makespan under those conditions (ms).
     pub old_ms: f64,
+    /// The new plan's makespan under those conditions (ms).
     pub new_ms: f64,
     /// What the run's planner plans with the real conditions known.
     pub best_ms: f64,
@@ -153,11 +179,15 @@ pub struct LoopReport {
     pub failures: Vec<(u64, String)>,
     /// Frames the source produced, fed to the cluster, and dropped by the overload policy.
     pub produced: u64,
+    /// Frames fed to the cluster.
     pub fed: u64,
+    /// Frames dropped by the overload policy.
     pub dropped: u64,
     /// Times the source had to wait for room (back-pressure).
     pub blocked: u64,
+    /// Live plan switches, in order.
     pub switches: Vec<SwitchLog>,
+    /// Changes of conditions applied, in order.
     pub phases: Vec<PhaseLog>,
     /// The outputs of the last answered frame.
     pub last_outputs: HashMap<String, HostTensor>,
@@ -169,6 +199,7 @@ pub struct LoopSetup<'a> {
     pub model: Arc<OnnxModel>,
     /// The problem plans are compiled and predicted on.
     pub nominal: Arc<Problem>,
+    /// One frame's inputs, fed for every frame.
     pub inputs: &'a [NamedTensor],
     /// The unsplit model's outputs, in graph output order.
     pub reference: &'a [HostTensor],
@@ -247,6 +278,7 @@ impl RunState {
 }
 
 impl<'s, 'a> FrameLoop<'s, 'a> {
+    /// A loop over `session`'s cluster for `setup`, with no plan deployed yet.
     pub fn new(session: &'s mut Session, setup: &'a LoopSetup<'a>) -> FrameLoop<'s, 'a> {
         FrameLoop {
             session,
@@ -306,6 +338,21 @@ impl FrameLoop<'_, '_> {
             return Err(SessionError::invalid("no plan deployed before the frames"));
         }
         self.run = RunState::new(frames, conditions);
+        let result = self.run_until_done(frames, changes).await;
+        // A re-plan still running (the run ended, or failed) has nothing left to serve.
+        if let Some(h) = self.run.pending.take() {
+            h.abort();
+        }
+        result?;
+        let mut report = std::mem::take(&mut self.run.report);
+        report.produced = self.run.queue.arrived();
+        report.blocked = self.run.queue.blocked();
+        report.frames.sort_by_key(|f| f.frame);
+        Ok(report)
+    }
+
+    /// The loop itself: until the source stops and every frame fed is answered or failed.
+    async fn run_until_done(&mut self, frames: &Frames, changes: &mut PlanChanges) -> Result<()> {
         loop {
             let now = Instant::now();
             let producing = self.producing(frames, now);
@@ -314,15 +361,14 @@ impl FrameLoop<'_, '_> {
                 && self.run.queue.waiting() == 0
                 && self.run.pending.is_none()
             {
-                break;
+                return Ok(());
             }
             self.apply_conditions(now).await?;
             if producing {
-                self.scheduled_switch(changes).await?;
                 self.produce(frames, now);
             }
-            self.feed(frames)?;
-            let wake = self.wake(frames, producing, now);
+            self.feed(frames, changes).await?;
+            let wake = self.wake(frames, producing, Instant::now());
             if let Some(r) = self.session.driver.next_result(wake).await {
                 self.answer(r);
                 continue;
@@ -336,14 +382,6 @@ impl FrameLoop<'_, '_> {
                 }
             }
         }
-        if let Some(h) = self.run.pending.take() {
-            h.abort();
-        }
-        let mut report = std::mem::take(&mut self.run.report);
-        report.produced = self.run.queue.arrived();
-        report.blocked = self.run.queue.blocked();
-        report.frames.sort_by_key(|f| f.frame);
-        Ok(report)
     }
 
     /// Whether the source still produces frames.
@@ -372,13 +410,14 @@ impl FrameLoop<'_, '_> {
         Ok(())
     }
 
-    /// A scheduled plan, once its number of frames has been fed: uploaded and started now.
+    /// A scheduled plan, once its number of frames has been fed: uploaded and started before
+    /// the next frame is fed.
     async fn scheduled_switch(&mut self, changes: &mut PlanChanges) -> Result<()> {
         let PlanChanges::Schedule(schedule) = changes else {
             return Ok(());
         };
         let fed = self.run.report.fed as usize;
-        let Some(i) = schedule.iter().position(|(after, _)| *after == fed) else {
+        let Some(i) = schedule.iter().position(|(after, _)| *after <= fed) else {
             return Ok(());
         };
         let (after, plan) = schedule.remove(i);
@@ -447,18 +486,20 @@ impl FrameLoop<'_, '_> {
         }
     }
 
-    /// Waiting frames fed, up to the window.
-    fn feed(&mut self, frames: &Frames) -> Result<()> {
+    /// Waiting frames fed, up to the window, a scheduled plan started first when its turn
+    /// has come.
+    async fn feed(&mut self, frames: &Frames, changes: &mut PlanChanges) -> Result<()> {
         let window = if frames.interval.is_some() {
             frames.window.max(1)
         } else {
             1
         };
-        let id = self.current.as_ref().expect("deployed").1.clone();
-        while self.run.in_flight.len() < window {
+        while self.run.in_flight.len() < window && self.run.queue.waiting() > 0 {
+            self.scheduled_switch(changes).await?;
             let Some(a) = self.run.queue.take() else {
                 break;
             };
+            let id = self.current.as_ref().expect("deployed").1.clone();
             let frame = self.session.driver.feed(self.setup.inputs)?;
             let fed_s = self.run.secs(Instant::now());
             self.run

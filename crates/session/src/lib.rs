@@ -22,6 +22,7 @@
 //!   [`Sandbox`] starts the same workers inside this process (tests, embedding).
 
 #![deny(clippy::print_stdout, clippy::print_stderr)]
+#![warn(missing_docs)]
 
 pub mod bench;
 mod calibrate;

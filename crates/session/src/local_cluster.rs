@@ -12,7 +12,9 @@ use tiersplit_cost::{Scenario, Tier};
 /// A `tiersplit worker` child process, killed when dropped.
 pub struct LocalWorker {
     child: Child,
+    /// The node it serves.
     pub name: String,
+    /// The address it listens on, as it printed it.
     pub addr: String,
 }
 
@@ -67,7 +69,9 @@ impl Drop for LocalWorker {
 
 /// Every node but the device: (name, address), and the processes started for them here.
 pub struct StartedNodes {
+    /// Every node but the device: (name, control address), local workers included.
     pub remotes: Vec<(String, String)>,
+    /// The worker processes started here (killed when dropped).
     pub local: Vec<LocalWorker>,
 }
 

@@ -26,13 +26,20 @@ pub enum Feed {
     /// One frame at a time: latency.
     Sequential,
     /// At this rate, up to `window` frames in flight: throughput.
-    Paced { fps: f64, window: usize },
+    Paced {
+        /// Frames per second the source produces.
+        fps: f64,
+        /// Frames in flight at most.
+        window: usize,
+    },
 }
 
 /// One frame's measured breakdown.
 #[derive(Debug, Clone, Serialize)]
 pub struct FrameBreakdown {
+    /// The frame's number.
     pub frame: u64,
+    /// From when the source produced it to its complete answer (ms).
     pub latency_ms: f64,
     /// Busy time per node (compute, stretched by emulated slowdown).
     pub compute_ms: BTreeMap<String, f64>,
@@ -45,12 +52,19 @@ pub struct FrameBreakdown {
 /// A plan's measured run next to its prediction.
 #[derive(Debug, Clone, Serialize)]
 pub struct Measured {
+    /// The plan's algorithm.
     pub algorithm: String,
+    /// Layers per node, then the tiled stages and the nodes they spread over.
     pub placement: String,
+    /// Parts deployed (sub-models, tiles, stitchers).
     pub parts: usize,
+    /// Predicted latency of one frame: the plan's makespan (ms).
     pub predicted_ms: f64,
+    /// Predicted frames per second when frames are pipelined.
     pub predicted_fps: f64,
+    /// Median measured latency (ms).
     pub p50_ms: f64,
+    /// 95th percentile of the measured latency (ms).
     pub p95_ms: f64,
     /// Frames per second in steady state: with a sequential feed, one over the mean latency;
     /// pipelined, completions per second after the first.
@@ -58,7 +72,9 @@ pub struct Measured {
     /// (measured - predicted) / predicted, of the median latency (sequential feed) or of the
     /// throughput (paced feed).
     pub error: f64,
+    /// Frames answered.
     pub frames: usize,
+    /// Frames that failed, with the reason.
     pub failures: Vec<(u64, String)>,
     /// Frames fed in the measured run (each must be answered or failed).
     pub fed: usize,
@@ -66,23 +82,32 @@ pub struct Measured {
     pub switches: Vec<(String, u64, f64)>,
     /// Measured bytes per frame on edge-cloud links, and the prediction.
     pub backbone_bytes: u64,
+    /// Predicted bytes per frame on edge-cloud links.
     pub predicted_backbone_bytes: u64,
     /// Bytes per frame on every link that carried any, "from->to".
     pub link_bytes: BTreeMap<String, u64>,
     /// Goodput of each emulated link estimated from its transfers (Mbit/s).
     pub link_mbps_estimated: BTreeMap<String, f64>,
+    /// Largest relative difference of any frame's outputs from the unsplit model's.
     pub max_rel_diff: f64,
+    /// Whether frames were answered and every one within tolerance of the unsplit model.
     pub exact: bool,
+    /// Models the nodes had cached already when the plan was deployed.
     pub cached_models: usize,
+    /// Each answered frame's breakdown, in frame order.
     pub breakdown: Vec<FrameBreakdown>,
 }
 
 /// A model ready to run on a cluster: its problem, one frame's inputs and the unsplit outputs
 /// they must give.
 pub struct Workload<'a> {
+    /// The imported model.
     pub model: &'a Arc<OnnxModel>,
+    /// The problem the plan was made on and is predicted on.
     pub problem: &'a Problem,
+    /// One frame's inputs, fed for every frame.
     pub inputs: &'a [NamedTensor],
+    /// The unsplit model's outputs on them, in graph output order.
     pub reference: &'a [HostTensor],
     /// Switch live to this plan after this many frames of the run.
     pub switch: Option<(&'a Plan, usize)>,
@@ -187,6 +212,11 @@ impl Traffic {
     }
 }
 
+/// A frame's latency from when it was fed (ms).
+fn fed_latency_ms(f: &FrameLog) -> f64 {
+    (f.done_s - f.fed_s) * 1e3
+}
+
 /// Frames per second in steady state: frames completed after the first, over the time
 /// since the first completed (filling the pipeline is latency, not throughput).
 fn steady_fps(report: &LoopReport) -> f64 {
@@ -217,7 +247,9 @@ fn measured(
     deployed: Deployed,
 ) -> Measured {
     let prediction = evaluate(w.problem, plan);
-    let mut lat: Vec<f64> = report.frames.iter().map(|f| f.latency_ms).collect();
+    // From feeding a frame to its answer: the cluster's latency, without the time a paced
+    // frame waited on the device for room in the window.
+    let mut lat: Vec<f64> = report.frames.iter().map(fed_latency_ms).collect();
     lat.sort_by(f64::total_cmp);
     let p50 = percentile(&lat, 0.5);
     let fps = steady_fps(report);
@@ -272,7 +304,7 @@ fn breakdown(stats: &[NodeStats], frames: &[FrameLog]) -> Vec<FrameBreakdown> {
                 f.frame,
                 FrameBreakdown {
                     frame: f.frame,
-                    latency_ms: f.latency_ms,
+                    latency_ms: fed_latency_ms(f),
                     compute_ms: BTreeMap::new(),
                     transfer_ms: BTreeMap::new(),
                     queued_ms: 0.0,

@@ -8,6 +8,7 @@ use tiersplit_runtime::{ClientTls, ClusterDriver, Emulation};
 
 /// The device side of a cluster: deploys compiled plans, feeds frames, reads measurements.
 pub struct Session {
+    /// The cluster driver: this process as the device node.
     pub driver: ClusterDriver,
     emulation: Emulation,
 }

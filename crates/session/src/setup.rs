@@ -44,7 +44,9 @@ impl NodeProfiles {
 /// A scenario and the node profiles it names: what a model is planned on.
 #[derive(Debug, Clone)]
 pub struct Setting {
+    /// The nodes, their tiers and speeds, and the links between them.
     pub scenario: Scenario,
+    /// The measured profiles the scenario's nodes name.
     pub node_profiles: NodeProfiles,
 }
 
@@ -101,9 +103,17 @@ pub enum ProfileSource {
     /// A profile file (from `tiersplit profile`).
     File(PathBuf),
     /// Estimated from FLOPs at this many GFLOP/s (labelled as an estimate).
-    Estimate { gflops: f64 },
+    Estimate {
+        /// The speed assumed for every layer (GFLOP/s).
+        gflops: f64,
+    },
     /// Measured here now on the real engine.
-    Measure { repeats: usize, segments: usize },
+    Measure {
+        /// Measured runs per layer and per segment, after a warm-up run.
+        repeats: usize,
+        /// Calibration segments (FLOP-balanced runs of layers measured whole).
+        segments: usize,
+    },
 }
 
 impl ProfileSource {

@@ -31,6 +31,7 @@ use tiersplit_plan::{evaluate, Plan};
 pub struct TraceSetup {
     /// The model as the user named it, for titles.
     pub label: String,
+    /// The imported model.
     pub model: Arc<OnnxModel>,
     /// The scenario as configured: the trace's starting point.
     pub base: Scenario,
@@ -38,16 +39,21 @@ pub struct TraceSetup {
     pub setting: Setting,
     /// The profile calibrated to this machine and scaled to the fastest node.
     pub profile: Profile,
+    /// The changes of conditions to play over the base scenario.
     pub trace: Trace,
     /// The speed that runs at this machine's own (the scenario's fastest node).
     pub fastest: f64,
     /// The unsplit model's time measured here, which the profile was calibrated to (ms).
     pub whole_ms: f64,
+    /// One frame's inputs, fed for every frame.
     pub inputs: Vec<NamedTensor>,
+    /// The unsplit model's outputs on them, in graph output order.
     pub reference: Vec<HostTensor>,
     /// Frames at this rate (pipelined, `window` in flight at most); None: one at a time.
     pub fps: Option<f64>,
+    /// Frames in flight at most when paced.
     pub window: usize,
+    /// What happens when frames come faster than the cluster answers.
     pub overload: Overload,
     /// Frames waiting on the device at most (drop-oldest).
     pub queue: usize,
@@ -56,16 +62,25 @@ pub struct TraceSetup {
 /// How the plan is chosen during the run.
 pub enum Strategy {
     /// One plan for the whole trace.
-    Static { label: String, plan: Plan },
+    Static {
+        /// How reports name it.
+        label: String,
+        /// The plan of the whole run.
+        plan: Plan,
+    },
     /// Re-planned from estimates with `controller`, starting from `plan`.
     Adaptive {
+        /// The name the run is reported under.
         label: String,
+        /// The plan the run starts with.
         plan: Plan,
+        /// Re-plans from the estimates and decides when to switch.
         controller: Controller,
     },
 }
 
 impl Strategy {
+    /// The name the run is reported under.
     pub fn label(&self) -> &str {
         match self {
             Strategy::Static { label, .. } | Strategy::Adaptive { label, .. } => label,
@@ -76,12 +91,17 @@ impl Strategy {
 /// A part run the estimators saw, for the report.
 #[derive(Debug, Clone, Serialize)]
 pub struct PartSample {
+    /// When it was seen, seconds from the start.
     pub t_s: f64,
+    /// The node that ran it.
     pub node: String,
     /// The deployment's id and the part's.
     pub deployment: u64,
+    /// The part's id in the deployment.
     pub part: String,
+    /// Its measured busy time (ms).
     pub measured_ms: f64,
+    /// Its predicted time on the nominal problem (ms).
     pub nominal_ms: f64,
     /// The node's slowdown estimate after it.
     pub slowdown: Option<f64>,
@@ -90,15 +110,23 @@ pub struct PartSample {
 /// A strategy's run over the trace.
 #[derive(Debug, Clone, Serialize)]
 pub struct TraceReport {
+    /// The strategy's name.
     pub label: String,
+    /// Whether the plan adapted (false: a static plan).
     pub adaptive: bool,
+    /// Answered frames, in frame order.
     pub frames: Vec<FrameLog>,
+    /// Live plan switches, each with its check against the truth.
     pub switches: Vec<SwitchLog>,
+    /// Changes of conditions applied, in order.
     pub phases: Vec<PhaseLog>,
+    /// Frames that failed, with the reason.
     pub failures: Vec<(u64, String)>,
     /// Frames the source produced, fed to the cluster, and dropped by the overload policy.
     pub produced: u64,
+    /// Frames fed to the cluster.
     pub fed: u64,
+    /// Frames dropped by the overload policy.
     pub dropped: u64,
     /// Times the source had to wait for room (back-pressure).
     pub blocked: u64,
@@ -106,9 +134,11 @@ pub struct TraceReport {
     pub overloaded: usize,
     /// Re-plans run, probes sent.
     pub replans: usize,
+    /// Link probes sent.
     pub probes: usize,
     /// Link estimates at the end, Mbit/s ("from->to").
     pub link_mbps: BTreeMap<String, f64>,
+    /// Node slowdown estimates at the end: measured over nominal compute time.
     pub node_slowdown: BTreeMap<String, f64>,
     /// Every part run the estimators saw, and each node's slowdown estimate after it.
     pub part_samples: Vec<PartSample>,
@@ -121,8 +151,11 @@ pub struct TraceReport {
     /// frame in progress at a random moment. A plan whose frames crawl answers fewer of them,
     /// which the per-frame mean rewards; this does not.
     pub time_mean_ms: f64,
+    /// Median latency of the answered frames (ms).
     pub p50_ms: f64,
+    /// 95th percentile of their latency (ms).
     pub p95_ms: f64,
+    /// Whether every answered frame was within tolerance of the unsplit model.
     pub all_exact: bool,
 }
 
@@ -130,10 +163,13 @@ pub struct TraceReport {
 /// conditions, against what the run's planner picks knowing them.
 #[derive(Debug, Clone, Serialize)]
 pub struct PhaseTruth {
+    /// When the phase began, seconds from the start.
     pub phase_s: f64,
     /// The deployment that served it.
     pub plan: String,
+    /// That plan's makespan under the phase's conditions (ms).
     pub plan_ms: f64,
+    /// The makespan of the plan the run's planner picks knowing them (ms).
     pub best_ms: f64,
 }
 

@@ -16,8 +16,11 @@ use tiersplit_plan::{all_planners, Planner, SingleNode};
 
 /// A model to measure and its reference profile.
 pub struct Case {
+    /// The name the case's rows are reported under.
     pub label: String,
+    /// Where the model comes from.
     pub source: ModelSource,
+    /// The model's reference profile (calibrated to this machine before the runs).
     pub profile: Profile,
 }
 

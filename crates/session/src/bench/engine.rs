@@ -11,6 +11,7 @@ use tiersplit_onnx::ImportOptions;
 /// One model's split overhead.
 #[derive(Debug, Clone)]
 pub struct EngineRow {
+    /// Layers in the imported model.
     pub layers: usize,
     /// Median unsplit time (ms).
     pub unsplit_ms: f64,

@@ -77,14 +77,20 @@ pub fn planning_times(
 /// HPA after one change of the problem: the full re-solve against the local re-adjustment.
 #[derive(Debug, Clone)]
 pub struct ReadjustRow {
+    /// The change applied, in words ("backbone / 8", "uplink x 10", "edge 3x slower").
     pub change: &'static str,
+    /// Median time of HPA's full re-solve (ms).
     pub full_ms: f64,
+    /// Median time of HPA's local re-adjustment from its plan before the change (ms).
     pub local_ms: f64,
+    /// Layers whose node the re-adjustment changed.
     pub layers_moved: usize,
+    /// Candidate split points the re-adjustment evaluated.
     pub evaluations: usize,
     /// Summed latency of the re-adjusted plan over the full re-solve's and over the exact
     /// three-tier planner's (1 = as good).
     pub vs_full: f64,
+    /// Summed latency of the re-adjusted plan over the exact three-tier planner's.
     pub vs_exact: f64,
 }
 
