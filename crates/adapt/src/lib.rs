@@ -27,6 +27,8 @@ mod link_estimator;
 mod smoothed_rate;
 mod speed_estimator;
 mod switch_policy;
+#[cfg(test)]
+mod test_problem;
 mod trace;
 
 pub use adaptation::{

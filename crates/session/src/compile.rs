@@ -165,6 +165,12 @@ fn node_affine_order(g: &ModelGraph, node_of: &[Option<NodeId>]) -> Vec<LayerId>
     order
 }
 
+/// The shape of a rank-4 (NCHW) tensor.
+pub(crate) fn nchw_shape(g: &ModelGraph, t: TensorId) -> Option<[usize; 4]> {
+    let dims: Vec<usize> = g.tensor(t).shape.iter().map(|&d| d as usize).collect();
+    dims.try_into().ok()
+}
+
 /// A tile's rows and columns as the deployment writes regions: [row start, row end, column
 /// start, column end].
 fn region(rows: Span, cols: Span) -> [usize; 4] {
@@ -283,14 +289,8 @@ impl Builder {
             regions.push(region(orows, ocols));
             gathered.push((piece_out.clone(), piece_out));
         }
-        let shape: [usize; 4] = g
-            .tensor(run.output)
-            .shape
-            .iter()
-            .map(|&d| d as usize)
-            .collect::<Vec<_>>()
-            .try_into()
-            .map_err(|_| SessionError::invalid(format!("tiled output '{output}' is not NCHW")))?;
+        let shape = nchw_shape(g, run.output)
+            .ok_or_else(|| SessionError::invalid(format!("tiled output '{output}' is not NCHW")))?;
         let lead = stage.nodes[0];
         self.parts.push(PartSpec {
             id: format!("stage{s}/gather@{}", name(lead)),

@@ -2,6 +2,7 @@
 //! stitched), everything else as ordinary partitions before and after it: the exactness check
 //! of vertical separation, and its halo overhead.
 
+use crate::compile::nchw_shape;
 use crate::engine::{run_named, NamedTensor};
 use crate::error::{Context, Result, SessionError};
 use std::collections::{HashMap, HashSet};
@@ -70,15 +71,8 @@ fn run_part(
 
 /// The tile models loaded, with each tile's input region and output region.
 fn tile_runner(model: &OnnxModel, tiled: &TiledRun) -> Result<TiledRunner> {
-    let out_shape: [usize; 4] = model
-        .graph
-        .tensor(tiled.output)
-        .shape
-        .iter()
-        .map(|&d| d as usize)
-        .collect::<Vec<_>>()
-        .try_into()
-        .map_err(|_| SessionError::invalid("the tiled run's output is not NCHW"))?;
+    let out_shape = nchw_shape(&model.graph, tiled.output)
+        .ok_or_else(|| SessionError::invalid("the tiled run's output is not NCHW"))?;
     let r = |s: tiersplit_tile::Span| s.start as usize..s.end as usize;
     let jobs: Vec<_> = tiled
         .plan
