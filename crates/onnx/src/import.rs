@@ -1,9 +1,9 @@
 use crate::const_tensor::{proto_type, ConstTensor};
 use crate::error::{OnnxError, Result};
-use crate::op_shapes::{fold, infer, Inferred, Val};
+use crate::ops::{fold, infer, learnable, Inferred, Val};
 use crate::proto::{
-    tensor_shape_proto, type_proto, ModelProto, NodeProto, TensorProto, TensorShapeProto,
-    TypeProto, ValueInfoProto,
+    tensor_shape_proto, type_proto, GraphProto, ModelProto, NodeProto, TensorProto,
+    TensorShapeProto, TypeProto, ValueInfoProto,
 };
 use prost::Message;
 use std::collections::{HashMap, HashSet};
@@ -24,6 +24,7 @@ pub struct ImportOptions {
 }
 
 impl ImportOptions {
+    /// The shape of the only graph input, for the common single-input model.
     pub fn with_input_shape(shape: Vec<u64>) -> ImportOptions {
         ImportOptions {
             input_shapes: vec![(None, shape)],
@@ -35,6 +36,7 @@ impl ImportOptions {
 /// folded into initializers, one node per layer in the same order) that sub-models are cut from.
 #[derive(Debug, Clone)]
 pub struct OnnxModel {
+    /// The layer DAG that planning and partitioning work on.
     pub graph: ModelGraph,
     pub(crate) proto: ModelProto,
     pub(crate) initializers: HashMap<String, TensorProto>,
@@ -112,19 +114,9 @@ fn constant_node_value(node: &NodeProto) -> Result<TensorProto> {
     Ok(c.to_proto(&name))
 }
 
-/// Parameters that are learned (as frameworks count them): float constants read by weight
-/// bearing ops, excluding BatchNormalization running statistics.
-fn learnable(op: &str, input_index: usize) -> bool {
-    match op {
-        "Conv" | "ConvTranspose" | "Gemm" | "MatMul" | "PRelu" | "Add" | "Sub" | "Mul" | "Div" => {
-            true
-        }
-        "BatchNormalization" => input_index == 1 || input_index == 2,
-        _ => false,
-    }
-}
-
 impl OnnxModel {
+    /// Reads the file and imports it as [`OnnxModel::from_bytes`] does; a failed read is
+    /// reported as a tensor error naming the path.
     pub fn from_path(path: &std::path::Path, options: &ImportOptions) -> Result<OnnxModel> {
         let bytes = std::fs::read(path).map_err(|e| OnnxError::Tensor {
             name: path.display().to_string(),
@@ -133,390 +125,32 @@ impl OnnxModel {
         OnnxModel::from_bytes(&bytes, options)
     }
 
+    /// Imports an ONNX model. Shapes must be static after `options` are applied, since every
+    /// activation size, FLOP count and sub-model boundary is computed from them.
     pub fn from_bytes(bytes: &[u8], options: &ImportOptions) -> Result<OnnxModel> {
-        let mut model = ModelProto::decode(bytes)?;
-        let mut g = model.graph.take().ok_or(OnnxError::NoGraph)?;
-        if g.node.is_empty() {
-            return Err(OnnxError::NoGraph);
+        let (model, mut g, opset) = decode_model(bytes)?;
+        let mut folder = Folder::new(opset, take_initializers(&mut g)?)?;
+        let graph_inputs = static_inputs(&g.input, &folder.consts, options)?;
+        for (name, dtype, shape) in &graph_inputs {
+            folder.add_activation(name, *dtype, shape.clone());
         }
-        let opset = model
-            .opset_import
-            .iter()
-            .find(|o| o.domain.is_empty() || o.domain == "ai.onnx")
-            .map(|o| o.version)
-            .unwrap_or(if model.ir_version <= 3 { 8 } else { 0 });
-        if !SUPPORTED_OPSETS.contains(&opset) {
-            return Err(OnnxError::Opset {
-                domain: "ai.onnx".into(),
-                version: opset,
-                supported: format!("{} to {}", SUPPORTED_OPSETS.start(), SUPPORTED_OPSETS.end()),
-            });
-        }
-
-        let mut consts: HashMap<String, TensorProto> = HashMap::new();
-        for t in std::mem::take(&mut g.initializer) {
-            proto_type(&t)?;
-            consts.insert(t.name.clone(), t);
-        }
-        let mut vals: HashMap<String, Val> = HashMap::new();
-        let const_val = |t: &TensorProto| -> Result<Val> {
-            let (dtype, shape) = proto_type(t)?;
-            let small = shape.iter().product::<u64>() <= DECODE_LIMIT;
-            let value = if small && dtype != DType::F16 {
-                Some(ConstTensor::decode(t)?)
-            } else {
-                None
-            };
-            Ok(Val {
-                dtype,
-                shape,
-                value,
-            })
-        };
-        for (name, t) in &consts {
-            vals.insert(name.clone(), const_val(t)?);
-        }
-
-        // Graph inputs, minus initializers listed as inputs (IR 3), with static shapes.
-        let mut graph_inputs: Vec<(String, DType, Vec<u64>)> = Vec::new();
-        let real_inputs: Vec<&ValueInfoProto> = g
-            .input
-            .iter()
-            .filter(|i| !consts.contains_key(&i.name))
-            .collect();
-        for (name, _) in &options.input_shapes {
-            if let Some(n) = name {
-                if !real_inputs.iter().any(|i| &i.name == n) {
-                    return Err(OnnxError::Input {
-                        input: n.clone(),
-                        msg: "no such graph input".into(),
-                    });
-                }
-            } else if real_inputs.len() != 1 {
-                return Err(OnnxError::Input {
-                    input: real_inputs.iter().map(|i| i.name.as_str()).collect::<Vec<_>>().join(", "),
-                    msg: "the model has several inputs: name the one a shape is for (NAME=1,3,224,224)".into(),
-                });
-            }
-        }
-        for vi in &real_inputs {
-            let (dtype, dims) = declared(vi)?;
-            let given = options
-                .input_shapes
-                .iter()
-                .find(|(n, _)| n.as_deref().is_none_or(|n| n == vi.name))
-                .map(|(_, s)| s.clone());
-            let err = |msg: String| OnnxError::Input {
-                input: vi.name.clone(),
-                msg,
-            };
-            let shape = match (given, dims) {
-                (Some(s), Some(d)) if s.len() != d.len() => {
-                    return Err(err(format!(
-                        "given shape {s:?} has rank {} but the model declares rank {}",
-                        s.len(),
-                        d.len()
-                    )))
-                }
-                (Some(s), _) if s.contains(&0) => {
-                    return Err(err(format!("given shape {s:?} has a zero dimension")))
-                }
-                (Some(s), _) => s,
-                (None, None) => {
-                    return Err(err("has no declared shape: pass --input-shape".into()))
-                }
-                (None, Some(d)) => d
-                    .iter()
-                    .enumerate()
-                    .map(|(i, v)| match (i, v) {
-                        (_, Some(v)) => Ok(*v),
-                        (0, None) => Ok(1),
-                        (i, None) => Err(err(format!(
-                            "dimension {i} is symbolic: pass --input-shape"
-                        ))),
-                    })
-                    .collect::<Result<Vec<u64>>>()?,
-            };
-            vals.insert(
-                vi.name.clone(),
-                Val {
-                    dtype,
-                    shape: shape.clone(),
-                    value: None,
-                },
-            );
-            graph_inputs.push((vi.name.clone(), dtype, shape));
-        }
-
-        // Unique node names: empty or repeated names would make layers ambiguous.
-        let mut seen = HashSet::new();
-        for (i, node) in g.node.iter_mut().enumerate() {
-            if node.name.is_empty() || !seen.insert(node.name.clone()) {
-                node.name = format!("{}_{i}", node.op_type);
-                seen.insert(node.name.clone());
-            }
-            if !(node.domain.is_empty() || node.domain == "ai.onnx") {
-                return Err(OnnxError::UnsupportedOp {
-                    node: node.name.clone(),
-                    op: format!("{}:{}", node.domain, node.op_type),
-                    supported: "operators of the default ONNX domain".into(),
-                });
-            }
-        }
-
-        // Everything a node reads must be provided somewhere.
-        let produced: HashSet<&str> = g
-            .node
-            .iter()
-            .flat_map(|n| n.output.iter().map(|s| s.as_str()))
-            .collect();
-        for node in &g.node {
-            for i in node.input.iter().filter(|i| !i.is_empty()) {
-                if !produced.contains(i.as_str()) && !vals.contains_key(i) {
-                    return Err(OnnxError::MissingTensor {
-                        node: node.name.clone(),
-                        op: node.op_type.clone(),
-                        tensor: i.clone(),
-                    });
-                }
-            }
-        }
-
-        // Topological order, keeping file order where it already is one.
-        let mut pending: Vec<NodeProto> = std::mem::take(&mut g.node);
-        let mut available: HashSet<String> = vals.keys().cloned().collect();
-        let mut layers_nodes: Vec<NodeProto> = Vec::new();
-        let mut layer_flops: Vec<u64> = Vec::new();
-        while !pending.is_empty() {
-            let before = pending.len();
-            let mut rest = Vec::new();
-            for node in pending {
-                if !node
-                    .input
-                    .iter()
-                    .all(|i| i.is_empty() || available.contains(i))
-                {
-                    rest.push(node);
-                    continue;
-                }
-                if node.op_type == "Constant" {
-                    let t = constant_node_value(&node)?;
-                    vals.insert(t.name.clone(), const_val(&t)?);
-                    available.insert(t.name.clone());
-                    consts.insert(t.name.clone(), t);
-                    continue;
-                }
-                let ins: Vec<Option<Val>> = node
-                    .input
-                    .iter()
-                    .map(|i| {
-                        if i.is_empty() {
-                            None
-                        } else {
-                            vals.get(i).cloned()
-                        }
-                    })
-                    .collect();
-                let inferred: Inferred = infer(&node, opset, &ins)?;
-                if inferred.outputs.len() < node.output.len() {
-                    return Err(crate::Attributes::of(&node).error(format!(
-                        "declares {} outputs, only {} supported",
-                        node.output.len(),
-                        inferred.outputs.len()
-                    )));
-                }
-                let all_const = node
-                    .input
-                    .iter()
-                    .all(|i| i.is_empty() || consts.contains_key(i));
-                let folded = if node.op_type == "Identity" && all_const {
-                    let mut t = consts[&node.input[0]].clone();
-                    t.name = node.output[0].clone();
-                    Some(vec![t])
-                } else if all_const || node.op_type == "Shape" {
-                    fold(&node, opset, &ins, &inferred)?.map(|cs| {
-                        cs.iter()
-                            .zip(&node.output)
-                            .map(|(c, n)| c.to_proto(n))
-                            .collect()
-                    })
-                } else {
-                    None
-                };
-                match folded {
-                    Some(ts) => {
-                        for t in ts {
-                            vals.insert(t.name.clone(), const_val(&t)?);
-                            available.insert(t.name.clone());
-                            consts.insert(t.name.clone(), t);
-                        }
-                    }
-                    None => {
-                        for (name, (dtype, shape)) in node.output.iter().zip(&inferred.outputs) {
-                            if !name.is_empty() {
-                                vals.insert(
-                                    name.clone(),
-                                    Val {
-                                        dtype: *dtype,
-                                        shape: shape.clone(),
-                                        value: None,
-                                    },
-                                );
-                                available.insert(name.clone());
-                            }
-                        }
-                        layer_flops.push(inferred.flops);
-                        layers_nodes.push(node);
-                    }
-                }
-            }
-            if rest.len() == before {
-                return Err(OnnxError::Cycle(rest[0].name.clone()));
-            }
-            pending = rest;
-        }
-
-        // Build the layer graph.
-        let mut tensors: Vec<TensorInfo> = Vec::new();
-        let mut tensor_ids: HashMap<String, TensorId> = HashMap::new();
-        fn add_tensor(
-            name: &str,
-            dtype: DType,
-            shape: Vec<u64>,
-            producer: Option<LayerId>,
-            tensors: &mut Vec<TensorInfo>,
-            tensor_ids: &mut HashMap<String, TensorId>,
-        ) -> TensorId {
-            let id = TensorId(tensors.len() as u32);
-            tensors.push(TensorInfo {
-                id,
-                name: name.to_string(),
-                dtype,
-                shape,
-                producer,
-                consumers: vec![],
-            });
-            tensor_ids.insert(name.to_string(), id);
-            id
-        }
-        let inputs: Vec<TensorId> = graph_inputs
-            .iter()
-            .map(|(n, d, s)| add_tensor(n, *d, s.clone(), None, &mut tensors, &mut tensor_ids))
-            .collect();
-        let mut layers = Vec::new();
-        let mut used_consts: HashSet<String> = HashSet::new();
-        for (i, node) in layers_nodes.iter().enumerate() {
-            let id = LayerId(i as u32);
-            let mut ins = Vec::new();
-            let mut params = 0u64;
-            let mut param_bytes = 0u64;
-            for (k, name) in node.input.iter().enumerate().filter(|(_, n)| !n.is_empty()) {
-                if let Some(t) = consts.get(name) {
-                    let (dtype, shape) = proto_type(t)?;
-                    let n: u64 = shape.iter().product();
-                    param_bytes += n * dtype.size();
-                    if learnable(&node.op_type, k)
-                        && matches!(dtype, DType::F32 | DType::F16 | DType::F64)
-                    {
-                        params += n;
-                    }
-                    used_consts.insert(name.clone());
-                } else {
-                    let tid = tensor_ids[name];
-                    if !ins.contains(&tid) {
-                        ins.push(tid);
-                        tensors[tid.index()].consumers.push(id);
-                    }
-                }
-            }
-            let mut outs = Vec::new();
-            for name in node.output.iter().filter(|n| !n.is_empty()) {
-                let v = &vals[name];
-                outs.push(add_tensor(
-                    name,
-                    v.dtype,
-                    v.shape.clone(),
-                    Some(id),
-                    &mut tensors,
-                    &mut tensor_ids,
-                ));
-            }
-            layers.push(Layer {
-                id,
-                name: node.name.clone(),
-                op: node.op_type.clone(),
-                inputs: ins,
-                outputs: outs,
-                flops: Flops(layer_flops[i]),
-                params,
-                param_bytes: Bytes(param_bytes),
-            });
-        }
-        let mut outputs = Vec::new();
-        for o in &g.output {
-            match tensor_ids.get(&o.name) {
-                Some(&t) if tensors[t.index()].producer.is_some() => outputs.push(t),
-                Some(_) => {
-                    return Err(OnnxError::MissingOutput(format!(
-                        "{} (it is a graph input passed through unchanged)",
-                        o.name
-                    )))
-                }
-                None if consts.contains_key(&o.name) => {
-                    return Err(OnnxError::MissingOutput(format!(
-                        "{} (it is a constant)",
-                        o.name
-                    )))
-                }
-                None => return Err(OnnxError::MissingOutput(o.name.clone())),
-            }
-        }
-        let name = if g.name.is_empty() {
-            "model".to_string()
-        } else {
-            g.name.clone()
-        };
-        let graph = ModelGraph {
-            name,
-            layers,
-            tensors,
-            inputs,
-            outputs,
-        };
-        graph.validate()?;
-
-        // The folded model: layers only, static shapes, used constants as initializers.
+        name_nodes(&mut g.node)?;
+        check_reads_provided(&g.node, &folder.vals)?;
+        folder.run(std::mem::take(&mut g.node))?;
+        let (graph, used_consts) = build_graph(&g, &graph_inputs, &folder)?;
+        let Folder {
+            consts,
+            layers_nodes,
+            ..
+        } = folder;
         let initializers: HashMap<String, TensorProto> = consts
             .into_iter()
             .filter(|(n, _)| used_consts.contains(n))
             .collect();
-        g.node = layers_nodes;
-        g.input = graph
-            .inputs
-            .iter()
-            .map(|&t| tensor_value_info(graph.tensor(t)))
-            .collect();
-        g.output = graph
-            .outputs
-            .iter()
-            .map(|&t| tensor_value_info(graph.tensor(t)))
-            .collect();
-        g.value_info.clear();
-        model.graph = Some(g);
-        model.ir_version = model.ir_version.max(4);
-        if !model
-            .opset_import
-            .iter()
-            .any(|o| o.domain.is_empty() || o.domain == "ai.onnx")
-        {
-            model.opset_import.push(crate::proto::OperatorSetIdProto {
-                domain: String::new(),
-                version: opset,
-            });
-        }
+        let proto = folded_proto(model, g, opset, &graph, layers_nodes);
         Ok(OnnxModel {
             graph,
-            proto: model,
+            proto,
             initializers,
         })
     }
@@ -538,4 +172,509 @@ impl OnnxModel {
             .expect("the whole model is a legal partition")
             .encode_to_vec()
     }
+}
+
+/// Decodes the file and checks that its opset of the default domain is supported.
+fn decode_model(bytes: &[u8]) -> Result<(ModelProto, GraphProto, i64)> {
+    let mut model = ModelProto::decode(bytes)?;
+    let g = model.graph.take().ok_or(OnnxError::NoGraph)?;
+    if g.node.is_empty() {
+        return Err(OnnxError::NoGraph);
+    }
+    let opset = model
+        .opset_import
+        .iter()
+        .find(|o| o.domain.is_empty() || o.domain == "ai.onnx")
+        .map(|o| o.version)
+        .unwrap_or(if model.ir_version <= 3 { 8 } else { 0 });
+    if !SUPPORTED_OPSETS.contains(&opset) {
+        return Err(OnnxError::Opset {
+            domain: "ai.onnx".into(),
+            version: opset,
+            supported: format!("{} to {}", SUPPORTED_OPSETS.start(), SUPPORTED_OPSETS.end()),
+        });
+    }
+    Ok((model, g, opset))
+}
+
+/// Moves the initializers out of the graph, by name; every one's type is checked before any
+/// is decoded.
+fn take_initializers(g: &mut GraphProto) -> Result<HashMap<String, TensorProto>> {
+    let mut consts: HashMap<String, TensorProto> = HashMap::new();
+    for t in std::mem::take(&mut g.initializer) {
+        proto_type(&t)?;
+        consts.insert(t.name.clone(), t);
+    }
+    Ok(consts)
+}
+
+/// What shape inference sees of a constant: small ones are decoded so that shape computations
+/// can read them.
+fn const_val(t: &TensorProto) -> Result<Val> {
+    let (dtype, shape) = proto_type(t)?;
+    let small = shape.iter().product::<u64>() <= DECODE_LIMIT;
+    let value = if small && dtype != DType::F16 {
+        Some(ConstTensor::decode(t)?)
+    } else {
+        None
+    };
+    Ok(Val {
+        dtype,
+        shape,
+        value,
+    })
+}
+
+/// Graph inputs, minus initializers listed as inputs (IR 3), with static shapes.
+fn static_inputs(
+    inputs: &[ValueInfoProto],
+    consts: &HashMap<String, TensorProto>,
+    options: &ImportOptions,
+) -> Result<Vec<(String, DType, Vec<u64>)>> {
+    let real_inputs: Vec<&ValueInfoProto> = inputs
+        .iter()
+        .filter(|i| !consts.contains_key(&i.name))
+        .collect();
+    check_given_shapes(&real_inputs, options)?;
+    real_inputs
+        .iter()
+        .map(|vi| -> Result<(String, DType, Vec<u64>)> {
+            let (dtype, dims) = declared(vi)?;
+            let shape = static_shape(vi, dims, options)?;
+            Ok((vi.name.clone(), dtype, shape))
+        })
+        .collect()
+}
+
+/// Every shape in `options` must be for an existing input, and an unnamed one is only
+/// unambiguous when there is a single input.
+fn check_given_shapes(real_inputs: &[&ValueInfoProto], options: &ImportOptions) -> Result<()> {
+    for (name, _) in &options.input_shapes {
+        if let Some(n) = name {
+            if !real_inputs.iter().any(|i| &i.name == n) {
+                return Err(OnnxError::Input {
+                    input: n.clone(),
+                    msg: "no such graph input".into(),
+                });
+            }
+        } else if real_inputs.len() != 1 {
+            return Err(OnnxError::Input {
+                input: real_inputs
+                    .iter()
+                    .map(|i| i.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                msg: "the model has several inputs: name the one a shape is for (NAME=1,3,224,224)"
+                    .into(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The shape given in `options` for an input, else its declared one with a symbolic batch
+/// dimension taken as 1.
+fn static_shape(
+    vi: &ValueInfoProto,
+    dims: Option<Vec<Option<u64>>>,
+    options: &ImportOptions,
+) -> Result<Vec<u64>> {
+    let given = options
+        .input_shapes
+        .iter()
+        .find(|(n, _)| n.as_deref().is_none_or(|n| n == vi.name))
+        .map(|(_, s)| s.clone());
+    let err = |msg: String| OnnxError::Input {
+        input: vi.name.clone(),
+        msg,
+    };
+    let shape = match (given, dims) {
+        (Some(s), Some(d)) if s.len() != d.len() => {
+            return Err(err(format!(
+                "given shape {s:?} has rank {} but the model declares rank {}",
+                s.len(),
+                d.len()
+            )))
+        }
+        (Some(s), _) if s.contains(&0) => {
+            return Err(err(format!("given shape {s:?} has a zero dimension")))
+        }
+        (Some(s), _) => s,
+        (None, None) => return Err(err("has no declared shape: pass --input-shape".into())),
+        (None, Some(d)) => d
+            .iter()
+            .enumerate()
+            .map(|(i, v)| match (i, v) {
+                (_, Some(v)) => Ok(*v),
+                (0, None) => Ok(1),
+                (i, None) => Err(err(format!(
+                    "dimension {i} is symbolic: pass --input-shape"
+                ))),
+            })
+            .collect::<Result<Vec<u64>>>()?,
+    };
+    Ok(shape)
+}
+
+/// Unique node names: empty or repeated names would make layers ambiguous. Only the default
+/// domain is supported.
+fn name_nodes(nodes: &mut [NodeProto]) -> Result<()> {
+    let mut seen: HashSet<String> = HashSet::new();
+    for (i, node) in nodes.iter_mut().enumerate() {
+        if node.name.is_empty() || !seen.insert(node.name.clone()) {
+            node.name = format!("{}_{i}", node.op_type);
+            seen.insert(node.name.clone());
+        }
+        if !(node.domain.is_empty() || node.domain == "ai.onnx") {
+            return Err(OnnxError::UnsupportedOp {
+                node: node.name.clone(),
+                op: format!("{}:{}", node.domain, node.op_type),
+                supported: "operators of the default ONNX domain".into(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Everything a node reads must be provided somewhere, so that a failed topological order
+/// can only mean a cycle.
+fn check_reads_provided(nodes: &[NodeProto], vals: &HashMap<String, Val>) -> Result<()> {
+    let produced: HashSet<&str> = nodes
+        .iter()
+        .flat_map(|n| n.output.iter().map(|s| s.as_str()))
+        .collect();
+    for node in nodes {
+        for i in node.input.iter().filter(|i| !i.is_empty()) {
+            if !produced.contains(i.as_str()) && !vals.contains_key(i) {
+                return Err(OnnxError::MissingTensor {
+                    node: node.name.clone(),
+                    op: node.op_type.clone(),
+                    tensor: i.clone(),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Visits nodes in topological order, folding those whose outputs are constant and keeping the
+/// rest as layers with inferred shapes and FLOPs.
+struct Folder {
+    opset: i64,
+    /// Type, shape and (small constants only) value of every tensor known so far.
+    vals: HashMap<String, Val>,
+    /// Initializers and folded values.
+    consts: HashMap<String, TensorProto>,
+    /// Tensors computed so far; a node is visited once it reads only these.
+    available: HashSet<String>,
+    /// Nodes kept as layers, in topological order.
+    layers_nodes: Vec<NodeProto>,
+    /// FLOPs of each of `layers_nodes`.
+    layer_flops: Vec<u64>,
+}
+
+impl Folder {
+    fn new(opset: i64, consts: HashMap<String, TensorProto>) -> Result<Folder> {
+        let mut vals: HashMap<String, Val> = HashMap::new();
+        for (name, t) in &consts {
+            vals.insert(name.clone(), const_val(t)?);
+        }
+        Ok(Folder {
+            opset,
+            available: consts.keys().cloned().collect(),
+            vals,
+            consts,
+            layers_nodes: Vec::new(),
+            layer_flops: Vec::new(),
+        })
+    }
+
+    fn add_const(&mut self, t: TensorProto) -> Result<()> {
+        self.vals.insert(t.name.clone(), const_val(&t)?);
+        self.available.insert(t.name.clone());
+        self.consts.insert(t.name.clone(), t);
+        Ok(())
+    }
+
+    /// A graph input or layer output: known type and shape, value only at run time.
+    fn add_activation(&mut self, name: &str, dtype: DType, shape: Vec<u64>) {
+        self.vals.insert(
+            name.to_string(),
+            Val {
+                dtype,
+                shape,
+                value: None,
+            },
+        );
+        self.available.insert(name.to_string());
+    }
+
+    /// Topological order, keeping file order where it already is one.
+    fn run(&mut self, mut pending: Vec<NodeProto>) -> Result<()> {
+        while !pending.is_empty() {
+            let before = pending.len();
+            let mut rest = Vec::new();
+            for node in pending {
+                if self.is_ready(&node) {
+                    self.visit(node)?;
+                } else {
+                    rest.push(node);
+                }
+            }
+            if rest.len() == before {
+                return Err(OnnxError::Cycle(rest[0].name.clone()));
+            }
+            pending = rest;
+        }
+        Ok(())
+    }
+
+    fn is_ready(&self, node: &NodeProto) -> bool {
+        node.input
+            .iter()
+            .all(|i| i.is_empty() || self.available.contains(i))
+    }
+
+    fn visit(&mut self, node: NodeProto) -> Result<()> {
+        if node.op_type == "Constant" {
+            return self.add_const(constant_node_value(&node)?);
+        }
+        let opset = self.opset;
+        let ins = self.inputs_of(&node);
+        let inferred: Inferred = infer(&node, opset, &ins)?;
+        if inferred.outputs.len() < node.output.len() {
+            return Err(crate::Attributes::of(&node).error(format!(
+                "declares {} outputs, only {} supported",
+                node.output.len(),
+                inferred.outputs.len()
+            )));
+        }
+        let all_const = node
+            .input
+            .iter()
+            .all(|i| i.is_empty() || self.consts.contains_key(i));
+        let folded = if node.op_type == "Identity" && all_const {
+            let mut t = self.consts[&node.input[0]].clone();
+            t.name = node.output[0].clone();
+            Some(vec![t])
+        } else if all_const || node.op_type == "Shape" {
+            fold(&node, opset, &ins, &inferred)?.map(|cs| {
+                cs.iter()
+                    .zip(&node.output)
+                    .map(|(c, n)| c.to_proto(n))
+                    .collect()
+            })
+        } else {
+            None
+        };
+        match folded {
+            Some(ts) => {
+                for t in ts {
+                    self.add_const(t)?;
+                }
+            }
+            None => self.keep_layer(node, &inferred),
+        }
+        Ok(())
+    }
+
+    /// What `infer` and `fold` see of a node's inputs; `None` for omitted optional ones.
+    fn inputs_of(&self, node: &NodeProto) -> Vec<Option<Val>> {
+        node.input
+            .iter()
+            .map(|i| {
+                if i.is_empty() {
+                    None
+                } else {
+                    self.vals.get(i).cloned()
+                }
+            })
+            .collect()
+    }
+
+    fn keep_layer(&mut self, node: NodeProto, inferred: &Inferred) {
+        for (name, (dtype, shape)) in node.output.iter().zip(&inferred.outputs) {
+            if !name.is_empty() {
+                self.add_activation(name, *dtype, shape.clone());
+            }
+        }
+        self.layer_flops.push(inferred.flops);
+        self.layers_nodes.push(node);
+    }
+}
+
+/// Builds the layer graph of the folded nodes; also returns the names of the constants the
+/// layers read, the only ones the folded model needs to keep.
+fn build_graph(
+    g: &GraphProto,
+    graph_inputs: &[(String, DType, Vec<u64>)],
+    folder: &Folder,
+) -> Result<(ModelGraph, HashSet<String>)> {
+    let mut b = GraphBuilder::default();
+    let inputs: Vec<TensorId> = graph_inputs
+        .iter()
+        .map(|(n, d, s)| b.add_tensor(n, *d, s.clone(), None))
+        .collect();
+    for (i, node) in folder.layers_nodes.iter().enumerate() {
+        b.add_layer(LayerId(i as u32), node, folder.layer_flops[i], folder)?;
+    }
+    let outputs = b.graph_outputs(&g.output, &folder.consts)?;
+    let name = if g.name.is_empty() {
+        "model".to_string()
+    } else {
+        g.name.clone()
+    };
+    let graph = ModelGraph {
+        name,
+        layers: b.layers,
+        tensors: b.tensors,
+        inputs,
+        outputs,
+    };
+    graph.validate()?;
+    Ok((graph, b.used_consts))
+}
+
+/// The layer graph under construction.
+#[derive(Default)]
+struct GraphBuilder {
+    tensors: Vec<TensorInfo>,
+    tensor_ids: HashMap<String, TensorId>,
+    layers: Vec<Layer>,
+    /// Constants read by some layer.
+    used_consts: HashSet<String>,
+}
+
+impl GraphBuilder {
+    fn add_tensor(
+        &mut self,
+        name: &str,
+        dtype: DType,
+        shape: Vec<u64>,
+        producer: Option<LayerId>,
+    ) -> TensorId {
+        let id = TensorId(self.tensors.len() as u32);
+        self.tensors.push(TensorInfo {
+            id,
+            name: name.to_string(),
+            dtype,
+            shape,
+            producer,
+            consumers: vec![],
+        });
+        self.tensor_ids.insert(name.to_string(), id);
+        id
+    }
+
+    /// Constant inputs count as the layer's parameters rather than as tensors it reads.
+    fn add_layer(
+        &mut self,
+        id: LayerId,
+        node: &NodeProto,
+        flops: u64,
+        folder: &Folder,
+    ) -> Result<()> {
+        let mut ins = Vec::new();
+        let mut params = 0u64;
+        let mut param_bytes = 0u64;
+        for (k, name) in node.input.iter().enumerate().filter(|(_, n)| !n.is_empty()) {
+            if let Some(t) = folder.consts.get(name) {
+                let (dtype, shape) = proto_type(t)?;
+                let n: u64 = shape.iter().product();
+                param_bytes += n * dtype.size();
+                if learnable(&node.op_type, k)
+                    && matches!(dtype, DType::F32 | DType::F16 | DType::F64)
+                {
+                    params += n;
+                }
+                self.used_consts.insert(name.clone());
+            } else {
+                let tid = self.tensor_ids[name];
+                if !ins.contains(&tid) {
+                    ins.push(tid);
+                    self.tensors[tid.index()].consumers.push(id);
+                }
+            }
+        }
+        let mut outs = Vec::new();
+        for name in node.output.iter().filter(|n| !n.is_empty()) {
+            let v = &folder.vals[name];
+            outs.push(self.add_tensor(name, v.dtype, v.shape.clone(), Some(id)));
+        }
+        self.layers.push(Layer {
+            id,
+            name: node.name.clone(),
+            op: node.op_type.clone(),
+            inputs: ins,
+            outputs: outs,
+            flops: Flops(flops),
+            params,
+            param_bytes: Bytes(param_bytes),
+        });
+        Ok(())
+    }
+
+    /// Graph outputs must be computed by a layer: sub-models and plans only move layer outputs.
+    fn graph_outputs(
+        &self,
+        outputs: &[ValueInfoProto],
+        consts: &HashMap<String, TensorProto>,
+    ) -> Result<Vec<TensorId>> {
+        let mut ids = Vec::new();
+        for o in outputs {
+            match self.tensor_ids.get(&o.name) {
+                Some(&t) if self.tensors[t.index()].producer.is_some() => ids.push(t),
+                Some(_) => {
+                    return Err(OnnxError::MissingOutput(format!(
+                        "{} (it is a graph input passed through unchanged)",
+                        o.name
+                    )))
+                }
+                None if consts.contains_key(&o.name) => {
+                    return Err(OnnxError::MissingOutput(format!(
+                        "{} (it is a constant)",
+                        o.name
+                    )))
+                }
+                None => return Err(OnnxError::MissingOutput(o.name.clone())),
+            }
+        }
+        Ok(ids)
+    }
+}
+
+/// The folded model: layers only, static shapes, used constants as initializers (those are
+/// kept apart, so that each sub-model carries only its own).
+fn folded_proto(
+    mut model: ModelProto,
+    mut g: GraphProto,
+    opset: i64,
+    graph: &ModelGraph,
+    layers_nodes: Vec<NodeProto>,
+) -> ModelProto {
+    g.node = layers_nodes;
+    g.input = graph
+        .inputs
+        .iter()
+        .map(|&t| tensor_value_info(graph.tensor(t)))
+        .collect();
+    g.output = graph
+        .outputs
+        .iter()
+        .map(|&t| tensor_value_info(graph.tensor(t)))
+        .collect();
+    g.value_info.clear();
+    model.graph = Some(g);
+    model.ir_version = model.ir_version.max(4);
+    if !model
+        .opset_import
+        .iter()
+        .any(|o| o.domain.is_empty() || o.domain == "ai.onnx")
+    {
+        model.opset_import.push(crate::proto::OperatorSetIdProto {
+            domain: String::new(),
+            version: opset,
+        });
+    }
+    model
 }

@@ -15,7 +15,7 @@ mod attributes;
 mod const_tensor;
 mod error;
 mod import;
-mod op_shapes;
+mod ops;
 mod sub_model;
 mod tiled_run;
 
@@ -29,5 +29,5 @@ pub use attributes::Attributes;
 pub use const_tensor::ConstTensor;
 pub use error::OnnxError;
 pub use import::{ImportOptions, OnnxModel, SUPPORTED_OPSETS};
-pub use op_shapes::SUPPORTED_OPS;
+pub use ops::supported_ops;
 pub use tiled_run::TiledRun;

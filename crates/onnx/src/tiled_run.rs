@@ -4,31 +4,12 @@
 use crate::attributes::Attributes;
 use crate::error::{OnnxError, Result};
 use crate::import::OnnxModel;
+use crate::ops::{tiling, Tiling};
 use crate::proto::{AttributeProto, GraphProto, ModelProto, NodeProto, ValueInfoProto};
 use prost::Message;
 use std::collections::HashSet;
 use tiersplit_graph::{LayerId, TensorId};
 use tiersplit_tile::{plan_tiles, AxisWindow, Grid, SpatialOp, TilePlan};
-
-/// Per-element layers a tile can run unchanged.
-const ELEMENTWISE: &[&str] = &[
-    "BatchNormalization",
-    "Relu",
-    "LeakyRelu",
-    "Clip",
-    "Sigmoid",
-    "HardSigmoid",
-    "HardSwish",
-    "Tanh",
-    "Elu",
-    "Selu",
-    "Identity",
-    "Dropout",
-    "Softplus",
-    "Abs",
-    "Neg",
-    "Exp",
-];
 
 /// A run of layers cut into tiles: the geometry and one ONNX sub-model per tile, in the
 /// order of `plan.tiles`.
@@ -58,13 +39,14 @@ impl OnnxModel {
         let l = self.graph.layer(layer);
         let node = &self.proto.graph.as_ref().expect("imported").node[layer.index()];
         let a = Attributes::of(node);
-        if ELEMENTWISE.contains(&l.op.as_str()) {
-            return Ok(SpatialOp::Elementwise);
-        }
-        if !matches!(l.op.as_str(), "Conv" | "MaxPool" | "AveragePool") {
-            return Err(
-                a.error("only Conv, MaxPool, AveragePool and per-element layers can be tiled")
-            );
+        match tiling(&l.op) {
+            Tiling::Elementwise => return Ok(SpatialOp::Elementwise),
+            Tiling::Window => {}
+            Tiling::None => {
+                return Err(
+                    a.error("only Conv, MaxPool, AveragePool and per-element layers can be tiled")
+                )
+            }
         }
         let input = self.graph.tensor(l.inputs[0]);
         let output = self.graph.tensor(l.outputs[0]);

@@ -116,12 +116,11 @@ impl TiledStage {
 /// reading its input region and writing its output region, plus a zero-time gather layer on
 /// the stage's first node. The evaluator then prices halos, scatter, gather and parallel tiles
 /// with the same schedule as everything else.
-pub(crate) fn expand(p: &Problem, plan: &Plan) -> Result<(Problem, Plan), PlanError> {
-    let (inputs, outputs) = p.layer_io();
+/// The tiled stage of every layer (`None` outside stages), checking each layer is in one stage
+/// at most and placed on its stage's gathering node.
+fn stage_membership(p: &Problem, plan: &Plan) -> Result<Vec<Option<usize>>, PlanError> {
     let mut stage_of: Vec<Option<usize>> = vec![None; p.layers.len()];
-    let mut geometry = Vec::new();
     for (s, stage) in plan.tiled.iter().enumerate() {
-        geometry.push(stage.geometry(p)?);
         for &l in &stage.layers {
             if stage_of[l].replace(s).is_some() {
                 return Err(PlanError::BadTiledStage(format!(
@@ -137,6 +136,33 @@ pub(crate) fn expand(p: &Problem, plan: &Plan) -> Result<(Problem, Plan), PlanEr
             }
         }
     }
+    Ok(stage_of)
+}
+
+/// Time of one tile of a stage on node `n`: each layer's time scaled by the tile's share of
+/// that layer's output.
+fn tile_time(p: &Problem, stage: &TiledStage, g: &TilePlan, tile: usize, n: usize) -> Nanos {
+    stage
+        .layers
+        .iter()
+        .zip(&g.tiles[tile].layers)
+        .enumerate()
+        .map(|(k, (&sl, lt))| {
+            let (h, w) = g.sizes[k + 1];
+            let share = (lt.output_rows.len() * lt.output_cols.len()) as f64 / (h * w) as f64;
+            Nanos((p.layers[sl].time[n].0 as f64 * share).round() as u64)
+        })
+        .sum()
+}
+
+pub(crate) fn expand(p: &Problem, plan: &Plan) -> Result<(Problem, Plan), PlanError> {
+    let (inputs, outputs) = p.layer_io();
+    let stage_of = stage_membership(p, plan)?;
+    let geometry = plan
+        .tiled
+        .iter()
+        .map(|stage| stage.geometry(p))
+        .collect::<Result<Vec<_>, _>>()?;
     let mut layers: Vec<ProblemLayer> = Vec::new();
     let mut placement: Vec<NodeId> = Vec::new();
     // New index of every kept layer; a stage's last layer maps to its gather layer.
@@ -154,23 +180,9 @@ pub(crate) fn expand(p: &Problem, plan: &Plan) -> Result<(Problem, Plan), PlanEr
                 let stage = &plan.tiled[s];
                 let g = &geometry[s];
                 let first = layers.len();
-                for (i, tile) in g.tiles.iter().enumerate() {
+                for i in 0..g.tiles.len() {
                     let time = (0..p.nodes.len())
-                        .map(|n| {
-                            stage
-                                .layers
-                                .iter()
-                                .zip(&tile.layers)
-                                .enumerate()
-                                .map(|(k, (&sl, lt))| {
-                                    let (h, w) = g.sizes[k + 1];
-                                    let share = (lt.output_rows.len() * lt.output_cols.len())
-                                        as f64
-                                        / (h * w) as f64;
-                                    Nanos((p.layers[sl].time[n].0 as f64 * share).round() as u64)
-                                })
-                                .sum()
-                        })
+                        .map(|n| tile_time(p, stage, g, i, n))
                         .collect();
                     layers.push(ProblemLayer {
                         name: format!("{} tile {i}", p.layers[l].name),

@@ -1,0 +1,191 @@
+use super::*;
+use crate::proto::{AttributeProto, NodeProto};
+
+fn node(op: &str, attrs: Vec<AttributeProto>) -> NodeProto {
+    NodeProto {
+        op_type: op.into(),
+        name: "n".into(),
+        attribute: attrs,
+        output: vec!["y".into()],
+        ..Default::default()
+    }
+}
+fn ints(name: &str, v: &[i64]) -> AttributeProto {
+    AttributeProto {
+        name: name.into(),
+        ints: v.to_vec(),
+        r#type: 7,
+        ..Default::default()
+    }
+}
+fn int(name: &str, v: i64) -> AttributeProto {
+    AttributeProto {
+        name: name.into(),
+        i: v,
+        r#type: 2,
+        ..Default::default()
+    }
+}
+fn act(shape: &[u64]) -> Option<Val> {
+    Some(Val {
+        dtype: DType::F32,
+        shape: shape.to_vec(),
+        value: None,
+    })
+}
+
+#[test]
+fn conv_shapes_and_flops() {
+    // AlexNet conv1: 3->64, k11, s4, p2 on 224 -> 55.
+    let n = node(
+        "Conv",
+        vec![ints("strides", &[4, 4]), ints("pads", &[2, 2, 2, 2])],
+    );
+    let r = infer(
+        &n,
+        13,
+        &[act(&[1, 3, 224, 224]), act(&[64, 3, 11, 11]), act(&[64])],
+    )
+    .unwrap();
+    assert_eq!(r.outputs[0].1, vec![1, 64, 55, 55]);
+    assert_eq!(r.flops, 2 * 64 * 55 * 55 * 3 * 121 + 64 * 55 * 55);
+    // Depthwise, dilated, SAME_UPPER.
+    let n = node(
+        "Conv",
+        vec![
+            int("group", 32),
+            ints("dilations", &[2, 2]),
+            ints("strides", &[2, 2]),
+            AttributeProto {
+                name: "auto_pad".into(),
+                s: b"SAME_UPPER".to_vec(),
+                ..Default::default()
+            },
+        ],
+    );
+    let r = infer(&n, 13, &[act(&[1, 32, 15, 15]), act(&[32, 1, 3, 3])]).unwrap();
+    assert_eq!(r.outputs[0].1, vec![1, 32, 8, 8]);
+    let bad = infer(&n, 13, &[act(&[1, 31, 15, 15]), act(&[32, 1, 3, 3])]).unwrap_err();
+    assert!(bad.to_string().contains("input channels"), "{bad}");
+}
+
+#[test]
+fn pool_ceil_mode_matches_pytorch() {
+    // GoogLeNet maxpool 3/2 ceil on 112 -> 56; on 14 -> 7.
+    let n = node(
+        "MaxPool",
+        vec![
+            ints("kernel_shape", &[3, 3]),
+            ints("strides", &[2, 2]),
+            int("ceil_mode", 1),
+        ],
+    );
+    assert_eq!(
+        infer(&n, 13, &[act(&[1, 64, 112, 112])]).unwrap().outputs[0].1,
+        vec![1, 64, 56, 56]
+    );
+    assert_eq!(
+        infer(&n, 13, &[act(&[1, 64, 14, 14])]).unwrap().outputs[0].1,
+        vec![1, 64, 7, 7]
+    );
+    // The last window may not start in the trailing padding: 2/2 ceil with pad 1 on 4 -> 3.
+    let n = node(
+        "MaxPool",
+        vec![
+            ints("kernel_shape", &[2, 2]),
+            ints("strides", &[2, 2]),
+            ints("pads", &[1, 1, 1, 1]),
+            int("ceil_mode", 1),
+        ],
+    );
+    assert_eq!(
+        infer(&n, 13, &[act(&[1, 1, 4, 4])]).unwrap().outputs[0].1,
+        vec![1, 1, 3, 3]
+    );
+}
+
+#[test]
+fn reshape_slice_and_shape_folding() {
+    let shape_node = node("Shape", vec![]);
+    let x = act(&[1, 1280, 1, 1]);
+    let inf = infer(&shape_node, 13, std::slice::from_ref(&x)).unwrap();
+    let folded = fold(&shape_node, 13, &[x], &inf).unwrap().unwrap();
+    assert_eq!(folded[0].as_i64(), vec![1, 1280, 1, 1]);
+    let c = |v: &[i64]| {
+        Some(Val {
+            dtype: DType::I64,
+            shape: vec![v.len() as u64],
+            value: Some(ConstTensor::from_i64(vec![v.len() as u64], v.to_vec())),
+        })
+    };
+    let slice = node("Slice", vec![]);
+    let ins = [
+        Some(Val {
+            dtype: DType::I64,
+            shape: vec![4],
+            value: Some(folded[0].clone()),
+        }),
+        c(&[0]),
+        c(&[1]),
+        c(&[0]),
+    ];
+    let inf = infer(&slice, 13, &ins).unwrap();
+    assert_eq!(
+        fold(&slice, 13, &ins, &inf).unwrap().unwrap()[0].as_i64(),
+        vec![1]
+    );
+    let r = infer(
+        &node("Reshape", vec![]),
+        13,
+        &[act(&[2, 3, 4]), c(&[0, -1])],
+    )
+    .unwrap();
+    assert_eq!(r.outputs[0].1, vec![2, 12]);
+    assert!(infer(
+        &node("Reshape", vec![]),
+        13,
+        &[act(&[2, 3, 4]), c(&[5, -1])]
+    )
+    .is_err());
+    let unknown = infer(&node("Reshape", vec![]), 13, &[act(&[2, 3, 4]), act(&[2])]).unwrap_err();
+    assert!(
+        unknown.to_string().contains("must be a constant"),
+        "{unknown}"
+    );
+}
+
+#[test]
+fn unsupported_op_names_node_and_op() {
+    let e = infer(&node("NonMaxSuppression", vec![]), 13, &[act(&[1])]).unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("node 'n' (op NonMaxSuppression): unsupported operator"),
+        "{e}"
+    );
+}
+
+#[test]
+fn matmul_gemm_broadcast() {
+    let r = infer(
+        &node("MatMul", vec![]),
+        13,
+        &[act(&[2, 1, 5, 3]), act(&[4, 3, 6])],
+    )
+    .unwrap();
+    assert_eq!(r.outputs[0].1, vec![2, 4, 5, 6]);
+    assert_eq!(r.flops, 2 * 8 * 5 * 6 * 3);
+    let r = infer(
+        &node("Gemm", vec![int("transB", 1)]),
+        13,
+        &[act(&[1, 1280]), act(&[1000, 1280]), act(&[1000])],
+    )
+    .unwrap();
+    assert_eq!(r.outputs[0].1, vec![1, 1000]);
+    let r = infer(
+        &node("Add", vec![]),
+        13,
+        &[act(&[1, 3, 1, 5]), act(&[4, 1])],
+    )
+    .unwrap();
+    assert_eq!(r.outputs[0].1, vec![1, 3, 4, 5]);
+}
