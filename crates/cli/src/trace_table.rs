@@ -1,16 +1,11 @@
 //! The report of runs over one trace: the comparison table and, for the adaptive run, every
 //! switch with its timing and its check against the real conditions.
 
-use tiersplit_session::TraceReport;
+use tiersplit_session::{latency_bins, TraceReport};
 
 /// Mean latency of the frames answered in each `bin_s` seconds, per strategy: the latency over
 /// time in the terminal (the plot and the JSON have every frame).
 fn print_timeline(reports: &[TraceReport], bin_s: f64) {
-    let end = reports
-        .iter()
-        .flat_map(|r| r.frames.iter().map(|f| f.done_s))
-        .fold(0.0, f64::max);
-    let bins = (end / bin_s).ceil() as usize;
     println!();
     println!("mean latency (ms) of the frames answered in each {bin_s:.0} s:");
     print!("{:>9}", "t (s)");
@@ -18,20 +13,12 @@ fn print_timeline(reports: &[TraceReport], bin_s: f64) {
         print!(" {:>14}", r.label.chars().take(14).collect::<String>());
     }
     println!();
-    for b in 0..bins {
-        let (from, to) = (b as f64 * bin_s, (b + 1) as f64 * bin_s);
+    for (from, to, means) in latency_bins(reports, bin_s) {
         print!("{:>4.0}-{:<4.0}", from, to);
-        for r in reports {
-            let l: Vec<f64> = r
-                .frames
-                .iter()
-                .filter(|f| f.done_s >= from && f.done_s < to)
-                .map(|f| f.latency_ms)
-                .collect();
-            if l.is_empty() {
-                print!(" {:>14}", "-");
-            } else {
-                print!(" {:>14.0}", l.iter().sum::<f64>() / l.len() as f64);
+        for mean in means {
+            match mean {
+                Some(m) => print!(" {m:>14.0}"),
+                None => print!(" {:>14}", "-"),
             }
         }
         println!();
@@ -108,11 +95,7 @@ pub fn print_trace_reports(reports: &[TraceReport]) {
         );
         for s in &r.switches {
             // The trace change this switch answers: the last one before it was seen.
-            let change = r
-                .phases
-                .iter()
-                .rfind(|p| p.at_s <= s.seen_s)
-                .map(|p| p.at_s);
+            let change = r.change_before(s.seen_s);
             println!(
                 "  {:6.2} s {} -> {} ({:?}): {}; predicted {:.1} -> {:.1} ms; seen {:.2} s, decided {:.2} s, first frame {} answered {}{}",
                 s.ready_s,

@@ -10,7 +10,7 @@ use crate::control_service::pb::{
 use crate::control_service::{CONTROL_VERSION, MAX_CONTROL_MESSAGE, UPLOAD_CHUNK};
 use crate::node::{FrameResult, NodeStats};
 use crate::observation_log::Observations;
-use crate::{Deployment, Emulation, RuntimeError, Worker};
+use crate::{Deployment, Emulation, ModelHash, RuntimeError, Worker};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -37,7 +37,7 @@ struct RemoteNode {
 }
 
 /// (node, model hash) pairs a node has loaded.
-type Uploaded = Arc<Mutex<HashSet<(String, String)>>>;
+type Uploaded = Arc<Mutex<HashSet<(String, ModelHash)>>>;
 
 /// Uploads a deployment's models to its nodes without holding the driver, so frames keep
 /// flowing on the current plan while the next one's models load (the slow half of a switch).
@@ -55,9 +55,9 @@ impl Uploader {
     pub async fn upload(
         &self,
         dep: &Deployment,
-        models: &HashMap<String, Vec<u8>>,
+        models: &HashMap<ModelHash, Vec<u8>>,
     ) -> Result<usize, RuntimeError> {
-        let bytes_of = |node: &str, hash: &str| {
+        let bytes_of = |node: &str, hash: &ModelHash| {
             models
                 .get(hash)
                 .cloned()
@@ -66,19 +66,19 @@ impl Uploader {
                     message: format!("no bytes for model {hash}"),
                 })
         };
-        let new = |node: &str, hash: &str| {
+        let new = |node: &str, hash: &ModelHash| {
             !self
                 .uploaded
                 .lock()
                 .expect("not poisoned")
-                .contains(&(node.to_string(), hash.to_string()))
+                .contains(&(node.to_string(), hash.clone()))
         };
         let mut tasks = tokio::task::JoinSet::new();
         for r in &self.remotes {
             let mut todo = Vec::new();
             for hash in dep.model_hashes(&r.name) {
                 if new(&r.name, hash) {
-                    todo.push((hash.to_string(), bytes_of(&r.name, hash)?));
+                    todo.push((hash.clone(), bytes_of(&r.name, hash)?));
                 }
             }
             let mut r = r.clone();
@@ -90,7 +90,7 @@ impl Uploader {
                     let chunks: Vec<ModelChunk> = bytes
                         .chunks(UPLOAD_CHUNK)
                         .map(|c| ModelChunk {
-                            hash: hash.clone(),
+                            hash: hash.to_string(),
                             total_bytes: total,
                             data: c.to_vec(),
                         })
@@ -125,7 +125,7 @@ impl Uploader {
             self.uploaded
                 .lock()
                 .expect("not poisoned")
-                .insert((self.device.name.clone(), hash.to_string()));
+                .insert((self.device.name.clone(), hash.clone()));
         }
         while let Some(r) = tasks.join_next().await {
             let (c, done) = r.map_err(|e| device_err(format!("upload task failed: {e}")))??;
@@ -418,7 +418,7 @@ impl ClusterDriver {
     pub async fn deploy(
         &mut self,
         dep: &Deployment,
-        models: &HashMap<String, Vec<u8>>,
+        models: &HashMap<ModelHash, Vec<u8>>,
     ) -> Result<usize, RuntimeError> {
         let dep = self.bind(dep.clone())?;
         let cached = self.uploader().upload(&dep, models).await?;

@@ -2,7 +2,7 @@
 //! chunked model upload into the content-hash cache, deployment, statistics. It shares the
 //! node's port with the data plane: a connection that opens with the HTTP/2 preface is gRPC.
 
-use crate::protocol::content_hash;
+use crate::ids::ModelHash;
 use crate::{Deployment, Worker};
 use tonic::{Request, Response, Status, Streaming};
 
@@ -53,12 +53,14 @@ impl pb::control_server::Control for ControlService {
     ) -> Result<Response<UploadReply>, Status> {
         let mut stream = req.into_inner();
         let mut bytes: Vec<u8> = Vec::new();
-        let mut expect: Option<(String, u64)> = None;
+        let mut expect: Option<(ModelHash, u64)> = None;
         while let Some(chunk) = stream.message().await? {
+            let announced = ModelHash::parse(&chunk.hash)
+                .map_err(|e| Status::invalid_argument(e.to_string()))?;
             let (hash, total) = expect
-                .get_or_insert_with(|| (chunk.hash.clone(), chunk.total_bytes))
+                .get_or_insert_with(|| (announced.clone(), chunk.total_bytes))
                 .clone();
-            if chunk.hash != hash || chunk.total_bytes != total {
+            if announced != hash || chunk.total_bytes != total {
                 return Err(Status::invalid_argument(
                     "model chunks disagree on the hash or size",
                 ));
@@ -74,7 +76,7 @@ impl pb::control_server::Control for ControlService {
             bytes.extend_from_slice(&chunk.data);
         }
         let (hash, total) = expect.ok_or_else(|| Status::invalid_argument("empty upload"))?;
-        if bytes.len() as u64 != total || content_hash(&bytes) != hash {
+        if bytes.len() as u64 != total || ModelHash::of(&bytes) != hash {
             return Err(Status::data_loss(format!(
                 "model {hash}: received {} bytes that do not match it",
                 bytes.len()
@@ -85,7 +87,10 @@ impl pb::control_server::Control for ControlService {
             .await
             .map_err(|e| Status::internal(format!("loader panicked: {e}")))?
             .map_err(Status::invalid_argument)?;
-        Ok(Response::new(UploadReply { hash, cached }))
+        Ok(Response::new(UploadReply {
+            hash: hash.into(),
+            cached,
+        }))
     }
 
     async fn deploy(&self, req: Request<DeployRequest>) -> Result<Response<DeployReply>, Status> {
@@ -101,7 +106,7 @@ impl pb::control_server::Control for ControlService {
             .deploy(dep, None)
             .map_err(Status::failed_precondition)?;
         Ok(Response::new(DeployReply {
-            deployment: id,
+            deployment: id.to_string(),
             parts,
         }))
     }

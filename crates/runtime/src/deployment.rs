@@ -4,6 +4,7 @@
 //! set on every node on its own ([`Emulation`], the `Emulate` call), so a trace can change it
 //! while deployments come and go.
 
+use crate::ids::{DeploymentId, ModelHash};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -11,7 +12,7 @@ use std::collections::BTreeMap;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Deployment {
     /// Names this deployment in logs and statistics (the plan's algorithm, say).
-    pub id: String,
+    pub id: DeploymentId,
     /// The first frame this deployment serves; earlier frames finish on the deployment they
     /// started on (a live switch). Set by the driver.
     #[serde(default)]
@@ -45,7 +46,7 @@ pub struct PartSpec {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Work {
     /// An ONNX sub-model, shipped beforehand as a blob and named by its content hash.
-    Model { hash: String },
+    Model { hash: ModelHash },
     /// Assembles tiles into one NCHW map of `shape`: input `i` goes to `regions[i]`
     /// (row start, row end, column start, column end).
     Stitch {
@@ -120,12 +121,12 @@ impl Deployment {
     }
 
     /// Content hashes of the models `node` runs, each once.
-    pub fn model_hashes(&self, node: &str) -> std::collections::BTreeSet<&str> {
+    pub fn model_hashes(&self, node: &str) -> std::collections::BTreeSet<&ModelHash> {
         self.parts
             .iter()
             .filter(|p| p.node == node)
             .filter_map(|p| match &p.work {
-                Work::Model { hash } => Some(hash.as_str()),
+                Work::Model { hash } => Some(hash),
                 Work::Stitch { .. } => None,
             })
             .collect()

@@ -23,6 +23,7 @@ mod cluster;
 mod control_service;
 mod deployment;
 mod error;
+mod ids;
 mod link_shaper;
 mod node;
 mod observation_log;
@@ -37,8 +38,8 @@ pub use control_service::{
 };
 pub use deployment::{Deployment, Emulation, LinkShape, PartSpec, Route, Work};
 pub use error::RuntimeError;
+pub use ids::{DeploymentId, InvalidModelHash, ModelHash};
 pub use link_shaper::{LinkRecord, TransferSample};
 pub use node::{FrameResult, NodeStats, PartRecord};
 pub use observation_log::{Observation, Observations};
-pub use protocol::content_hash;
 pub use worker::Worker;

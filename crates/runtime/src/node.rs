@@ -5,6 +5,7 @@
 //! while the links keep sending, so frame k+1 computes while frame k is on the wire.
 
 use crate::deployment::{Deployment, Emulation, Route, Work};
+use crate::ids::{DeploymentId, ModelHash};
 use crate::link_shaper::{start_link, LinkContext, LinkRecord, Outgoing, SendFailure};
 use crate::observation_log::{Observation, ObservationLog};
 use crate::protocol::tensor_frame;
@@ -34,7 +35,7 @@ pub struct PartRecord {
     pub frame: u64,
     /// The deployment the part belongs to.
     #[serde(default)]
-    pub deployment: String,
+    pub deployment: DeploymentId,
     pub part: String,
     /// CPU time the engine took (the thread's own, so contention does not count).
     pub compute_us: u64,
@@ -48,7 +49,7 @@ pub struct PartRecord {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct NodeStats {
     pub node: String,
-    pub deployment: String,
+    pub deployment: DeploymentId,
     pub parts: Vec<PartRecord>,
     pub links: Vec<LinkRecord>,
 }
@@ -114,7 +115,7 @@ impl Active {
     pub(crate) fn start(
         dep: Deployment,
         me: &str,
-        models: &HashMap<String, Arc<dyn LoadedModel>>,
+        models: &HashMap<ModelHash, Arc<dyn LoadedModel>>,
         results: Option<mpsc::UnboundedSender<FrameResult>>,
         io_timeout: Duration,
         node: NodeState,

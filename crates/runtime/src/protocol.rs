@@ -1,4 +1,4 @@
-//! Conversions between host tensors and frames, and the models' content hash.
+//! Conversions between host tensors and frames.
 
 use tiersplit_exec::{HostTensor, TensorData};
 use tiersplit_graph::DType;
@@ -65,14 +65,4 @@ pub(crate) fn frame_tensor(f: &Frame) -> Result<HostTensor, NetError> {
             "tensors of {other} are not supported"
         ))),
     }
-}
-
-/// FNV-1a: a stable content hash for caching deployed models (not for security).
-pub fn content_hash(bytes: &[u8]) -> String {
-    let mut h: u64 = 0xcbf29ce484222325;
-    for &b in bytes {
-        h ^= b as u64;
-        h = h.wrapping_mul(0x100000001b3);
-    }
-    format!("{h:016x}-{}", bytes.len())
 }

@@ -2,9 +2,10 @@ use crate::control_service::{
     pb::control_server::ControlServer, ControlService, MAX_CONTROL_MESSAGE,
 };
 use crate::deployment::{Deployment, Emulation};
+use crate::ids::ModelHash;
 use crate::node::{Active, FrameResult, NodeState, NodeStats};
 use crate::observation_log::Observations;
-use crate::protocol::{content_hash, frame_tensor};
+use crate::protocol::frame_tensor;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -26,7 +27,7 @@ pub struct Worker {
     /// The engine this node loads and runs its models with.
     executor: Arc<dyn Executor>,
     /// Deployed models by content hash, shared by all connections.
-    models: Arc<Mutex<HashMap<String, Arc<dyn LoadedModel>>>>,
+    models: Arc<Mutex<HashMap<ModelHash, Arc<dyn LoadedModel>>>>,
     /// The deployments this node is part of, by the first frame each serves, oldest first: a
     /// frame runs on the newest deployment that starts at or before it, so frames in flight
     /// finish on the plan they started on while new frames use the new one.
@@ -69,13 +70,13 @@ impl Worker {
     }
 
     /// Loads a model into the cache (in process, as a blob upload would) and returns its hash.
-    pub fn add_model(&self, bytes: &[u8]) -> Result<String, String> {
+    pub fn add_model(&self, bytes: &[u8]) -> Result<ModelHash, String> {
         self.add_model_cached(bytes).map(|(key, _)| key)
     }
 
     /// [`Worker::add_model`], also saying whether the model was cached already.
-    pub fn add_model_cached(&self, bytes: &[u8]) -> Result<(String, bool), String> {
-        let key = content_hash(bytes);
+    pub fn add_model_cached(&self, bytes: &[u8]) -> Result<(ModelHash, bool), String> {
+        let key = ModelHash::of(bytes);
         if self.models.lock().expect("not poisoned").contains_key(&key) {
             return Ok((key, true));
         }

@@ -5,7 +5,7 @@
 use std::time::Duration;
 use tiersplit_runtime::control_pb::control_client::ControlClient;
 use tiersplit_runtime::control_pb::{DeployRequest, HelloRequest, ModelChunk, StatsRequest};
-use tiersplit_runtime::{content_hash, ClusterDriver, Worker, CONTROL_VERSION};
+use tiersplit_runtime::{ClusterDriver, ModelHash, Worker, CONTROL_VERSION};
 use tokio::net::TcpListener;
 use tonic::transport::{Channel, Endpoint};
 use tonic::Code;
@@ -78,27 +78,35 @@ fn uploads_must_match_their_hash_and_size() {
             total_bytes: total,
             data: data.to_vec(),
         };
+        let other = ModelHash::of(b"other").to_string();
+        // Not a hash at all.
+        let e = c
+            .upload(tokio_stream::iter(vec![chunk(&bytes, "nope", 10)]))
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), Code::InvalidArgument, "{e}");
+        assert!(e.message().contains("'nope' is not a model hash"), "{e}");
         // The right size, the wrong hash.
         let e = c
             .upload(tokio_stream::iter(vec![
-                chunk(&bytes[..1 << 20], "nope", bytes.len() as u64),
-                chunk(&bytes[1 << 20..], "nope", bytes.len() as u64),
+                chunk(&bytes[..1 << 20], &other, bytes.len() as u64),
+                chunk(&bytes[1 << 20..], &other, bytes.len() as u64),
             ]))
             .await
             .unwrap_err();
         assert_eq!(e.code(), Code::DataLoss, "{e}");
         // More bytes than announced.
         let e = c
-            .upload(tokio_stream::iter(vec![chunk(&bytes, "x", 10)]))
+            .upload(tokio_stream::iter(vec![chunk(&bytes, &other, 10)]))
             .await
             .unwrap_err();
         assert_eq!(e.code(), Code::ResourceExhausted, "{e}");
         // Chunks that disagree.
-        let h = content_hash(&bytes);
+        let h = ModelHash::of(&bytes).to_string();
         let e = c
             .upload(tokio_stream::iter(vec![
                 chunk(&bytes[..1 << 20], &h, bytes.len() as u64),
-                chunk(&bytes[1 << 20..], "other", bytes.len() as u64),
+                chunk(&bytes[1 << 20..], &other, bytes.len() as u64),
             ]))
             .await
             .unwrap_err();
@@ -130,20 +138,34 @@ fn bad_deployments_and_missing_ones_are_refused_with_the_reason() {
         assert_eq!(e.code(), Code::InvalidArgument);
         let e = c.stats(StatsRequest {}).await.unwrap_err();
         assert!(e.message().contains("no deployment"), "{e}");
-        // A deployment whose part needs a model that was never uploaded.
-        let dep = serde_json::json!({
-            "id": "t", "nodes": {"edge0": addr, "device": "127.0.0.1:1"},
-            "parts": [{"id": "p", "node": "edge0", "work": {"Model": {"hash": "abc"}},
-                       "inputs": [["x", "x"]], "outputs": [["y", "y"]]}],
-            "routes": [], "sink": "device", "inputs": ["x"], "outputs": ["y"]
-        });
+        // A deployment whose part needs a model that was never uploaded, and one that names a
+        // model by something that is not a hash.
+        let missing = ModelHash::of(b"never uploaded");
+        let dep = |hash: &str| {
+            serde_json::json!({
+                "id": "t", "nodes": {"edge0": addr, "device": "127.0.0.1:1"},
+                "parts": [{"id": "p", "node": "edge0", "work": {"Model": {"hash": hash}},
+                           "inputs": [["x", "x"]], "outputs": [["y", "y"]]}],
+                "routes": [], "sink": "device", "inputs": ["x"], "outputs": ["y"]
+            })
+            .to_string()
+        };
         let e = c
             .deploy(DeployRequest {
-                deployment_json: dep.to_string(),
+                deployment_json: dep(missing.as_str()),
             })
             .await
             .unwrap_err();
-        assert!(e.message().contains("model abc was not uploaded"), "{e}");
+        let expected = format!("model {missing} was not uploaded");
+        assert!(e.message().contains(&expected), "{e}");
+        let e = c
+            .deploy(DeployRequest {
+                deployment_json: dep("abc"),
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), Code::InvalidArgument);
+        assert!(e.message().contains("'abc' is not a model hash"), "{e}");
     });
 }
 

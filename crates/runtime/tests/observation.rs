@@ -146,6 +146,6 @@ fn two_switches_before_the_next_frame_keep_the_frames_in_flight_on_their_plan() 
         // A new run from frame 0 replaces them all.
         w.deploy(dep("again", 0), None).unwrap();
         w.publish(4, "x", t).unwrap();
-        assert_eq!(w.stats().unwrap().deployment, "again");
+        assert_eq!(w.stats().unwrap().deployment.as_str(), "again");
     });
 }

@@ -4,11 +4,11 @@
 
 use std::sync::Arc;
 use std::time::Duration;
-use tiersplit_adapt::{Overload, SwitchPolicy, Trace};
+use tiersplit_adapt::{SwitchPolicy, Trace};
 use tiersplit_plan::planner_by_name;
 use tiersplit_session::{
     model_inputs, read_profile, run_all, run_plan, strategies, Calibrated, EmulateMode, Feed,
-    InputChoice, ModelSource, Sandbox, Session, Setting, TraceSetup, Workload,
+    InputChoice, ModelSource, Sandbox, Session, Setting, TraceSetup,
 };
 
 const ROOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
@@ -22,28 +22,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // The unsplit answer, and the profile calibrated to this machine's speed.
     let inputs = model_inputs(&model, &InputChoice::random(0))?;
     let on = EmulateMode::On;
-    let Calibrated {
-        inputs,
-        reference,
-        whole_ms,
-        profile,
-        emulation,
-    } = Calibrated::measure(&source, &model, &setting.scenario, profile, inputs, 3, on)?;
-    let problem = setting.problem(&model, &profile)?;
+    let c = Calibrated::measure(&source, &model, &setting.scenario, profile, inputs, 3, on)?;
+    let problem = setting.problem(&model, &c.profile)?;
     let plan = planner_by_name("best")?.plan(&problem)?;
 
     tokio::runtime::Runtime::new()?.block_on(async {
         // Every node but the device as a worker in this process, links and speeds emulated.
         let cluster = Sandbox::start(&setting.scenario).await?;
         let mut session = Session::connect(&cluster.connect(Duration::from_secs(30))).await?;
-        session.set_emulation(emulation).await?;
-        let w = Workload {
-            model: &model,
-            problem: &problem,
-            inputs: &inputs,
-            reference: &reference,
-            switch: None,
-        };
+        session.set_emulation(c.emulation.clone()).await?;
+        let w = c.workload(&model, &problem);
         let m = run_plan(&mut session, &w, &plan, 5, Feed::Sequential).await?;
         println!(
             "{}: {} frames, p50 {:.1} ms (predicted {:.1}), exact: {}",
@@ -52,22 +40,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
         // The device's uplinks fall from 50 to 4 Mbit/s after 2.5 s: the plan adapts.
         let text = std::fs::read_to_string(format!("{ROOT}/traces/ci-uplink-drop.toml"))?;
-        let setup = TraceSetup {
-            label: source.label.clone(),
-            model: model.clone(),
-            base: setting.scenario.clone(),
-            fastest: setting.scenario.fastest_speed(),
-            trace: Trace::from_toml(&text, &setting.scenario)?,
-            setting: setting.clone(),
-            profile,
-            whole_ms,
-            inputs: inputs.clone(),
-            reference: reference.clone(),
-            fps: None,
-            window: 1,
-            overload: Overload::BackPressure,
-            queue: 2,
-        };
+        let trace = Trace::from_toml(&text, &setting.scenario)?;
+        let setup = TraceSetup::new(
+            source.label.clone(),
+            model.clone(),
+            setting.clone(),
+            c,
+            trace,
+        );
         let adaptive = strategies(&setup, &plan, "none", Some(SwitchPolicy::new(0.1, 3)))?;
         for r in run_all(&mut session, &setup, adaptive, |_| {}).await? {
             println!(

@@ -2,7 +2,10 @@
 //! machine, and the emulation (link rates and delays in the transport, node speeds by
 //! stretching compute) that makes the scenario's nodes out of local processes.
 
-use tiersplit_cost::{Profile, Scenario, Tier};
+use crate::measured::Workload;
+use std::sync::Arc;
+use tiersplit_cost::{Problem, Profile, Scenario, Tier};
+use tiersplit_onnx::OnnxModel;
 use tiersplit_runtime::{Emulation, LinkShape};
 
 /// How much of the scenario the transport and the nodes emulate.
@@ -122,7 +125,7 @@ impl Calibrated {
     /// for `scenario` as `mode` says.
     pub fn measure(
         source: &crate::source::ModelSource,
-        model: &tiersplit_onnx::OnnxModel,
+        model: &OnnxModel,
         scenario: &Scenario,
         profile: Profile,
         inputs: Vec<crate::engine::NamedTensor>,
@@ -139,5 +142,17 @@ impl Calibrated {
             profile,
             emulation,
         })
+    }
+
+    /// `model` on `problem` (made with this profile) fed these inputs and checked against
+    /// this reference, without a live switch.
+    pub fn workload<'a>(&'a self, model: &'a Arc<OnnxModel>, problem: &'a Problem) -> Workload<'a> {
+        Workload {
+            model,
+            problem,
+            inputs: &self.inputs,
+            reference: &self.reference,
+            switch: None,
+        }
     }
 }

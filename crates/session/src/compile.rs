@@ -9,7 +9,7 @@ use tiersplit_cost::{Nanos, NodeId, Problem};
 use tiersplit_graph::{LayerId, ModelGraph, TensorId};
 use tiersplit_onnx::OnnxModel;
 use tiersplit_plan::{Plan, TiledStage};
-use tiersplit_runtime::{content_hash, Deployment, PartSpec, Route, Work};
+use tiersplit_runtime::{Deployment, DeploymentId, ModelHash, PartSpec, Route, Work};
 use tiersplit_tile::Span;
 
 /// What a part's predicted time is made of: its node, its layers, and the share of their work
@@ -30,7 +30,7 @@ pub struct Compiled {
     /// What the driver deploys: parts, routes, graph inputs and outputs.
     pub deployment: Deployment,
     /// The ONNX bytes of every model the parts load, by content hash.
-    pub models: HashMap<String, Vec<u8>>,
+    pub models: HashMap<ModelHash, Vec<u8>>,
     /// Per part id, the work its predicted time is made of (for estimating node speeds from
     /// part runs).
     pub part_work: HashMap<String, PartWork>,
@@ -53,7 +53,7 @@ impl Compiled {
 #[derive(Default)]
 struct Builder {
     parts: Vec<PartSpec>,
-    models: HashMap<String, Vec<u8>>,
+    models: HashMap<ModelHash, Vec<u8>>,
     part_work: HashMap<String, PartWork>,
     crops: Vec<Crop>,
 }
@@ -81,7 +81,7 @@ pub fn compile(model: &OnnxModel, problem: &Problem, plan: &Plan) -> Result<Comp
     }
     let routes = routes(g, problem, &b.parts, &b.crops)?;
     let deployment = Deployment {
-        id: plan.algorithm.clone(),
+        id: DeploymentId::new(plan.algorithm.clone()),
         first_frame: 0,
         nodes: Default::default(),
         parts: b.parts,
@@ -184,8 +184,8 @@ fn region(rows: Span, cols: Span) -> [usize; 4] {
 
 impl Builder {
     /// A model's bytes, kept once, by content hash.
-    fn add_model(&mut self, bytes: Vec<u8>) -> String {
-        let hash = content_hash(&bytes);
+    fn add_model(&mut self, bytes: Vec<u8>) -> ModelHash {
+        let hash = ModelHash::of(&bytes);
         self.models.insert(hash.clone(), bytes);
         hash
     }

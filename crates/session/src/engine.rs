@@ -157,3 +157,20 @@ pub fn time_unsplit(
     }
     Ok((reference, median(times)))
 }
+
+/// The `k` classes of highest logit of a classifier's output (shape 1 x N, N > 1), each as
+/// (class, logit, softmax probability); none for any other output.
+pub fn top_classes(t: &HostTensor, k: usize) -> Vec<(usize, f32, f32)> {
+    let v = t.to_f32();
+    if t.shape.len() != 2 || t.shape[0] != 1 || v.len() < 2 {
+        return Vec::new();
+    }
+    let mut idx: Vec<usize> = (0..v.len()).collect();
+    idx.sort_by(|&x, &y| v[y].total_cmp(&v[x]));
+    let max = v[idx[0]];
+    let z: f32 = v.iter().map(|&x| (x - max).exp()).sum();
+    idx.into_iter()
+        .take(k)
+        .map(|i| (i, v[i], (v[i] - max).exp() / z))
+        .collect()
+}

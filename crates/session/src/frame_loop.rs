@@ -20,7 +20,9 @@ use tiersplit_cost::{Nanos, Problem};
 use tiersplit_exec::{Difference, HostTensor};
 use tiersplit_onnx::OnnxModel;
 use tiersplit_plan::{evaluate, Plan};
-use tiersplit_runtime::{in_background, Emulation, FrameResult, Observation, RuntimeError};
+use tiersplit_runtime::{
+    in_background, DeploymentId, Emulation, FrameResult, Observation, RuntimeError,
+};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
@@ -99,7 +101,7 @@ pub struct FrameLog {
     /// The frame's number.
     pub frame: u64,
     /// The deployment that answered it.
-    pub plan: String,
+    pub plan: DeploymentId,
     /// When the source produced it, when it was fed and when its answer was complete,
     /// seconds from the start.
     pub arrived_s: f64,
@@ -134,9 +136,9 @@ pub struct SwitchLog {
     /// When that frame's answer came, seconds from the start (None: none was fed after it).
     pub first_answer_s: Option<f64>,
     /// The deployment switched from (its id).
-    pub from: String,
+    pub from: DeploymentId,
     /// The deployment switched to (its id).
-    pub to: String,
+    pub to: DeploymentId,
     /// The new plan's algorithm.
     pub algorithm: String,
     /// The new plan's layers per node, then its tiled stages and their nodes.
@@ -189,8 +191,6 @@ pub struct LoopReport {
     pub switches: Vec<SwitchLog>,
     /// Changes of conditions applied, in order.
     pub phases: Vec<PhaseLog>,
-    /// The outputs of the last answered frame.
-    pub last_outputs: HashMap<String, HostTensor>,
 }
 
 /// What a run needs besides the cluster.
@@ -227,9 +227,9 @@ pub struct FrameLoop<'s, 'a> {
     setup: &'a LoopSetup<'a>,
     /// Deployments made, numbered from 1; deployment id -> number.
     deployments: u64,
-    numbers: HashMap<String, u64>,
+    numbers: HashMap<DeploymentId, u64>,
     /// The plan serving new frames and its deployment's id.
-    current: Option<(Plan, String)>,
+    current: Option<(Plan, DeploymentId)>,
     run: RunState,
 }
 
@@ -241,7 +241,7 @@ struct RunState {
     queue: FrameQueue,
     next_arrival: Instant,
     /// Frame -> (deployment id, produced, fed), seconds from the start.
-    in_flight: BTreeMap<u64, (String, f64, f64)>,
+    in_flight: BTreeMap<u64, (DeploymentId, f64, f64)>,
     next_condition: usize,
     next_tick: Instant,
     pending: Option<Pending>,
@@ -296,7 +296,7 @@ impl<'s, 'a> FrameLoop<'s, 'a> {
     }
 
     /// The plan serving new frames and its deployment's id.
-    pub fn current(&self) -> Option<&(Plan, String)> {
+    pub fn current(&self) -> Option<&(Plan, DeploymentId)> {
         self.current.as_ref()
     }
 
@@ -304,7 +304,7 @@ impl<'s, 'a> FrameLoop<'s, 'a> {
     fn compile_next(&mut self, plan: &Plan) -> Result<(Compiled, u64)> {
         let mut c = compile(&self.setup.model, &self.setup.nominal, plan)?;
         self.deployments += 1;
-        c.deployment.id = format!("{}#{}", plan.algorithm, self.deployments);
+        c.deployment.id = DeploymentId::of_plan(&plan.algorithm, self.deployments);
         self.numbers
             .insert(c.deployment.id.clone(), self.deployments);
         Ok((c, self.deployments))
@@ -564,7 +564,6 @@ impl FrameLoop<'_, '_> {
             max_rel_diff: d.max_rel,
             exact: d.within_tolerance(),
         });
-        self.run.report.last_outputs = outputs;
     }
 
     /// An answer against the unsplit model's (a missing output is an infinite difference).
@@ -702,7 +701,7 @@ impl FrameLoop<'_, '_> {
             return Ok(());
         };
         self.deployments += 1;
-        let id = format!("{}#{}", plan.algorithm, self.deployments);
+        let id = DeploymentId::of_plan(&plan.algorithm, self.deployments);
         c.deployment.id = id.clone();
         self.numbers.insert(id.clone(), self.deployments);
         a.deployed(self.deployments, c.predicted(&self.setup.nominal));

@@ -24,6 +24,7 @@
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 #![warn(missing_docs)]
 
+pub mod assets;
 pub mod bench;
 mod calibrate;
 mod compile;
@@ -34,6 +35,7 @@ mod local_cluster;
 mod measured;
 mod median;
 mod npy;
+mod parts;
 mod preprocess;
 mod profiler;
 mod report;
@@ -48,8 +50,8 @@ mod trace_run;
 pub use calibrate::{calibrate, emulation, Calibrated, EmulateMode};
 pub use compile::{compile, Compiled, PartWork};
 pub use engine::{
-    load_chain, load_unsplit, load_unsplit_on, model_inputs, run_named, time_unsplit, InputChoice,
-    NamedTensor,
+    load_chain, load_unsplit, load_unsplit_on, model_inputs, run_named, time_unsplit, top_classes,
+    InputChoice, NamedTensor,
 };
 pub use error::{Context, Result, SessionError};
 pub use frame_loop::{
@@ -57,19 +59,20 @@ pub use frame_loop::{
     SwitchLog, TruthCheck, Until,
 };
 pub use local_cluster::{start_nodes, LocalWorker, StartedNodes};
-pub use measured::{run_plan, Feed, FrameBreakdown, Measured, Workload};
+pub use measured::{run_plan, Feed, FrameBreakdown, MeanBreakdown, Measured, Workload};
 pub use median::{median, percentile};
 pub use npy::{read_npy, write_npy};
+pub use parts::read_parts;
 pub use preprocess::{image_tensor, Preprocess};
 pub use profiler::{machine_name, measure, NoProgress, Progress};
-pub use report::{plan_dot, plans_json};
+pub use report::{graph_json, plan_dot, plans_json};
 pub use sandbox::Sandbox;
 pub use session::{Connect, Session};
 pub use setup::{read_profile, read_scenario, NodeProfiles, ProfileSource, Setting};
 pub use source::ModelSource;
-pub use summary::{node_names, placement_summary};
-pub use tiles::{flops_overhead, run_tiled};
+pub use summary::{node_names, placement_summary, uplink_bytes, Predicted};
+pub use tiles::{flops_overhead, run_tiled, GridSpec, TileCheck};
 pub use trace_run::{
-    phase_plans, read_trace, run_all, run_trace, strategies, PartSample, PhaseTruth, Strategy,
-    TraceReport, TraceSetup,
+    latency_bins, phase_plans, read_trace, run_all, run_trace, strategies, PartSample, PhaseTruth,
+    Strategy, TraceReport, TraceSetup,
 };

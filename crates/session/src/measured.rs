@@ -34,6 +34,13 @@ pub enum Feed {
     },
 }
 
+impl Feed {
+    /// Paced at `fps` with `window` frames in flight, or one at a time without a rate.
+    pub fn at(fps: Option<f64>, window: usize) -> Feed {
+        fps.map_or(Feed::Sequential, |fps| Feed::Paced { fps, window })
+    }
+}
+
 /// One frame's measured breakdown.
 #[derive(Debug, Clone, Serialize)]
 pub struct FrameBreakdown {
@@ -96,6 +103,40 @@ pub struct Measured {
     pub cached_models: usize,
     /// Each answered frame's breakdown, in frame order.
     pub breakdown: Vec<FrameBreakdown>,
+}
+
+/// The mean over a run's answered frames of each figure of their breakdown.
+#[derive(Debug, Clone, Default)]
+pub struct MeanBreakdown {
+    /// Busy time per node (ms).
+    pub compute_ms: BTreeMap<String, f64>,
+    /// Time per link, "from->to" (ms).
+    pub transfer_ms: BTreeMap<String, f64>,
+    /// Waiting for a busy engine or a busy link (ms).
+    pub queued_ms: f64,
+}
+
+impl Measured {
+    /// The mean per-frame breakdown; a node or link a frame did not use counts as 0 for it.
+    pub fn mean_breakdown(&self) -> MeanBreakdown {
+        let n = self.breakdown.len().max(1) as f64;
+        let mut mean = MeanBreakdown::default();
+        for b in &self.breakdown {
+            for (k, v) in &b.compute_ms {
+                *mean.compute_ms.entry(k.clone()).or_default() += v / n;
+            }
+            for (k, v) in &b.transfer_ms {
+                *mean.transfer_ms.entry(k.clone()).or_default() += v / n;
+            }
+            mean.queued_ms += b.queued_ms / n;
+        }
+        mean
+    }
+
+    /// Whether frames were answered, every one within tolerance, and none failed.
+    pub fn passed(&self) -> bool {
+        self.exact && self.failures.is_empty()
+    }
 }
 
 /// A model ready to run on a cluster: its problem, one frame's inputs and the unsplit outputs

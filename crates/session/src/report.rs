@@ -1,5 +1,5 @@
-//! Plans as files for other tools: Graphviz DOT of the placed layer DAG, and the JSON of a
-//! problem with every plan and its prediction.
+//! Models and plans as files for other tools: the JSON of a layer DAG, Graphviz DOT of the
+//! placed layer DAG, and the JSON of a problem with every plan and its prediction.
 
 use crate::summary::node_names;
 use serde_json::{json, Value};
@@ -7,6 +7,43 @@ use std::fmt::Write as _;
 use tiersplit_cost::{Problem, Tier};
 use tiersplit_graph::ModelGraph;
 use tiersplit_plan::{Plan, Prediction};
+
+/// The layer DAG of a model (`source`: as the user named it, `opset`: its ONNX opset) as the
+/// JSON `tiersplit inspect --json` prints (format `tiersplit-inspect/1`, `docs/inspect-json.md`).
+pub fn graph_json(g: &ModelGraph, source: &str, opset: i64) -> Value {
+    let tensor = |t: tiersplit_graph::TensorId| {
+        let i = g.tensor(t);
+        json!({"name": i.name, "dtype": i.dtype, "shape": i.shape, "bytes": i.bytes().0})
+    };
+    json!({
+        "format": "tiersplit-inspect/1",
+        "model": g.name,
+        "source": source,
+        "opset": opset,
+        "inputs": g.inputs.iter().map(|&t| tensor(t)).collect::<Vec<_>>(),
+        "outputs": g.outputs.iter().map(|&t| tensor(t)).collect::<Vec<_>>(),
+        "totals": {
+            "layers": g.layers.len(),
+            "flops": g.total_flops().0,
+            "params": g.total_params(),
+            "param_bytes": g.total_param_bytes().0,
+        },
+        "layers": g.layers.iter().map(|l| json!({
+            "id": l.id.0,
+            "name": l.name,
+            "op": l.op,
+            "inputs": l.inputs.iter().map(|&t| g.tensor(t).name.clone()).collect::<Vec<_>>(),
+            "outputs": l.outputs.iter().map(|&t| tensor(t)).collect::<Vec<_>>(),
+            "output_bytes": l.outputs.iter().map(|&t| g.tensor(t).bytes().0).sum::<u64>(),
+            "flops": l.flops.0,
+            "params": l.params,
+            "param_bytes": l.param_bytes.0,
+        })).collect::<Vec<_>>(),
+        "edges": g.edges().iter().map(|e| json!({
+            "from": e.from.0, "to": e.to.0, "tensor": g.tensor(e.tensor).name, "bytes": e.bytes.0,
+        })).collect::<Vec<_>>(),
+    })
+}
 
 /// The problem, every plan (by algorithm, with its prediction) and the chosen one, as the JSON
 /// `tiersplit plan --json` writes (format `tiersplit-plan/1`).

@@ -1,12 +1,12 @@
 //! A model on a scenario, set up in one call: the `Problem` every planner solves, with each
 //! node's own profile where the scenario names one and each layer's tiling geometry.
 
-use crate::error::{read_to_string, Context, Result};
+use crate::error::{read_to_string, Context, Result, SessionError};
 use crate::profiler::{measure, Progress};
 use crate::source::ModelSource;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use tiersplit_cost::{Problem, Profile, Scenario};
+use tiersplit_cost::{Problem, Profile, Scenario, Tier};
 use tiersplit_onnx::OnnxModel;
 
 /// Reads a scenario TOML file.
@@ -81,6 +81,16 @@ impl Setting {
             scenario,
             node_profiles: self.node_profiles.clone(),
         }
+    }
+
+    /// The name of the scenario's device node (the process that feeds frames).
+    pub fn device_name(&self) -> Result<&str> {
+        self.scenario
+            .nodes
+            .iter()
+            .find(|n| n.tier == Tier::Device)
+            .map(|n| n.name.as_str())
+            .ok_or_else(|| SessionError::invalid("the scenario has no device"))
     }
 
     /// The problem of `model` here, with layer times from the reference `profile` (scaled by

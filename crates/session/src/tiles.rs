@@ -3,12 +3,73 @@
 //! of vertical separation, and its halo overhead.
 
 use crate::compile::nchw_shape;
-use crate::engine::{run_named, NamedTensor};
+use crate::engine::{load_unsplit, model_inputs, run_named, InputChoice, NamedTensor};
 use crate::error::{Context, Result, SessionError};
+use crate::source::ModelSource;
 use std::collections::{HashMap, HashSet};
-use tiersplit_exec::{Executor, HostTensor, TiledRunner, TractExecutor};
+use tiersplit_exec::{Difference, Executor, HostTensor, TiledRunner, TractExecutor};
 use tiersplit_graph::{LayerId, Partitioning};
 use tiersplit_onnx::{OnnxModel, TiledRun};
+use tiersplit_tile::Grid;
+
+/// How the output of a tiled run is cut.
+#[derive(Debug, Clone)]
+pub enum GridSpec {
+    /// Rows by columns of even tiles.
+    Even(usize, usize),
+    /// One row of tiles per node, heights in proportion to these node speeds.
+    Rows(Vec<f64>),
+}
+
+/// A run of layers executed tile by tile inside its model, against the unsplit model.
+pub struct TileCheck {
+    /// The run's layers, its tile geometry and tile models.
+    pub tiled: TiledRun,
+    /// The tiles of the run's output.
+    pub grid: Grid,
+    /// The model's outputs with the run tiled, against the unsplit model's.
+    pub diff: Difference,
+    /// The halo's extra FLOPs: [`flops_overhead`].
+    pub flops: f64,
+}
+
+impl TileCheck {
+    /// Cuts `run` (one of `model`'s tileable runs) as `grid` says and runs the model with it
+    /// tiled on the inputs `choice` gives, checked against the unsplit model from `source`.
+    pub fn run(
+        source: &ModelSource,
+        model: &OnnxModel,
+        run: &[LayerId],
+        grid: &GridSpec,
+        choice: &InputChoice,
+    ) -> Result<TileCheck> {
+        let g = &model.graph;
+        let last = run
+            .last()
+            .ok_or_else(|| SessionError::invalid("the run to tile has no layer"))?;
+        let out = g.tensor(g.layer(*last).outputs[0]);
+        let (oh, ow) = (out.shape[2], out.shape[3]);
+        let grid = match grid {
+            GridSpec::Even(rows, cols) => Grid::even(oh, ow, *rows, *cols),
+            GridSpec::Rows(speeds) => Grid::weighted_rows(oh, ow, speeds),
+        }
+        .map_err(|e| {
+            SessionError::invalid(format!(
+                "grid does not fit the {oh}x{ow} output of the run: {e}"
+            ))
+        })?;
+        let tiled = model.tiled_run(run, &grid)?;
+        let inputs = model_inputs(model, choice)?;
+        let reference = run_named(load_unsplit(source, model)?.as_ref(), &inputs)?;
+        let result = run_tiled(model, &tiled, &inputs)?;
+        Ok(TileCheck {
+            diff: Difference::between(&result, &reference),
+            flops: flops_overhead(model, &tiled),
+            tiled,
+            grid,
+        })
+    }
+}
 
 /// Runs `model` on `inputs` with `tiled` executed tile by tile; the graph outputs, in order.
 pub fn run_tiled(

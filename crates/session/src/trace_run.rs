@@ -6,7 +6,7 @@
 //! is accounted for (answered, failed, or dropped by the overload policy) and checked against
 //! the unsplit model.
 
-use crate::calibrate::emulation;
+use crate::calibrate::{emulation, Calibrated};
 use crate::engine::NamedTensor;
 use crate::error::{read_to_string, Context, Result, SessionError};
 use crate::frame_loop::{
@@ -26,6 +26,7 @@ use tiersplit_cost::{Nanos, Problem, Profile, Scenario};
 use tiersplit_exec::HostTensor;
 use tiersplit_onnx::OnnxModel;
 use tiersplit_plan::{evaluate, Plan};
+use tiersplit_runtime::DeploymentId;
 
 /// Everything a trace run needs besides the cluster.
 pub struct TraceSetup {
@@ -33,16 +34,13 @@ pub struct TraceSetup {
     pub label: String,
     /// The imported model.
     pub model: Arc<OnnxModel>,
-    /// The scenario as configured: the trace's starting point.
-    pub base: Scenario,
-    /// The base scenario's node profiles, for every phase.
+    /// The scenario as configured (the trace's starting point) and its node profiles, for
+    /// every phase. Its fastest node runs at this machine's own speed.
     pub setting: Setting,
     /// The profile calibrated to this machine and scaled to the fastest node.
     pub profile: Profile,
     /// The changes of conditions to play over the base scenario.
     pub trace: Trace,
-    /// The speed that runs at this machine's own (the scenario's fastest node).
-    pub fastest: f64,
     /// The unsplit model's time measured here, which the profile was calibrated to (ms).
     pub whole_ms: f64,
     /// One frame's inputs, fed for every frame.
@@ -159,6 +157,47 @@ pub struct TraceReport {
     pub all_exact: bool,
 }
 
+impl TraceReport {
+    /// Whether every frame fed was answered within tolerance and none failed.
+    pub fn passed(&self) -> bool {
+        self.all_exact && self.failures.is_empty() && self.fed == self.frames.len() as u64
+    }
+
+    /// When the last change of conditions at or before `t_s` was applied (s from the start).
+    pub fn change_before(&self, t_s: f64) -> Option<f64> {
+        self.phases.iter().rfind(|p| p.at_s <= t_s).map(|p| p.at_s)
+    }
+}
+
+/// Mean latency of the frames each report answered in each `bin_s` seconds from the start
+/// until the last answer of any: (from, to, each report's mean, None when it answered none in
+/// the bin).
+pub fn latency_bins(reports: &[TraceReport], bin_s: f64) -> Vec<(f64, f64, Vec<Option<f64>>)> {
+    let end = reports
+        .iter()
+        .flat_map(|r| r.frames.iter().map(|f| f.done_s))
+        .fold(0.0, f64::max);
+    let bins = (end / bin_s).ceil() as usize;
+    (0..bins)
+        .map(|b| {
+            let (from, to) = (b as f64 * bin_s, (b + 1) as f64 * bin_s);
+            let means: Vec<Option<f64>> = reports
+                .iter()
+                .map(|r| {
+                    let l: Vec<f64> = r
+                        .frames
+                        .iter()
+                        .filter(|f| f.done_s >= from && f.done_s < to)
+                        .map(|f| f.latency_ms)
+                        .collect();
+                    (!l.is_empty()).then(|| l.iter().sum::<f64>() / l.len() as f64)
+                })
+                .collect();
+            (from, to, means)
+        })
+        .collect()
+}
+
 /// The plan serving the last frame fed in a phase of the trace, under the phase's real
 /// conditions, against what the run's planner picks knowing them.
 #[derive(Debug, Clone, Serialize)]
@@ -166,7 +205,7 @@ pub struct PhaseTruth {
     /// When the phase began, seconds from the start.
     pub phase_s: f64,
     /// The deployment that served it.
-    pub plan: String,
+    pub plan: DeploymentId,
     /// That plan's makespan under the phase's conditions (ms).
     pub plan_ms: f64,
     /// The makespan of the plan the run's planner picks knowing them (ms).
@@ -193,26 +232,56 @@ fn describe_change(before: &Scenario, after: &Scenario) -> String {
 }
 
 impl TraceSetup {
+    /// `model` (named `label`) as `run` calibrated it, over `trace` on `setting`: frames one at
+    /// a time, the source waiting when the cluster falls behind (set `fps`, `window`,
+    /// `overload` and `queue` for more).
+    pub fn new(
+        label: String,
+        model: Arc<OnnxModel>,
+        setting: Setting,
+        run: Calibrated,
+        trace: Trace,
+    ) -> TraceSetup {
+        TraceSetup {
+            label,
+            model,
+            setting,
+            profile: run.profile,
+            trace,
+            whole_ms: run.whole_ms,
+            inputs: run.inputs,
+            reference: run.reference,
+            fps: None,
+            window: 1,
+            overload: Overload::BackPressure,
+            queue: 2,
+        }
+    }
+
+    /// The scenario as configured: the trace's starting point.
+    pub fn base(&self) -> &Scenario {
+        &self.setting.scenario
+    }
+
     /// The problem under the trace's conditions at `t_s`.
     pub fn problem_at(&self, t_s: f64) -> Result<Problem> {
-        let s = self.trace.scenario_at(&self.base, t_s);
+        let s = self.trace.scenario_at(self.base(), t_s);
         self.setting
             .with_scenario(s)
             .problem(&self.model, &self.profile)
     }
 
     fn emulation_at(&self, t_s: f64) -> tiersplit_runtime::Emulation {
-        // Traces need the transport to shape rates (not only delays): `run` checks it.
-        emulation(
-            &self.trace.scenario_at(&self.base, t_s),
-            false,
-            self.fastest,
-        )
+        // Traces need the transport to shape rates (not only delays): `run` checks it. The
+        // configured fastest speed, not the phase's: a trace that slows the fastest node must
+        // not speed the others up.
+        let fastest = self.base().fastest_speed();
+        emulation(&self.trace.scenario_at(self.base(), t_s), false, fastest)
     }
 
     /// The trace's changes after the start, as the frame loop applies them.
     fn conditions(&self) -> Vec<Condition> {
-        let phases = self.trace.phases(&self.base);
+        let phases = self.trace.phases(self.base());
         phases
             .windows(2)
             .map(|w| Condition {
@@ -310,7 +379,7 @@ pub async fn run_trace(
     if let PlanChanges::Adaptive(a) = &changes {
         adaptation_figures(&mut report, a, &nominal);
     }
-    let mut plans: HashMap<String, Plan> = [(first_id, plan)].into();
+    let mut plans: HashMap<DeploymentId, Plan> = [(first_id, plan)].into();
     for sw in &report.switches {
         if let Some((_, new)) = &sw.plans {
             plans.insert(sw.to.clone(), new.clone());
@@ -362,7 +431,7 @@ fn check_switches(report: &mut TraceReport, setup: &TraceSetup, algo: &str) -> R
     let Ok(planner) = tiersplit_plan::planner_by_name(algo) else {
         return Ok(());
     };
-    let phases = setup.trace.phases(&setup.base);
+    let phases = setup.trace.phases(setup.base());
     for sw in &mut report.switches {
         let Some((old, new)) = sw.plans.take() else {
             continue;
@@ -389,12 +458,12 @@ fn check_switches(report: &mut TraceReport, setup: &TraceSetup, algo: &str) -> R
 /// under its real conditions.
 fn settled(
     frames: &[FrameLog],
-    plans: &HashMap<String, Plan>,
+    plans: &HashMap<DeploymentId, Plan>,
     setup: &TraceSetup,
     algo: &str,
 ) -> Result<Vec<PhaseTruth>> {
     let planner = tiersplit_plan::planner_by_name(algo)?;
-    let phases = setup.trace.phases(&setup.base);
+    let phases = setup.trace.phases(setup.base());
     let mut out = Vec::new();
     for (i, (phase_s, _)) in phases.iter().enumerate() {
         let end = phases.get(i + 1).map_or(f64::INFINITY, |p| p.0);
@@ -501,7 +570,7 @@ pub async fn run_all(
 pub fn phase_plans(setup: &TraceSetup, algo: &str) -> Result<Vec<(String, Plan)>> {
     let planner = tiersplit_plan::planner_by_name(algo)?;
     let mut out: Vec<(String, Plan)> = Vec::new();
-    for (t, _) in setup.trace.phases(&setup.base) {
+    for (t, _) in setup.trace.phases(setup.base()) {
         let p = setup.problem_at(t)?;
         let plan = planner.plan(&p)?;
         if !out

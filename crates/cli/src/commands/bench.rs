@@ -1,9 +1,9 @@
 //! `tiersplit bench`: the benchmarks, each printing figures measured side by side in one run.
 
-use crate::assets::assets_dir;
-
+use crate::commands::{bench_adapt, bench_cluster, bench_plan, bench_transport};
 use anyhow::Result;
 use std::process::ExitCode;
+use tiersplit_session::assets::assets_dir;
 use tiersplit_session::bench::split_overhead;
 use tiersplit_session::ModelSource;
 
@@ -82,20 +82,16 @@ pub fn run(c: BenchCommand) -> Result<ExitCode> {
             splits,
             seed,
         } => engine(models, rounds, splits, seed),
-        BenchCommand::Plan { scenario, rounds } => {
-            crate::commands::bench_plan::run(&scenario, rounds)
-        }
-        BenchCommand::Cluster { frames } => crate::commands::bench_cluster::run(frames),
+        BenchCommand::Plan { scenario, rounds } => bench_plan::run(&scenario, rounds),
+        BenchCommand::Cluster { frames } => bench_cluster::run(frames),
         BenchCommand::Adapt {
             traces,
             model,
             plots,
             rounds,
-        } => crate::commands::bench_adapt::run(traces, model, plots, rounds),
-        BenchCommand::Transport { mb, count } => crate::commands::bench_transport::run(mb, count),
-        BenchCommand::Readjust { scenario, rounds } => {
-            crate::commands::bench_plan::readjust(&scenario, rounds)
-        }
+        } => bench_adapt::run(traces, model, plots, rounds),
+        BenchCommand::Transport { mb, count } => bench_transport::run(mb, count),
+        BenchCommand::Readjust { scenario, rounds } => bench_plan::readjust(&scenario, rounds),
     }
 }
 

@@ -4,20 +4,12 @@
 //! Each trace is played by `tiersplit run --trace` (this binary, a local cluster of worker
 //! processes) and its JSON read back, so the benchmark measures exactly what users run.
 
-use crate::assets::assets_dir;
 use anyhow::{bail, Context, Result};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
-
-/// A bandwidth change of the trace and the switch that answered it.
-struct StepAnswer {
-    trace: String,
-    at_s: f64,
-    what: String,
-    ready_after_s: Option<f64>,
-    first_answer_after_s: Option<f64>,
-}
+use tiersplit_session::assets::assets_dir;
+use tiersplit_session::bench::{adapt_rows, ratios, AdaptRow, StepAnswer};
 
 pub fn run(
     traces: Vec<PathBuf>,
@@ -90,66 +82,17 @@ pub fn run(
             }
             let reports: Vec<Value> =
                 serde_json::from_str(&std::fs::read_to_string(&json).context("reading the run")?)?;
-            let adaptive = reports
-                .iter()
-                .find(|r| r["adaptive"] == true)
-                .context("no adaptive run")?;
-            for key in ["mean_ms", "time_mean_ms"] {
-                let mean = |r: &Value| r[key].as_f64().unwrap_or(f64::NAN);
-                let best_static = reports
-                    .iter()
-                    .filter(|r| r["adaptive"] != true)
-                    .map(|r| (r["label"].as_str().unwrap_or("?").to_string(), mean(r)))
-                    .min_by(|a, b| a.1.total_cmp(&b.1));
-                rows.push((round, name.clone(), key, mean(adaptive), best_static));
-            }
-            steps.extend(step_answers(adaptive, &format!("{name} #{}", round + 1)));
+            let (trace_rows, trace_steps) = adapt_rows(&reports, &name, round)?;
+            rows.extend(trace_rows);
+            steps.extend(trace_steps);
         }
     }
     print_summary(&model, &rows, &steps);
     Ok(ExitCode::SUCCESS)
 }
 
-/// A run's figures: (round, trace, metric, adaptive, best static plan and its figure).
-type Row = (usize, String, &'static str, f64, Option<(String, f64)>);
-
-/// Each bandwidth change of an adaptive run and the first switch seen after it (before the
-/// next change).
-fn step_answers(adaptive: &Value, trace: &str) -> Vec<StepAnswer> {
-    let mut steps = Vec::new();
-    let switches = adaptive["switches"].as_array().cloned().unwrap_or_default();
-    for p in adaptive["phases"].as_array().into_iter().flatten() {
-        let what = p["what"].as_str().unwrap_or("").to_string();
-        if !what.contains("Mbit/s") {
-            continue;
-        }
-        let at = p["at_s"].as_f64().unwrap_or(0.0);
-        let next = adaptive["phases"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|q| q["at_s"].as_f64())
-            .find(|&t| t > at)
-            .unwrap_or(f64::INFINITY);
-        let sw = switches.iter().find(|s| {
-            let seen = s["seen_s"].as_f64().unwrap_or(-1.0);
-            seen >= at && seen < next
-        });
-        steps.push(StepAnswer {
-            trace: trace.to_string(),
-            at_s: at,
-            what,
-            ready_after_s: sw.and_then(|s| s["ready_s"].as_f64()).map(|r| r - at),
-            first_answer_after_s: sw
-                .and_then(|s| s["first_answer_s"].as_f64())
-                .map(|r| r - at),
-        });
-    }
-    steps
-}
-
 /// The tables: per round and trace, the ratios' medians, and each step's answer.
-fn print_summary(model: &str, rows: &[Row], steps: &[StepAnswer]) {
+fn print_summary(model: &str, rows: &[AdaptRow], steps: &[StepAnswer]) {
     println!();
     println!(
         "adaptation on the emulated local cluster ({model}), every figure measured in this run"
@@ -160,22 +103,20 @@ fn print_summary(model: &str, rows: &[Row], steps: &[StepAnswer]) {
         "{:<18} {:<10} {:>6} {:>13} {:>26} {:>13} {:>8}",
         "trace", "latency", "round", "adaptive", "best static plan", "its", "ratio"
     );
-    // (trace, metric) -> ratios of the rounds.
-    let mut ratios: std::collections::BTreeMap<(String, usize), Vec<f64>> = Default::default();
-    for (round, name, key, a, best) in rows {
-        let (label, s) = best.clone().unwrap_or(("-".into(), f64::NAN));
-        let k = usize::from(*key != "mean_ms");
-        ratios.entry((name.clone(), k)).or_default().push(s / a);
+    for r in rows {
+        let (label, s) = r.best_static.clone().unwrap_or(("-".into(), f64::NAN));
         println!(
-            "{name:<18} {:<10} {:>6} {:>10.1} ms {label:>26} {:>10.1} ms {:>7.2}x",
-            ["mean", "over time"][k],
-            round + 1,
-            a,
+            "{:<18} {:<10} {:>6} {:>10.1} ms {label:>26} {:>10.1} ms {:>7.2}x",
+            r.trace,
+            ["mean", "over time"][r.metric],
+            r.round + 1,
+            r.adaptive_ms,
             s,
-            s / a
+            r.ratio()
         );
     }
     println!();
+    let ratios = ratios(rows);
     let mut beats = [0, 0];
     for ((name, k), r) in &ratios {
         let m = tiersplit_session::median(r.clone());

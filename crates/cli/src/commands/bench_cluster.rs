@@ -3,14 +3,17 @@
 //! prediction error on the emulated cluster, goodput on an emulated link, and the runtime's
 //! overhead over the compute of its parts on unshaped loopback.
 
-use crate::assets::assets_dir;
 use crate::commands::run::start_local_nodes;
+use crate::listing;
 use anyhow::{Context, Result};
 use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
 use tiersplit_cost::{Profile, Scenario};
-use tiersplit_session::bench::{every_plan, goodput, link_scenario, mean_ms, Case};
+use tiersplit_session::assets::assets_dir;
+use tiersplit_session::bench::{
+    every_plan, goodput, link_scenario, runtime_overhead, Case, ErrorSpread,
+};
 use tiersplit_session::{median, Connect, ModelSource, Session, StartedNodes};
 
 const LOCAL: &str = include_str!("../../../../scenarios/local-cluster.toml");
@@ -57,18 +60,16 @@ pub fn run(frames: usize) -> Result<ExitCode> {
         let cases = cases()?;
         let mut all = Vec::new();
         for (label, rows) in every_plan(&mut session, &scenario, &cases, true, frames, None).await? {
-            let errs: Vec<f64> = rows.iter().map(|m| m.error.abs()).collect();
+            let e = ErrorSpread::of(&rows);
             println!(
                 "   {label:<22} {} plans: median |error| {:>5.1}%, worst {:>5.1}% ({}), all exact: {}",
                 rows.len(),
-                median(errs.clone()) * 100.0,
-                errs.iter().copied().fold(0.0, f64::max) * 100.0,
-                rows.iter()
-                    .max_by(|a, b| a.error.abs().total_cmp(&b.error.abs()))
-                    .map_or("-", |m| m.algorithm.as_str()),
-                rows.iter().all(|m| m.exact)
+                e.median * 100.0,
+                e.worst * 100.0,
+                e.worst_plan,
+                e.all_exact
             );
-            all.extend(errs);
+            all.extend(e.errors);
         }
         let med = median(all);
         println!(
@@ -82,22 +83,11 @@ pub fn run(frames: usize) -> Result<ExitCode> {
         let chains = ["device-only", "edge-only", "cloud-only", "neurosurgeon-3tier", "exact-3tier", "hpa"];
         let mut overheads = Vec::new();
         for (label, rows) in every_plan(&mut session, &scenario, &cases, false, frames, Some(&chains)).await? {
-            let ratios: Vec<f64> = rows
-                .iter()
-                .map(|m| {
-                    let compute = mean_ms(m, |b| b.compute_ms.values().sum());
-                    let lat = mean_ms(m, |b| b.latency_ms);
-                    lat / compute
-                })
-                .collect();
-            println!(
-                "   {label:<22} latency / compute: {}",
-                rows.iter()
-                    .zip(&ratios)
-                    .map(|(m, r)| format!("{} {r:.3}", m.algorithm))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            );
+            let ratios: Vec<f64> = rows.iter().map(runtime_overhead).collect();
+            let listed = listing(rows.iter().zip(&ratios), |(m, r)| {
+                format!("{} {r:.3}", m.algorithm)
+            });
+            println!("   {label:<22} latency / compute: {listed}");
             overheads.extend(ratios);
         }
         let med = median(overheads);

@@ -4,16 +4,17 @@
 
 use crate::assets::assets;
 use crate::commands::run::{start_local_nodes, EmulateArg};
+use crate::exit_code;
 use anyhow::{Context, Result};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 use tiersplit_cost::{Profile, Scenario};
 use tiersplit_onnx::ImportOptions;
-use tiersplit_plan::all_planners;
+use tiersplit_session::bench::{plans_measured, OVERFEED};
 use tiersplit_session::read_profile;
 use tiersplit_session::{
-    model_inputs, run_plan, Calibrated, Connect, EmulateMode, Feed, InputChoice, Measured,
-    ModelSource, Session, Setting, StartedNodes, Workload,
+    model_inputs, Calibrated, Connect, EmulateMode, InputChoice, Measured, ModelSource, Session,
+    Setting, StartedNodes,
 };
 
 const SCENARIO: &str = include_str!("../../../../scenarios/local-cluster.toml");
@@ -64,31 +65,6 @@ fn model_of(a: &Args) -> Result<(ModelSource, Profile, Option<std::path::PathBuf
     })
 }
 
-/// Every planner's plan (those of --algos) run one frame at a time, and best-throughput's
-/// also pipelined: frames fed faster than its predicted rate.
-async fn run_every_plan(
-    a: &Args,
-    session: &mut Session,
-    w: &Workload<'_>,
-) -> Result<(Vec<Measured>, Option<Measured>)> {
-    let mut rows = Vec::new();
-    let mut throughput = None;
-    for planner in all_planners() {
-        if !a.algos.is_empty() && !a.algos.iter().any(|x| x == planner.name()) {
-            continue;
-        }
-        let plan = planner.plan(w.problem)?;
-        let m = run_plan(session, w, &plan, a.frames, Feed::Sequential).await?;
-        if plan.algorithm == "best-throughput" {
-            let fps = m.predicted_fps * 1.25;
-            let paced = Feed::Paced { fps, window: 4 };
-            throughput = Some(run_plan(session, w, &plan, a.frames * 3, paced).await?);
-        }
-        rows.push(m);
-    }
-    Ok((rows, throughput))
-}
-
 pub fn run(a: Args) -> Result<ExitCode> {
     let started = Instant::now();
     let scenario = Scenario::from_toml(SCENARIO).context("embedded scenario")?;
@@ -104,14 +80,8 @@ pub fn run(a: Args) -> Result<ExitCode> {
         EmulateMode::On
     };
     let inputs = model_inputs(&model, &image_input)?;
-    let Calibrated {
-        inputs,
-        reference,
-        whole_ms,
-        profile,
-        emulation,
-    } = Calibrated::measure(&source, &model, &scenario, profile, inputs, 5, mode)?;
-    let problem = Setting::of(scenario.clone()).problem(&model, &profile)?;
+    let c = Calibrated::measure(&source, &model, &scenario, profile, inputs, 5, mode)?;
+    let problem = Setting::of(scenario.clone()).problem(&model, &c.profile)?;
     println!(
         "tiersplit demo: {} ({} layers) on a local cluster\n",
         source.label,
@@ -119,8 +89,8 @@ pub fn run(a: Args) -> Result<ExitCode> {
     );
     println!("{}", scenario.description);
     if mode == EmulateMode::On {
-        println!("EMULATED on this machine: links shaped in the transport (token bucket at the link rate, half the RTT as one-way delay); node speeds by stretching each node's compute (device x{:.0}, edge x{:.0}, cloud x1 against this machine, where the unsplit model takes {whole_ms:.1} ms)",
-            emulation.slowdown["device"], emulation.slowdown["edge0"]);
+        println!("EMULATED on this machine: links shaped in the transport (token bucket at the link rate, half the RTT as one-way delay); node speeds by stretching each node's compute (device x{:.0}, edge x{:.0}, cloud x1 against this machine, where the unsplit model takes {:.1} ms)",
+            c.emulation.slowdown["device"], c.emulation.slowdown["edge0"], c.whole_ms);
     } else {
         println!("NOT emulated: every node at this machine's speed, links unshaped (predictions use the scenario's speeds and links, so they do not apply)");
     }
@@ -128,20 +98,16 @@ pub fn run(a: Args) -> Result<ExitCode> {
     for w in &local {
         println!("  {} : worker process {}", w.name, w.addr);
     }
-    let w = Workload {
-        model: &model,
-        problem: &problem,
-        inputs: &inputs,
-        reference: &reference,
-        switch: None,
-    };
+    let w = c.workload(&model, &problem);
+    let only: Vec<&str> = a.algos.iter().map(String::as_str).collect();
+    let only = (!only.is_empty()).then_some(only.as_slice());
     let rt = tokio::runtime::Runtime::new()?;
     let (rows, throughput) = rt.block_on(async {
         let mut session =
             Session::connect(&Connect::new("device", remotes, Duration::from_secs(30))).await?;
-        session.set_emulation(emulation).await?;
+        session.set_emulation(c.emulation.clone()).await?;
         println!("  device : this process {}\n", session.driver.device_addr());
-        run_every_plan(&a, &mut session, &w).await
+        plans_measured(&mut session, &w, a.frames, only, true).await
     })?;
     drop(local);
     let ok = print_table(&a, mode, &rows, throughput.as_ref());
@@ -154,11 +120,7 @@ pub fn run(a: Args) -> Result<ExitCode> {
         started.elapsed().as_secs_f64(),
         if ok { "all exact" } else { "SOME FAILED" }
     );
-    Ok(if ok {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
+    Ok(exit_code(ok))
 }
 
 /// The measured-against-predicted table; whether every plan was exact and lost no frame.
@@ -190,7 +152,7 @@ fn print_table(
     let ratio = |b: Option<f64>, m: f64| b.map_or("-".into(), |b| format!("{:.2}x", b / m));
     let mut ok = true;
     for m in rows {
-        ok &= m.exact && m.failures.is_empty();
+        ok &= m.passed();
         println!(
             "{:<18} {:>9.1} {:>9.1} {:>9.1} {:>+6.1}% {:>7} {:>7} {:>10} {:>6}  {}",
             m.algorithm,
@@ -215,10 +177,10 @@ fn print_table(
         );
     }
     if let Some(t) = &throughput {
-        ok &= t.exact && t.failures.is_empty();
+        ok &= t.passed();
         println!(
             "pipelined, best-throughput plan fed at {:.2} fps (window 4): {:.2} fps measured, predicted {:.2} ({:+.1}%), latency p50 {:.1} ms; {}",
-            t.predicted_fps * 1.25,
+            t.predicted_fps * OVERFEED,
             t.fps,
             t.predicted_fps,
             t.error * 100.0,

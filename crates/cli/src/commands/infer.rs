@@ -3,7 +3,9 @@ use anyhow::{Context, Result};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
-use tiersplit_session::{load_unsplit, model_inputs, run_named, write_npy, ModelSource};
+use tiersplit_session::{
+    load_unsplit, model_inputs, run_named, top_classes, write_npy, ModelSource,
+};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -42,24 +44,13 @@ pub fn run(a: Args) -> Result<ExitCode> {
     };
     for (name, t) in loaded.output_names().iter().zip(&outputs) {
         println!("output {name} {:?}", t.shape);
-        let v = t.to_f32();
-        if t.shape.len() == 2 && t.shape[0] == 1 && v.len() > 1 {
-            let mut idx: Vec<usize> = (0..v.len()).collect();
-            idx.sort_by(|&x, &y| v[y].total_cmp(&v[x]));
-            let max = v[idx[0]];
-            let z: f32 = v.iter().map(|&x| (x - max).exp()).sum();
-            for &i in idx.iter().take(5) {
-                let label = labels
-                    .as_ref()
-                    .and_then(|l| l.get(i))
-                    .map(String::as_str)
-                    .unwrap_or("");
-                println!(
-                    "  class {i:>4}  logit {:>9.4}  p {:.3}  {label}",
-                    v[i],
-                    (v[i] - max).exp() / z
-                );
-            }
+        for (i, logit, p) in top_classes(t, 5) {
+            let label = labels
+                .as_ref()
+                .and_then(|l| l.get(i))
+                .map(String::as_str)
+                .unwrap_or("");
+            println!("  class {i:>4}  logit {logit:>9.4}  p {p:.3}  {label}");
         }
     }
     println!(

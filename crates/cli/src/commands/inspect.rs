@@ -1,9 +1,7 @@
 use crate::input_args::{import_options, parse_input_shape};
 use anyhow::Result;
-use serde_json::json;
 use std::process::ExitCode;
-use tiersplit_graph::ModelGraph;
-use tiersplit_session::ModelSource;
+use tiersplit_session::{graph_json, ModelSource};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -18,41 +16,6 @@ pub struct Args {
     /// Also list the DAG edges in the text output.
     #[arg(long)]
     edges: bool,
-}
-
-pub fn graph_json(g: &ModelGraph, source: &str, opset: i64) -> serde_json::Value {
-    let tensor = |t: tiersplit_graph::TensorId| {
-        let i = g.tensor(t);
-        json!({"name": i.name, "dtype": i.dtype, "shape": i.shape, "bytes": i.bytes().0})
-    };
-    json!({
-        "format": "tiersplit-inspect/1",
-        "model": g.name,
-        "source": source,
-        "opset": opset,
-        "inputs": g.inputs.iter().map(|&t| tensor(t)).collect::<Vec<_>>(),
-        "outputs": g.outputs.iter().map(|&t| tensor(t)).collect::<Vec<_>>(),
-        "totals": {
-            "layers": g.layers.len(),
-            "flops": g.total_flops().0,
-            "params": g.total_params(),
-            "param_bytes": g.total_param_bytes().0,
-        },
-        "layers": g.layers.iter().map(|l| json!({
-            "id": l.id.0,
-            "name": l.name,
-            "op": l.op,
-            "inputs": l.inputs.iter().map(|&t| g.tensor(t).name.clone()).collect::<Vec<_>>(),
-            "outputs": l.outputs.iter().map(|&t| tensor(t)).collect::<Vec<_>>(),
-            "output_bytes": l.outputs.iter().map(|&t| g.tensor(t).bytes().0).sum::<u64>(),
-            "flops": l.flops.0,
-            "params": l.params,
-            "param_bytes": l.param_bytes.0,
-        })).collect::<Vec<_>>(),
-        "edges": g.edges().iter().map(|e| json!({
-            "from": e.from.0, "to": e.to.0, "tensor": g.tensor(e.tensor).name, "bytes": e.bytes.0,
-        })).collect::<Vec<_>>(),
-    })
 }
 
 pub fn run(a: Args) -> Result<ExitCode> {
@@ -72,25 +35,17 @@ pub fn run(a: Args) -> Result<ExitCode> {
         source.label,
         model.opset()
     );
-    for &t in &g.inputs {
-        let i = g.tensor(t);
-        println!(
-            "  input  {} {} {:?} ({})",
-            i.name,
-            i.dtype,
-            i.shape,
-            i.bytes()
-        );
-    }
-    for &t in &g.outputs {
-        let i = g.tensor(t);
-        println!(
-            "  output {} {} {:?} ({})",
-            i.name,
-            i.dtype,
-            i.shape,
-            i.bytes()
-        );
+    for (what, tensors) in [("input ", &g.inputs), ("output", &g.outputs)] {
+        for &t in tensors {
+            let i = g.tensor(t);
+            println!(
+                "  {what} {} {} {:?} ({})",
+                i.name,
+                i.dtype,
+                i.shape,
+                i.bytes()
+            );
+        }
     }
     println!();
     println!(
@@ -104,19 +59,12 @@ pub fn run(a: Args) -> Result<ExitCode> {
             .map(|&t| format!("{:?}", g.tensor(t).shape))
             .unwrap_or_default();
         let out: u64 = l.outputs.iter().map(|&t| g.tensor(t).bytes().0).sum();
-        let mut name = l.name.clone();
-        if name.chars().count() > 44 {
-            name = format!(
-                "…{}",
-                name.chars()
-                    .rev()
-                    .take(43)
-                    .collect::<Vec<_>>()
-                    .into_iter()
-                    .rev()
-                    .collect::<String>()
-            );
-        }
+        let chars = l.name.chars().count();
+        let name = if chars > 44 {
+            format!("…{}", l.name.chars().skip(chars - 43).collect::<String>())
+        } else {
+            l.name.clone()
+        };
         println!(
             "{:>4}  {:<44} {:<20} {:<22} {:>10} {:>13} {:>10}",
             l.id.0,

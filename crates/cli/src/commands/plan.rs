@@ -5,10 +5,10 @@ use crate::profile_args::ProfileArgs;
 use anyhow::{Context, Result};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use tiersplit_cost::Problem;
-use tiersplit_graph::Bytes;
-use tiersplit_plan::{all_planners, evaluate, planner_by_name, Plan, Prediction};
-use tiersplit_session::{placement_summary, plan_dot, plans_json, ModelSource, Setting};
+use tiersplit_plan::planner_by_name;
+use tiersplit_session::{
+    placement_summary, plan_dot, plans_json, uplink_bytes, ModelSource, Predicted, Setting,
+};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -30,14 +30,6 @@ pub struct Args {
     dot: Option<PathBuf>,
     #[arg(long = "input-shape", value_parser = parse_input_shape)]
     input_shape: Vec<(Option<String>, Vec<u64>)>,
-}
-
-fn uplink_bytes(p: &Problem, pred: &Prediction) -> Bytes {
-    pred.links
-        .iter()
-        .filter(|l| l.from == p.device)
-        .map(|l| l.bytes)
-        .sum()
 }
 
 pub fn run(a: Args) -> Result<ExitCode> {
@@ -68,19 +60,11 @@ pub fn run(a: Args) -> Result<ExitCode> {
         "{:<20} {:>10} {:>10} {:>8} {:>10} {:>10} {:>7} {:>7}  placement",
         "algorithm", "sum ms", "DAG ms", "fps", "uplink", "backbone", "vs dev", "vs cld",
     );
-    let planners = all_planners();
-    let mut results: Vec<(String, Plan, Prediction)> = Vec::new();
-    for planner in &planners {
-        match planner.plan(&problem) {
-            Ok(plan) => {
-                plan.validate(&problem)
-                    .with_context(|| format!("{} produced an invalid plan", planner.name()))?;
-                let pred = evaluate(&problem, &plan);
-                results.push((planner.name().to_string(), plan, pred));
-            }
-            Err(e) => println!("{:<20} n/a: {e}", planner.name()),
-        }
+    let predicted = Predicted::of(&problem)?;
+    for (name, e) in &predicted.failed {
+        println!("{name:<20} n/a: {e}");
     }
+    let results = predicted.plans;
     let baseline = |name: &str| {
         results
             .iter()

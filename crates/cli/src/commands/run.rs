@@ -1,11 +1,13 @@
 use crate::input_args::InputArgs;
 use crate::profile_args::ProfileArgs;
 use crate::trace_table::print_trace_reports;
+use crate::{exit_code, listing};
 use anyhow::{bail, Context, Result};
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
-use tiersplit_cost::Tier;
+use tiersplit_graph::Bytes;
 use tiersplit_plan::planner_by_name;
 use tiersplit_runtime::ClientTls;
 use tiersplit_session::{
@@ -148,48 +150,24 @@ pub fn print_measured(m: &Measured, feed: Feed) {
             m.p95_ms
         ),
     }
-    let n = m.breakdown.len().max(1) as f64;
-    let mut compute: std::collections::BTreeMap<&str, f64> = Default::default();
-    let mut transfer: std::collections::BTreeMap<&str, f64> = Default::default();
-    let mut queued = 0.0;
-    for b in &m.breakdown {
-        for (k, v) in &b.compute_ms {
-            *compute.entry(k).or_default() += v / n;
-        }
-        for (k, v) in &b.transfer_ms {
-            *transfer.entry(k).or_default() += v / n;
-        }
-        queued += b.queued_ms / n;
-    }
-    let fmt = |m: &std::collections::BTreeMap<&str, f64>| {
-        m.iter()
-            .map(|(k, v)| format!("{k} {v:.1}"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
+    let mean = m.mean_breakdown();
+    let ms = |map: &BTreeMap<String, f64>| listing(map, |(k, v)| format!("{k} {v:.1}"));
     println!(
-        "per frame (mean ms): compute [{}]; transfer [{}]; queued {queued:.1}",
-        fmt(&compute),
-        fmt(&transfer)
+        "per frame (mean ms): compute [{}]; transfer [{}]; queued {:.1}",
+        ms(&mean.compute_ms),
+        ms(&mean.transfer_ms),
+        mean.queued_ms
     );
     println!(
         "bytes per frame: {}; backbone {} (predicted {})",
-        m.link_bytes
-            .iter()
-            .map(|(k, v)| format!("{k} {}", tiersplit_graph::Bytes(*v)))
-            .collect::<Vec<_>>()
-            .join(", "),
-        tiersplit_graph::Bytes(m.backbone_bytes),
-        tiersplit_graph::Bytes(m.predicted_backbone_bytes)
+        listing(&m.link_bytes, |(k, v)| format!("{k} {}", Bytes(*v))),
+        Bytes(m.backbone_bytes),
+        Bytes(m.predicted_backbone_bytes)
     );
     if !m.link_mbps_estimated.is_empty() {
         println!(
             "link rates estimated from the transfers (Mbit/s): {}",
-            m.link_mbps_estimated
-                .iter()
-                .map(|(k, v)| format!("{k} {v:.1}"))
-                .collect::<Vec<_>>()
-                .join(", ")
+            ms(&m.link_mbps_estimated)
         );
     }
     for (plan, first, at) in &m.switches {
@@ -241,14 +219,7 @@ fn prepare(a: &Args) -> Result<Prepared> {
     let source = ModelSource::open(&a.model)?;
     let model = std::sync::Arc::new(source.import(&a.inputs.import_options())?);
     let profile = a.profiles.resolve(&source, &model)?;
-    let device = setting
-        .scenario
-        .nodes
-        .iter()
-        .find(|n| n.tier == Tier::Device)
-        .context("the scenario has no device")?
-        .name
-        .clone();
+    let device = setting.device_name()?.to_string();
     let nodes = start_local_nodes(&setting.scenario)?;
     let mode = EmulateMode::from(a.emulate).resolve(!nodes.local.is_empty());
     if a.trace.is_some() && mode != EmulateMode::On {
@@ -275,12 +246,11 @@ fn connect(a: &Args, device: &str, nodes: &StartedNodes) -> Result<Connect> {
         }),
         None => None,
     };
+    let timeout = Duration::from_secs(a.timeout);
     Ok(Connect {
-        device: device.to_string(),
         listen: a.listen.clone(),
-        nodes: nodes.remotes.clone(),
-        timeout: Duration::from_secs(a.timeout),
         tls,
+        ..Connect::new(device, nodes.remotes.clone(), timeout)
     })
 }
 
@@ -300,13 +270,7 @@ pub fn run(a: Args) -> Result<ExitCode> {
         Some(algo) => Some(planner_by_name(algo)?.plan(&problem)?),
         None => None,
     };
-    let feed = match a.fps {
-        None => Feed::Sequential,
-        Some(fps) => Feed::Paced {
-            fps,
-            window: a.window,
-        },
-    };
+    let feed = Feed::at(a.fps, a.window);
     print_cluster(&p);
     let c = connect(&a, &p.device, &p.nodes)?;
     let rt = tokio::runtime::Runtime::new()?;
@@ -314,13 +278,10 @@ pub fn run(a: Args) -> Result<ExitCode> {
         let mut session = Session::connect(&c).await?;
         session.set_emulation(p.run.emulation.clone()).await?;
         let w = Workload {
-            model: &p.model,
-            problem: &problem,
-            inputs: &p.run.inputs,
-            reference: &p.run.reference,
             switch: next_plan
                 .as_ref()
                 .map(|n| (n, a.switch_after.unwrap_or(a.frames / 2))),
+            ..p.run.workload(&p.model, &problem)
         };
         run_plan(&mut session, &w, &plan, a.frames, feed).await
     })?;
@@ -333,11 +294,7 @@ pub fn run(a: Args) -> Result<ExitCode> {
             .with_context(|| format!("writing {}", path.display()))?;
         println!("wrote {}", path.display());
     }
-    Ok(if measured.exact && measured.failures.is_empty() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
+    Ok(exit_code(measured.passed()))
 }
 
 /// The cluster and what is emulated, before the run.
@@ -379,20 +336,11 @@ fn run_traced(a: &Args, p: Prepared, trace: tiersplit_adapt::Trace) -> Result<Ex
     let plan = planner_by_name(&a.algo)?.plan(&problem)?;
     let c = connect(a, &p.device, &p.nodes)?;
     let setup = TraceSetup {
-        label: p.source.label.clone(),
-        model: p.model,
-        base: p.setting.scenario.clone(),
-        fastest: p.setting.scenario.fastest_speed(),
-        setting: p.setting,
-        profile: p.run.profile,
-        trace,
-        whole_ms: p.run.whole_ms,
-        inputs: p.run.inputs,
-        reference: p.run.reference,
         fps: a.fps,
         window: a.window,
         overload: a.overload,
         queue: a.queue,
+        ..TraceSetup::new(p.source.label.clone(), p.model, p.setting, p.run, trace)
     };
     let strategies = strategies(
         &setup,
@@ -410,7 +358,7 @@ fn run_traced(a: &Args, p: Prepared, trace: tiersplit_adapt::Trace) -> Result<Ex
     );
     println!(
         "  on {}, EMULATED link rates, delays and node speeds; unsplit model here {:.1} ms (median of 5), the profile calibrated to it",
-        setup.base.name, setup.whole_ms
+        setup.base().name, setup.whole_ms
     );
     let rt = tokio::runtime::Runtime::new()?;
     let reports: Vec<TraceReport> = rt.block_on(async {
@@ -426,30 +374,26 @@ fn run_traced(a: &Args, p: Prepared, trace: tiersplit_adapt::Trace) -> Result<Ex
         .await
     })?;
     drop(p.nodes);
-    write_trace_outputs(a, &setup, &reports)?;
-    let ok = reports
-        .iter()
-        .all(|r| r.all_exact && r.failures.is_empty() && r.fed == r.frames.len() as u64);
-    Ok(if ok {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
+    let title = format!(
+        "{} on {} under trace {}",
+        p.source.short_label(),
+        setup.base().name,
+        setup.trace.name
+    );
+    write_trace_outputs(a, &title, &setup, &reports)?;
+    Ok(exit_code(reports.iter().all(TraceReport::passed)))
 }
 
-/// The table, the plot and the JSON of a trace run.
-fn write_trace_outputs(a: &Args, setup: &TraceSetup, reports: &[TraceReport]) -> Result<()> {
+/// The table, the plot (titled `title`) and the JSON of a trace run.
+fn write_trace_outputs(
+    a: &Args,
+    title: &str,
+    setup: &TraceSetup,
+    reports: &[TraceReport],
+) -> Result<()> {
     print_trace_reports(reports);
     if let Some(path) = &a.plot {
-        let title = format!(
-            "{} on {} under trace {}",
-            std::path::Path::new(&setup.label)
-                .file_name()
-                .map_or(setup.label.clone(), |f| f.to_string_lossy().to_string()),
-            setup.base.name,
-            setup.trace.name
-        );
-        crate::latency_plot::draw(path, &title, reports, setup.trace.duration_s)?;
+        crate::latency_plot::draw(path, title, reports, setup.trace.duration_s)?;
         println!("wrote {}", path.display());
     }
     if let Some(path) = &a.json {

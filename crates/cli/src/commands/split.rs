@@ -1,10 +1,10 @@
 use crate::input_args::{import_options, parse_input_shape};
 use anyhow::{bail, Context, Result};
-use serde_json::{json, Value};
+use serde_json::json;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use tiersplit_graph::{LayerId, ModelGraph, Partitioning};
-use tiersplit_session::ModelSource;
+use tiersplit_graph::Partitioning;
+use tiersplit_session::{read_parts, ModelSource};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -25,40 +25,6 @@ pub struct Args {
     output: PathBuf,
     #[arg(long = "input-shape", value_parser = parse_input_shape)]
     input_shape: Vec<(Option<String>, Vec<u64>)>,
-}
-
-/// Reads a partition file: layer names or ids, resolved against the graph.
-pub fn read_parts(g: &ModelGraph, text: &str) -> Result<Vec<Vec<LayerId>>> {
-    let v: Value = serde_json::from_str(text).context("partition file is not valid JSON")?;
-    let list = match &v {
-        Value::Array(a) => a,
-        Value::Object(o) => o
-            .get("parts")
-            .and_then(Value::as_array)
-            .context("partition file object has no \"parts\" array")?,
-        _ => bail!("partition file must be a JSON array of partitions or {{\"parts\": [...]}}"),
-    };
-    list.iter()
-        .enumerate()
-        .map(|(p, part)| {
-            let items = part.as_array().with_context(|| format!("partition {p} is not a list of layers"))?;
-            items
-                .iter()
-                .map(|it| match it {
-                    Value::String(s) => g.layer_by_name(s).map(|l| l.id).with_context(|| format!("partition {p}: no layer named '{s}'")),
-                    Value::Number(n) => {
-                        let i = n.as_u64().with_context(|| format!("partition {p}: {n} is not a layer id"))?;
-                        if (i as usize) < g.layers.len() {
-                            Ok(LayerId(i as u32))
-                        } else {
-                            bail!("partition {p}: layer id {i} out of range (the model has {} layers)", g.layers.len())
-                        }
-                    }
-                    other => bail!("partition {p}: {other} is neither a layer name nor an id"),
-                })
-                .collect()
-        })
-        .collect()
 }
 
 pub fn run(a: Args) -> Result<ExitCode> {

@@ -4,11 +4,7 @@ use crate::input_args::InputArgs;
 use anyhow::{bail, Result};
 use serde_json::json;
 use std::process::ExitCode;
-use tiersplit_exec::Difference;
-use tiersplit_session::{
-    flops_overhead, load_unsplit, model_inputs, run_named, run_tiled, ModelSource,
-};
-use tiersplit_tile::Grid;
+use tiersplit_session::{GridSpec, ModelSource, TileCheck};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -60,24 +56,21 @@ pub fn run(a: Args) -> Result<ExitCode> {
     if let Some(n) = a.layers {
         run.truncate(n.max(1));
     }
-    let out = g.tensor(g.layer(*run.last().unwrap()).outputs[0]);
-    let (oh, ow) = (out.shape[2], out.shape[3]);
     let grid = if a.weights.is_empty() {
-        Grid::even(oh, ow, a.grid.0, a.grid.1)
+        GridSpec::Even(a.grid.0, a.grid.1)
     } else {
-        Grid::weighted_rows(oh, ow, &a.weights)
-    }
-    .map_err(|e| anyhow::anyhow!("grid does not fit the {oh}x{ow} output of the run: {e}"))?;
-    let tiled = model.tiled_run(&run, &grid)?;
-    let inputs = model_inputs(&model, &a.inputs.choice(a.seed))?;
-    let reference = run_named(load_unsplit(&source, &model)?.as_ref(), &inputs)?;
-    let result = run_tiled(&model, &tiled, &inputs)?;
-    let diff = Difference::between(&result, &reference);
+        GridSpec::Rows(a.weights.clone())
+    };
+    let TileCheck {
+        tiled,
+        grid,
+        diff,
+        flops,
+    } = TileCheck::run(&source, &model, &run, &grid, &a.inputs.choice(a.seed))?;
     let ok = diff.within_tolerance();
     // Halo overhead: FLOPs of every tile's layers over the unsplit run's, bytes sent to tiles
     // over the run input's bytes.
-    let plan = &tiled.plan;
-    let flops = flops_overhead(&model, &tiled);
+    let (plan, out) = (&tiled.plan, g.tensor(tiled.output));
     let input_bytes = g.tensor(tiled.input).bytes().0 as f64;
     if a.json {
         let tiles: Vec<_> = plan
@@ -144,9 +137,5 @@ pub fn run(a: Args) -> Result<ExitCode> {
             if ok { "PASS" } else { "FAIL" }
         );
     }
-    Ok(if ok {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
+    Ok(crate::exit_code(ok))
 }

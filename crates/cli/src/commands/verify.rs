@@ -79,9 +79,5 @@ pub fn run(a: Args) -> Result<ExitCode> {
             if ok { "PASS" } else { "FAIL" }
         );
     }
-    Ok(if ok {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
+    Ok(crate::exit_code(ok))
 }

@@ -5,6 +5,7 @@ use crate::calibrate::{Calibrated, EmulateMode};
 use crate::engine::{model_inputs, InputChoice};
 use crate::error::Result;
 use crate::measured::{run_plan, Feed, FrameBreakdown, Measured, Workload};
+use crate::median::median;
 use crate::session::Session;
 use crate::setup::Setting;
 use crate::source::ModelSource;
@@ -47,29 +48,89 @@ pub async fn every_plan(
         let c = Calibrated::measure(&case.source, &model, scenario, profile, inputs, 5, mode)?;
         let problem = Setting::of(scenario.clone()).problem(&model, &c.profile)?;
         session.set_emulation(c.emulation.clone()).await?;
-        let w = Workload {
-            model: &model,
-            problem: &problem,
-            inputs: &c.inputs,
-            reference: &c.reference,
-            switch: None,
-        };
-        let mut rows = Vec::new();
-        for planner in all_planners() {
-            if only.is_some_and(|o| !o.contains(&planner.name())) {
-                continue;
-            }
-            let plan = planner.plan(&problem)?;
-            rows.push(run_plan(session, &w, &plan, frames, Feed::Sequential).await?);
-        }
+        let w = c.workload(&model, &problem);
+        let (rows, _) = plans_measured(session, &w, frames, only, false).await?;
         out.push((case.label.clone(), rows));
     }
     Ok(out)
 }
 
+/// How much faster than its predicted rate best-throughput's plan is fed when pipelined.
+pub const OVERFEED: f64 = 1.25;
+
+/// Every planner's plan of `w` (or only those named) run `frames` frames one at a time, in
+/// planner order; with `pipelined`, best-throughput's plan also `3 * frames` frames fed
+/// [`OVERFEED`] times its predicted rate, 4 in flight (the second result).
+pub async fn plans_measured(
+    session: &mut Session,
+    w: &Workload<'_>,
+    frames: usize,
+    only: Option<&[&str]>,
+    pipelined: bool,
+) -> Result<(Vec<Measured>, Option<Measured>)> {
+    let mut rows = Vec::new();
+    let mut throughput = None;
+    for planner in all_planners() {
+        if only.is_some_and(|o| !o.contains(&planner.name())) {
+            continue;
+        }
+        let plan = planner.plan(w.problem)?;
+        let m = run_plan(session, w, &plan, frames, Feed::Sequential).await?;
+        if pipelined && plan.algorithm == "best-throughput" {
+            let paced = Feed::Paced {
+                fps: m.predicted_fps * OVERFEED,
+                window: 4,
+            };
+            throughput = Some(run_plan(session, w, &plan, frames * 3, paced).await?);
+        }
+        rows.push(m);
+    }
+    Ok((rows, throughput))
+}
+
 /// Mean over a run's frames of one figure of their breakdown.
 pub fn mean_ms(m: &Measured, f: impl Fn(&FrameBreakdown) -> f64) -> f64 {
     m.breakdown.iter().map(f).sum::<f64>() / m.breakdown.len().max(1) as f64
+}
+
+/// Mean frame latency over the mean summed compute of its parts: what the runtime adds
+/// (1 = nothing).
+pub fn runtime_overhead(m: &Measured) -> f64 {
+    mean_ms(m, |b| b.latency_ms) / mean_ms(m, |b| b.compute_ms.values().sum())
+}
+
+/// How far a case's runs were from their predictions.
+#[derive(Debug, Clone)]
+pub struct ErrorSpread {
+    /// Each run's |prediction error|, in run order.
+    pub errors: Vec<f64>,
+    /// Their median.
+    pub median: f64,
+    /// The largest (NaN ignored; 0 without runs).
+    pub worst: f64,
+    /// The algorithm of the run with the largest ("-" without runs).
+    pub worst_plan: String,
+    /// Whether every run was exact.
+    pub all_exact: bool,
+}
+
+impl ErrorSpread {
+    /// The spread of `rows`.
+    pub fn of(rows: &[Measured]) -> ErrorSpread {
+        let errors: Vec<f64> = rows.iter().map(|m| m.error.abs()).collect();
+        let worst_plan = rows
+            .iter()
+            .max_by(|a, b| a.error.abs().total_cmp(&b.error.abs()))
+            .map_or("-", |m| m.algorithm.as_str())
+            .to_string();
+        ErrorSpread {
+            median: median(errors.clone()),
+            worst: errors.iter().copied().fold(0.0, f64::max),
+            worst_plan,
+            all_exact: rows.iter().all(|m| m.exact),
+            errors,
+        }
+    }
 }
 
 /// A model that only passes a tensor of `bytes` through (Relu), for link measurements.
@@ -117,13 +178,7 @@ pub async fn goodput(
         let problem = Setting::of(scenario.clone()).problem(&model, &c.profile)?;
         let plan = SingleNode(Tier::Edge).plan(&problem)?;
         session.set_emulation(c.emulation.clone()).await?;
-        let w = Workload {
-            model: &model,
-            problem: &problem,
-            inputs: &c.inputs,
-            reference: &c.reference,
-            switch: None,
-        };
+        let w = c.workload(&model, &problem);
         let m = run_plan(session, &w, &plan, frames, Feed::Sequential).await?;
         let compute = mean_ms(&m, |b| b.compute_ms.values().sum());
         let sent = 2.0 * (mb << 20) as f64 * 8.0;

@@ -2,10 +2,17 @@
 //! side in one run (ratios within a round, so a shared machine's drift cancels), for a front
 //! end to print. Speed targets live here, never in timed unit tests.
 
+mod adapt;
 mod cluster;
 mod engine;
 mod planning;
 
-pub use cluster::{every_plan, goodput, link_scenario, mean_ms, Case};
+pub use adapt::{adapt_rows, ratios, AdaptRow, StepAnswer, METRICS};
+pub use cluster::{
+    every_plan, goodput, link_scenario, mean_ms, plans_measured, runtime_overhead, Case,
+    ErrorSpread, OVERFEED,
+};
 pub use engine::{split_overhead, EngineRow};
-pub use planning::{generated_dag, planning_times, readjust_rows, ReadjustRow};
+pub use planning::{
+    generated_dag, planning_problems, planning_times, readjust_problems, readjust_rows, ReadjustRow,
+};

@@ -4,8 +4,9 @@ use crate::error::{Result, SessionError};
 use crate::median::median;
 use rand::{Rng, SeedableRng};
 use std::time::Instant;
-use tiersplit_cost::{Bandwidth, Nanos, Problem, Tier};
+use tiersplit_cost::{Bandwidth, Nanos, Problem, Profile, Scenario, Tier};
 use tiersplit_graph::{Bytes, DType, Flops, Layer, LayerId, ModelGraph, TensorId, TensorInfo};
+use tiersplit_onnx::{ImportOptions, OnnxModel};
 use tiersplit_plan::{evaluate, ExactThreeTier, Hpa, Plan, Planner};
 
 /// A generated CNN-like DAG: a chain of `n` layers where every fourth layer also reads the
@@ -51,6 +52,55 @@ pub fn generated_dag(n: usize, seed: u64) -> ModelGraph {
         inputs: vec![TensorId(0)],
         outputs: vec![TensorId(n as u32)],
     }
+}
+
+/// Every zoo model (with its tiling geometry) and generated DAGs of 1,200 and 2,400 layers,
+/// each with its problem on `scenario`; layer times estimated from FLOPs, as planning time does
+/// not depend on them.
+pub fn planning_problems(scenario: &Scenario) -> Result<Vec<(ModelGraph, Problem)>> {
+    let mut out = Vec::new();
+    for e in tiersplit_zoo::ZOO {
+        let bytes = tiersplit_zoo::build_bytes(e.name, 0)?;
+        let model = OnnxModel::from_bytes(&bytes, &ImportOptions::default())?;
+        let mut g = model.graph.clone();
+        g.name = e.name.to_string();
+        let mut problem = Problem::new(&g, scenario, &Profile::estimate(&g, 20.0))?;
+        problem.set_spatial(model.spatial_ops())?;
+        out.push((g, problem));
+    }
+    for (n, seed) in [(1200, 1), (2400, 2)] {
+        let g = generated_dag(n, seed);
+        let problem = Problem::new(&g, scenario, &Profile::estimate(&g, 20.0))?;
+        out.push((g, problem));
+    }
+    Ok(out)
+}
+
+/// The zoo models HPA's re-adjustment is measured on, each with its problem on `scenario`.
+pub fn readjust_problems(scenario: &Scenario) -> Result<Vec<(&'static str, Problem)>> {
+    let mut out = Vec::new();
+    for name in [
+        "googlenet",
+        "resnet50",
+        "mobilenetv2",
+        "vgg16",
+        "tinyyolov2",
+    ] {
+        let bytes = tiersplit_zoo::build_bytes(name, 0)?;
+        let g = OnnxModel::from_bytes(&bytes, &ImportOptions::default())?.graph;
+        out.push((name, Problem::new(&g, scenario, &profile_for(&g, name))?));
+    }
+    Ok(out)
+}
+
+/// The measured profile in `profiles/NAME.json` when it is there and fits, else a FLOP
+/// estimate.
+fn profile_for(g: &ModelGraph, name: &str) -> Profile {
+    std::fs::read_to_string(format!("profiles/{name}.json"))
+        .ok()
+        .and_then(|t| Profile::from_json(&t).ok())
+        .filter(|p| p.times_for(g).is_ok())
+        .unwrap_or_else(|| Profile::estimate(g, 20.0))
 }
 
 /// Each planner's median planning time on `problem` over `rounds` runs (ms).
