@@ -20,6 +20,7 @@ pub struct PartKey {
 }
 
 impl PartKey {
+    /// The key of part `part` of deployment `deployment`.
     pub fn new(deployment: u64, part: &str) -> PartKey {
         PartKey {
             deployment,
@@ -33,22 +34,43 @@ impl PartKey {
 pub enum Measurement {
     /// `bytes` held the link `from -> to` for `secs` (its fixed delay not included).
     Transfer {
+        /// Sending node.
         from: NodeId,
+        /// Receiving node.
         to: NodeId,
+        /// Bytes transferred.
         bytes: u64,
+        /// Seconds the bytes held the link.
         secs: f64,
     },
     /// A run of `part` kept its node busy for `busy`.
-    PartRun { part: PartKey, busy: Nanos },
+    PartRun {
+        /// The part that ran.
+        part: PartKey,
+        /// Time the run kept the node busy.
+        busy: Nanos,
+    },
 }
 
 /// What made a re-plan, and so how it is made.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub enum Trigger {
     /// A link's rate stepped: the quick planner answers first.
-    LinkStep { from: NodeId, to: NodeId, mbps: f64 },
+    LinkStep {
+        /// Sending node of the link.
+        from: NodeId,
+        /// Receiving node of the link.
+        to: NodeId,
+        /// The link's new estimated rate, Mbit/s.
+        mbps: f64,
+    },
     /// A node's speed stepped.
-    NodeStep { node: NodeId, slowdown: f64 },
+    NodeStep {
+        /// The node whose speed stepped.
+        node: NodeId,
+        /// Its new slowdown: measured over profiled compute time (1.0 = as profiled).
+        slowdown: f64,
+    },
     /// The full planner refines the quick plan just switched to.
     Refine,
     /// A proposal held back by the cooldown is tried again.
@@ -88,8 +110,11 @@ impl Trigger {
 pub enum Action {
     /// Send `bytes` of filler over `from -> to` to measure it.
     Probe {
+        /// Sending node of the link to probe.
         from: NodeId,
+        /// Receiving node of the link to probe.
         to: NodeId,
+        /// Size of the filler: about 25 ms of the link at its last known rate.
         bytes: u64,
     },
     /// Re-plan (slow: off the frame loop) and report with [`Adaptation::replanned`].
@@ -99,11 +124,13 @@ pub enum Action {
 /// A re-plan to run in the background.
 #[derive(Debug)]
 pub struct ReplanRequest {
+    /// What made the re-plan, and so which planner answers first.
     pub trigger: Trigger,
     /// When the change that caused it was seen.
     pub seen_s: f64,
     /// The nominal problem corrected by the estimates.
     pub problem: Problem,
+    /// The plan serving when the re-plan was asked for.
     pub current: Plan,
     /// The frame the switch would serve from (for the cooldown).
     pub frame: u64,
@@ -119,8 +146,11 @@ impl std::fmt::Debug for Controller {
 /// A re-plan's answer.
 #[derive(Debug, Clone)]
 pub struct Replanned {
+    /// The trigger of the [`ReplanRequest`] this answers.
     pub trigger: Trigger,
+    /// When the change that caused the re-plan was seen (seconds, caller's clock).
     pub seen_s: f64,
+    /// The candidate plan and the switching policy's decision on it.
     pub proposal: Proposal,
     /// The proposal came from the quick planner: the full one refines it after the switch.
     pub quick: bool,
@@ -179,6 +209,8 @@ pub struct AdaptConfig {
     pub probe_gap_s: f64,
     /// Besides steps, a re-plan this often (seconds) when estimates drifted by `drift`.
     pub replan_every_s: f64,
+    /// Relative change of a link rate since the last re-plan (0.1 = 10%) that makes the
+    /// periodic re-plan run.
     pub drift: f64,
 }
 
@@ -196,10 +228,15 @@ impl Default for AdaptConfig {
 /// A step or a part run the machine saw, for reports.
 #[derive(Debug, Clone, Serialize)]
 pub struct PartSample {
+    /// When the run was reported (seconds, caller's clock).
     pub t_s: f64,
+    /// The node the part ran on.
     pub node: NodeId,
+    /// The part that ran.
     pub part: PartKey,
+    /// Time the run kept the node busy.
     pub measured: Nanos,
+    /// Time the nominal problem predicts for the part on that node.
     pub nominal: Nanos,
     /// The node's slowdown estimate after it.
     pub slowdown: Option<f64>,
@@ -223,7 +260,9 @@ pub struct Adaptation {
     pending: bool,
     /// Re-plans asked for, probes sent, re-plans that found no plan keeping up.
     pub replans: usize,
+    /// Probes sent.
     pub probes: usize,
+    /// Re-plans that found no plan keeping up with the frame rate.
     pub overloaded: usize,
     /// Every part run seen, in order.
     pub part_samples: Vec<PartSample>,

@@ -30,12 +30,16 @@ pub enum Replan {
 /// What a re-plan found and what the policy made of it.
 #[derive(Debug, Clone)]
 pub struct Proposal {
+    /// The candidate plan the re-plan found (to deploy when `decision` is `Switch`).
     pub plan: Plan,
+    /// The objective the candidate was planned and scored for.
     pub mode: Mode,
     /// The current plan's and the candidate's score under the new estimates (makespan in
     /// light mode, period in heavy mode).
     pub current: Nanos,
+    /// The candidate's score, in the same unit as `current`.
     pub candidate: Nanos,
+    /// What the switching policy made of the candidate.
     pub decision: Decision,
     /// Even the chosen plan cannot keep up with the frame rate.
     pub overloaded: bool,
@@ -55,6 +59,7 @@ pub struct Controller {
     heavy: Option<Box<dyn Planner>>,
     /// Frames are paced at this interval (None: one frame at a time, latency only).
     pub frame_interval: Option<Nanos>,
+    /// The hysteresis and cooldown every proposal is decided by.
     pub policy: SwitchPolicy,
 }
 

@@ -120,6 +120,7 @@ impl Estimates {
         }
     }
 
+    /// Estimated rate of the link `from -> to`, Mbit/s; `None` before its first sample.
     pub fn link_mbps(&self, from: NodeId, to: NodeId) -> Option<f64> {
         self.links.get(&(from, to)).and_then(|l| l.rate.mbps())
     }

@@ -28,13 +28,16 @@ impl std::str::FromStr for Overload {
 /// A frame the source produced: its index in the stream and when (seconds).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Arrival {
+    /// Position in the stream (0 for the first frame produced).
     pub index: u64,
+    /// When the frame was produced (seconds, caller's clock).
     pub at_s: f64,
 }
 
 /// What happened to an arriving frame.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Admission {
+    /// Queued, nothing dropped.
     Queued,
     /// Queued, and this older frame was dropped to make room.
     DroppedOldest(Arrival),
@@ -46,7 +49,9 @@ pub enum Admission {
 /// and every frame accounted for: each arrival is eventually taken or counted as dropped.
 #[derive(Debug, Clone)]
 pub struct FrameQueue {
+    /// What happens to a frame that finds the queue full.
     pub policy: Overload,
+    /// Frames that can wait at once (at least 1).
     pub capacity: usize,
     waiting: VecDeque<Arrival>,
     arrived: u64,
@@ -57,6 +62,7 @@ pub struct FrameQueue {
 }
 
 impl FrameQueue {
+    /// An empty queue; a `capacity` of 0 is raised to 1.
     pub fn new(policy: Overload, capacity: usize) -> FrameQueue {
         FrameQueue {
             policy,
@@ -106,6 +112,7 @@ impl FrameQueue {
         self.waiting.pop_front()
     }
 
+    /// Frames queued and not yet taken.
     pub fn waiting(&self) -> usize {
         self.waiting.len()
     }
@@ -115,6 +122,7 @@ impl FrameQueue {
         self.arrived
     }
 
+    /// Frames dropped to make room (drop-oldest), in the order they were dropped.
     pub fn dropped(&self) -> &[Arrival] {
         &self.dropped
     }

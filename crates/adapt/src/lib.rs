@@ -18,6 +18,7 @@
 //! No engine, network or async runtime: everything here is tested in milliseconds.
 
 #![deny(clippy::print_stdout, clippy::print_stderr)]
+#![warn(missing_docs)]
 
 mod adaptation;
 mod controller;

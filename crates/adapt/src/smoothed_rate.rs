@@ -17,6 +17,8 @@ pub struct SmoothedRate {
 }
 
 impl SmoothedRate {
+    /// A tracker with no sample yet; `alpha` is clamped to 0..=1, `threshold` to at least 0
+    /// and `patience` to at least 1.
     pub fn new(alpha: f64, threshold: f64, patience: usize) -> SmoothedRate {
         SmoothedRate {
             alpha: alpha.clamp(0.0, 1.0),
@@ -59,6 +61,7 @@ impl SmoothedRate {
         }
     }
 
+    /// The current average (the new level right after a step); `None` before any sample.
     pub fn value(&self) -> Option<f64> {
         self.average
     }

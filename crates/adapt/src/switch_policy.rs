@@ -12,15 +12,19 @@ pub struct SwitchPolicy {
 /// What the policy says for a candidate plan.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
 pub enum Decision {
+    /// Switch to the candidate (remembered for the cooldown).
     Switch,
     /// Better by less than the required gain.
     KeepNotEnoughGain,
     /// Better, but the last switch was too recent.
     KeepCoolingDown,
+    /// The candidate is not predicted better than the current plan.
     KeepNotBetter,
 }
 
 impl SwitchPolicy {
+    /// A policy requiring a relative gain of `min_gain` (clamped to at least 0) and
+    /// `cooldown_frames` frames between switches.
     pub fn new(min_gain: f64, cooldown_frames: u64) -> SwitchPolicy {
         SwitchPolicy {
             min_gain: min_gain.max(0.0),

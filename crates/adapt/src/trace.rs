@@ -26,18 +26,23 @@ use tiersplit_cost::Scenario;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Trace {
+    /// Name of the trace, used in reports.
     pub name: String,
+    /// Free-text description (empty when not given).
     #[serde(default)]
     pub description: String,
     /// How long a run over this trace lasts.
     pub duration_s: f64,
+    /// The changes, in time order.
     #[serde(default)]
     pub steps: Vec<TraceStep>,
 }
 
+/// One change of conditions in a [`Trace`]: new link rates, new node loads, or both.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TraceStep {
+    /// When the step applies, in seconds from the start (within `0..duration_s`).
     pub at_s: f64,
     /// Scenario links as "from->to".
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -45,6 +50,7 @@ pub struct TraceStep {
     /// New rate of those links, Mbit/s.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mbps: Option<f64>,
+    /// Scenario nodes by name.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub nodes: Vec<String>,
     /// New load factor of those nodes (>= 1: compute takes this many times as long).
@@ -52,12 +58,23 @@ pub struct TraceStep {
     pub load: Option<f64>,
 }
 
+/// Why a trace could not be parsed or does not fit its scenario.
 #[derive(Debug, Error, PartialEq)]
 pub enum TraceError {
+    /// The text is not valid TOML or does not match the trace format (an unknown field).
     #[error("trace: {0}")]
     Toml(String),
+    /// A step is invalid.
     #[error("trace step {step} (at {at_s} s): {msg}")]
-    Step { step: usize, at_s: f64, msg: String },
+    Step {
+        /// The step's number, 1 for the first.
+        step: usize,
+        /// The step's time, seconds.
+        at_s: f64,
+        /// What is wrong with it.
+        msg: String,
+    },
+    /// A field of the trace itself is invalid (`duration_s` not positive).
     #[error("trace: {0}")]
     Field(String),
 }
@@ -71,6 +88,9 @@ impl Trace {
         Ok(t)
     }
 
+    /// Checks the trace against `scenario`: a positive duration, steps in time order within
+    /// it, `links`/`mbps` and `nodes`/`load` given in pairs, positive rates, loads of at least
+    /// 1, and links and nodes the scenario has.
     pub fn validate(&self, scenario: &Scenario) -> Result<(), TraceError> {
         if !(self.duration_s.is_finite() && self.duration_s > 0.0) {
             return Err(TraceError::Field(format!(

@@ -10,6 +10,7 @@
 //! Pure: no I/O beyond parsing strings, no engine, no network.
 
 #![deny(clippy::print_stdout, clippy::print_stderr)]
+#![warn(missing_docs)]
 
 mod error;
 mod link_cost;

@@ -6,13 +6,18 @@ use tiersplit_graph::Bytes;
 /// `latency + b / bandwidth`, where latency is half the round trip plus a per-message overhead.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct LinkCost {
+    /// Sending node.
     pub from: NodeId,
+    /// Receiving node.
     pub to: NodeId,
+    /// Rate of the link.
     pub bandwidth: Bandwidth,
+    /// Fixed delay of every message: half the round trip plus the per-message overhead.
     pub latency: Nanos,
 }
 
 impl LinkCost {
+    /// Time for a message of `bytes` to arrive: `latency + bytes / bandwidth`.
     pub fn time(&self, bytes: Bytes) -> Nanos {
         self.latency + self.bandwidth.time_for(bytes)
     }

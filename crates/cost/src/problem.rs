@@ -9,15 +9,21 @@ use tiersplit_tile::SpatialOp;
 #[serde(transparent)]
 pub struct NodeId(pub usize);
 
+/// One machine of a [`Problem`], in the scenario's node order.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ProblemNode {
+    /// The node's name in the scenario.
     pub name: String,
+    /// The node's tier.
     pub tier: Tier,
 }
 
+/// One layer of a [`Problem`], with its time on every node.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ProblemLayer {
+    /// The layer's name in the model graph.
     pub name: String,
+    /// Operator type, from the ONNX node (such as `Conv`).
     pub op: String,
     /// Time of this layer on each node, indexed by [`NodeId`].
     pub time: Vec<Nanos>,
@@ -30,10 +36,13 @@ pub struct ProblemLayer {
 /// A tensor that may cross the network: a layer output or a graph input.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ProblemTensor {
+    /// The tensor's name in the model graph.
     pub name: String,
+    /// Size of the tensor for one frame.
     pub bytes: Bytes,
     /// `None`: a graph input, produced on the device (the raw upload).
     pub producer: Option<usize>,
+    /// Indices in [`Problem::layers`] of the layers that read it.
     pub consumers: Vec<usize>,
     /// Graph outputs go back to the device.
     pub graph_output: bool,
@@ -46,14 +55,21 @@ pub struct ProblemTensor {
 /// tensors with their sizes, and the links. Serialisable, so a plan can be checked by anyone.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Problem {
+    /// Name of the model graph.
     pub model: String,
+    /// Name of the scenario.
     pub scenario: String,
+    /// The machines, indexed by [`NodeId`].
     pub nodes: Vec<ProblemNode>,
+    /// The device: where graph inputs are produced and where outputs must return.
     pub device: NodeId,
     /// In topological order.
     pub layers: Vec<ProblemLayer>,
+    /// Layer outputs and graph inputs; [`Problem::layer_io`] maps layers to them.
     pub tensors: Vec<ProblemTensor>,
+    /// Directed links; a bidirectional scenario link appears once per direction.
     pub links: Vec<LinkCost>,
+    /// Frames per second the device produces (the scenario's `frame_rate`).
     pub frame_rate: f64,
 }
 
@@ -217,10 +233,12 @@ impl Problem {
         self.nodes.iter().position(|n| n.name == name).map(NodeId)
     }
 
+    /// Every node's id, in order.
     pub fn node_ids(&self) -> impl Iterator<Item = NodeId> + '_ {
         (0..self.nodes.len()).map(NodeId)
     }
 
+    /// The nodes of `tier`, in id order.
     pub fn nodes_of(&self, tier: Tier) -> Vec<NodeId> {
         self.node_ids()
             .filter(|&n| self.nodes[n.0].tier == tier)
@@ -234,6 +252,7 @@ impl Problem {
             .min_by_key(|&n| self.layers.iter().map(|l| l.time[n.0]).sum::<Nanos>())
     }
 
+    /// The direct link `from -> to`, if there is one.
     pub fn link(&self, from: NodeId, to: NodeId) -> Option<&LinkCost> {
         self.links.iter().find(|l| l.from == from && l.to == to)
     }

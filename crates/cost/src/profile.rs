@@ -5,6 +5,7 @@ use tiersplit_graph::ModelGraph;
 /// Latency of one layer on the reference machine.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LayerTime {
+    /// The layer's name in the model graph, which [`Profile::times_for`] checks.
     pub name: String,
     /// Median time of the layer run on its own.
     pub measured_ms: f64,
@@ -21,17 +22,25 @@ pub struct LayerTime {
 /// for).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Profile {
+    /// Format tag: [`PROFILE_FORMAT`].
     pub format: String,
+    /// Name of the model profiled.
     pub model: String,
     /// Host name and CPU model of the machine measured, or "estimate".
     pub machine: String,
+    /// Engine and version that ran the layers (`none` for an estimate).
     pub engine: String,
+    /// Engine threads used while measuring.
     pub threads: u32,
+    /// Timed runs per measurement, after a warm-up (0 for an estimate).
     pub repeats: u32,
+    /// Median time of the unsplit model run whole, in milliseconds.
     pub whole_model_ms: f64,
+    /// Per-layer times, in graph order.
     pub layers: Vec<LayerTime>,
 }
 
+/// Format tag of the profile JSON this version reads and writes.
 pub const PROFILE_FORMAT: &str = "tiersplit-profile/1";
 
 impl Profile {
@@ -73,6 +82,7 @@ impl Profile {
         p
     }
 
+    /// Parses a profile from JSON; fails when its `format` is not [`PROFILE_FORMAT`].
     pub fn from_json(text: &str) -> Result<Profile, CostError> {
         let p: Profile =
             serde_json::from_str(text).map_err(|e| CostError::Profile(e.to_string()))?;

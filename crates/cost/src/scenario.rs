@@ -6,8 +6,11 @@ use std::fmt;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Tier {
+    /// The machine frames come from and results return to (exactly one per scenario).
     Device,
+    /// A server near the device.
     Edge,
+    /// A remote data-centre server (at most one per scenario).
     Cloud,
 }
 
@@ -37,7 +40,9 @@ impl fmt::Display for Tier {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NodeSpec {
+    /// Unique name, used by links, traces and per-node profiles.
     pub name: String,
+    /// Where the machine sits.
     pub tier: Tier,
     /// Compute speed relative to the machine the reference profile was taken on (2.0 = twice
     /// as fast).
@@ -59,11 +64,16 @@ pub struct NodeSpec {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LinkSpec {
+    /// Name of the sending node.
     pub from: String,
+    /// Name of the receiving node.
     pub to: String,
+    /// Rate of the link, Mbit/s (positive).
     pub bandwidth_mbps: f64,
+    /// Round-trip time, milliseconds (0 when not given).
     #[serde(default)]
     pub rtt_ms: f64,
+    /// Whether the link also runs `to -> from` at the same rate (true when not given).
     #[serde(default = "yes")]
     pub bidirectional: bool,
 }
@@ -72,7 +82,9 @@ pub struct LinkSpec {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Scenario {
+    /// Name of the scenario, used in reports.
     pub name: String,
+    /// Free-text description (empty when not given).
     #[serde(default)]
     pub description: String,
     /// Frames per second the device produces (DADS's Q); the heavy-load threshold is 1/Q.
@@ -81,7 +93,9 @@ pub struct Scenario {
     /// system calls), in milliseconds.
     #[serde(default = "default_overhead_ms")]
     pub message_overhead_ms: f64,
+    /// The machines: exactly one device, at most one cloud node.
     pub nodes: Vec<NodeSpec>,
+    /// The network links between the machines.
     pub links: Vec<LinkSpec>,
 }
 
@@ -113,6 +127,8 @@ impl Scenario {
         Ok(s)
     }
 
+    /// Checks the values (frame rate, overhead, node names and tiers, speeds, threads, link
+    /// ends, rates, round trips); errors name the offending field. `from_toml` runs it.
     pub fn validate(&self) -> Result<(), CostError> {
         if !(self.frame_rate.is_finite() && self.frame_rate > 0.0) {
             return Err(field(
@@ -187,6 +203,7 @@ impl Scenario {
         Ok(())
     }
 
+    /// The device node. Panics when the scenario has none (it was not validated).
     pub fn device(&self) -> &NodeSpec {
         self.nodes
             .iter()
@@ -194,6 +211,7 @@ impl Scenario {
             .expect("validated")
     }
 
+    /// Time between two frames: 1 / `frame_rate`.
     pub fn frame_interval(&self) -> Nanos {
         Nanos::from_secs_f64(1.0 / self.frame_rate)
     }
@@ -203,6 +221,7 @@ impl Scenario {
         self.nodes.iter().map(|n| n.speed).fold(f64::MIN, f64::max)
     }
 
+    /// The rate of `l` as a [`Bandwidth`].
     pub fn link_bandwidth(l: &LinkSpec) -> Bandwidth {
         Bandwidth::from_mbps(l.bandwidth_mbps)
     }

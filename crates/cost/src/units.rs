@@ -12,15 +12,19 @@ use tiersplit_graph::Bytes;
 pub struct Nanos(pub u64);
 
 impl Nanos {
+    /// Seconds to nanoseconds, rounded; negative values give zero.
     pub fn from_secs_f64(s: f64) -> Nanos {
         Nanos((s * 1e9).round().max(0.0) as u64)
     }
+    /// Milliseconds to nanoseconds, rounded; negative values give zero.
     pub fn from_millis_f64(ms: f64) -> Nanos {
         Nanos((ms * 1e6).round().max(0.0) as u64)
     }
+    /// The duration in milliseconds.
     pub fn as_millis_f64(self) -> f64 {
         self.0 as f64 / 1e6
     }
+    /// The duration in seconds.
     pub fn as_secs_f64(self) -> f64 {
         self.0 as f64 / 1e9
     }
@@ -61,6 +65,7 @@ impl Bandwidth {
     pub fn from_mbps(mbps: f64) -> Bandwidth {
         Bandwidth(mbps * 1e6 / 8.0)
     }
+    /// The rate in megabits per second (10^6 bits).
     pub fn as_mbps(self) -> f64 {
         self.0 * 8.0 / 1e6
     }

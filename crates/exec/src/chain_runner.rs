@@ -15,7 +15,10 @@ pub struct ChainRunner {
 /// Wall-clock time of one part in one run.
 #[derive(Debug, Clone, Copy)]
 pub struct PartTiming {
+    /// Position of the part in the list the runner was built from (its run order).
     pub part: usize,
+    /// Wall-clock time of the part's `LoadedModel::run` call alone (gathering its inputs
+    /// excluded).
     pub elapsed: Duration,
 }
 
@@ -33,6 +36,8 @@ impl ChainRunner {
         Ok(ChainRunner::from_loaded(parts, outputs))
     }
 
+    /// Builds a runner from parts already loaded, given in topological order. `outputs` names the
+    /// tensors returned by [`ChainRunner::run`].
     pub fn from_loaded(parts: Vec<Box<dyn LoadedModel>>, outputs: Vec<String>) -> ChainRunner {
         let mut last_use = HashMap::new();
         for (i, p) in parts.iter().enumerate() {
@@ -50,6 +55,7 @@ impl ChainRunner {
         }
     }
 
+    /// Number of parts the runner chains.
     pub fn part_count(&self) -> usize {
         self.parts.len()
     }

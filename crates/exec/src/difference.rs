@@ -19,6 +19,8 @@ impl Difference {
     /// operations (reassociation); see `docs/exactness.md` for the bound and measured values.
     pub const TOLERANCE: f64 = 1e-4;
 
+    /// Whether [`Difference::max_rel`] is at most [`Difference::TOLERANCE`], i.e. the split run
+    /// agrees with the reference.
     pub fn within_tolerance(&self) -> bool {
         self.max_rel <= Self::TOLERANCE
     }

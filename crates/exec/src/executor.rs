@@ -2,6 +2,7 @@ use crate::{ExecError, HostTensor};
 
 /// An inference engine that turns ONNX bytes into runnable models.
 pub trait Executor: Send + Sync {
+    /// Short engine name used in errors and reports (`"tract"` for [`crate::TractExecutor`]).
     fn name(&self) -> &'static str;
 
     /// Loads and optimises a model. `input_shapes` fixes the shapes of named inputs whose
@@ -15,7 +16,9 @@ pub trait Executor: Send + Sync {
 
 /// A model ready to run, possibly many times and from several threads.
 pub trait LoadedModel: Send + Sync {
+    /// Names of the model's inputs, in the order [`LoadedModel::run`] takes them.
     fn input_names(&self) -> &[String];
+    /// Names of the model's outputs, in the order [`LoadedModel::run`] returns them.
     fn output_names(&self) -> &[String];
     /// Runs on inputs given in `input_names` order; returns outputs in `output_names` order.
     fn run(&self, inputs: Vec<HostTensor>) -> Result<Vec<HostTensor>, ExecError>;

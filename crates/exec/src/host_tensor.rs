@@ -3,17 +3,26 @@ use crate::ExecError;
 /// A dense tensor in host memory, in row-major order, independent of any engine.
 #[derive(Debug, Clone, PartialEq)]
 pub struct HostTensor {
+    /// Dimensions, outermost first; the element count is their product (an empty shape is a
+    /// scalar).
     pub shape: Vec<usize>,
+    /// The elements in row-major order; the constructors check there are exactly as many as
+    /// `shape` needs.
     pub data: TensorData,
 }
 
+/// The elements of a [`HostTensor`], by element type.
 #[derive(Debug, Clone, PartialEq)]
 pub enum TensorData {
+    /// 32-bit floats (activations, logits).
     F32(Vec<f32>),
+    /// 64-bit integers (indices, shapes).
     I64(Vec<i64>),
 }
 
 impl HostTensor {
+    /// An f32 tensor; fails with `ExecError::BadTensor` when `data.len()` is not the product of
+    /// `shape`.
     pub fn f32(shape: Vec<usize>, data: Vec<f32>) -> Result<HostTensor, ExecError> {
         let expected: usize = shape.iter().product();
         if expected != data.len() {
@@ -29,6 +38,8 @@ impl HostTensor {
         })
     }
 
+    /// An i64 tensor; fails with `ExecError::BadTensor` when `data.len()` is not the product of
+    /// `shape`.
     pub fn i64(shape: Vec<usize>, data: Vec<i64>) -> Result<HostTensor, ExecError> {
         let expected: usize = shape.iter().product();
         if expected != data.len() {
@@ -44,14 +55,17 @@ impl HostTensor {
         })
     }
 
+    /// Number of elements (the product of `shape`).
     pub fn len(&self) -> usize {
         self.shape.iter().product()
     }
 
+    /// Whether the tensor has no elements (some dimension is 0).
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
+    /// Size of the element data in bytes: 4 per f32, 8 per i64.
     pub fn byte_len(&self) -> usize {
         match &self.data {
             TensorData::F32(v) => v.len() * 4,
@@ -67,6 +81,7 @@ impl HostTensor {
         }
     }
 
+    /// The elements as an f32 slice, or `None` for an i64 tensor (nothing is converted).
     pub fn as_f32(&self) -> Option<&[f32]> {
         match &self.data {
             TensorData::F32(v) => Some(v),

@@ -7,6 +7,7 @@
 //! is how split execution is checked against the unsplit model ([`Difference`]).
 
 #![deny(clippy::print_stdout, clippy::print_stderr)]
+#![warn(missing_docs)]
 
 mod chain_runner;
 mod difference;

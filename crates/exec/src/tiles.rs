@@ -79,19 +79,27 @@ pub fn stitch_nchw(
 
 /// One tile ready to run: its model, the input region it reads and the output region it makes.
 pub struct TileJob {
+    /// The tile's sub-model: one input (the cropped region) and one output (its piece of the
+    /// output map).
     pub model: Box<dyn LoadedModel>,
+    /// Rows and columns of the run's input map that the tile reads, halo included.
     pub input: Region,
+    /// Rows and columns of the stitched output map that the tile produces.
     pub output: Region,
 }
 
 /// Runs the tiles of one run of layers one after another (the distributed runtime runs them on
 /// different nodes) and stitches their outputs.
 pub struct TiledRunner {
+    /// The tiles, run in this order; their output regions must together cover the output map.
     pub jobs: Vec<TileJob>,
+    /// NCHW shape of the stitched output.
     pub output_shape: [usize; 4],
 }
 
 impl TiledRunner {
+    /// Loads one model per tile from (ONNX bytes, input region, output region), keeping the given
+    /// order; `output_shape` is the NCHW shape of the stitched result.
     pub fn load(
         executor: &dyn Executor,
         tiles: &[(Vec<u8>, Region, Region)],
@@ -110,6 +118,8 @@ impl TiledRunner {
         Ok(TiledRunner { jobs, output_shape })
     }
 
+    /// Crops each tile's input region out of `input` (an f32 NCHW map), runs the tile and stitches
+    /// the tile outputs into one map of `output_shape`.
     pub fn run(&self, input: &HostTensor) -> Result<HostTensor, ExecError> {
         let mut pieces = Vec::with_capacity(self.jobs.len());
         for job in &self.jobs {

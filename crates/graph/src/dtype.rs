@@ -5,13 +5,21 @@ use std::fmt;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum DType {
+    /// 32-bit IEEE float (ONNX code 1).
     F32,
+    /// Unsigned 8-bit integer (ONNX code 2).
     U8,
+    /// Signed 8-bit integer (ONNX code 3).
     I8,
+    /// Signed 32-bit integer (ONNX code 6).
     I32,
+    /// Signed 64-bit integer (ONNX code 7).
     I64,
+    /// Boolean, one byte per element (ONNX code 9).
     Bool,
+    /// 16-bit IEEE half-precision float (ONNX code 10).
     F16,
+    /// 64-bit IEEE float (ONNX code 11).
     F64,
 }
 
@@ -31,6 +39,7 @@ impl DType {
         })
     }
 
+    /// The ONNX `TensorProto.DataType` code of this type (the inverse of [`DType::from_onnx`]).
     pub fn onnx_code(self) -> i32 {
         match self {
             DType::F32 => 1,
@@ -44,6 +53,7 @@ impl DType {
         }
     }
 
+    /// Bytes per element (`Bool` takes one byte).
     pub fn size(self) -> u64 {
         match self {
             DType::U8 | DType::I8 | DType::Bool => 1,

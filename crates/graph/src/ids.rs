@@ -12,12 +12,14 @@ pub struct LayerId(pub u32);
 pub struct TensorId(pub u32);
 
 impl LayerId {
+    /// The id as an index into `ModelGraph::layers`.
     pub fn index(self) -> usize {
         self.0 as usize
     }
 }
 
 impl TensorId {
+    /// The id as an index into `ModelGraph::tensors`.
     pub fn index(self) -> usize {
         self.0 as usize
     }

@@ -10,6 +10,7 @@
 //! Pure: no I/O, no async runtime, no inference engine.
 
 #![deny(clippy::print_stdout, clippy::print_stderr)]
+#![warn(missing_docs)]
 
 mod dtype;
 mod error;

@@ -4,12 +4,19 @@ use serde::{Deserialize, Serialize};
 /// One computing node of the model (an ONNX node that reads activations).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Layer {
+    /// Index of the layer in [`ModelGraph::layers`], which is a topological order.
     pub id: LayerId,
+    /// Node name; the ONNX importer makes names unique (unnamed or repeated nodes become
+    /// `<op>_<index>`), so layers can be found by it.
     pub name: String,
+    /// ONNX operator type, such as `Conv` or `Relu`.
     pub op: String,
     /// Activation tensors read (weights and folded constants are not listed here).
     pub inputs: Vec<TensorId>,
+    /// Activation tensors the layer produces.
     pub outputs: Vec<TensorId>,
+    /// Floating-point operations of one run of the layer at the graph's static shapes (batch
+    /// included).
     pub flops: Flops,
     /// Learnable parameters (elements): BatchNormalization running statistics are buffers and
     /// not counted, so totals match the usual framework parameter counts.
@@ -46,20 +53,27 @@ impl Layer {
 /// An activation tensor: a graph input or the output of a layer.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TensorInfo {
+    /// Index of the tensor in [`ModelGraph::tensors`].
     pub id: TensorId,
+    /// Value name from the model; tensors are looked up, and sent between nodes, by this name.
     pub name: String,
+    /// Element type.
     pub dtype: DType,
+    /// Static shape, outermost dimension first (symbolic dimensions are fixed at import).
     pub shape: Vec<u64>,
     /// `None` for graph inputs.
     pub producer: Option<LayerId>,
+    /// Layers that read the tensor, each listed once.
     pub consumers: Vec<LayerId>,
 }
 
 impl TensorInfo {
+    /// Number of elements (the product of `shape`; 1 for a scalar).
     pub fn elements(&self) -> u64 {
         self.shape.iter().product()
     }
 
+    /// Size of the tensor's data: its elements times the element size.
     pub fn bytes(&self) -> Bytes {
         Bytes(self.elements() * self.dtype.size())
     }
@@ -68,9 +82,13 @@ impl TensorInfo {
 /// A data dependency between two layers, carrying one tensor.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Edge {
+    /// The layer that produces the tensor.
     pub from: LayerId,
+    /// The layer that reads it.
     pub to: LayerId,
+    /// The tensor carried.
     pub tensor: TensorId,
+    /// Size of the tensor: what a cut across this edge has to transfer.
     pub bytes: Bytes,
 }
 
@@ -78,38 +96,52 @@ pub struct Edge {
 /// `LayerId(i)` only depends on layers with smaller ids.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ModelGraph {
+    /// Model name: the ONNX graph name, or `model` when the file has none.
     pub name: String,
+    /// All layers in topological order; `layers[i].id` is `LayerId(i)`.
     pub layers: Vec<Layer>,
+    /// All activation tensors (graph inputs and layer outputs; weights are not tensors here);
+    /// `tensors[i].id` is `TensorId(i)`.
     pub tensors: Vec<TensorInfo>,
+    /// The graph input tensors (they have no producer), in the model's declared order.
     pub inputs: Vec<TensorId>,
+    /// The graph output tensors, each produced by a layer, in the model's declared order.
     pub outputs: Vec<TensorId>,
 }
 
 impl ModelGraph {
+    /// The layer with id `id`; panics if the id is out of range.
     pub fn layer(&self, id: LayerId) -> &Layer {
         &self.layers[id.index()]
     }
 
+    /// The tensor with id `id`; panics if the id is out of range.
     pub fn tensor(&self, id: TensorId) -> &TensorInfo {
         &self.tensors[id.index()]
     }
 
+    /// The tensor named `name`, or `None` if there is none.
     pub fn tensor_by_name(&self, name: &str) -> Option<&TensorInfo> {
         self.tensors.iter().find(|t| t.name == name)
     }
 
+    /// The layer named `name`, or `None` if there is none.
     pub fn layer_by_name(&self, name: &str) -> Option<&Layer> {
         self.layers.iter().find(|l| l.name == name)
     }
 
+    /// FLOPs of the whole model: one inference, all layers.
     pub fn total_flops(&self) -> Flops {
         self.layers.iter().map(|l| l.flops).sum()
     }
 
+    /// Learnable parameters (elements) of all layers.
     pub fn total_params(&self) -> u64 {
         self.layers.iter().map(|l| l.params).sum()
     }
 
+    /// Bytes of the constants all layers read, summed per layer (a constant read by two layers
+    /// counts twice).
     pub fn total_param_bytes(&self) -> Bytes {
         self.layers.iter().map(|l| l.param_bytes).sum()
     }

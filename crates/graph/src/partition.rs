@@ -17,6 +17,8 @@ pub struct Boundary {
 /// A cut of the whole model into legal partitions, listed in an order in which they can run.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Partitioning {
+    /// The parts, each a list of layer ids in ascending order; every part comes after the parts it
+    /// reads from.
     pub parts: Vec<Vec<LayerId>>,
 }
 

@@ -1,6 +1,8 @@
 use crate::NetError;
 use tiersplit_graph::DType;
 
+/// Version of the frame format, written in every header; a receiver refuses frames of another
+/// version with `NetError::Version`.
 pub const PROTOCOL_VERSION: u16 = 1;
 pub(crate) const MAGIC: [u8; 4] = *b"TSPL";
 const MAX_NAME: usize = 4096;
@@ -36,6 +38,7 @@ impl FrameKind {
 /// Size limits a receiver enforces before allocating anything.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
+    /// Largest payload accepted, in bytes (default 1 GiB).
     pub max_payload: u64,
 }
 
@@ -51,16 +54,24 @@ impl Default for Limits {
 /// elements of `dtype`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Frame {
+    /// What the frame carries.
     pub kind: FrameKind,
     /// Which frame of the input stream this belongs to.
     pub frame: u64,
+    /// Tensor name for `Tensor` frames; for `Error` frames, who failed (the runtime sends its node
+    /// name); empty for probes. At most 4096 bytes of UTF-8.
     pub name: String,
+    /// Element type of the payload (`U8` for error and probe frames).
     pub dtype: DType,
+    /// Tensor dimensions, at most 8; for error and probe frames, the payload length.
     pub shape: Vec<u64>,
+    /// The data: tensor elements, an error message, or probe filler.
     pub payload: Vec<u8>,
 }
 
 impl Frame {
+    /// A `Tensor` frame. `payload` must hold the little-endian elements of `shape` in `dtype`; the
+    /// receiver refuses one that does not.
     pub fn tensor(
         frame: u64,
         name: &str,
@@ -90,6 +101,7 @@ impl Frame {
         }
     }
 
+    /// An `Error` frame: the sender failed on `frame`, and `message` travels as the UTF-8 payload.
     pub fn error(frame: u64, name: &str, message: &str) -> Frame {
         let bytes = message.as_bytes().to_vec();
         Frame {

@@ -14,6 +14,7 @@
 //! plane (deployment, statistics) is gRPC, in `tiersplit-runtime`, on the same port.
 
 #![deny(clippy::print_stdout, clippy::print_stderr)]
+#![warn(missing_docs)]
 
 mod error;
 mod frame;

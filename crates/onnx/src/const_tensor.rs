@@ -6,8 +6,12 @@ use tiersplit_graph::DType;
 /// widened to i64 and floating types to f32 in `data`; `dtype` remembers the declared type.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ConstTensor {
+    /// Declared element type; [`ConstTensor::to_proto`] writes the values back in this type.
     pub dtype: DType,
+    /// Dimensions, outermost first; the number of values is their product.
     pub shape: Vec<u64>,
+    /// The values in row-major order, widened: integer and boolean types to i64, floating types to
+    /// f32.
     pub data: ConstData,
 }
 
@@ -43,6 +47,7 @@ pub fn proto_type(t: &TensorProto) -> Result<(DType, Vec<u64>)> {
 }
 
 impl ConstTensor {
+    /// An f32 constant of `shape`; `data` should hold its elements (the count is not checked).
     pub fn from_f32(shape: Vec<u64>, data: Vec<f32>) -> ConstTensor {
         ConstTensor {
             dtype: DType::F32,
@@ -51,6 +56,7 @@ impl ConstTensor {
         }
     }
 
+    /// An i64 constant of `shape`; `data` should hold its elements (the count is not checked).
     pub fn from_i64(shape: Vec<u64>, data: Vec<i64>) -> ConstTensor {
         ConstTensor {
             dtype: DType::I64,
@@ -59,6 +65,7 @@ impl ConstTensor {
         }
     }
 
+    /// Number of values held.
     pub fn len(&self) -> usize {
         match &self.data {
             ConstData::F32(v) => v.len(),
@@ -66,10 +73,12 @@ impl ConstTensor {
         }
     }
 
+    /// Whether no values are held.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
+    /// The values as i64 (floats truncated toward zero).
     pub fn as_i64(&self) -> Vec<i64> {
         match &self.data {
             ConstData::F32(v) => v.iter().map(|&x| x as i64).collect(),
@@ -77,6 +86,7 @@ impl ConstTensor {
         }
     }
 
+    /// The values as f32 (integers converted).
     pub fn as_f32(&self) -> Vec<f32> {
         match &self.data {
             ConstData::F32(v) => v.clone(),
@@ -84,6 +94,8 @@ impl ConstTensor {
         }
     }
 
+    /// Decodes an initializer or constant from its typed or raw little-endian data; fails on f16,
+    /// external data, unsupported types and a value count that does not match the shape.
     pub fn decode(t: &TensorProto) -> Result<ConstTensor> {
         let (dtype, shape) = proto_type(t)?;
         let n: u64 = shape.iter().product();

@@ -10,6 +10,7 @@
 //! and which carries only the weights it uses.
 
 #![deny(clippy::print_stdout, clippy::print_stderr)]
+#![warn(missing_docs)]
 
 mod attributes;
 mod const_tensor;

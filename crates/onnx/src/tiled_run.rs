@@ -15,11 +15,16 @@ use tiersplit_tile::{plan_tiles, AxisWindow, Grid, SpatialOp, TilePlan};
 /// order of `plan.tiles`.
 #[derive(Debug, Clone)]
 pub struct TiledRun {
+    /// The run's layers, a chain in execution order.
     pub layers: Vec<LayerId>,
     /// The run's input and output activation tensors (NCHW).
     pub input: TensorId,
+    /// The run's output activation tensor, which the stitched tile outputs reproduce.
     pub output: TensorId,
+    /// The tile geometry: every tile's input and output regions and per-layer padding.
     pub plan: TilePlan,
+    /// Encoded ONNX sub-model of each tile, in the order of `plan.tiles`: it reads the tile's
+    /// input region and writes its output region.
     pub tile_models: Vec<Vec<u8>>,
 }
 

@@ -19,18 +19,21 @@ pub enum Objective {
 /// planner on its objective, by construction (the throughput mode also starts from the latency
 /// mode's plan).
 pub struct Best {
+    /// What the planner minimises.
     pub objective: Objective,
     /// Cap on candidate evaluations in local search.
     pub budget: usize,
 }
 
 impl Best {
+    /// The `best` planner: minimises one frame's makespan, local search capped at 20 000.
     pub fn latency() -> Best {
         Best {
             objective: Objective::Makespan,
             budget: 20_000,
         }
     }
+    /// The `best-throughput` planner: minimises the pipelined period, search capped at 20 000.
     pub fn throughput() -> Best {
         Best {
             objective: Objective::Period,

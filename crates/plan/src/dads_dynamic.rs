@@ -6,6 +6,7 @@ use tiersplit_cost::Problem;
 /// name the frame rate it can sustain.
 #[derive(Default)]
 pub struct DadsDynamic {
+    /// The heavy-load planner, used when the DSL plan does not keep up.
     pub dsh: Dsh,
 }
 

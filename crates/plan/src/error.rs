@@ -1,23 +1,42 @@
 use thiserror::Error;
 
+/// Why a plan could not be made, or is not valid for its problem.
 #[derive(Debug, Error, PartialEq)]
 pub enum PlanError {
+    /// The planner needs a node of a tier the scenario does not have.
     #[error("{algorithm} needs a node of tier {tier}, and the scenario has none")]
     MissingTier {
+        /// Name of the planner.
         algorithm: &'static str,
+        /// The missing tier (`device`, `edge` or `cloud`).
         tier: &'static str,
     },
+    /// The placement does not give one node per layer of the problem.
     #[error("plan places {placed} layers but the model has {layers}")]
-    WrongLength { placed: usize, layers: usize },
+    WrongLength {
+        /// Layers the plan places.
+        placed: usize,
+        /// Layers the model has.
+        layers: usize,
+    },
+    /// A tensor would flow to a lower tier than its producer's (cloud to edge, or anything
+    /// to the device).
     #[error("plan is invalid: layer '{consumer}' on {consumer_tier} reads '{tensor}' from {producer_tier}: data may not flow back toward the device")]
     Backward {
+        /// Name of the tensor.
         tensor: String,
+        /// Name of the layer reading it.
         consumer: String,
+        /// Tier of the reading layer's node.
         consumer_tier: String,
+        /// Tier of the node the tensor comes from.
         producer_tier: String,
     },
+    /// A tiled stage is not a tileable chain with one tile per distinct node, or its tiles
+    /// cannot be planned.
     #[error("tiled stage: {0}")]
     BadTiledStage(String),
+    /// No planner has this name (the first field); the second lists the known names.
     #[error("unknown algorithm '{0}' (known: {1})")]
     UnknownAlgorithm(String, String),
 }

@@ -8,9 +8,13 @@ use tiersplit_graph::Bytes;
 /// Traffic on one directed link for one frame.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LinkLoad {
+    /// Sending node.
     pub from: NodeId,
+    /// Receiving node.
     pub to: NodeId,
+    /// Bytes sent over the link for one frame.
     pub bytes: Bytes,
+    /// Tensors sent over the link for one frame, one message each.
     pub messages: usize,
     /// Time the link is busy (bytes / bandwidth).
     pub busy: Nanos,
@@ -33,6 +37,7 @@ pub struct Prediction {
     pub throughput_fps: f64,
     /// Compute time per node for one frame.
     pub compute: Vec<Nanos>,
+    /// Traffic on every link that carries any, ordered by (from, to).
     pub links: Vec<LinkLoad>,
     /// Bytes on edge-cloud links (both directions): the backbone traffic D3 reduces.
     pub backbone_bytes: Bytes,

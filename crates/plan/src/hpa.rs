@@ -19,14 +19,18 @@ pub struct Hpa;
 /// on the edge, the rest on the cloud.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct SplitPoints {
+    /// First layer on the edge; the layers before it run on the device.
     pub edge_from: usize,
+    /// First layer on the cloud; it and the layers after it run on the cloud.
     pub cloud_from: usize,
 }
 
 /// What a re-adjustment did.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Readjustment {
+    /// The split points the search started from.
     pub before: SplitPoints,
+    /// The split points it ended at.
     pub after: SplitPoints,
     /// Layers whose node changed.
     pub layers_moved: usize,
@@ -47,6 +51,8 @@ fn nodes(p: &Problem) -> Result<(NodeId, NodeId, NodeId), PlanError> {
 }
 
 impl Hpa {
+    /// The placement split points `s` give: device, then the fastest edge node, then the
+    /// cloud. Fails when the problem has no edge or no cloud node.
     pub fn placement(p: &Problem, s: SplitPoints) -> Result<Vec<NodeId>, PlanError> {
         let (d, e, c) = nodes(p)?;
         Ok((0..p.layers.len())

@@ -9,6 +9,7 @@
 //! Pure: no engine, no network, no async runtime.
 
 #![deny(clippy::print_stdout, clippy::print_stderr)]
+#![warn(missing_docs)]
 
 mod best;
 mod chain_sweep;

@@ -6,6 +6,7 @@ use tiersplit_cost::{NodeId, Problem};
 /// Where each layer runs: the output of every planner.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Plan {
+    /// Name of the planner that made the plan.
     pub algorithm: String,
     /// Node of every layer, in the problem's layer order.
     pub placement: Vec<NodeId>,
@@ -18,6 +19,7 @@ pub struct Plan {
 }
 
 impl Plan {
+    /// A plan of `placement` by `algorithm`, with no notes and no tiled stages.
     pub fn new(algorithm: &str, placement: Vec<NodeId>) -> Plan {
         Plan {
             algorithm: algorithm.to_string(),

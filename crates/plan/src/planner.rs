@@ -8,6 +8,8 @@ use tiersplit_cost::{Problem, Tier};
 pub trait Planner: Send + Sync {
     /// The name used on the command line (`--algo`) and in tables.
     fn name(&self) -> &'static str;
+    /// Places every layer of `problem`; fails when the problem lacks a tier the algorithm
+    /// needs.
     fn plan(&self, problem: &Problem) -> Result<Plan, PlanError>;
 }
 
@@ -37,6 +39,7 @@ pub fn all_baseline_planners() -> Vec<Box<dyn Planner>> {
     ]
 }
 
+/// The planner called `name` (its [`Planner::name`]); the error lists the known names.
 pub fn planner_by_name(name: &str) -> Result<Box<dyn Planner>, PlanError> {
     let all = all_planners();
     let names = all.iter().map(|p| p.name()).collect::<Vec<_>>().join(", ");

@@ -13,7 +13,9 @@ use tiersplit_tile::{plan_tiles, Grid, SpatialOp, TilePlan};
 pub struct TiledStage {
     /// Layer indices of the chain, in order.
     pub layers: Vec<usize>,
+    /// Node of each tile, in the grid's row-major order; `nodes[0]` gathers the output.
     pub nodes: Vec<NodeId>,
+    /// How the stage's output map is cut into tiles.
     pub grid: Grid,
 }
 

@@ -167,6 +167,8 @@ fn status_err(worker: &str, s: tonic::Status) -> RuntimeError {
 
 /// Drives a deployment from the device.
 pub struct ClusterDriver {
+    /// The device's own node: it feeds the graph inputs and collects the graph outputs (the
+    /// deployment's sink).
     pub device: Worker,
     device_addr: String,
     remotes: Vec<RemoteNode>,

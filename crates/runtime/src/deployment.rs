@@ -21,7 +21,9 @@ pub struct Deployment {
     /// leaves it empty: it does not depend on where the nodes are).
     #[serde(default)]
     pub nodes: BTreeMap<String, String>,
+    /// Every part on every node; each node runs the parts whose `node` is its name.
     pub parts: Vec<PartSpec>,
+    /// Where tensors go once they are published on a node.
     pub routes: Vec<Route>,
     /// The node that feeds graph inputs and collects graph outputs (the device).
     pub sink: String,
@@ -34,8 +36,11 @@ pub struct Deployment {
 /// One piece of work on one node, run once per frame when all its inputs are there.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PartSpec {
+    /// Names the part in statistics (`PartRecord::part`) and errors.
     pub id: String,
+    /// Name of the node that runs the part (a key of `Deployment::nodes`).
     pub node: String,
+    /// What the part computes.
     pub work: Work,
     /// (tensor name on the node, the model's input name), in the model's input order.
     pub inputs: Vec<(String, String)>,
@@ -43,14 +48,20 @@ pub struct PartSpec {
     pub outputs: Vec<(String, String)>,
 }
 
+/// The computation of a part.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Work {
     /// An ONNX sub-model, shipped beforehand as a blob and named by its content hash.
-    Model { hash: ModelHash },
+    Model {
+        /// Content hash of the model bytes, uploaded to the node before it deploys.
+        hash: ModelHash,
+    },
     /// Assembles tiles into one NCHW map of `shape`: input `i` goes to `regions[i]`
     /// (row start, row end, column start, column end).
     Stitch {
+        /// NCHW shape of the stitched map.
         shape: [usize; 4],
+        /// Region of each input in the map, in input order.
         regions: Vec<[usize; 4]>,
     },
 }
@@ -60,12 +71,16 @@ pub enum Work {
 /// routes; the relay publishes what it receives, which forwards it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Route {
+    /// Name of the tensor on the sending node.
     pub tensor: String,
+    /// Name of the sending node.
     pub from: String,
+    /// Name of the receiving node.
     pub to: String,
     /// (row start, row end, column start, column end) of an NCHW map.
     #[serde(default)]
     pub crop: Option<[usize; 4]>,
+    /// Name the tensor is published under on the receiving node.
     pub deliver_as: String,
 }
 
@@ -73,15 +88,20 @@ pub struct Route {
 /// links shaped in the sender's transport, compute stretched by a factor.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Emulation {
+    /// Shapes of the emulated links, one per directed (from, to) pair; a link not listed is not
+    /// shaped.
     pub links: Vec<LinkShape>,
     /// Node name -> factor >= 1: after each part the node stays busy (factor - 1) times the
     /// part's measured compute time, as if its processor were that much slower.
     pub slowdown: BTreeMap<String, f64>,
 }
 
+/// The emulated shape of the directed link from one node to another.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LinkShape {
+    /// Name of the sending node, whose transport does the shaping.
     pub from: String,
+    /// Name of the receiving node.
     pub to: String,
     /// Token-bucket rate: a message of b bytes holds the link for b * 8 / rate. `None`: the
     /// rate is not shaped here (the kernel shapes it, as in the testbed).
@@ -134,6 +154,7 @@ impl Deployment {
 }
 
 impl Emulation {
+    /// The shape of the link from `from` to `to`, or `None` when it is not emulated.
     pub fn link(&self, from: &str, to: &str) -> Option<&LinkShape> {
         self.links.iter().find(|l| l.from == from && l.to == to)
     }

@@ -17,6 +17,7 @@
 //! error for that frame.
 
 #![deny(clippy::print_stdout, clippy::print_stderr)]
+#![warn(missing_docs)]
 
 mod background;
 mod cluster;

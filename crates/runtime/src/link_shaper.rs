@@ -13,8 +13,11 @@ use tokio::time::Instant;
 /// What a link did, for the statistics.
 #[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct LinkRecord {
+    /// Number of the frame the message belonged to.
     pub frame: u64,
+    /// Name of the receiving node.
     pub to: String,
+    /// Payload bytes sent (the frame header excluded).
     pub bytes: u64,
     /// From the moment the frame reached the head of the queue to the end of its write,
     /// emulated serialisation and delay included.
@@ -43,9 +46,13 @@ const SAMPLE_WINDOW: Duration = Duration::from_millis(20);
 /// Part of a message (or a probe) that a shaped link carried: `bytes` in `micros`.
 #[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct TransferSample {
+    /// Name of the receiving node.
     pub to: String,
+    /// Bytes the link carried in this sample.
     pub bytes: u64,
+    /// Time the shaped link took for them, in µs.
     pub micros: u64,
+    /// Whether the bytes were probe filler rather than part of a tensor or error message.
     pub probe: bool,
 }
 

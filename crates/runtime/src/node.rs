@@ -22,6 +22,7 @@ use tokio::time::Instant;
 /// The answer to one frame, on the sink node.
 #[derive(Debug)]
 pub struct FrameResult {
+    /// Number of the frame, as assigned when it was fed.
     pub frame: u64,
     /// Graph outputs by name, or why the frame failed (the node and the reason).
     pub outputs: Result<HashMap<String, HostTensor>, String>,
@@ -32,10 +33,12 @@ pub struct FrameResult {
 /// One part run on this node.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PartRecord {
+    /// Number of the frame the part ran for.
     pub frame: u64,
     /// The deployment the part belongs to.
     #[serde(default)]
     pub deployment: DeploymentId,
+    /// The part's `PartSpec::id`.
     pub part: String,
     /// CPU time the engine took (the thread's own, so contention does not count).
     pub compute_us: u64,
@@ -48,9 +51,14 @@ pub struct PartRecord {
 /// What a node did under its current deployment.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct NodeStats {
+    /// Name of the node.
     pub node: String,
+    /// The node's newest deployment, which the statistics are named after (records of older
+    /// deployments it still keeps are merged in; `PartRecord::deployment` tells them apart).
     pub deployment: DeploymentId,
+    /// Part runs on this node, one record per part and frame.
     pub parts: Vec<PartRecord>,
+    /// Messages this node sent (tensors and error reports, not probes), one record per message.
     pub links: Vec<LinkRecord>,
 }
 

@@ -24,11 +24,13 @@ pub enum Observation {
 /// The records of one node after a cursor.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Observations {
+    /// Name of the node that recorded them.
     pub node: String,
     /// The cursor to ask from next time.
     pub next: u64,
     /// Records that were dropped before they were read (the reader fell behind).
     pub missed: u64,
+    /// The records from the cursor asked for up to `next`, oldest first.
     pub records: Vec<Observation>,
 }
 

@@ -23,6 +23,7 @@ const KEPT_DEPLOYMENTS: usize = 3;
 /// A node that runs partitions for others.
 #[derive(Clone)]
 pub struct Worker {
+    /// The node's name in deployments and scenarios (a key of `Deployment::nodes`).
     pub name: String,
     /// The engine this node loads and runs its models with.
     executor: Arc<dyn Executor>,

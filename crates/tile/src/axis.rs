@@ -3,18 +3,23 @@ use serde::{Deserialize, Serialize};
 /// A half-open range `[start, end)` of rows or columns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Span {
+    /// First index in the range.
     pub start: u64,
+    /// One past the last index.
     pub end: u64,
 }
 
 impl Span {
+    /// The range `[start, end)`; `start` must not exceed `end`.
     pub fn new(start: u64, end: u64) -> Span {
         debug_assert!(start <= end);
         Span { start, end }
     }
+    /// Number of indices in the range.
     pub fn len(self) -> u64 {
         self.end - self.start
     }
+    /// Whether the range holds no index.
     pub fn is_empty(self) -> bool {
         self.end == self.start
     }
@@ -24,10 +29,15 @@ impl Span {
 /// after the true input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AxisWindow {
+    /// Window size in taps.
     pub kernel: u64,
+    /// Step between the starts of two consecutive windows.
     pub stride: u64,
+    /// Spacing between taps (1 = contiguous).
     pub dilation: u64,
+    /// Padding before the true input (top or left).
     pub pad_begin: u64,
+    /// Padding after the true input (bottom or right).
     pub pad_end: u64,
 }
 

@@ -5,7 +5,9 @@ use serde::{Deserialize, Serialize};
 /// different speed).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Grid {
+    /// Height of each row of tiles, top to bottom.
     pub rows: Vec<u64>,
+    /// Width of each column of tiles, left to right.
     pub cols: Vec<u64>,
 }
 
@@ -51,6 +53,8 @@ fn weighted(size: u64, weights: &[f64]) -> Result<Vec<u64>, TileError> {
 }
 
 impl Grid {
+    /// `rows` x `cols` tiles of near-equal size over a `height` x `width` map; fails when an
+    /// axis is asked for no parts or more parts than it has elements.
     pub fn even(height: u64, width: u64, rows: usize, cols: usize) -> Result<Grid, TileError> {
         Ok(Grid {
             rows: even(height, rows)?,
@@ -66,6 +70,8 @@ impl Grid {
         })
     }
 
+    /// Checks that the grid covers a `height` x `width` map exactly, with no empty row or
+    /// column.
     pub fn check(&self, height: u64, width: u64) -> Result<(), TileError> {
         for (sizes, size) in [(&self.rows, height), (&self.cols, width)] {
             if sizes.iter().sum::<u64>() != size || sizes.contains(&0) {
@@ -78,6 +84,7 @@ impl Grid {
         Ok(())
     }
 
+    /// The ranges of consecutive parts of `sizes`, laid end to end from 0.
     pub fn spans(sizes: &[u64]) -> Vec<Span> {
         let mut start = 0;
         sizes
@@ -90,6 +97,7 @@ impl Grid {
             .collect()
     }
 
+    /// Number of tiles: rows times columns.
     pub fn tiles(&self) -> usize {
         self.rows.len() * self.cols.len()
     }

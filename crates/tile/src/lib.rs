@@ -11,6 +11,7 @@
 //! Any kernel, stride, padding, dilation and ceil mode; pure arithmetic, no engine.
 
 #![deny(clippy::print_stdout, clippy::print_stderr)]
+#![warn(missing_docs)]
 
 mod axis;
 mod error;

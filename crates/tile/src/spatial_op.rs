@@ -5,17 +5,28 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum SpatialOp {
     /// Convolution (any groups: channels do not matter for geometry). Pads with zeros.
-    Conv { h: AxisWindow, w: AxisWindow },
+    Conv {
+        /// Window along the height.
+        h: AxisWindow,
+        /// Window along the width.
+        w: AxisWindow,
+    },
     /// Max pooling: padding never wins the max.
     MaxPool {
+        /// Window along the height.
         h: AxisWindow,
+        /// Window along the width.
         w: AxisWindow,
+        /// Output size in ceil mode (ONNX `ceil_mode = 1`), see [`AxisWindow::output_len`].
         ceil: bool,
     },
     /// Average pooling that excludes padding from the count (ONNX `count_include_pad = 0`).
     AvgPool {
+        /// Window along the height.
         h: AxisWindow,
+        /// Window along the width.
         w: AxisWindow,
+        /// Output size in ceil mode (ONNX `ceil_mode = 1`), see [`AxisWindow::output_len`].
         ceil: bool,
     },
     /// BatchNormalization, activations, and other per-element layers: output pixel = input pixel.
@@ -23,6 +34,7 @@ pub enum SpatialOp {
 }
 
 impl SpatialOp {
+    /// The (height, width) windows; the identity for elementwise layers.
     pub fn windows(&self) -> (AxisWindow, AxisWindow) {
         match *self {
             SpatialOp::Conv { h, w }
@@ -32,6 +44,7 @@ impl SpatialOp {
         }
     }
 
+    /// Whether output sizes are computed in ceil mode (pooling with `ceil`).
     pub fn ceil(&self) -> bool {
         matches!(
             *self,

@@ -6,28 +6,35 @@ use serde::{Deserialize, Serialize};
 pub struct LayerTile {
     /// The part of the layer's input the tile reads, within the true feature map.
     pub input_rows: Span,
+    /// The columns of that part (`input_rows` are its rows).
     pub input_cols: Span,
     /// Padding to put around that part before applying the layer: (top, left, bottom, right).
     /// Non-zero only where the part touches the true border of the feature map.
     pub pads: [u64; 4],
     /// The part of the layer's output the tile produces.
     pub output_rows: Span,
+    /// The columns of that part (`output_rows` are its rows).
     pub output_cols: Span,
 }
 
 /// One tile: its grid position and its regions at every layer of the run.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Tile {
+    /// Row of the tile in the grid, 0 at the top.
     pub row: usize,
+    /// Column of the tile in the grid, 0 at the left.
     pub col: usize,
     /// In run order; `layers[0].input_*` is what must be sent to the tile's node.
     pub layers: Vec<LayerTile>,
 }
 
 impl Tile {
+    /// The (rows, columns) of the run's input the tile reads, halo included: what must be
+    /// sent to its node.
     pub fn input(&self) -> (Span, Span) {
         (self.layers[0].input_rows, self.layers[0].input_cols)
     }
+    /// The (rows, columns) of the run's output the tile produces.
     pub fn output(&self) -> (Span, Span) {
         let last = self.layers.last().expect("runs have layers");
         (last.output_rows, last.output_cols)
@@ -39,7 +46,9 @@ impl Tile {
 pub struct TilePlan {
     /// Feature-map (height, width) at the run's input and after each layer.
     pub sizes: Vec<(u64, u64)>,
+    /// How the run's output is cut.
     pub grid: Grid,
+    /// Every tile, in the grid's row-major order.
     pub tiles: Vec<Tile>,
 }
 

@@ -8,7 +8,9 @@ use tiersplit_onnx::proto::{
 /// A symbolic activation while building: its tensor name and static shape.
 #[derive(Debug, Clone)]
 pub struct Sym {
+    /// Name of the tensor in the ONNX graph.
     pub name: String,
+    /// Static shape: NCHW for feature maps, (N, features) after `flatten`.
     pub shape: Vec<u64>,
 }
 
@@ -85,6 +87,7 @@ fn window(input: u64, k: u64, s: u64, p: u64, ceil: bool) -> u64 {
 }
 
 impl NetBuilder {
+    /// An empty graph called `name`, with weights drawn from a ChaCha8 stream seeded by `seed`.
     pub fn new(name: &str, seed: u64) -> NetBuilder {
         NetBuilder {
             name: name.into(),
@@ -102,6 +105,7 @@ impl NetBuilder {
         self.prefix = prefix.to_string();
     }
 
+    /// Declares a graph input `name` of `shape` (f32).
     pub fn input(&mut self, name: &str, shape: &[u64]) -> Sym {
         self.inputs.push(value_info(name, shape));
         Sym {
@@ -191,6 +195,7 @@ impl NetBuilder {
         self.node("Conv", inputs, attrs, vec![x.shape[0], cout, h, w])
     }
 
+    /// BatchNormalization with epsilon `eps` and random parameters near the identity.
     pub fn batch_norm(&mut self, x: &Sym, eps: f32) -> Sym {
         let c = x.shape[1];
         let gamma = self.uniform(c, 0.8, 1.2);
@@ -212,10 +217,12 @@ impl NetBuilder {
         )
     }
 
+    /// Rectified linear unit (`Relu`), same shape as `x`.
     pub fn relu(&mut self, x: &Sym) -> Sym {
         self.node("Relu", vec![x.name.clone()], vec![], x.shape.clone())
     }
 
+    /// ReLU6, as `Clip` between 0 and 6 (MobileNetV2).
     pub fn relu6(&mut self, x: &Sym) -> Sym {
         let lo = self.init("min", &[], vec![0.0]);
         let hi = self.init("max", &[], vec![6.0]);
@@ -227,6 +234,7 @@ impl NetBuilder {
         )
     }
 
+    /// LeakyRelu with slope `alpha` for negative inputs.
     pub fn leaky_relu(&mut self, x: &Sym, alpha: f32) -> Sym {
         self.node(
             "LeakyRelu",
@@ -255,6 +263,7 @@ impl NetBuilder {
         )
     }
 
+    /// Max pooling: a `k` x `k` window, `stride`, `pad` on every side, ceil mode when `ceil`.
     pub fn max_pool(&mut self, x: &Sym, k: u64, stride: u64, pad: u64, ceil: bool) -> Sym {
         self.pool("MaxPool", x, k, stride, [pad; 4], ceil)
     }
@@ -264,6 +273,7 @@ impl NetBuilder {
         self.pool("MaxPool", x, k, stride, pads, false)
     }
 
+    /// Global average pooling: each channel averaged to 1 x 1.
     pub fn global_avg_pool(&mut self, x: &Sym) -> Sym {
         self.node(
             "GlobalAveragePool",
@@ -273,6 +283,7 @@ impl NetBuilder {
         )
     }
 
+    /// Flattens from axis 1: `(N, C, H, W)` to `(N, C*H*W)`.
     pub fn flatten(&mut self, x: &Sym) -> Sym {
         let rest = x.shape[1..].iter().product();
         self.node(
@@ -303,6 +314,7 @@ impl NetBuilder {
         )
     }
 
+    /// Elementwise sum of two tensors of the same shape (residual connections).
     pub fn add(&mut self, a: &Sym, b: &Sym) -> Sym {
         self.node(
             "Add",
@@ -312,6 +324,7 @@ impl NetBuilder {
         )
     }
 
+    /// Concatenation along the channel axis (Inception branches).
     pub fn concat(&mut self, xs: &[Sym]) -> Sym {
         let mut shape = xs[0].shape.clone();
         shape[1] = xs.iter().map(|x| x.shape[1]).sum();
@@ -323,6 +336,7 @@ impl NetBuilder {
         )
     }
 
+    /// The finished ONNX model (IR version 8, opset 13) with `outputs` as graph outputs.
     pub fn finish(self, outputs: &[Sym]) -> ModelProto {
         ModelProto {
             ir_version: 8,

@@ -8,6 +8,7 @@
 //! Large models are generated on demand and never stored.
 
 #![deny(clippy::print_stdout, clippy::print_stderr)]
+#![warn(missing_docs)]
 
 mod builder;
 mod nets;
@@ -15,8 +16,10 @@ mod nets;
 pub use builder::{NetBuilder, Sym};
 pub use nets::{build, build_bytes, ZooEntry, ZOO};
 
+/// Why a zoo model could not be built.
 #[derive(Debug, thiserror::Error)]
 pub enum ZooError {
+    /// No zoo model has this name (the first field); the second lists the known names.
     #[error("unknown zoo model '{0}' (known: {1})")]
     Unknown(String, String),
 }

@@ -5,12 +5,16 @@ use tiersplit_onnx::proto::ModelProto;
 /// A model the zoo can generate.
 #[derive(Debug, Clone, Copy)]
 pub struct ZooEntry {
+    /// Name to build it by, matched case-insensitively.
     pub name: &'static str,
+    /// Architecture, graph shape and parameter count, in words.
     pub description: &'static str,
+    /// Shape of the model's input, NCHW.
     pub input: [u64; 4],
     build: fn(u64) -> ModelProto,
 }
 
+/// Every model the zoo can generate, in the order listings show them.
 pub const ZOO: &[ZooEntry] = &[
     ZooEntry {
         name: "alexnet",

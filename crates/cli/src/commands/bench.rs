@@ -9,8 +9,6 @@ use tiersplit_session::ModelSource;
 
 #[derive(clap::Subcommand)]
 pub enum BenchCommand {
-    /// Planning time of every algorithm on every zoo model and on generated DAGs of more than
-    /// 1,000 layers (median of repeated runs), on a three-tier scenario.
     /// The distributed runtime on a local cluster of worker processes: prediction error on the
     /// emulated cluster, runtime overhead on unshaped loopback, goodput on an emulated link.
     Cluster {
@@ -39,21 +37,27 @@ pub enum BenchCommand {
         /// Tensor size in MiB.
         #[arg(long, default_value_t = 10)]
         mb: usize,
+        /// Tensors sent, back to back.
         #[arg(long, default_value_t = 20)]
         count: usize,
     },
     /// HPA's local re-adjustment against a full re-plan after link and node changes: time,
     /// layers moved, and quality relative to the full solve and the exact planner.
     Readjust {
+        /// Scenario whose links and nodes change.
         #[arg(long, default_value = "scenarios/d3-2edge.toml")]
         scenario: std::path::PathBuf,
+        /// Timed repetitions of each re-plan; the median is reported.
         #[arg(long, default_value_t = 9)]
         rounds: usize,
     },
+    /// Planning time of every algorithm on every zoo model and on generated DAGs of more than
+    /// 1,000 layers (median of repeated runs), on a three-tier scenario.
     Plan {
         /// Scenario to plan on (needs device, edge and cloud for every algorithm to run).
         #[arg(long, default_value = "scenarios/d3-2edge.toml")]
         scenario: std::path::PathBuf,
+        /// Timed repetitions of each planner; the median is reported.
         #[arg(long, default_value_t = 5)]
         rounds: usize,
     },
@@ -67,8 +71,10 @@ pub enum BenchCommand {
         /// Measured rounds per configuration (after one warm-up run each).
         #[arg(long, default_value_t = 7)]
         rounds: usize,
+        /// Part counts to cut each model into.
         #[arg(long, value_delimiter = ',', default_value = "2,4,8")]
         splits: Vec<usize>,
+        /// Seed of the random legal partitions.
         #[arg(long, default_value_t = 0)]
         seed: u64,
     },
