@@ -27,8 +27,22 @@ pub const MAX_MODEL_BYTES: u64 = 4 << 30;
 /// Largest probe a node sends: probes measure, they must not hog a link.
 pub const MAX_PROBE_BYTES: u64 = 16 << 20;
 
+/// Model uploads a node receives at once; more are refused until one ends, so a flood of
+/// uploads cannot hold more than this many models' bytes in memory.
+pub const MAX_CONCURRENT_UPLOADS: usize = 4;
+
 pub(crate) struct ControlService {
     pub worker: Worker,
+    pub uploads: std::sync::Arc<tokio::sync::Semaphore>,
+}
+
+impl ControlService {
+    pub fn new(worker: Worker) -> ControlService {
+        ControlService {
+            worker,
+            uploads: std::sync::Arc::new(tokio::sync::Semaphore::new(MAX_CONCURRENT_UPLOADS)),
+        }
+    }
 }
 
 #[tonic::async_trait]
@@ -51,7 +65,18 @@ impl pb::control_server::Control for ControlService {
         &self,
         req: Request<Streaming<ModelChunk>>,
     ) -> Result<Response<UploadReply>, Status> {
+        let busy = || {
+            Status::resource_exhausted(format!(
+                "{MAX_CONCURRENT_UPLOADS} model uploads are already in progress"
+            ))
+        };
+        let _slot = tokio::time::timeout(self.worker.io_timeout, self.uploads.acquire())
+            .await
+            .map_err(|_| busy())?
+            .map_err(|_| busy())?;
         let mut stream = req.into_inner();
+        // Memory is taken as data arrives, never reserved for the announced size: an upload
+        // that announces 4 GiB and sends nothing costs nothing.
         let mut bytes: Vec<u8> = Vec::new();
         let mut expect: Option<(ModelHash, u64)> = None;
         while let Some(chunk) = stream.message().await? {
@@ -69,9 +94,6 @@ impl pb::control_server::Control for ControlService {
                 return Err(Status::resource_exhausted(format!(
                     "model of {total} bytes: more than announced or over the {MAX_MODEL_BYTES}-byte limit"
                 )));
-            }
-            if bytes.is_empty() {
-                bytes.reserve_exact(total as usize);
             }
             bytes.extend_from_slice(&chunk.data);
         }

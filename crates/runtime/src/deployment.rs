@@ -112,32 +112,10 @@ pub struct LinkShape {
 }
 
 impl Deployment {
-    /// Checks the description is self-consistent, naming the first problem.
+    /// Checks the description is self-consistent and within the node's bounds (part and
+    /// route counts, stitch sizes, no route cycles), naming the first problem.
     pub fn check(&self) -> Result<(), String> {
-        if !self.nodes.contains_key(&self.sink) {
-            return Err(format!("sink node '{}' has no address", self.sink));
-        }
-        for p in &self.parts {
-            if !self.nodes.contains_key(&p.node) {
-                return Err(format!("part '{}' is on unknown node '{}'", p.id, p.node));
-            }
-            if let Work::Stitch { regions, .. } = &p.work {
-                if regions.len() != p.inputs.len() || p.outputs.len() != 1 {
-                    return Err(format!(
-                        "stitch part '{}' needs one input per region and one output",
-                        p.id
-                    ));
-                }
-            }
-        }
-        for r in &self.routes {
-            for n in [&r.from, &r.to] {
-                if !self.nodes.contains_key(n) {
-                    return Err(format!("route of '{}' names unknown node '{n}'", r.tensor));
-                }
-            }
-        }
-        Ok(())
+        crate::validate::deployment(self)
     }
 
     /// Content hashes of the models `node` runs, each once.
@@ -164,22 +142,8 @@ impl Emulation {
         self.slowdown.get(node).copied().unwrap_or(1.0)
     }
 
-    /// Checks rates, delays and factors, naming the first bad one.
+    /// Checks rates, delays and factors are finite and in range, naming the first bad one.
     pub fn check(&self) -> Result<(), String> {
-        for (n, f) in &self.slowdown {
-            if !(f.is_finite() && *f >= 1.0) {
-                return Err(format!("slowdown of node '{n}' must be >= 1, got {f}"));
-            }
-        }
-        for l in &self.links {
-            let rate_ok = l.mbps.is_none_or(|r| r.is_finite() && r > 0.0);
-            if !(rate_ok && l.delay_ms.is_finite() && l.delay_ms >= 0.0) {
-                return Err(format!(
-                    "link {} -> {}: rate must be positive and delay non-negative",
-                    l.from, l.to
-                ));
-            }
-        }
-        Ok(())
+        crate::validate::emulation(self)
     }
 }

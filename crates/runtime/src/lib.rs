@@ -25,22 +25,28 @@ mod control_service;
 mod deployment;
 mod error;
 mod ids;
+mod kept;
 mod link_shaper;
 mod node;
 mod observation_log;
 mod protocol;
 mod thread_cpu_time;
+mod validate;
 mod worker;
 
 pub use background::in_background;
 pub use cluster::{ClientTls, ClusterDriver, Uploader};
 pub use control_service::{
-    pb as control_pb, CONTROL_VERSION, MAX_CONTROL_MESSAGE, MAX_PROBE_BYTES,
+    pb as control_pb, CONTROL_VERSION, MAX_CONCURRENT_UPLOADS, MAX_CONTROL_MESSAGE,
+    MAX_MODEL_BYTES, MAX_PROBE_BYTES,
 };
 pub use deployment::{Deployment, Emulation, LinkShape, PartSpec, Route, Work};
 pub use error::RuntimeError;
 pub use ids::{DeploymentId, InvalidModelHash, ModelHash};
 pub use link_shaper::{LinkRecord, TransferSample};
-pub use node::{FrameResult, NodeStats, PartRecord};
+pub use node::{FrameResult, NodeStats, PartRecord, MAX_WAITING};
 pub use observation_log::{Observation, Observations};
+pub use validate::{
+    MAX_DELAY_MS, MAX_PARTS, MAX_ROUTES, MAX_SLOWDOWN, MAX_STITCH_ELEMENTS, RATE_RANGE_MBPS,
+};
 pub use worker::Worker;

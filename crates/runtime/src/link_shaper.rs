@@ -2,6 +2,7 @@
 //! token bucket and a one-way delay, written in order over one TCP connection.
 
 use crate::deployment::Emulation;
+use crate::kept::Kept;
 use crate::observation_log::{Observation, ObservationLog};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
@@ -65,7 +66,7 @@ pub(crate) struct LinkContext {
     pub emulation: Arc<RwLock<Emulation>>,
     pub io_timeout: Duration,
     /// The deployment's records, for its statistics.
-    pub records: Arc<Mutex<Vec<LinkRecord>>>,
+    pub records: Arc<Mutex<Kept<LinkRecord>>>,
     /// The node's log, for the device's estimators.
     pub log: ObservationLog,
     pub failures: mpsc::UnboundedSender<SendFailure>,

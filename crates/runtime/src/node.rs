@@ -6,6 +6,7 @@
 
 use crate::deployment::{Deployment, Emulation, Route, Work};
 use crate::ids::{DeploymentId, ModelHash};
+use crate::kept::Kept;
 use crate::link_shaper::{start_link, LinkContext, LinkRecord, Outgoing, SendFailure};
 use crate::observation_log::{Observation, ObservationLog};
 use crate::protocol::tensor_frame;
@@ -80,6 +81,19 @@ enum LocalWork {
 /// A part's inputs for one frame, filled as they arrive.
 type Slots = Vec<Option<HostTensor>>;
 
+/// Frames (per part) a node holds partial inputs or partial answers for at most: past it, the
+/// oldest such frame fails, so tensors of frames that never complete (lost peers, a flood of
+/// forged frame numbers) cannot grow a node's memory without end.
+pub const MAX_WAITING: usize = 4096;
+
+fn oldest_frame(frames: impl Iterator<Item = u64>) -> Option<u64> {
+    frames.min()
+}
+
+fn over_bound(node: &str, what: &str) -> String {
+    format!("dropped by node {node}: over {MAX_WAITING} frames {what}")
+}
+
 struct Job {
     frame: u64,
     part: usize,
@@ -103,8 +117,8 @@ pub(crate) struct Active {
     links: Mutex<HashMap<String, mpsc::UnboundedSender<Outgoing>>>,
     failures: mpsc::UnboundedSender<SendFailure>,
     results: Option<mpsc::UnboundedSender<FrameResult>>,
-    part_records: Arc<Mutex<Vec<PartRecord>>>,
-    link_records: Arc<Mutex<Vec<LinkRecord>>>,
+    part_records: Arc<Mutex<Kept<PartRecord>>>,
+    link_records: Arc<Mutex<Kept<LinkRecord>>>,
     io_timeout: Duration,
     node: NodeState,
 }
@@ -301,7 +315,12 @@ impl Active {
         }
         if let Some(readers) = self.readers.get(name) {
             let mut waiting = self.waiting.lock().expect("not poisoned");
+            let mut evicted = None;
             for &(part, slot) in readers {
+                if waiting.len() >= MAX_WAITING && !waiting.contains_key(&(frame, part)) {
+                    evicted = oldest_frame(waiting.keys().map(|k| k.0));
+                    waiting.retain(|k, _| Some(k.0) != evicted);
+                }
                 let entry = waiting
                     .entry((frame, part))
                     .or_insert_with(|| vec![None; self.parts[part].inputs.len()]);
@@ -321,9 +340,21 @@ impl Active {
                     });
                 }
             }
+            drop(waiting);
+            if let Some(old) = evicted {
+                self.fail(old, &over_bound(&self.me, "waiting for inputs"));
+            }
         }
         if self.results.is_some() && self.dep.outputs.iter().any(|o| o == name) {
             let mut answers = self.answers.lock().expect("not poisoned");
+            if answers.len() >= MAX_WAITING && !answers.contains_key(&frame) {
+                if let Some(old) = oldest_frame(answers.keys().copied()) {
+                    answers.remove(&old);
+                    drop(answers);
+                    self.fail(old, &over_bound(&self.me, "partly answered"));
+                    answers = self.answers.lock().expect("not poisoned");
+                }
+            }
             let got = answers.entry(frame).or_default();
             got.insert(name.to_string(), t);
             if got.len() == self.dep.outputs.len() {
@@ -396,8 +427,8 @@ impl Active {
         NodeStats {
             node: self.me.clone(),
             deployment: self.dep.id.clone(),
-            parts: self.part_records.lock().expect("not poisoned").clone(),
-            links: self.link_records.lock().expect("not poisoned").clone(),
+            parts: self.part_records.lock().expect("not poisoned").to_vec(),
+            links: self.link_records.lock().expect("not poisoned").to_vec(),
         }
     }
 }

@@ -20,6 +20,10 @@ type Served = (u64, Arc<Active>);
 /// Deployments a node keeps serving their frames after a newer one starts.
 const KEPT_DEPLOYMENTS: usize = 3;
 
+/// First and longest wait after a failed accept.
+const ACCEPT_BACKOFF_MIN: Duration = Duration::from_millis(10);
+const ACCEPT_BACKOFF_MAX: Duration = Duration::from_secs(1);
+
 /// A node that runs partitions for others.
 #[derive(Clone)]
 pub struct Worker {
@@ -181,18 +185,17 @@ impl Worker {
         Some(merged)
     }
 
-    /// Serves connections until the listener fails.
+    /// Serves connections for as long as the task runs: a failed accept (out of file
+    /// descriptors, say) is logged and retried after a back-off, never the end of the node.
     ///
     /// One port carries both planes: a connection that opens with the HTTP/2 preface goes to
     /// the gRPC control service, any other is read as data-plane frames (which refuse what is
     /// not a frame).
     pub async fn serve(self, listener: TcpListener) -> std::io::Result<()> {
         let (grpc_tx, grpc_rx) = tokio::sync::mpsc::channel::<std::io::Result<TcpStream>>(16);
-        let service = ControlServer::new(ControlService {
-            worker: self.clone(),
-        })
-        .max_decoding_message_size(MAX_CONTROL_MESSAGE)
-        .max_encoding_message_size(MAX_CONTROL_MESSAGE);
+        let service = ControlServer::new(ControlService::new(self.clone()))
+            .max_decoding_message_size(MAX_CONTROL_MESSAGE)
+            .max_encoding_message_size(MAX_CONTROL_MESSAGE);
         let name = self.name.clone();
         let mut builder = tonic::transport::Server::builder().timeout(Duration::from_secs(600));
         if let Some((cert, key)) = &self.tls {
@@ -213,9 +216,26 @@ impl Worker {
                 tracing::error!(node = %name, "control service ended: {e}");
             }
         });
+        let mut backoff = ACCEPT_BACKOFF_MIN;
         loop {
-            let (stream, _) = listener.accept().await?;
-            stream.set_nodelay(true)?;
+            let stream = match listener.accept().await {
+                Ok((stream, _)) => {
+                    backoff = ACCEPT_BACKOFF_MIN;
+                    stream
+                }
+                // Out of file descriptors, or a connection reset before it was accepted:
+                // the node keeps serving the connections it has and tries again later.
+                Err(e) => {
+                    tracing::warn!(node = %self.name, "accept failed, retrying in {backoff:?}: {e}");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(ACCEPT_BACKOFF_MAX);
+                    continue;
+                }
+            };
+            if let Err(e) = stream.set_nodelay(true) {
+                tracing::warn!(node = %self.name, "connection dropped: {e}");
+                continue;
+            }
             let me = self.clone();
             let grpc = grpc_tx.clone();
             tokio::spawn(async move {
