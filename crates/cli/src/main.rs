@@ -53,6 +53,9 @@ enum Command {
     /// Benchmarks, printed as ratios measured side by side in one run.
     #[command(subcommand)]
     Bench(commands::bench::BenchCommand),
+    /// Certificates for mutual TLS: a cluster CA, and one certificate per node.
+    #[command(subcommand)]
+    Certs(commands::certs::CertsCommand),
 }
 
 /// Exit codes: 0 success, 1 a check failed (verify above tolerance), 2 an error (bad input,
@@ -81,6 +84,7 @@ fn main() -> ExitCode {
         Command::Run(a) => commands::run::run(*a),
         Command::Demo(a) => commands::demo::run(a),
         Command::Bench(c) => commands::bench::run(c),
+        Command::Certs(c) => commands::certs::run(c),
     };
     match result {
         Ok(code) => code,

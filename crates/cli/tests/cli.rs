@@ -364,3 +364,24 @@ fn demo_runs_every_algorithm_on_the_local_cluster() {
     }
     assert!(text.contains("pipelined"), "{text}");
 }
+
+#[test]
+fn certs_make_a_cluster_ca_and_node_certificates() {
+    let dir = std::env::temp_dir().join(format!("tiersplit-cli-certs-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let out = tiersplit(&["certs", "init", "--dir", s(&dir)]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    // A second CA would make every issued certificate untrusted: refused unless forced.
+    let again = tiersplit(&["certs", "init", "--dir", s(&dir)]);
+    assert_eq!(again.status.code(), Some(2));
+    assert!(stderr(&again).contains("--force"), "{}", stderr(&again));
+    let out = tiersplit(&["certs", "issue", "edge0", "--dir", s(&dir)]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("node edge0: certificate"));
+    let pem = std::fs::read_to_string(dir.join("edge0.pem")).unwrap();
+    assert!(pem.starts_with("-----BEGIN CERTIFICATE-----"), "{pem}");
+    let bad = tiersplit(&["certs", "issue", "not a name", "--dir", s(&dir)]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(stderr(&bad).contains("not a valid DNS name"), "{}", stderr(&bad));
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -31,6 +31,7 @@ mod node;
 mod observation_log;
 mod protocol;
 mod thread_cpu_time;
+pub mod tls;
 mod validate;
 mod worker;
 

@@ -37,6 +37,9 @@ pub enum SessionError {
     /// The cluster failed: a worker unreachable, failing or not answering in time.
     #[error(transparent)]
     Runtime(#[from] tiersplit_runtime::RuntimeError),
+    /// Making, reading or using certificates failed.
+    #[error(transparent)]
+    Tls(#[from] tiersplit_runtime::tls::TlsError),
     /// Reading or writing JSON failed.
     #[error(transparent)]
     Json(#[from] serde_json::Error),

@@ -27,6 +27,7 @@
 pub mod assets;
 pub mod bench;
 mod calibrate;
+pub mod certs;
 mod compile;
 mod engine;
 mod error;

@@ -3,6 +3,7 @@ pub mod bench_adapt;
 pub mod bench_cluster;
 pub mod bench_plan;
 pub mod bench_transport;
+pub mod certs;
 pub mod demo;
 pub mod infer;
 pub mod inspect;

@@ -1,0 +1,167 @@
+//! Mutual TLS handshakes between nodes on loopback, with certificates made by the cluster CA:
+//! both ends verified, names bound to certificates, and every other peer refused (no client
+//! certificate, another cluster's certificate, a certificate for another name, plaintext).
+
+use std::sync::Arc;
+use std::time::Duration;
+use tiersplit_runtime::tls::{peer_is, ClusterCa, NodeIdentity, TlsError, ALPN_DATA};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio_rustls::rustls::pki_types::ServerName;
+use tokio_rustls::{TlsAcceptor, TlsConnector};
+
+const T: Duration = Duration::from_secs(10);
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// What the server saw of one connection: the peer's certificate chain and the protocol.
+#[derive(Debug)]
+struct Accepted {
+    peer: Vec<tokio_rustls::rustls::pki_types::CertificateDer<'static>>,
+    alpn: Option<Vec<u8>>,
+}
+
+/// A server for `id` that accepts one connection and echoes one byte.
+async fn serve_once(
+    id: &NodeIdentity,
+) -> (String, tokio::task::JoinHandle<std::io::Result<Accepted>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let acceptor = TlsAcceptor::from(id.server_config().unwrap());
+    let task = tokio::spawn(async move {
+        let (tcp, _) = listener.accept().await?;
+        let mut tls = tokio::time::timeout(T, acceptor.accept(tcp)).await??;
+        let (_, conn) = tls.get_ref();
+        let accepted = Accepted {
+            peer: conn
+                .peer_certificates()
+                .map(|c| c.iter().map(|c| c.clone().into_owned()).collect())
+                .unwrap_or_default(),
+            alpn: conn.alpn_protocol().map(|p| p.to_vec()),
+        };
+        let mut b = [0u8; 1];
+        tls.read_exact(&mut b).await?;
+        tls.write_all(&b).await?;
+        tls.flush().await?;
+        Ok(accepted)
+    });
+    (addr, task)
+}
+
+/// Connects as `client` to `addr`, expecting the server to be node `server_name`.
+async fn dial(
+    config: Arc<tokio_rustls::rustls::ClientConfig>,
+    addr: &str,
+    server_name: &str,
+) -> std::io::Result<()> {
+    let tcp = TcpStream::connect(addr).await?;
+    let name = ServerName::try_from(server_name.to_string()).unwrap();
+    let mut tls = tokio::time::timeout(T, TlsConnector::from(config).connect(name, tcp)).await??;
+    tls.write_all(b"x").await?;
+    tls.flush().await?;
+    let mut b = [0u8; 1];
+    tls.read_exact(&mut b).await?;
+    Ok(())
+}
+
+#[test]
+fn nodes_of_one_cluster_verify_each_other_by_name() {
+    rt().block_on(async {
+        let ca = ClusterCa::generate().unwrap();
+        let edge0 = ca.issue("edge0").unwrap();
+        let device = ca.issue("device").unwrap();
+        let (addr, server) = serve_once(&edge0).await;
+        dial(device.client_config(ALPN_DATA).unwrap(), &addr, "edge0")
+            .await
+            .unwrap();
+        let seen = server.await.unwrap().unwrap();
+        assert!(peer_is(&seen.peer, "device"));
+        assert!(!peer_is(&seen.peer, "edge1"));
+        assert!(!peer_is(&[], "device"));
+        assert_eq!(seen.alpn.as_deref(), Some(ALPN_DATA));
+    });
+}
+
+#[test]
+fn a_server_with_another_name_is_refused_by_the_client() {
+    rt().block_on(async {
+        let ca = ClusterCa::generate().unwrap();
+        let (addr, server) = serve_once(&ca.issue("edge0").unwrap()).await;
+        let device = ca.issue("device").unwrap();
+        let e = dial(device.client_config(ALPN_DATA).unwrap(), &addr, "edge1")
+            .await
+            .unwrap_err();
+        assert!(e.to_string().contains("certificate"), "{e}");
+        assert!(server.await.unwrap().is_err());
+    });
+}
+
+#[test]
+fn clients_without_a_certificate_of_the_cluster_are_refused() {
+    rt().block_on(async {
+        let ca = ClusterCa::generate().unwrap();
+        let edge0 = ca.issue("edge0").unwrap();
+        // A certificate of another cluster's CA, for a name the deployment uses.
+        let stranger = ClusterCa::generate().unwrap().issue("device").unwrap();
+        let mut trusting = stranger.clone();
+        trusting.ca_pem = ca.cert_pem().to_string();
+        let (addr, server) = serve_once(&edge0).await;
+        assert!(
+            dial(trusting.client_config(ALPN_DATA).unwrap(), &addr, "edge0")
+                .await
+                .is_err()
+        );
+        let e = server.await.unwrap().unwrap_err();
+        assert!(e.to_string().contains("certificate"), "{e}");
+        // No client certificate at all.
+        let roots = {
+            let mut r = tokio_rustls::rustls::RootCertStore::empty();
+            for c in tokio_rustls::rustls::pki_types::CertificateDer::pem_slice_iter(
+                ca.cert_pem().as_bytes(),
+            ) {
+                r.add(c.unwrap()).unwrap();
+            }
+            r
+        };
+        use tokio_rustls::rustls::pki_types::pem::PemObject;
+        let anonymous = tokio_rustls::rustls::ClientConfig::builder_with_provider(Arc::new(
+            tokio_rustls::rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+        let (addr, server) = serve_once(&edge0).await;
+        assert!(dial(Arc::new(anonymous), &addr, "edge0").await.is_err());
+        assert!(server.await.unwrap().is_err());
+        // Plaintext.
+        let (addr, server) = serve_once(&edge0).await;
+        let mut tcp = TcpStream::connect(&addr).await.unwrap();
+        tcp.write_all(b"TSPL plaintext frame").await.unwrap();
+        let e = server.await.unwrap().unwrap_err();
+        assert!(!e.to_string().is_empty());
+    });
+}
+
+#[test]
+fn a_ca_read_back_from_pem_issues_certificates_its_cluster_trusts() {
+    rt().block_on(async {
+        let ca = ClusterCa::generate().unwrap();
+        let again = ClusterCa::from_pem(ca.cert_pem(), ca.key_pem()).unwrap();
+        let edge0 = ca.issue("edge0").unwrap();
+        let late = again.issue("edge7").unwrap();
+        let (addr, server) = serve_once(&edge0).await;
+        dial(late.client_config(ALPN_DATA).unwrap(), &addr, "edge0")
+            .await
+            .unwrap();
+        assert!(peer_is(&server.await.unwrap().unwrap().peer, "edge7"));
+        assert!(matches!(ca.issue("not a name"), Err(TlsError::BadName(_))));
+        assert!(ClusterCa::from_pem("nothing", ca.key_pem()).is_err());
+    });
+}
