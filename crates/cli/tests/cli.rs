@@ -382,6 +382,10 @@ fn certs_make_a_cluster_ca_and_node_certificates() {
     assert!(pem.starts_with("-----BEGIN CERTIFICATE-----"), "{pem}");
     let bad = tiersplit(&["certs", "issue", "not a name", "--dir", s(&dir)]);
     assert_eq!(bad.status.code(), Some(2));
-    assert!(stderr(&bad).contains("not a valid DNS name"), "{}", stderr(&bad));
+    assert!(
+        stderr(&bad).contains("not a valid DNS name"),
+        "{}",
+        stderr(&bad)
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -268,19 +268,19 @@ fn a_node_that_dies_mid_run_is_reported_not_waited_for() {
 }
 
 #[test]
-fn a_plan_runs_with_the_control_plane_over_tls() {
-    let tls = root().join("crates/runtime/tests/tls");
-    let path = |f: &str| tls.join(f).to_str().unwrap().to_string();
-    let (mut worker, addr) = spawn_worker(
-        "edge",
-        &[
-            "--tls-cert",
-            &path("node.pem"),
-            "--tls-key",
-            &path("node.key"),
-        ],
-    );
+fn a_plan_runs_over_mutual_tls_with_certificates_from_the_cli() {
     let dir = tempfile::tempdir().unwrap();
+    let certs = dir.path().join("certs");
+    let certs = certs.to_str().unwrap();
+    for args in [
+        vec!["certs", "init", "--dir", certs],
+        vec!["certs", "issue", "edge", "--dir", certs],
+        vec!["certs", "issue", "device", "--dir", certs],
+    ] {
+        let out = tiersplit(&args);
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+    let (mut worker, addr) = spawn_worker("edge", &["--certs", certs]);
     let scenario = device_and_edge(dir.path(), &addr, "speed = 4\n");
     let (out, v) = run(&[
         "zoo:resnet18",
@@ -292,8 +292,8 @@ fn a_plan_runs_with_the_control_plane_over_tls() {
         "2",
         "--estimate-gflops",
         "20",
-        "--tls-ca",
-        &path("ca.pem"),
+        "--certs",
+        certs,
     ]);
     let _ = worker.kill();
     let _ = worker.wait();

@@ -10,6 +10,7 @@ use crate::control_service::pb::{
 use crate::control_service::{CONTROL_VERSION, MAX_CONTROL_MESSAGE, UPLOAD_CHUNK};
 use crate::node::{FrameResult, NodeStats};
 use crate::observation_log::Observations;
+use crate::tls::NodeIdentity;
 use crate::{Deployment, Emulation, ModelHash, RuntimeError, Worker};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -18,16 +19,7 @@ use tiersplit_exec::HostTensor;
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
-use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint};
-
-/// How the device checks nodes' TLS certificates.
-#[derive(Debug, Clone)]
-pub struct ClientTls {
-    /// PEM of the CA that signed the nodes' certificates.
-    pub ca_pem: Vec<u8>,
-    /// The name their certificates are for; empty: each node's address.
-    pub domain: String,
-}
+use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
 
 #[derive(Clone)]
 struct RemoteNode {
@@ -194,15 +186,15 @@ impl ClusterDriver {
         ClusterDriver::start_tls(device, listen, remotes, timeout, None).await
     }
 
-    /// [`ClusterDriver::start`], with the control plane over TLS when `tls` is given: nodes
-    /// must present a certificate signed by its CA for its domain name (or for the node's
-    /// address when the name is empty).
+    /// [`ClusterDriver::start`], over mutual TLS on both planes when the device has an
+    /// identity (`tls`, whose name is `device`'s): every node must present a certificate of
+    /// the cluster CA valid for its name in `remotes`, and the device shows its own.
     pub async fn start_tls(
         device: &str,
         listen: &str,
         remotes: &[(String, String)],
         timeout: Duration,
-        tls: Option<&ClientTls>,
+        tls: Option<&NodeIdentity>,
     ) -> Result<ClusterDriver, RuntimeError> {
         let connect_err = |worker: &str, message: String| RuntimeError::Connect {
             worker: worker.to_string(),
@@ -216,6 +208,11 @@ impl ClusterDriver {
             .map_err(|e| connect_err(device, e.to_string()))?
             .to_string();
         let mut worker = Worker::new(device);
+        if let Some(id) = tls {
+            worker = worker
+                .with_identity(id)
+                .map_err(|e| connect_err(device, e.to_string()))?;
+        }
         worker.io_timeout = timeout;
         tokio::spawn(worker.clone().serve(listener));
         let mut nodes = Vec::new();
@@ -226,14 +223,13 @@ impl ClusterDriver {
                 .connect_timeout(timeout)
                 .timeout(timeout)
                 .tcp_nodelay(true);
-            if let Some(t) = tls {
-                let host = addr.rsplit_once(':').map_or(addr.as_str(), |(h, _)| h);
-                let domain = if t.domain.is_empty() { host } else { &t.domain };
+            if let Some(id) = tls {
                 endpoint = endpoint
                     .tls_config(
                         ClientTlsConfig::new()
-                            .ca_certificate(Certificate::from_pem(&t.ca_pem))
-                            .domain_name(domain),
+                            .ca_certificate(Certificate::from_pem(&id.ca_pem))
+                            .identity(Identity::from_pem(&id.cert_pem, &id.key_pem))
+                            .domain_name(name),
                     )
                     .map_err(|e| connect_err(name, format!("TLS: {}", source_chain(&e))))?;
             }

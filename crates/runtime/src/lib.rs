@@ -21,6 +21,7 @@
 
 mod background;
 mod cluster;
+mod conn;
 mod control_service;
 mod deployment;
 mod error;
@@ -36,7 +37,8 @@ mod validate;
 mod worker;
 
 pub use background::in_background;
-pub use cluster::{ClientTls, ClusterDriver, Uploader};
+pub use cluster::{ClusterDriver, Uploader};
+pub use conn::Peer;
 pub use control_service::{
     pb as control_pb, CONTROL_VERSION, MAX_CONCURRENT_UPLOADS, MAX_CONTROL_MESSAGE,
     MAX_MODEL_BYTES, MAX_PROBE_BYTES,

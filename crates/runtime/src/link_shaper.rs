@@ -1,13 +1,14 @@
 //! The sending end of one link: a queue of frames to one peer, shaped (when emulating) by a
 //! token bucket and a one-way delay, written in order over one TCP connection.
 
+use crate::conn::{dial_data, Conn};
 use crate::deployment::Emulation;
 use crate::kept::Kept;
 use crate::observation_log::{Observation, ObservationLog};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 use tiersplit_net::{write_frame, Frame, FrameKind};
-use tokio::net::TcpStream;
+use tokio::io::AsyncWriteExt;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
@@ -65,6 +66,8 @@ pub(crate) struct LinkContext {
     /// rate while frames flow.
     pub emulation: Arc<RwLock<Emulation>>,
     pub io_timeout: Duration,
+    /// Mutual TLS towards the peer, when the node has an identity.
+    pub tls: Option<Arc<rustls::ClientConfig>>,
     /// The deployment's records, for its statistics.
     pub records: Arc<Mutex<Kept<LinkRecord>>>,
     /// The node's log, for the device's estimators.
@@ -83,6 +86,7 @@ pub(crate) fn start_link(
         from,
         emulation,
         io_timeout,
+        tls,
         records,
         log,
         failures,
@@ -151,30 +155,27 @@ pub(crate) fn start_link(
         }
     });
     tokio::spawn(async move {
-        let mut stream: Option<TcpStream> = None;
+        let mut stream: Option<Conn> = None;
         while let Some((enqueued, start, deliver_at, frame)) = wire_rx.recv().await {
             if deliver_at > Instant::now() {
                 tokio::time::sleep_until(deliver_at).await;
             }
             if stream.is_none() {
-                match tokio::time::timeout(io_timeout, TcpStream::connect(&addr)).await {
-                    Ok(Ok(s)) => {
-                        let _ = s.set_nodelay(true);
-                        stream = Some(s);
-                    }
-                    Ok(Err(e)) => {
-                        let _ = failures.send(SendFailure {
-                            frame: frame.frame,
-                            message: format!("cannot reach node {to} at {addr}: {e}"),
-                        });
-                        continue;
-                    }
-                    Err(_) => {
+                match dial_data(&addr, &to, tls.as_ref(), io_timeout).await {
+                    Ok(s) => stream = Some(s),
+                    Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {
                         let _ = failures.send(SendFailure {
                             frame: frame.frame,
                             message: format!(
                                 "node {to} at {addr} did not answer within {io_timeout:?}"
                             ),
+                        });
+                        continue;
+                    }
+                    Err(e) => {
+                        let _ = failures.send(SendFailure {
+                            frame: frame.frame,
+                            message: format!("cannot reach node {to} at {addr}: {e}"),
                         });
                         continue;
                     }
@@ -199,6 +200,11 @@ pub(crate) fn start_link(
                     });
                 }
             }
+        }
+        // The deployment is gone: end the connection cleanly (a TLS close_notify), so the
+        // peer sees the end of a stream, not a truncation.
+        if let Some(mut s) = stream {
+            let _ = tokio::time::timeout(io_timeout, s.shutdown()).await;
         }
     });
     tx

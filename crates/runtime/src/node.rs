@@ -4,6 +4,7 @@
 //! frame are there. One part runs at a time (one engine per machine), off the async threads,
 //! while the links keep sending, so frame k+1 computes while frame k is on the wire.
 
+use crate::conn::Peer;
 use crate::deployment::{Deployment, Emulation, Route, Work};
 use crate::ids::{DeploymentId, ModelHash};
 use crate::kept::Kept;
@@ -129,6 +130,8 @@ pub(crate) struct Active {
 pub(crate) struct NodeState {
     pub emulation: Arc<RwLock<Emulation>>,
     pub log: ObservationLog,
+    /// The data plane's mutual-TLS client side, when the node has an identity.
+    pub data_tls: Option<Arc<rustls::ClientConfig>>,
 }
 
 impl Active {
@@ -368,6 +371,16 @@ impl Active {
         }
     }
 
+    /// Whether `peer` is one of this deployment's nodes.
+    pub(crate) fn has_node(&self, peer: &Peer) -> bool {
+        self.dep.nodes.keys().any(|n| peer.is(n))
+    }
+
+    /// The deployment's id.
+    pub(crate) fn deployment_id(&self) -> &DeploymentId {
+        &self.dep.id
+    }
+
     /// Frame `frame` cannot be answered: tell the sink (which tells the device).
     pub(crate) fn fail(&self, frame: u64, message: &str) {
         if self.results.is_some() {
@@ -411,6 +424,7 @@ impl Active {
                     from: self.me.clone(),
                     emulation: self.node.emulation.clone(),
                     io_timeout: self.io_timeout,
+                    tls: self.node.data_tls.clone(),
                     records: self.link_records.clone(),
                     log: self.node.log.clone(),
                     failures: self.failures.clone(),

@@ -1,3 +1,4 @@
+use crate::conn::{Conn, Peer};
 use crate::control_service::{
     pb::control_server::ControlServer, ControlService, MAX_CONTROL_MESSAGE,
 };
@@ -6,6 +7,7 @@ use crate::ids::ModelHash;
 use crate::node::{Active, FrameResult, NodeState, NodeStats};
 use crate::observation_log::Observations;
 use crate::protocol::frame_tensor;
+use crate::tls::{NodeIdentity, TlsError, ALPN_CONTROL, ALPN_DATA};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -13,6 +15,12 @@ use tiersplit_exec::{Executor, HostTensor, LoadedModel, TractExecutor};
 use tiersplit_net::{read_frame, write_frame, Frame, FrameKind, Limits, NetError};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
+
+/// The two planes a node's port serves.
+enum Plane {
+    Control,
+    Data,
+}
 
 /// A deployment and the first frame it serves.
 type Served = (u64, Arc<Active>);
@@ -39,8 +47,9 @@ pub struct Worker {
     active: Arc<Mutex<Vec<Served>>>,
     /// The emulation in force and the measurement log, shared by the deployments.
     state: NodeState,
-    /// PEM certificate chain and key: when set, the control plane speaks only TLS.
-    tls: Option<(Vec<u8>, Vec<u8>)>,
+    /// The node's mutual-TLS server side: when set, both planes speak only TLS with peers
+    /// holding a certificate of the cluster CA.
+    tls: Option<Arc<rustls::ServerConfig>>,
     /// Bound on waiting for the next frame of a request in progress.
     pub io_timeout: Duration,
     /// Bound on an idle connection (no request) before the worker drops it.
@@ -68,10 +77,13 @@ impl Worker {
         }
     }
 
-    /// Serves the control plane over TLS with this PEM certificate chain and key.
-    pub fn with_tls(mut self, cert_pem: Vec<u8>, key_pem: Vec<u8>) -> Worker {
-        self.tls = Some((cert_pem, key_pem));
-        self
+    /// Speaks mutual TLS on both planes as node `id.name`: connections must present a
+    /// certificate of the cluster CA, and the tensors this node sends go over TLS to peers
+    /// that prove their names. Plaintext is refused.
+    pub fn with_identity(mut self, id: &NodeIdentity) -> Result<Worker, TlsError> {
+        self.tls = Some(id.server_config()?);
+        self.state.data_tls = Some(id.client_config(ALPN_DATA)?);
+        Ok(self)
     }
 
     /// Loads a model into the cache (in process, as a blob upload would) and returns its hash.
@@ -192,20 +204,12 @@ impl Worker {
     /// the gRPC control service, any other is read as data-plane frames (which refuse what is
     /// not a frame).
     pub async fn serve(self, listener: TcpListener) -> std::io::Result<()> {
-        let (grpc_tx, grpc_rx) = tokio::sync::mpsc::channel::<std::io::Result<TcpStream>>(16);
+        let (grpc_tx, grpc_rx) = tokio::sync::mpsc::channel::<std::io::Result<Conn>>(16);
         let service = ControlServer::new(ControlService::new(self.clone()))
             .max_decoding_message_size(MAX_CONTROL_MESSAGE)
             .max_encoding_message_size(MAX_CONTROL_MESSAGE);
         let name = self.name.clone();
         let mut builder = tonic::transport::Server::builder().timeout(Duration::from_secs(600));
-        if let Some((cert, key)) = &self.tls {
-            builder = builder
-                .tls_config(
-                    tonic::transport::ServerTlsConfig::new()
-                        .identity(tonic::transport::Identity::from_pem(cert, key)),
-                )
-                .map_err(|e| std::io::Error::other(format!("TLS configuration: {e}")))?;
-        }
         tokio::spawn(async move {
             let incoming = tokio_stream::wrappers::ReceiverStream::new(grpc_rx);
             if let Err(e) = builder
@@ -239,12 +243,77 @@ impl Worker {
             let me = self.clone();
             let grpc = grpc_tx.clone();
             tokio::spawn(async move {
-                if me.speaks_http2(&stream).await {
-                    let _ = grpc.send(Ok(stream)).await;
-                } else if let Err(e) = me.connection(stream).await {
-                    tracing::warn!(node = %me.name, "connection ended: {e}");
+                let conn = match &me.tls {
+                    Some(tls) => me.accept_tls(stream, tls.clone()).await,
+                    None => Ok(me.sniff(stream).await),
+                };
+                match conn {
+                    Ok((Plane::Control, c)) => {
+                        let _ = grpc.send(Ok(c)).await;
+                    }
+                    Ok((Plane::Data, c)) => match me.connection(c).await {
+                        Ok(()) => {}
+                        // A peer that stopped (killed, or its deployment dropped without a
+                        // TLS close) is not news; anything else on the wire is.
+                        Err(NetError::Io(e))
+                            if matches!(
+                                e.kind(),
+                                std::io::ErrorKind::UnexpectedEof
+                                    | std::io::ErrorKind::ConnectionReset
+                            ) =>
+                        {
+                            tracing::debug!(node = %me.name, "peer went away: {e}")
+                        }
+                        Err(e) => tracing::warn!(node = %me.name, "connection ended: {e}"),
+                    },
+                    Err(e) => tracing::warn!(node = %me.name, "connection refused: {e}"),
                 }
             });
+        }
+    }
+
+    /// A plaintext connection, sent to the plane its first bytes say.
+    async fn sniff(&self, stream: TcpStream) -> (Plane, Conn) {
+        let plane = if self.speaks_http2(&stream).await {
+            Plane::Control
+        } else {
+            Plane::Data
+        };
+        (plane, Conn::Plain(stream))
+    }
+
+    /// The mutual-TLS handshake of a connection (under the I/O timeout), sent to the plane its
+    /// ALPN protocol names.
+    async fn accept_tls(
+        &self,
+        stream: TcpStream,
+        tls: Arc<rustls::ServerConfig>,
+    ) -> std::io::Result<(Plane, Conn)> {
+        let accept = tokio_rustls::TlsAcceptor::from(tls).accept(stream);
+        let s = tokio::time::timeout(self.io_timeout, accept)
+            .await
+            .map_err(|_| std::io::Error::other("no TLS handshake in time"))??;
+        let plane = match s.get_ref().1.alpn_protocol() {
+            Some(p) if p == ALPN_CONTROL => Plane::Control,
+            Some(p) if p == ALPN_DATA => Plane::Data,
+            _ => return Err(std::io::Error::other("no known ALPN protocol")),
+        };
+        Ok((plane, Conn::Server(Box::new(s))))
+    }
+
+    /// Over TLS, a frame is taken only from a node of the deployment serving it.
+    fn sender_allowed(&self, frame: u64, peer: &Peer) -> Result<(), String> {
+        if self.tls.is_none() {
+            return Ok(());
+        }
+        let active = self.active_for(frame)?;
+        if active.has_node(peer) {
+            Ok(())
+        } else {
+            Err(format!(
+                "the sender is not a node of deployment '{}'",
+                active.deployment_id()
+            ))
         }
     }
 
@@ -257,9 +326,7 @@ impl Worker {
                 match s.peek(&mut buf).await {
                     // The HTTP/2 preface, or a TLS handshake record (0x16 0x03) when the
                     // control plane is served over TLS.
-                    Ok(n) if n >= 4 => {
-                        return &buf == b"PRI " || (self.tls.is_some() && buf[..2] == [0x16, 3])
-                    }
+                    Ok(n) if n >= 4 => return &buf == b"PRI ",
                     Ok(0) | Err(_) => return false,
                     Ok(_) => tokio::time::sleep(Duration::from_millis(1)).await,
                 }
@@ -270,12 +337,16 @@ impl Worker {
             .unwrap_or(false)
     }
 
-    async fn connection(&self, mut s: TcpStream) -> Result<(), NetError> {
+    async fn connection(&self, mut s: Conn) -> Result<(), NetError> {
+        let peer = s.peer();
         while let Some(f) = read_frame(&mut s, Limits::default(), self.idle_timeout).await? {
             match f.kind {
                 FrameKind::Tensor => {
                     let t = frame_tensor(&f)?;
-                    if let Err(e) = self.publish(f.frame, &f.name, t) {
+                    let published = self
+                        .sender_allowed(f.frame, &peer)
+                        .and_then(|()| self.publish(f.frame, &f.name, t));
+                    if let Err(e) = published {
                         tracing::warn!(
                             node = %self.name,
                             frame = f.frame,
@@ -286,7 +357,10 @@ impl Worker {
                 }
                 FrameKind::Error => {
                     let message = String::from_utf8_lossy(&f.payload).to_string();
-                    match self.active_for(f.frame) {
+                    let active = self
+                        .sender_allowed(f.frame, &peer)
+                        .and_then(|()| self.active_for(f.frame));
+                    match active {
                         Ok(a) => a.fail(f.frame, &message),
                         Err(e) => tracing::warn!(
                             node = %self.name,

@@ -3,10 +3,15 @@
 //! a node that is not who the scenario says, and peers that do not speak gRPC.
 
 use std::time::Duration;
+use tiersplit_exec::HostTensor;
 use tiersplit_runtime::control_pb::control_client::ControlClient;
 use tiersplit_runtime::control_pb::{DeployRequest, HelloRequest, ModelChunk, StatsRequest};
-use tiersplit_runtime::{ClusterDriver, ModelHash, Worker, CONTROL_VERSION};
+use tiersplit_runtime::tls::ClusterCa;
+use tiersplit_runtime::{
+    ClusterDriver, Deployment, ModelHash, PartSpec, Route, Work, Worker, CONTROL_VERSION,
+};
 use tokio::net::TcpListener;
+use tokio::time::Instant;
 use tonic::transport::{Channel, Endpoint};
 use tonic::Code;
 
@@ -229,44 +234,105 @@ fn peers_that_do_not_speak_grpc_fail_within_the_timeout() {
     });
 }
 
+/// A deployment that sends the device's two halves to edge0, which stitches them and sends
+/// the result back: both directions of the data plane.
+fn round_trip() -> Deployment {
+    let part = PartSpec {
+        id: "stitch".into(),
+        node: "edge0".into(),
+        work: Work::Stitch {
+            shape: [1, 1, 4, 4],
+            regions: vec![[0, 2, 0, 4], [2, 4, 0, 4]],
+        },
+        inputs: vec![("a".into(), "a".into()), ("b".into(), "b".into())],
+        outputs: vec![("y".into(), "y".into())],
+    };
+    let route = |t: &str, from: &str, to: &str| Route {
+        tensor: t.into(),
+        from: from.into(),
+        to: to.into(),
+        crop: None,
+        deliver_as: t.into(),
+    };
+    Deployment {
+        id: "tls".into(),
+        first_frame: 0,
+        nodes: Default::default(),
+        parts: vec![part],
+        routes: vec![
+            route("a", "device", "edge0"),
+            route("b", "device", "edge0"),
+            route("y", "edge0", "device"),
+        ],
+        sink: "device".into(),
+        inputs: vec!["a".into(), "b".into()],
+        outputs: vec!["y".into()],
+    }
+}
+
 #[test]
-fn the_control_plane_runs_over_tls_when_asked() {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/tls");
-    let read = |f: &str| std::fs::read(dir.join(f)).unwrap();
+fn both_planes_run_over_mutual_tls() {
     rt().block_on(async {
+        let ca = ClusterCa::generate().unwrap();
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap().to_string();
-        tokio::spawn(
-            Worker::new("edge0")
-                .with_tls(read("node.pem"), read("node.key"))
-                .serve(listener),
-        );
-        let tls = tiersplit_runtime::ClientTls {
-            ca_pem: read("ca.pem"),
-            domain: String::new(),
-        };
+        let edge0 = Worker::new("edge0")
+            .with_identity(&ca.issue("edge0").unwrap())
+            .unwrap();
+        tokio::spawn(edge0.serve(listener));
+        let device = ca.issue("device").unwrap();
         let remotes = [("edge0".to_string(), addr.clone())];
-        let mut d = ClusterDriver::start_tls("device", "127.0.0.1:0", &remotes, T, Some(&tls))
+        let mut d = ClusterDriver::start_tls("device", "127.0.0.1:0", &remotes, T, Some(&device))
             .await
             .unwrap();
         // Stats before any deployment: a remote error over TLS, not a transport error.
         let e = d.stats().await.unwrap_err();
         assert!(e.to_string().contains("no deployment"), "{e}");
+        // Tensors go to edge0 and back over TLS, and the answer is exact.
+        d.deploy(&round_trip(), &Default::default()).await.unwrap();
+        let half = |v: f32| HostTensor::f32(vec![1, 1, 2, 4], vec![v; 8]).unwrap();
+        d.feed(&[("a".into(), half(1.0)), ("b".into(), half(2.0))])
+            .unwrap();
+        let r = d.next_result(Instant::now() + T).await.unwrap();
+        let y = r.outputs.unwrap().remove("y").unwrap();
+        assert_eq!(y.shape, vec![1, 1, 4, 4]);
+        // Plaintext data-plane bytes are refused (the handshake fails, the connection closes)
+        // and the session carries on.
+        let mut raw = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        raw.write_all(b"TSPL\x01\x00 a forged tensor frame")
+            .await
+            .unwrap();
+        let mut buf = [0u8; 64];
+        // What comes back is at most a TLS alert record (content type 21), then the end.
+        let n = tokio::time::timeout(T, raw.read(&mut buf)).await.unwrap();
+        assert!(matches!(n, Ok(0) | Err(_)) || buf[0] == 21, "{n:?} {buf:?}");
+        let rest = tokio::time::timeout(T, raw.read(&mut buf)).await.unwrap();
+        assert!(matches!(rest, Ok(0) | Err(_)), "{rest:?}");
+        d.feed(&[("a".into(), half(3.0)), ("b".into(), half(4.0))])
+            .unwrap();
+        let r = d.next_result(Instant::now() + T).await.unwrap();
+        assert!(r.outputs.is_ok());
         // Plain HTTP/2 to a TLS node fails, naming the node, within the timeout.
         let e = ClusterDriver::start("device", "127.0.0.1:0", &remotes, Duration::from_secs(3))
             .await
             .err()
             .expect("plaintext to a TLS node");
         assert!(e.to_string().contains("edge0"), "{e}");
-        // A CA that did not sign the node's certificate is refused.
-        let wrong = tiersplit_runtime::ClientTls {
-            ca_pem: read("node.pem"),
-            domain: "nobody.example".into(),
-        };
-        let e = ClusterDriver::start_tls("device", "127.0.0.1:0", &remotes, T, Some(&wrong))
+        // A device of another cluster, or one holding a certificate for another node's name,
+        // is refused.
+        let stranger = ClusterCa::generate().unwrap().issue("device").unwrap();
+        let e = ClusterDriver::start_tls("device", "127.0.0.1:0", &remotes, T, Some(&stranger))
             .await
             .err()
-            .expect("wrong CA and name");
+            .expect("another cluster's device");
         assert!(e.to_string().contains("edge0"), "{e}");
+        let remotes_misnamed = [("edge1".to_string(), addr.clone())];
+        let e =
+            ClusterDriver::start_tls("device", "127.0.0.1:0", &remotes_misnamed, T, Some(&device))
+                .await
+                .err()
+                .expect("a node that is not edge1");
+        assert!(e.to_string().contains("edge1"), "{e}");
     });
 }

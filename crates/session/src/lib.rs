@@ -59,7 +59,7 @@ pub use frame_loop::{
     Condition, Deployed, FrameLog, FrameLoop, Frames, LoopReport, LoopSetup, PhaseLog, PlanChanges,
     SwitchLog, TruthCheck, Until,
 };
-pub use local_cluster::{start_nodes, LocalWorker, StartedNodes};
+pub use local_cluster::{start_nodes, start_nodes_with, LocalTls, LocalWorker, StartedNodes};
 pub use measured::{run_plan, Feed, FrameBreakdown, MeanBreakdown, Measured, Workload};
 pub use median::{median, percentile};
 pub use npy::{read_npy, write_npy};

@@ -1,13 +1,18 @@
 //! Worker processes on loopback: a one-machine cluster of real processes (the demo's), each a
-//! `tiersplit worker` started from the given binary.
+//! `tiersplit worker` started from the given binary, speaking mutual TLS by default with
+//! certificates made for the cluster when it starts.
 
+use crate::certs;
 use crate::error::{Result, SessionError};
+use crate::session::Connect;
 use std::io::{BufRead, BufReader};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::time::Duration;
 use tiersplit_cost::{Scenario, Tier};
+use tiersplit_runtime::tls::NodeIdentity;
 
 /// A `tiersplit worker` child process, killed when dropped.
 pub struct LocalWorker {
@@ -21,10 +26,15 @@ pub struct LocalWorker {
 impl LocalWorker {
     /// Starts `exe worker` as node `name` on an ephemeral loopback port and waits (bounded)
     /// for the address it prints.
-    pub fn start(exe: &Path, name: &str) -> Result<LocalWorker> {
+    /// With `certs`, it speaks mutual TLS with the certificates there.
+    pub fn start(exe: &Path, name: &str, certs: Option<&Path>) -> Result<LocalWorker> {
         let failed = |e: String| SessionError::invalid(format!("worker {name}: {e}"));
-        let mut child = Command::new(exe)
-            .args(["worker", "--listen", "127.0.0.1:0", "--name", name])
+        let mut command = Command::new(exe);
+        command.args(["worker", "--listen", "127.0.0.1:0", "--name", name]);
+        if let Some(dir) = certs {
+            command.arg("--certs").arg(dir);
+        }
+        let mut child = command
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -73,22 +83,103 @@ pub struct StartedNodes {
     pub remotes: Vec<(String, String)>,
     /// The worker processes started here (killed when dropped).
     pub local: Vec<LocalWorker>,
+    /// The device's certificate when the cluster speaks mutual TLS.
+    pub device: Option<NodeIdentity>,
+    /// Certificates made for this cluster, deleted with it.
+    _made: Option<MadeCerts>,
+}
+
+impl StartedNodes {
+    /// How the device `device` reaches these nodes: over mutual TLS when they speak it.
+    pub fn connect(&self, device: &str, timeout: Duration) -> Connect {
+        Connect {
+            tls: self.device.clone(),
+            ..Connect::new(device, self.remotes.clone(), timeout)
+        }
+    }
+}
+
+/// How a one-machine cluster's connections are secured.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LocalTls {
+    /// Mutual TLS with a CA and certificates made now for this cluster and deleted with it
+    /// (the default); plaintext when some node runs elsewhere (it cannot have them).
+    OnTheFly,
+    /// Mutual TLS with the certificates in this directory (`tiersplit certs`), every node's
+    /// and the device's among them.
+    Dir(PathBuf),
+    /// Plaintext, to measure what TLS costs.
+    Off,
+}
+
+/// A directory of certificates made for one cluster, removed when dropped.
+struct MadeCerts(PathBuf);
+
+impl MadeCerts {
+    fn make(scenario: &Scenario) -> Result<MadeCerts> {
+        static SERIAL: AtomicU64 = AtomicU64::new(0);
+        let n = SERIAL.fetch_add(1, Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("tiersplit-certs-{}-{n}", std::process::id()));
+        let made = MadeCerts(dir);
+        certs::init_ca(&made.0, true)?;
+        for node in &scenario.nodes {
+            certs::issue(&made.0, &node.name)?;
+        }
+        Ok(made)
+    }
+}
+
+impl Drop for MadeCerts {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// [`start_nodes_with`] with mutual TLS on certificates made for the cluster.
+pub fn start_nodes(scenario: &Scenario, exe: &Path) -> Result<StartedNodes> {
+    start_nodes_with(scenario, exe, LocalTls::OnTheFly)
 }
 
 /// Starts a local worker process of `exe` for each non-device node of `scenario` that has no
-/// `address`; the others are reached where the scenario says.
-pub fn start_nodes(scenario: &Scenario, exe: &Path) -> Result<StartedNodes> {
+/// `address`; the others are reached where the scenario says. `tls` says how they connect.
+pub fn start_nodes_with(scenario: &Scenario, exe: &Path, tls: LocalTls) -> Result<StartedNodes> {
+    let elsewhere = scenario
+        .nodes
+        .iter()
+        .any(|n| n.tier != Tier::Device && n.address.is_some());
+    let made = match tls {
+        LocalTls::OnTheFly if !elsewhere => Some(MadeCerts::make(scenario)?),
+        LocalTls::OnTheFly => {
+            tracing::warn!("nodes run elsewhere and no certificates were given: plaintext");
+            None
+        }
+        _ => None,
+    };
+    let dir = match (&tls, &made) {
+        (LocalTls::Dir(d), _) => Some(d.clone()),
+        (_, Some(m)) => Some(m.0.clone()),
+        _ => None,
+    };
     let mut remotes = Vec::new();
     let mut local = Vec::new();
     for n in scenario.nodes.iter().filter(|n| n.tier != Tier::Device) {
         match &n.address {
             Some(a) => remotes.push((n.name.clone(), a.clone())),
             None => {
-                let w = LocalWorker::start(exe, &n.name)?;
+                let w = LocalWorker::start(exe, &n.name, dir.as_deref())?;
                 remotes.push((n.name.clone(), w.addr.clone()));
                 local.push(w);
             }
         }
     }
-    Ok(StartedNodes { remotes, local })
+    let device = match &dir {
+        Some(d) => Some(certs::read_identity(d, &scenario.device().name)?),
+        None => None,
+    };
+    Ok(StartedNodes {
+        remotes,
+        local,
+        device,
+        _made: made,
+    })
 }

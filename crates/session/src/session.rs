@@ -4,7 +4,8 @@
 use crate::compile::Compiled;
 use crate::error::{Context, Result};
 use std::time::Duration;
-use tiersplit_runtime::{ClientTls, ClusterDriver, Emulation};
+use tiersplit_runtime::tls::NodeIdentity;
+use tiersplit_runtime::{ClusterDriver, Emulation};
 
 /// The device side of a cluster: deploys compiled plans, feeds frames, reads measurements.
 pub struct Session {
@@ -24,8 +25,9 @@ pub struct Connect {
     pub nodes: Vec<(String, String)>,
     /// Bound on every network wait and on any frame's answer.
     pub timeout: Duration,
-    /// TLS for the control plane, when the nodes serve it.
-    pub tls: Option<ClientTls>,
+    /// The device's certificate for mutual TLS on both planes, when the cluster has them
+    /// ([`crate::certs`]).
+    pub tls: Option<NodeIdentity>,
 }
 
 impl Connect {

@@ -10,7 +10,8 @@ use tiersplit_session::ModelSource;
 #[derive(clap::Subcommand)]
 pub enum BenchCommand {
     /// The distributed runtime on a local cluster of worker processes: prediction error on the
-    /// emulated cluster, runtime overhead on unshaped loopback, goodput on an emulated link.
+    /// emulated cluster, runtime overhead on unshaped loopback, goodput on an emulated link, and
+    /// what mutual TLS costs against plaintext.
     Cluster {
         /// Frames per plan (after a warm-up frame).
         #[arg(long, default_value_t = 5)]

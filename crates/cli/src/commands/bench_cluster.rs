@@ -14,7 +14,7 @@ use tiersplit_session::assets::assets_dir;
 use tiersplit_session::bench::{
     every_plan, goodput, link_scenario, runtime_overhead, Case, ErrorSpread,
 };
-use tiersplit_session::{median, Connect, ModelSource, Session, StartedNodes};
+use tiersplit_session::{median, LocalTls, ModelSource, Session, StartedNodes};
 
 const LOCAL: &str = include_str!("../../../../scenarios/local-cluster.toml");
 
@@ -45,10 +45,41 @@ fn cases() -> Result<Vec<Case>> {
     Ok(v)
 }
 
-async fn connect(scenario: &Scenario) -> Result<(Session, StartedNodes)> {
-    let nodes = start_local_nodes(scenario)?;
-    let c = Connect::new("device", nodes.remotes.clone(), Duration::from_secs(60));
+async fn connect(scenario: &Scenario, tls: LocalTls) -> Result<(Session, StartedNodes)> {
+    let nodes = start_local_nodes(scenario, tls)?;
+    let c = nodes.connect("device", Duration::from_secs(60));
     Ok((Session::connect(&c).await?, nodes))
+}
+
+/// Goodput and round-trip time with mutual TLS and in plaintext, over each link, interleaved
+/// size by size.
+async fn tls_cost(frames: usize) -> Result<()> {
+    println!("4. what mutual TLS costs: the same transfers over TLS and in plaintext (tensor there and back)");
+    for (mbps, delay_ms, label) in [
+        (100.0, 10.0, "emulated 100 Mbps, 20 ms RTT"),
+        (1e5, 0.0, "loopback, unshaped"),
+    ] {
+        let link = link_scenario(mbps, delay_ms)?;
+        for mb in [1, 4, 16] {
+            let mut got = Vec::new();
+            for tls in [LocalTls::OnTheFly, LocalTls::Off] {
+                let (mut session, local) = connect(&link, tls).await?;
+                got.push(goodput(&mut session, &link, &[mb], frames).await?[0]);
+                drop(local);
+            }
+            let (t, p) = (got[0], got[1]);
+            println!(
+                "   {label:<30} {mb:>2} MiB: goodput TLS {:.1}% vs plaintext {:.1}% ({:.3}x); round trip p50 {:.1} vs {:.1} ms ({:+.1}%)",
+                t.ratio * 100.0,
+                p.ratio * 100.0,
+                t.ratio / p.ratio,
+                t.p50_ms,
+                p.p50_ms,
+                (t.p50_ms / p.p50_ms - 1.0) * 100.0
+            );
+        }
+    }
+    Ok(())
 }
 
 pub fn run(frames: usize) -> Result<ExitCode> {
@@ -56,7 +87,7 @@ pub fn run(frames: usize) -> Result<ExitCode> {
     let rt = tokio::runtime::Runtime::new()?;
     rt.block_on(async {
         println!("1. prediction error on the emulated local cluster ({}), {frames} frames per plan, one at a time", scenario.name);
-        let (mut session, local) = connect(&scenario).await?;
+        let (mut session, local) = connect(&scenario, LocalTls::OnTheFly).await?;
         let cases = cases()?;
         let mut all = Vec::new();
         for (label, rows) in every_plan(&mut session, &scenario, &cases, true, frames, None).await? {
@@ -101,16 +132,19 @@ pub fn run(frames: usize) -> Result<ExitCode> {
 
         println!("3. goodput over one emulated 100 Mbps link with 5 ms one-way delay (tensor there and back)");
         let link = link_scenario(100.0, 5.0)?;
-        let (mut session, local) = connect(&link).await?;
+        let (mut session, local) = connect(&link, LocalTls::OnTheFly).await?;
         let g = goodput(&mut session, &link, &[1, 4, 16], frames).await?;
         drop(local);
-        for (mb, ratio) in &g {
+        for x in &g {
             println!(
-                "   {mb:>2} MiB tensor: goodput {:.1}% of the link rate ({})",
-                ratio * 100.0,
-                if *ratio >= 0.9 { "met" } else { "NOT met" }
+                "   {:>2} MiB tensor: goodput {:.1}% of the link rate ({})",
+                x.mb,
+                x.ratio * 100.0,
+                if x.ratio >= 0.9 { "met" } else { "NOT met" }
             );
         }
+        println!();
+        tls_cost(frames).await?;
         anyhow::Ok(())
     })?;
     Ok(ExitCode::SUCCESS)

@@ -13,8 +13,8 @@ use tiersplit_onnx::ImportOptions;
 use tiersplit_session::bench::{plans_measured, OVERFEED};
 use tiersplit_session::read_profile;
 use tiersplit_session::{
-    model_inputs, Calibrated, Connect, EmulateMode, InputChoice, Measured, ModelSource, Session,
-    Setting, StartedNodes,
+    model_inputs, Calibrated, EmulateMode, InputChoice, LocalTls, Measured, ModelSource, Session,
+    Setting,
 };
 
 const SCENARIO: &str = include_str!("../../../../scenarios/local-cluster.toml");
@@ -94,8 +94,8 @@ pub fn run(a: Args) -> Result<ExitCode> {
     } else {
         println!("NOT emulated: every node at this machine's speed, links unshaped (predictions use the scenario's speeds and links, so they do not apply)");
     }
-    let StartedNodes { remotes, local } = start_local_nodes(&scenario)?;
-    for w in &local {
+    let nodes = start_local_nodes(&scenario, LocalTls::OnTheFly)?;
+    for w in &nodes.local {
         println!("  {} : worker process {}", w.name, w.addr);
     }
     let w = c.workload(&model, &problem);
@@ -104,12 +104,13 @@ pub fn run(a: Args) -> Result<ExitCode> {
     let rt = tokio::runtime::Runtime::new()?;
     let (rows, throughput) = rt.block_on(async {
         let mut session =
-            Session::connect(&Connect::new("device", remotes, Duration::from_secs(30))).await?;
+            Session::connect(&nodes.connect("device", Duration::from_secs(30))).await?;
         session.set_emulation(c.emulation.clone()).await?;
-        println!("  device : this process {}\n", session.driver.device_addr());
+        println!("  device : this process {}", session.driver.device_addr());
+        println!("  mutual TLS on every connection, with certificates made for this run\n");
         plans_measured(&mut session, &w, a.frames, only, true).await
     })?;
-    drop(local);
+    drop(nodes);
     let ok = print_table(&a, mode, &rows, throughput.as_ref());
     if image.is_some() {
         println!("(input: chelsea.png, ImageNet class 285 'Egyptian cat'; outputs compared with the unsplit model for every plan)");

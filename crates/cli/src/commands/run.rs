@@ -9,11 +9,10 @@ use std::process::ExitCode;
 use std::time::Duration;
 use tiersplit_graph::Bytes;
 use tiersplit_plan::planner_by_name;
-use tiersplit_runtime::ClientTls;
 use tiersplit_session::{
-    model_inputs, read_trace, run_all, run_plan, start_nodes, strategies, Calibrated, Connect,
-    EmulateMode, Feed, Measured, ModelSource, Session, Setting, StartedNodes, TraceReport,
-    TraceSetup, Workload,
+    model_inputs, read_trace, run_all, run_plan, start_nodes_with, strategies, Calibrated, Connect,
+    EmulateMode, Feed, LocalTls, Measured, ModelSource, Session, Setting, StartedNodes,
+    TraceReport, TraceSetup, Workload,
 };
 
 /// How much of the scenario is emulated, as a command-line option.
@@ -64,12 +63,14 @@ pub struct Args {
     /// Address the device listens on for results.
     #[arg(long, default_value = "127.0.0.1:0")]
     listen: String,
-    /// Speak TLS to the nodes' control plane, trusting this PEM CA.
+    /// Speak mutual TLS on both planes with the certificates in this directory (`tiersplit
+    /// certs`): the device's own (named as the scenario's device) and the cluster CA's.
     #[arg(long)]
-    tls_ca: Option<PathBuf>,
-    /// The name the nodes' certificates are for (default: each node's address).
-    #[arg(long, default_value = "", requires = "tls_ca")]
-    tls_domain: String,
+    certs: Option<PathBuf>,
+    /// No TLS between the nodes (local clusters speak mutual TLS on certificates made for the
+    /// run by default): to measure what TLS costs.
+    #[arg(long, conflicts_with = "certs")]
+    plaintext: bool,
     /// Seconds any network wait (and any frame) may take before the run fails.
     #[arg(long, default_value_t = 30)]
     timeout: u64,
@@ -124,9 +125,12 @@ impl From<EmulateArg> for EmulateMode {
 }
 
 /// Starts a local worker process of this binary for each node without an address.
-pub fn start_local_nodes(scenario: &tiersplit_cost::Scenario) -> Result<StartedNodes> {
+pub fn start_local_nodes(
+    scenario: &tiersplit_cost::Scenario,
+    tls: LocalTls,
+) -> Result<StartedNodes> {
     let exe = std::env::current_exe().context("locating the tiersplit binary")?;
-    Ok(start_nodes(scenario, &exe)?)
+    Ok(start_nodes_with(scenario, &exe, tls)?)
 }
 
 pub fn print_measured(m: &Measured, feed: Feed) {
@@ -220,7 +224,12 @@ fn prepare(a: &Args) -> Result<Prepared> {
     let model = std::sync::Arc::new(source.import(&a.inputs.import_options())?);
     let profile = a.profiles.resolve(&source, &model)?;
     let device = setting.device_name()?.to_string();
-    let nodes = start_local_nodes(&setting.scenario)?;
+    let tls = match (&a.certs, a.plaintext) {
+        (Some(dir), _) => LocalTls::Dir(dir.clone()),
+        (None, true) => LocalTls::Off,
+        (None, false) => LocalTls::OnTheFly,
+    };
+    let nodes = start_local_nodes(&setting.scenario, tls)?;
     let mode = EmulateMode::from(a.emulate).resolve(!nodes.local.is_empty());
     if a.trace.is_some() && mode != EmulateMode::On {
         bail!("--trace changes the emulated link rates and node speeds: it needs --emulate on (or auto with local nodes)");
@@ -239,18 +248,10 @@ fn prepare(a: &Args) -> Result<Prepared> {
 }
 
 fn connect(a: &Args, device: &str, nodes: &StartedNodes) -> Result<Connect> {
-    let tls = match &a.tls_ca {
-        Some(p) => Some(ClientTls {
-            ca_pem: std::fs::read(p).with_context(|| format!("reading {}", p.display()))?,
-            domain: a.tls_domain.clone(),
-        }),
-        None => None,
-    };
     let timeout = Duration::from_secs(a.timeout);
     Ok(Connect {
         listen: a.listen.clone(),
-        tls,
-        ..Connect::new(device, nodes.remotes.clone(), timeout)
+        ..nodes.connect(device, timeout)
     })
 }
 

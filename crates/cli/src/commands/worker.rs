@@ -11,12 +11,10 @@ pub struct Args {
     /// This node's name: it must match the node's name in the device's scenario.
     #[arg(long, default_value = "worker")]
     name: String,
-    /// Serve the control plane over TLS with this PEM certificate chain (needs --tls-key).
-    #[arg(long, requires = "tls_key")]
-    tls_cert: Option<std::path::PathBuf>,
-    /// The PEM private key of --tls-cert.
-    #[arg(long, requires = "tls_cert")]
-    tls_key: Option<std::path::PathBuf>,
+    /// Speak mutual TLS on both planes with the certificates in this directory (`tiersplit
+    /// certs`): NAME.pem and NAME.key for this node, ca.pem for its peers. Plaintext is refused.
+    #[arg(long)]
+    certs: Option<std::path::PathBuf>,
     /// Seconds to wait for the next frame of a request in progress.
     #[arg(long, default_value_t = 30)]
     io_timeout: u64,
@@ -34,11 +32,8 @@ pub fn run(a: Args) -> Result<ExitCode> {
         println!("worker {} listening on {}", a.name, listener.local_addr()?);
         std::io::stdout().flush()?;
         let mut w = Worker::new(&a.name);
-        if let (Some(cert), Some(key)) = (&a.tls_cert, &a.tls_key) {
-            let read = |p: &std::path::Path| {
-                std::fs::read(p).with_context(|| format!("reading {}", p.display()))
-            };
-            w = w.with_tls(read(cert)?, read(key)?);
+        if let Some(dir) = &a.certs {
+            w = w.with_identity(&tiersplit_session::certs::read_identity(dir, &a.name)?)?;
         }
         w.io_timeout = std::time::Duration::from_secs(a.io_timeout);
         w.serve(listener).await.context("worker stopped")?;

@@ -157,6 +157,17 @@ pub fn link_scenario(mbps: f64, delay_ms: f64) -> Result<Scenario> {
     ))?)
 }
 
+/// One tensor size's transfer over a link, there and back.
+#[derive(Debug, Clone, Copy)]
+pub struct Goodput {
+    /// The tensor's size (MiB).
+    pub mb: u64,
+    /// The bytes' rate as a fraction of the link's (the delays and compute taken out).
+    pub ratio: f64,
+    /// Median time of the round trip, delays and compute included (ms).
+    pub p50_ms: f64,
+}
+
 /// Goodput over the link of `scenario` (a [`link_scenario`], the session's cluster) for each
 /// tensor size: a tensor sent to the edge and back, the time left after the delays and the
 /// compute being the time the bytes took; as a fraction of the link's rate.
@@ -165,7 +176,7 @@ pub async fn goodput(
     scenario: &Scenario,
     sizes_mb: &[u64],
     frames: usize,
-) -> Result<Vec<(u64, f64)>> {
+) -> Result<Vec<Goodput>> {
     let link = &scenario.links[0];
     let (mbps, delay_ms) = (link.bandwidth_mbps, link.rtt_ms / 2.0);
     let mut out = Vec::new();
@@ -183,7 +194,11 @@ pub async fn goodput(
         let compute = mean_ms(&m, |b| b.compute_ms.values().sum());
         let sent = 2.0 * (mb << 20) as f64 * 8.0;
         let secs = (m.p50_ms - 2.0 * delay_ms - compute) / 1e3;
-        out.push((mb, sent / secs / 1e6 / mbps));
+        out.push(Goodput {
+            mb,
+            ratio: sent / secs / 1e6 / mbps,
+            p50_ms: m.p50_ms,
+        });
     }
     Ok(out)
 }
