@@ -2,6 +2,10 @@
 //! checks, chunked uploads that must match their hash, bad deployments refused with the reason,
 //! a node that is not who the scenario says, and peers that do not speak gRPC.
 
+mod common;
+
+use common::{rt, T};
+
 use std::time::Duration;
 use tiersplit_exec::HostTensor;
 use tiersplit_runtime::control_pb::control_client::ControlClient;
@@ -14,16 +18,6 @@ use tokio::net::TcpListener;
 use tokio::time::Instant;
 use tonic::transport::{Channel, Endpoint};
 use tonic::Code;
-
-const T: Duration = Duration::from_secs(10);
-
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
 
 async fn start_worker(name: &str) -> String {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -3,6 +3,10 @@
 //! more than they send or come all at once, and tensors of frames that never complete. Each
 //! is refused or bounded with the reason, and the worker keeps serving.
 
+mod common;
+
+use common::{rt, T};
+
 use std::time::Duration;
 use tiersplit_exec::HostTensor;
 use tiersplit_runtime::control_pb::control_client::ControlClient;
@@ -16,16 +20,6 @@ use tiersplit_runtime::{
 use tokio::net::TcpListener;
 use tonic::transport::{Channel, Endpoint};
 use tonic::{Code, Status};
-
-const T: Duration = Duration::from_secs(10);
-
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
 
 async fn start(worker: Worker) -> ControlClient<Channel> {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -2,23 +2,16 @@
 //! both ends verified, names bound to certificates, and every other peer refused (no client
 //! certificate, another cluster's certificate, a certificate for another name, plaintext).
 
+mod common;
+
+use common::{rt, T};
+
 use std::sync::Arc;
-use std::time::Duration;
 use tiersplit_runtime::tls::{peer_is, ClusterCa, NodeIdentity, TlsError, ALPN_DATA};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::rustls::pki_types::ServerName;
 use tokio_rustls::{TlsAcceptor, TlsConnector};
-
-const T: Duration = Duration::from_secs(10);
-
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
 
 /// What the server saw of one connection: the peer's certificate chain and the protocol.
 #[derive(Debug)]

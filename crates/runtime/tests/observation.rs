@@ -3,22 +3,16 @@
 //! trace does) showing in the next samples, and the observation cursor returning each record
 //! once. Every wait is under a timeout.
 
+mod common;
+
+use common::{rt, T};
+
 use std::collections::BTreeMap;
 use std::time::Duration;
 use tiersplit_runtime::{
     ClusterDriver, Deployment, Emulation, LinkShape, Observation, Observations, Worker,
 };
 use tokio::net::TcpListener;
-
-const T: Duration = Duration::from_secs(10);
-
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
 
 fn shaped(mbps: f64) -> Emulation {
     Emulation {
