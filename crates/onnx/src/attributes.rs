@@ -63,6 +63,9 @@ impl<'a> Attributes<'a> {
 
     /// An axis attribute normalised against `rank` (negative axes count from the end).
     pub fn axis(&self, name: &str, default: i64, rank: usize) -> Result<usize> {
+        if rank == 0 {
+            return Err(self.error(format!("attribute {name} needs an input of rank 1 or more")));
+        }
         normalize_axis(self.int(name, default), rank).ok_or_else(|| {
             self.error(format!(
                 "attribute {name}={} out of range for rank {rank}",

@@ -28,7 +28,33 @@ fn tensor_err(t: &TensorProto, msg: impl Into<String>) -> OnnxError {
     }
 }
 
-/// Declared type and shape of an initializer or constant, without decoding its data.
+/// Most elements any tensor of an imported model may have (2^40): shapes past it are refused
+/// before any size computed from them can overflow.
+pub const MAX_ELEMENTS: u64 = 1 << 40;
+
+/// The number of elements of `shape`, if it is at most [`MAX_ELEMENTS`].
+pub fn element_count(shape: &[u64]) -> Option<u64> {
+    shape
+        .iter()
+        .try_fold(1u64, |n, &d| n.checked_mul(d))
+        .filter(|&n| n <= MAX_ELEMENTS)
+}
+
+/// How many values `t` stores, in its raw bytes or its typed field.
+fn stored_values(t: &TensorProto, dtype: DType) -> u64 {
+    if !t.raw_data.is_empty() {
+        return t.raw_data.len() as u64 / dtype.size().max(1);
+    }
+    (match dtype {
+        DType::F32 => t.float_data.len(),
+        DType::F64 => t.double_data.len(),
+        DType::I64 => t.int64_data.len(),
+        _ => t.int32_data.len(),
+    }) as u64
+}
+
+/// Declared type and shape of an initializer or constant, checked against the data it holds
+/// (without decoding it).
 pub fn proto_type(t: &TensorProto) -> Result<(DType, Vec<u64>)> {
     let dtype = DType::from_onnx(t.data_type)
         .ok_or_else(|| tensor_err(t, format!("unsupported data type code {}", t.data_type)))?;
@@ -43,6 +69,21 @@ pub fn proto_type(t: &TensorProto) -> Result<(DType, Vec<u64>)> {
         .iter()
         .map(|&d| u64::try_from(d).map_err(|_| tensor_err(t, format!("negative dimension {d}"))))
         .collect::<Result<Vec<u64>>>()?;
+    let n = element_count(&shape).ok_or_else(|| {
+        tensor_err(
+            t,
+            format!("shape {shape:?} has over {MAX_ELEMENTS} elements"),
+        )
+    })?;
+    let stored = stored_values(t, dtype);
+    let whole =
+        t.raw_data.is_empty() || (t.raw_data.len() as u64).is_multiple_of(dtype.size().max(1));
+    if stored != n || !whole {
+        return Err(tensor_err(
+            t,
+            format!("holds {stored} values but its shape needs {n}"),
+        ));
+    }
     Ok((dtype, shape))
 }
 

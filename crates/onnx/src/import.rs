@@ -1,4 +1,4 @@
-use crate::const_tensor::{proto_type, ConstTensor};
+use crate::const_tensor::{element_count, proto_type, ConstTensor, MAX_ELEMENTS};
 use crate::error::{OnnxError, Result};
 use crate::ops::{fold, infer, learnable, Inferred, Val};
 use crate::proto::{
@@ -313,6 +313,11 @@ fn static_shape(
             })
             .collect::<Result<Vec<u64>>>()?,
     };
+    if element_count(&shape).is_none() {
+        return Err(err(format!(
+            "shape {shape:?} has over {MAX_ELEMENTS} elements"
+        )));
+    }
     Ok(shape)
 }
 
@@ -442,6 +447,15 @@ impl Folder {
         let opset = self.opset;
         let ins = self.inputs_of(&node);
         let inferred: Inferred = infer(&node, opset, &ins)?;
+        if let Some((_, shape)) = inferred
+            .outputs
+            .iter()
+            .find(|(_, s)| element_count(s).is_none())
+        {
+            return Err(crate::Attributes::of(&node).error(format!(
+                "output shape {shape:?} has over {MAX_ELEMENTS} elements"
+            )));
+        }
         if inferred.outputs.len() < node.output.len() {
             return Err(crate::Attributes::of(&node).error(format!(
                 "declares {} outputs, only {} supported",

@@ -30,7 +30,7 @@ pub(crate) struct Val {
 
 impl Val {
     fn elements(&self) -> u64 {
-        self.shape.iter().product()
+        self.shape.iter().fold(1u64, |n, &d| n.saturating_mul(d))
     }
 }
 
