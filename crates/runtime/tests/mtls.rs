@@ -7,7 +7,9 @@ mod common;
 use common::{rt, T};
 
 use std::sync::Arc;
+use std::time::Duration;
 use tiersplit_runtime::tls::{peer_is, ClusterCa, NodeIdentity, TlsError, ALPN_DATA};
+use tiersplit_runtime::Worker;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::rustls::pki_types::ServerName;
@@ -156,5 +158,59 @@ fn a_ca_read_back_from_pem_issues_certificates_its_cluster_trusts() {
         assert!(peer_is(&server.await.unwrap().unwrap().peer, "edge7"));
         assert!(matches!(ca.issue("not a name"), Err(TlsError::BadName(_))));
         assert!(ClusterCa::from_pem("nothing", ca.key_pem()).is_err());
+    });
+}
+
+/// Sends the two halves of frame `frame` to `addr` over the data plane as node `id`.
+async fn send_halves(id: &NodeIdentity, addr: &str, frame: u64) {
+    use tiersplit_graph::DType;
+    use tiersplit_net::{write_frame, Frame};
+    let tcp = TcpStream::connect(addr).await.unwrap();
+    let name = ServerName::try_from("device".to_string()).unwrap();
+    let connector = TlsConnector::from(id.client_config(ALPN_DATA).unwrap());
+    let mut tls = connector.connect(name, tcp).await.unwrap();
+    for half in ["a", "b"] {
+        let f = Frame::tensor(frame, half, DType::F32, vec![1, 1, 2, 4], vec![0u8; 32]);
+        write_frame(&mut tls, &f, T).await.unwrap();
+    }
+    tls.shutdown().await.unwrap();
+}
+
+#[test]
+fn tensors_are_taken_only_from_nodes_of_their_deployment() {
+    rt().block_on(async {
+        let ca = ClusterCa::generate().unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let device = Worker::new("device")
+            .with_identity(&ca.issue("device").unwrap())
+            .unwrap();
+        let (tx, mut results) = tokio::sync::mpsc::unbounded_channel();
+        let dep = serde_json::json!({
+            "id": "d", "nodes": {"device": addr, "edge0": "127.0.0.1:9"},
+            "parts": [{"id": "s", "node": "device", "work": {"Stitch": {"shape": [1, 1, 4, 4],
+                       "regions": [[0, 2, 0, 4], [2, 4, 0, 4]]}},
+                       "inputs": [["a", "a"], ["b", "b"]], "outputs": [["y", "y"]]}],
+            "routes": [], "sink": "device", "inputs": [], "outputs": ["y"]
+        });
+        device
+            .deploy(serde_json::from_value(dep).unwrap(), Some(tx))
+            .unwrap();
+        tokio::spawn(device.serve(listener));
+        // A node of the cluster that is not in the deployment: its tensors are dropped.
+        send_halves(&ca.issue("edge9").unwrap(), &addr, 1).await;
+        let none = tokio::time::timeout(Duration::from_millis(500), results.recv()).await;
+        assert!(
+            none.is_err(),
+            "a frame from outside the deployment was answered"
+        );
+        // A node of the deployment: answered.
+        send_halves(&ca.issue("edge0").unwrap(), &addr, 2).await;
+        let r = tokio::time::timeout(T, results.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(r.frame, 2);
+        assert!(r.outputs.is_ok());
     });
 }
