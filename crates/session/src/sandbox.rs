@@ -1,11 +1,13 @@
 //! A cluster inside this process: one [`Worker`] per non-device node of a scenario, each on
-//! its own ephemeral loopback port, serving the real control and data planes. For tests and
-//! for applications that want a whole cluster without starting processes.
+//! its own ephemeral loopback port, serving the real control and data planes over mutual TLS
+//! with certificates made for the sandbox. For tests and for applications that want a whole
+//! cluster without starting processes.
 
 use crate::error::{Result, SessionError};
 use crate::session::Connect;
 use std::time::Duration;
 use tiersplit_cost::{Scenario, Tier};
+use tiersplit_runtime::tls::{ClusterCa, NodeIdentity};
 use tiersplit_runtime::Worker;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
@@ -15,6 +17,8 @@ pub struct Sandbox {
     /// (node name, address) of every worker.
     pub nodes: Vec<(String, String)>,
     device: String,
+    /// The device's certificate of the sandbox's CA.
+    identity: NodeIdentity,
     tasks: Vec<JoinHandle<std::io::Result<()>>>,
 }
 
@@ -29,20 +33,23 @@ impl Sandbox {
             .ok_or_else(|| SessionError::invalid("the scenario has no device"))?
             .name
             .clone();
+        let ca = ClusterCa::generate()?;
         let mut nodes = Vec::new();
         let mut tasks = Vec::new();
         for n in scenario.nodes.iter().filter(|n| n.tier != Tier::Device) {
+            let worker = Worker::new(&n.name).with_identity(&ca.issue(&n.name)?)?;
             let listener = TcpListener::bind("127.0.0.1:0")
                 .await
                 .map_err(|e| SessionError::invalid(format!("node {}: {e}", n.name)))?;
             let addr = listener
                 .local_addr()
                 .map_err(|e| SessionError::invalid(format!("node {}: {e}", n.name)))?;
-            tasks.push(tokio::spawn(Worker::new(&n.name).serve(listener)));
+            tasks.push(tokio::spawn(worker.serve(listener)));
             nodes.push((n.name.clone(), addr.to_string()));
         }
         Ok(Sandbox {
             nodes,
+            identity: ca.issue(&device)?,
             device,
             tasks,
         })
@@ -50,7 +57,10 @@ impl Sandbox {
 
     /// How the scenario's device reaches this cluster, every wait bounded by `timeout`.
     pub fn connect(&self, timeout: Duration) -> Connect {
-        Connect::new(&self.device, self.nodes.clone(), timeout)
+        Connect {
+            tls: Some(self.identity.clone()),
+            ..Connect::new(&self.device, self.nodes.clone(), timeout)
+        }
     }
 }
 
