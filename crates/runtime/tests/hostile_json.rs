@@ -146,6 +146,23 @@ fn apply(v: &mut serde_json::Value, e: &Edit) {
     }
 }
 
+/// Deploys `d` on a device node and, when it is taken, feeds it a frame.
+fn deploy_and_feed(d: Deployment) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let w = Worker::new("device");
+        let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+        if w.deploy(d, Some(tx)).is_ok() {
+            let x = HostTensor::f32(vec![1, 1, 4, 4], vec![1.0; 16]).unwrap();
+            let _ = w.publish(0, "x", x);
+            tokio::task::yield_now().await;
+        }
+    });
+}
+
 proptest! {
     #![proptest_config(ProptestConfig {
         cases: cases(),
@@ -162,16 +179,7 @@ proptest! {
         let Ok(d) = serde_json::from_str::<Deployment>(&text) else {
             return Ok(());
         };
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        rt.block_on(async {
-            let w = Worker::new("device");
-            let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
-            if w.deploy(d, Some(tx)).is_ok() {
-                let x = HostTensor::f32(vec![1, 1, 4, 4], vec![1.0; 16]).unwrap();
-                let _ = w.publish(0, "x", x);
-                tokio::task::yield_now().await;
-            }
-        });
+        deploy_and_feed(d);
     }
 
     #[test]
@@ -183,16 +191,7 @@ proptest! {
         let Ok(d) = serde_json::from_value::<Deployment>(v) else {
             return Ok(());
         };
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        rt.block_on(async {
-            let w = Worker::new("device");
-            let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
-            if w.deploy(d, Some(tx)).is_ok() {
-                let x = HostTensor::f32(vec![1, 1, 4, 4], vec![1.0; 16]).unwrap();
-                let _ = w.publish(0, "x", x);
-                tokio::task::yield_now().await;
-            }
-        });
+        deploy_and_feed(d);
     }
 
     #[test]
