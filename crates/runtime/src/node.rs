@@ -318,11 +318,15 @@ impl Active {
         }
         if let Some(readers) = self.readers.get(name) {
             let mut waiting = self.waiting.lock().expect("not poisoned");
-            let mut evicted = None;
+            // Every frame dropped here fails, even when one tensor with several readers
+            // pushes out more than one.
+            let mut evicted = Vec::new();
             for &(part, slot) in readers {
                 if waiting.len() >= MAX_WAITING && !waiting.contains_key(&(frame, part)) {
-                    evicted = oldest_frame(waiting.keys().map(|k| k.0));
-                    waiting.retain(|k, _| Some(k.0) != evicted);
+                    if let Some(old) = oldest_frame(waiting.keys().map(|k| k.0)) {
+                        waiting.retain(|k, _| k.0 != old);
+                        evicted.push(old);
+                    }
                 }
                 let entry = waiting
                     .entry((frame, part))
@@ -344,7 +348,7 @@ impl Active {
                 }
             }
             drop(waiting);
-            if let Some(old) = evicted {
+            for old in evicted {
                 self.fail(old, &over_bound(&self.me, "waiting for inputs"));
             }
         }

@@ -271,3 +271,36 @@ fn frames_that_never_complete_are_failed_not_kept() {
         assert_eq!(r.outputs.unwrap()["y"].shape, vec![1, 1, 4, 4]);
     });
 }
+
+#[test]
+fn every_frame_pushed_out_by_one_tensor_fails() {
+    rt().block_on(async {
+        let w = Worker::new("device");
+        let (tx, mut results) = tokio::sync::mpsc::unbounded_channel();
+        let halves = vec![[0, 2, 0, 4], [2, 4, 0, 4]];
+        // Two parts read "a": one with "b", one with "c".
+        let mut other = stitch("t", "device", [1, 1, 4, 4], halves.clone());
+        other.inputs[1] = ("c".into(), "c".into());
+        other.outputs = vec![("z".into(), "z".into())];
+        let mut d = deployment(
+            vec![stitch("s", "device", [1, 1, 4, 4], halves), other],
+            vec![],
+        );
+        d.nodes.remove("edge0");
+        d.outputs = vec!["y".into(), "z".into()];
+        w.deploy(d, Some(tx)).unwrap();
+        let half = HostTensor::f32(vec![1, 1, 2, 4], vec![1.0; 8]).unwrap();
+        // Frames waiting for one part each fill the bound...
+        for frame in 0..MAX_WAITING as u64 {
+            w.publish(frame, "b", half.clone()).unwrap();
+        }
+        // ...and one tensor of a new frame, read by both parts, pushes out the two oldest.
+        w.publish(MAX_WAITING as u64, "a", half).unwrap();
+        let mut failed = Vec::new();
+        while let Ok(r) = results.try_recv() {
+            assert!(r.outputs.is_err());
+            failed.push(r.frame);
+        }
+        assert_eq!(failed, vec![0, 1]);
+    });
+}
