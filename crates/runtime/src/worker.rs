@@ -9,7 +9,7 @@ use crate::observation_log::Observations;
 use crate::protocol::frame_tensor;
 use crate::tls::{NodeIdentity, TlsError, ALPN_CONTROL, ALPN_DATA};
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 use tiersplit_exec::{Executor, HostTensor, LoadedModel, TractExecutor};
 use tiersplit_net::{read_frame, write_frame, Frame, FrameKind, Limits, NetError};
@@ -200,9 +200,10 @@ impl Worker {
     /// Serves connections for as long as the task runs: a failed accept (out of file
     /// descriptors, say) is logged and retried after a back-off, never the end of the node.
     ///
-    /// One port carries both planes: a connection that opens with the HTTP/2 preface goes to
-    /// the gRPC control service, any other is read as data-plane frames (which refuse what is
-    /// not a frame).
+    /// One port carries both planes. With an identity, every connection is a mutual-TLS
+    /// handshake and its ALPN protocol picks the plane; without, a connection that opens with
+    /// the HTTP/2 preface goes to the gRPC control service and any other is read as
+    /// data-plane frames (which refuse what is not a frame).
     pub async fn serve(self, listener: TcpListener) -> std::io::Result<()> {
         let (grpc_tx, grpc_rx) = tokio::sync::mpsc::channel::<std::io::Result<Conn>>(16);
         let service = ControlServer::new(ControlService::new(self.clone()))
@@ -301,20 +302,28 @@ impl Worker {
         Ok((plane, Conn::Server(Box::new(s))))
     }
 
-    /// Over TLS, a frame is taken only from a node of the deployment serving it.
-    fn sender_allowed(&self, frame: u64, peer: &Peer) -> Result<(), String> {
-        if self.tls.is_none() {
-            return Ok(());
-        }
+    /// The deployment serving `frame`, if the connection's peer may send for it: over TLS,
+    /// only a node of that deployment may. `checked` is the deployment the peer last passed
+    /// on this connection (held weakly: a superseded deployment must still be able to end),
+    /// so a certificate is not verified again for every frame.
+    fn serving_for(
+        &self,
+        frame: u64,
+        peer: &Peer,
+        checked: &mut Weak<Active>,
+    ) -> Result<Arc<Active>, String> {
         let active = self.active_for(frame)?;
-        if active.has_node(peer) {
-            Ok(())
-        } else {
-            Err(format!(
+        if self.tls.is_none() || std::ptr::eq(checked.as_ptr(), Arc::as_ptr(&active)) {
+            return Ok(active);
+        }
+        if !active.has_node(peer) {
+            return Err(format!(
                 "the sender is not a node of deployment '{}'",
                 active.deployment_id()
-            ))
+            ));
         }
+        *checked = Arc::downgrade(&active);
+        Ok(active)
     }
 
     /// Whether the peer's first bytes are the HTTP/2 client preface (gRPC), waiting at most
@@ -339,13 +348,14 @@ impl Worker {
 
     async fn connection(&self, mut s: Conn) -> Result<(), NetError> {
         let peer = s.peer();
+        let mut checked = Weak::new();
         while let Some(f) = read_frame(&mut s, Limits::default(), self.idle_timeout).await? {
             match f.kind {
                 FrameKind::Tensor => {
                     let t = frame_tensor(&f)?;
                     let published = self
-                        .sender_allowed(f.frame, &peer)
-                        .and_then(|()| self.publish(f.frame, &f.name, t));
+                        .serving_for(f.frame, &peer, &mut checked)
+                        .map(|a| a.publish(f.frame, &f.name, t));
                     if let Err(e) = published {
                         tracing::warn!(
                             node = %self.name,
@@ -357,10 +367,7 @@ impl Worker {
                 }
                 FrameKind::Error => {
                     let message = String::from_utf8_lossy(&f.payload).to_string();
-                    let active = self
-                        .sender_allowed(f.frame, &peer)
-                        .and_then(|()| self.active_for(f.frame));
-                    match active {
+                    match self.serving_for(f.frame, &peer, &mut checked) {
                         Ok(a) => a.fail(f.frame, &message),
                         Err(e) => tracing::warn!(
                             node = %self.name,

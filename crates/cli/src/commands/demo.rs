@@ -107,7 +107,10 @@ pub fn run(a: Args) -> Result<ExitCode> {
             Session::connect(&nodes.connect("device", Duration::from_secs(30))).await?;
         session.set_emulation(c.emulation.clone()).await?;
         println!("  device : this process {}", session.driver.device_addr());
-        println!("  mutual TLS on every connection, with certificates made for this run\n");
+        if nodes.device.is_some() {
+            println!("  mutual TLS on every connection, with certificates made for this run");
+        }
+        println!();
         plans_measured(&mut session, &w, a.frames, only, true).await
     })?;
     drop(nodes);
