@@ -3,7 +3,7 @@ use tiersplit_graph::DType;
 
 /// Version of the frame format, written in every header; a receiver refuses frames of another
 /// version with `NetError::Version`.
-pub const PROTOCOL_VERSION: u16 = 1;
+pub const PROTOCOL_VERSION: u16 = 2;
 pub(crate) const MAGIC: [u8; 4] = *b"TSPL";
 const MAX_NAME: usize = 4096;
 const MAX_RANK: usize = 8;
@@ -35,17 +35,26 @@ impl FrameKind {
     }
 }
 
-/// Size limits a receiver enforces before allocating anything.
+/// Limits a receiver enforces: sizes before allocating anything, and progress once a frame
+/// has begun.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
-    /// Largest payload accepted, in bytes (default 1 GiB).
+    /// Largest payload accepted, in bytes (default [`MAX_PAYLOAD`]).
     pub max_payload: u64,
+    /// Longest pause inside a frame once it has begun (default 30 s): a sender that stops in
+    /// the middle is cut off, one that keeps sending, however slowly, is not.
+    pub stall: std::time::Duration,
 }
+
+/// The default payload limit, 256 MiB: four times a float 3x2160x3840 (4K) input image, far
+/// above any activation of the zoo's models, and a bound on what one frame makes a receiver hold.
+pub const MAX_PAYLOAD: u64 = 256 << 20;
 
 impl Default for Limits {
     fn default() -> Limits {
         Limits {
-            max_payload: 1 << 30,
+            max_payload: MAX_PAYLOAD,
+            stall: std::time::Duration::from_secs(30),
         }
     }
 }
@@ -56,6 +65,9 @@ impl Default for Limits {
 pub struct Frame {
     /// What the frame carries.
     pub kind: FrameKind,
+    /// The session the frame belongs to (a device's run; 0 when none, as for pings): frame
+    /// numbers count within a session, and receivers keep sessions apart by it.
+    pub session: u128,
     /// Which frame of the input stream this belongs to.
     pub frame: u64,
     /// Tensor name for `Tensor` frames; for `Error` frames, who failed (the runtime sends its node
@@ -81,6 +93,7 @@ impl Frame {
     ) -> Frame {
         Frame {
             kind: FrameKind::Tensor,
+            session: 0,
             frame,
             name: name.into(),
             dtype,
@@ -93,6 +106,7 @@ impl Frame {
     pub fn probe(bytes: usize) -> Frame {
         Frame {
             kind: FrameKind::Probe,
+            session: 0,
             frame: 0,
             name: String::new(),
             dtype: DType::U8,
@@ -106,6 +120,7 @@ impl Frame {
         let bytes = message.as_bytes().to_vec();
         Frame {
             kind: FrameKind::Error,
+            session: 0,
             frame,
             name: name.into(),
             dtype: DType::U8,
@@ -114,7 +129,13 @@ impl Frame {
         }
     }
 
-    /// The header: magic, version, kind, frame, name, dtype, shape, payload length.
+    /// The same frame, in session `session`.
+    pub fn in_session(self, session: u128) -> Frame {
+        Frame { session, ..self }
+    }
+
+    /// The header: magic, version, kind, dtype, session, frame, name length, rank, name,
+    /// shape, payload length.
     pub(crate) fn header(&self) -> Result<Vec<u8>, NetError> {
         if self.name.len() > MAX_NAME {
             return Err(NetError::Malformed(format!(
@@ -133,6 +154,7 @@ impl Frame {
         h.extend_from_slice(&PROTOCOL_VERSION.to_le_bytes());
         h.push(self.kind as u8);
         h.push(self.dtype.onnx_code() as u8);
+        h.extend_from_slice(&self.session.to_le_bytes());
         h.extend_from_slice(&self.frame.to_le_bytes());
         h.extend_from_slice(&(self.name.len() as u16).to_le_bytes());
         h.push(self.shape.len() as u8);
@@ -146,11 +168,12 @@ impl Frame {
 }
 
 /// The fixed part of the header, before the name and shape.
-pub(crate) const FIXED: usize = 4 + 2 + 1 + 1 + 8 + 2 + 1;
+pub(crate) const FIXED: usize = 4 + 2 + 1 + 1 + 16 + 8 + 2 + 1;
 
 pub(crate) struct Fixed {
     pub kind: FrameKind,
     pub dtype: DType,
+    pub session: u128,
     pub frame: u64,
     pub name_len: usize,
     pub rank: usize,
@@ -171,9 +194,10 @@ pub(crate) fn parse_fixed(b: &[u8; FIXED]) -> Result<Fixed, NetError> {
     let kind = FrameKind::from_u8(b[6])?;
     let dtype = DType::from_onnx(b[7] as i32)
         .ok_or_else(|| NetError::Malformed(format!("unknown element type {}", b[7])))?;
-    let frame = u64::from_le_bytes(b[8..16].try_into().expect("8 bytes"));
-    let name_len = u16::from_le_bytes([b[16], b[17]]) as usize;
-    let rank = b[18] as usize;
+    let session = u128::from_le_bytes(b[8..24].try_into().expect("16 bytes"));
+    let frame = u64::from_le_bytes(b[24..32].try_into().expect("8 bytes"));
+    let name_len = u16::from_le_bytes([b[32], b[33]]) as usize;
+    let rank = b[34] as usize;
     if name_len > MAX_NAME || rank > MAX_RANK {
         return Err(NetError::Malformed(format!(
             "name length {name_len} or rank {rank} over the limits"
@@ -182,6 +206,7 @@ pub(crate) fn parse_fixed(b: &[u8; FIXED]) -> Result<Fixed, NetError> {
     Ok(Fixed {
         kind,
         dtype,
+        session,
         frame,
         name_len,
         rank,

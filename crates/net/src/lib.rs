@@ -1,7 +1,7 @@
 //! Moving tensors between tiersplit nodes.
 //!
 //! The data plane is a plain length-prefixed binary frame over TCP ([`Frame`]): a fixed header
-//! (magic, protocol version, kind, frame number, tensor name, element type, shape) followed by
+//! (magic, protocol version, kind, session, frame number, tensor name, element type, shape) followed by
 //! the raw little-endian payload, written with one vectored write and read straight into its
 //! final buffer. Every read and write is bounded by a timeout, and a frame that is malformed,
 //! from another protocol version or larger than the configured limit is refused with an error
@@ -21,5 +21,5 @@ mod frame;
 mod transport;
 
 pub use error::NetError;
-pub use frame::{Frame, FrameKind, Limits, PROTOCOL_VERSION};
+pub use frame::{Frame, FrameKind, Limits, MAX_PAYLOAD, PROTOCOL_VERSION};
 pub use transport::{read_frame, write_frame};

@@ -1,92 +1,134 @@
-use crate::frame::{check_payload, parse_fixed, FIXED};
+use crate::frame::{check_payload, parse_fixed, FIXED, MAGIC};
 use crate::{Frame, FrameKind, Limits, NetError};
+use bytes::BufMut;
 use std::io::IoSlice;
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::time::timeout;
 
-/// Writes one frame (header and payload in one vectored write) within `limit`.
+/// Writes one frame (header and payload in one vectored write). `limit` bounds every wait for
+/// the peer to take more bytes, not the whole frame: a slow link that keeps moving is never cut.
 pub async fn write_frame<W: AsyncWrite + Unpin>(
     w: &mut W,
     frame: &Frame,
     limit: Duration,
 ) -> Result<(), NetError> {
     let header = frame.header()?;
-    let write = async {
-        let mut bufs = [IoSlice::new(&header), IoSlice::new(&frame.payload)];
-        let mut slices: &mut [IoSlice<'_>] = &mut bufs;
-        while !slices.is_empty() {
-            let n = w.write_vectored(slices).await?;
-            if n == 0 {
-                return Err(NetError::Closed("while sending"));
-            }
-            IoSlice::advance_slices(&mut slices, n);
+    let late = || NetError::Timeout(limit, "the peer to accept more of a frame");
+    let mut bufs = [IoSlice::new(&header), IoSlice::new(&frame.payload)];
+    let mut slices: &mut [IoSlice<'_>] = &mut bufs;
+    while !slices.is_empty() {
+        let n = timeout(limit, w.write_vectored(slices))
+            .await
+            .map_err(|_| late())??;
+        if n == 0 {
+            return Err(NetError::Closed("while sending"));
         }
-        w.flush().await?;
-        Ok(())
-    };
-    timeout(limit, write)
-        .await
-        .map_err(|_| NetError::Timeout(limit, "the peer to accept a frame"))?
+        IoSlice::advance_slices(&mut slices, n);
+    }
+    timeout(limit, w.flush()).await.map_err(|_| late())??;
+    Ok(())
 }
 
+/// Fills `buf`, each read within `stall`.
 async fn read_exact_or_closed<R: AsyncRead + Unpin>(
     r: &mut R,
     buf: &mut [u8],
+    stall: Duration,
     what: &'static str,
 ) -> Result<(), NetError> {
-    match r.read_exact(buf).await {
-        Ok(_) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => Err(NetError::Closed(what)),
-        Err(e) => Err(e.into()),
+    let mut got = 0;
+    while got < buf.len() {
+        let n = timeout(stall, r.read(&mut buf[got..]))
+            .await
+            .map_err(|_| NetError::Timeout(stall, "the rest of a frame"))??;
+        if n == 0 {
+            return Err(NetError::Closed(what));
+        }
+        got += n;
     }
+    Ok(())
 }
 
-/// Reads one frame within `limit`, refusing malformed or oversized frames before allocating.
+/// What a payload may take before its sender has sent it: a frame that claims more gets the
+/// rest of its buffer only once this much has arrived, so half-sent frames that claim large
+/// payloads cost their receiver what they sent, not what they claimed.
+const FIRST_PAYLOAD_CHUNK: usize = 4 << 20;
+
+/// Reads a payload of `len` bytes into memory taken as the data arrives: the first
+/// [`FIRST_PAYLOAD_CHUNK`], then the rest at once (one reallocation, and no zeroing).
+async fn read_payload<R: AsyncRead + Unpin>(
+    r: &mut R,
+    len: usize,
+    stall: Duration,
+) -> Result<Vec<u8>, NetError> {
+    let mut payload = Vec::with_capacity(len.min(FIRST_PAYLOAD_CHUNK));
+    while payload.len() < len {
+        if payload.len() == payload.capacity() {
+            payload.reserve_exact(len - payload.len());
+        }
+        let want = len - payload.len();
+        let n = timeout(stall, r.read_buf(&mut (&mut payload).limit(want)))
+            .await
+            .map_err(|_| NetError::Timeout(stall, "the rest of a frame"))??;
+        if n == 0 {
+            return Err(NetError::Closed("in the middle of a frame payload"));
+        }
+    }
+    Ok(payload)
+}
+
+/// Reads one frame, refusing malformed or oversized frames before allocating. `limit` bounds
+/// the wait for a frame to begin; once it has, every pause is bounded by `limits.stall`.
 /// Returns `Ok(None)` when the peer closed the connection cleanly between frames.
 pub async fn read_frame<R: AsyncRead + Unpin>(
     r: &mut R,
     limits: Limits,
     limit: Duration,
 ) -> Result<Option<Frame>, NetError> {
-    let read = async {
-        let mut fixed = [0u8; FIXED];
-        let first = r.read(&mut fixed[..1]).await?;
-        if first == 0 {
-            return Ok(None);
-        }
-        read_exact_or_closed(r, &mut fixed[1..], "in the middle of a frame header").await?;
-        let f = parse_fixed(&fixed)?;
-        let mut rest = vec![0u8; f.name_len + 8 * f.rank + 8];
-        read_exact_or_closed(r, &mut rest, "in the middle of a frame header").await?;
-        let name = String::from_utf8(rest[..f.name_len].to_vec())
-            .map_err(|_| NetError::Malformed("tensor name is not UTF-8".into()))?;
-        let shape: Vec<u64> = rest[f.name_len..f.name_len + 8 * f.rank]
-            .chunks_exact(8)
-            .map(|c| u64::from_le_bytes(c.try_into().expect("8 bytes")))
-            .collect();
-        let len = u64::from_le_bytes(rest[f.name_len + 8 * f.rank..].try_into().expect("8 bytes"));
-        if len > limits.max_payload {
-            return Err(NetError::TooLarge {
-                bytes: len,
-                limit: limits.max_payload,
-            });
-        }
-        if f.kind == FrameKind::Tensor {
-            check_payload(f.dtype, &shape, len)?;
-        }
-        let mut payload = vec![0u8; len as usize];
-        read_exact_or_closed(r, &mut payload, "in the middle of a frame payload").await?;
-        Ok(Some(Frame {
-            kind: f.kind,
-            frame: f.frame,
-            name,
-            dtype: f.dtype,
-            shape,
-            payload,
-        }))
-    };
-    timeout(limit, read)
+    let mut fixed = [0u8; FIXED];
+    let first = timeout(limit, r.read(&mut fixed[..1]))
         .await
-        .map_err(|_| NetError::Timeout(limit, "a frame from the peer"))?
+        .map_err(|_| NetError::Timeout(limit, "a frame from the peer"))??;
+    if first == 0 {
+        return Ok(None);
+    }
+    let stall = limits.stall;
+    let header = "in the middle of a frame header";
+    // The magic first, so a peer speaking something else is told so even when it sends less
+    // than a header.
+    read_exact_or_closed(r, &mut fixed[1..4], stall, header).await?;
+    if fixed[..4] != MAGIC {
+        return Err(NetError::BadMagic(fixed[..4].try_into().expect("4 bytes")));
+    }
+    read_exact_or_closed(r, &mut fixed[4..], stall, header).await?;
+    let f = parse_fixed(&fixed)?;
+    let mut rest = vec![0u8; f.name_len + 8 * f.rank + 8];
+    read_exact_or_closed(r, &mut rest, stall, header).await?;
+    let name = String::from_utf8(rest[..f.name_len].to_vec())
+        .map_err(|_| NetError::Malformed("tensor name is not UTF-8".into()))?;
+    let shape: Vec<u64> = rest[f.name_len..f.name_len + 8 * f.rank]
+        .chunks_exact(8)
+        .map(|c| u64::from_le_bytes(c.try_into().expect("8 bytes")))
+        .collect();
+    let len = u64::from_le_bytes(rest[f.name_len + 8 * f.rank..].try_into().expect("8 bytes"));
+    if len > limits.max_payload {
+        return Err(NetError::TooLarge {
+            bytes: len,
+            limit: limits.max_payload,
+        });
+    }
+    if f.kind == FrameKind::Tensor {
+        check_payload(f.dtype, &shape, len)?;
+    }
+    let payload = read_payload(r, len as usize, stall).await?;
+    Ok(Some(Frame {
+        kind: f.kind,
+        session: f.session,
+        frame: f.frame,
+        name,
+        dtype: f.dtype,
+        shape,
+        payload,
+    }))
 }

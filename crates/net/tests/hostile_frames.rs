@@ -24,6 +24,7 @@ fn decode_all(bytes: &[u8]) {
         let mut r = bytes;
         let limits = Limits {
             max_payload: 1 << 20,
+            ..Limits::default()
         };
         while let Ok(Some(_)) = read_frame(&mut r, limits, Duration::from_secs(1)).await {}
     });

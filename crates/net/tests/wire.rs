@@ -40,7 +40,8 @@ fn tensors_cross_a_real_socket() {
             .unwrap();
         let big: Vec<u8> = (0..4 * 3 * 224 * 224).map(|i| (i % 251) as u8).collect();
         let frames = vec![
-            Frame::tensor(7, "input", DType::F32, vec![1, 3, 224, 224], big),
+            Frame::tensor(7, "input", DType::F32, vec![1, 3, 224, 224], big)
+                .in_session(0x0123_4567_89ab_cdef_fedc_ba98_7654_3210),
             Frame::probe(64),
             Frame::error(8, "conv1", "engine failed"),
             Frame::tensor(9, "ids", DType::I64, vec![2], vec![0; 16]),
@@ -90,21 +91,28 @@ fn bad_input_is_refused_with_a_reason() {
     )
     .starts_with("not a tiersplit frame"));
     let mut v2 = good.clone();
-    v2[4] = 2;
+    v2[4] = 1;
     assert_eq!(
         err(v2, Limits::default()),
-        "peer speaks protocol version 2, this node speaks 1"
+        "peer speaks protocol version 1, this node speaks 2"
     );
     assert!(err(good[..good.len() - 3].to_vec(), Limits::default())
         .contains("closed the connection in the middle of a frame payload"));
     assert!(err(good[..10].to_vec(), Limits::default()).contains("in the middle of a frame header"));
     assert_eq!(
-        err(good.clone(), Limits { max_payload: 8 }),
+        err(
+            good.clone(),
+            Limits {
+                max_payload: 8,
+                ..Limits::default()
+            }
+        ),
         "frame of 16 bytes exceeds the limit of 8 bytes"
     );
     // A payload that does not match its shape.
     let lying = encoded(&Frame {
         kind: FrameKind::Tensor,
+        session: 0,
         frame: 1,
         name: "x".into(),
         dtype: DType::F32,
@@ -138,6 +146,58 @@ fn a_silent_peer_times_out() {
             .await
             .unwrap_err();
         assert!(matches!(e, NetError::Timeout(..)), "{e}");
+    });
+}
+
+#[test]
+fn a_stalled_frame_is_cut_and_a_slow_one_is_not() {
+    let f = Frame::tensor(1, "x", DType::U8, vec![1 << 16], vec![7; 1 << 16]);
+    let bytes = encoded(&f);
+    rt().block_on(async {
+        let limits = Limits {
+            stall: Duration::from_millis(100),
+            ..Limits::default()
+        };
+        // Half a frame, then silence: cut after the stall bound.
+        let (mut a, mut b) = tokio::io::duplex(1 << 20);
+        a.write_all(&bytes[..bytes.len() / 2]).await.unwrap();
+        let e = read_frame(&mut b, limits, T).await.unwrap_err();
+        assert!(e.to_string().contains("the rest of a frame"), "{e}");
+        // The same frame in 16 pieces 30 ms apart, 480 ms in all, well over the 100 ms
+        // bound: it arrives whole.
+        let (mut a, mut b) = tokio::io::duplex(1 << 20);
+        let piece = bytes.len().div_ceil(16);
+        let pieces: Vec<Vec<u8>> = bytes.chunks(piece).map(<[u8]>::to_vec).collect();
+        tokio::spawn(async move {
+            for p in pieces {
+                a.write_all(&p).await.unwrap();
+                tokio::time::sleep(Duration::from_millis(30)).await;
+            }
+        });
+        let got = read_frame(&mut b, limits, T).await.unwrap().unwrap();
+        assert_eq!(got, f);
+        // A reader that takes a piece every 30 ms: the writer, bound to 100 ms per wait, is
+        // not cut either.
+        let (mut a, mut b) = tokio::io::duplex(piece);
+        let reader = tokio::spawn(async move {
+            let mut all = Vec::new();
+            let mut buf = vec![0u8; piece];
+            loop {
+                tokio::time::sleep(Duration::from_millis(30)).await;
+                match tokio::io::AsyncReadExt::read(&mut b, &mut buf)
+                    .await
+                    .unwrap()
+                {
+                    0 => return all,
+                    n => all.extend_from_slice(&buf[..n]),
+                }
+            }
+        });
+        write_frame(&mut a, &f, Duration::from_millis(100))
+            .await
+            .unwrap();
+        drop(a);
+        assert_eq!(reader.await.unwrap(), bytes);
     });
 }
 

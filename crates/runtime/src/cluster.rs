@@ -4,16 +4,17 @@
 
 use crate::control_service::pb::control_client::ControlClient;
 use crate::control_service::pb::{
-    DeployRequest, EmulateRequest, HelloRequest, ModelChunk, ObserveRequest, ProbeRequest,
-    StatsRequest,
+    DeployRequest, EmulateRequest, HasRequest, HelloRequest, ModelChunk, ObserveRequest,
+    ProbeRequest, StatsRequest,
 };
 use crate::control_service::{CONTROL_VERSION, MAX_CONTROL_MESSAGE, UPLOAD_CHUNK};
+use crate::error::NodeError;
+use crate::ids::SessionId;
 use crate::node::{FrameResult, NodeStats};
 use crate::observation_log::Observations;
 use crate::tls::NodeIdentity;
 use crate::{Deployment, Emulation, ModelHash, RuntimeError, Worker};
-use std::collections::{BTreeMap, HashMap, HashSet};
-use std::sync::{Arc, Mutex};
+use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 use tiersplit_exec::HostTensor;
 use tokio::net::TcpListener;
@@ -28,104 +29,122 @@ struct RemoteNode {
     client: ControlClient<Channel>,
 }
 
-/// (node, model hash) pairs a node has loaded.
-type Uploaded = Arc<Mutex<HashSet<(String, ModelHash)>>>;
-
 /// Uploads a deployment's models to its nodes without holding the driver, so frames keep
 /// flowing on the current plan while the next one's models load (the slow half of a switch).
 #[derive(Clone)]
 pub struct Uploader {
     device: Worker,
     remotes: Vec<RemoteNode>,
-    uploaded: Uploaded,
 }
 
 impl Uploader {
-    /// Sends every node the models of `dep` it does not have yet (`models`: content hash ->
-    /// ONNX bytes), all nodes at once, and loads the device's own. Returns how many models a
-    /// node already had in its content-hash cache.
+    /// Sends every node the models of `dep` it does not hold (it is asked first, so models it
+    /// evicted or lost in a restart are sent again; `models`: content hash -> ONNX bytes), all
+    /// nodes at once, and loads the device's own. Returns how many models a node already had in
+    /// its content-hash cache.
     pub async fn upload(
         &self,
         dep: &Deployment,
         models: &HashMap<ModelHash, Vec<u8>>,
     ) -> Result<usize, RuntimeError> {
-        let bytes_of = |node: &str, hash: &ModelHash| {
-            models
-                .get(hash)
-                .cloned()
-                .ok_or_else(|| RuntimeError::Protocol {
-                    worker: node.to_string(),
-                    message: format!("no bytes for model {hash}"),
-                })
-        };
-        let new = |node: &str, hash: &ModelHash| {
-            !self
-                .uploaded
-                .lock()
-                .expect("not poisoned")
-                .contains(&(node.to_string(), hash.clone()))
-        };
         let mut tasks = tokio::task::JoinSet::new();
         for r in &self.remotes {
-            let mut todo = Vec::new();
-            for hash in dep.model_hashes(&r.name) {
-                if new(&r.name, hash) {
-                    todo.push((hash.clone(), bytes_of(&r.name, hash)?));
-                }
-            }
-            let mut r = r.clone();
-            tasks.spawn(async move {
-                let mut cached = 0;
-                let mut done = Vec::new();
-                for (hash, bytes) in todo {
-                    let total = bytes.len() as u64;
-                    let chunks: Vec<ModelChunk> = bytes
-                        .chunks(UPLOAD_CHUNK)
-                        .map(|c| ModelChunk {
-                            hash: hash.to_string(),
-                            total_bytes: total,
-                            data: c.to_vec(),
-                        })
-                        .collect();
-                    let reply = r
-                        .client
-                        .upload(tokio_stream::iter(chunks))
-                        .await
-                        .map_err(|s| status_err(&r.name, s))?
-                        .into_inner();
-                    cached += usize::from(reply.cached);
-                    done.push((r.name.clone(), hash));
-                }
-                Ok::<_, RuntimeError>((cached, done))
-            });
+            let wanted: Vec<(ModelHash, Vec<u8>)> = dep
+                .model_hashes(&r.name)
+                .into_iter()
+                .map(|h| Ok((h.clone(), bytes_of(models, &r.name, h)?)))
+                .collect::<Result<_, RuntimeError>>()?;
+            tasks.spawn(upload_missing(r.clone(), wanted));
         }
-        let device_err = remote_error(&self.device.name);
-        let mut cached = 0;
-        for hash in dep.model_hashes(&self.device.name) {
-            if !new(&self.device.name, hash) {
-                continue;
-            }
-            let bytes = bytes_of(&self.device.name, hash)?;
-            let device = self.device.clone();
-            // Loading optimises the model: off the async threads, which keep serving frames
-            // in flight during a live switch.
-            let (_, was) = tokio::task::spawn_blocking(move || device.add_model_cached(&bytes))
-                .await
-                .map_err(|e| device_err(format!("loader panicked: {e}")))?
-                .map_err(&device_err)?;
-            cached += usize::from(was);
-            self.uploaded
-                .lock()
-                .expect("not poisoned")
-                .insert((self.device.name.clone(), hash.clone()));
-        }
+        let mut cached = self.load_on_device(dep, models).await?;
         while let Some(r) = tasks.join_next().await {
-            let (c, done) = r.map_err(|e| device_err(format!("upload task failed: {e}")))??;
-            cached += c;
-            self.uploaded.lock().expect("not poisoned").extend(done);
+            let device_err = remote_error(&self.device.name);
+            cached += r.map_err(|e| device_err(format!("upload task failed: {e}")))??;
         }
         Ok(cached)
     }
+
+    /// Loads the device's own models of `dep` it does not hold.
+    async fn load_on_device(
+        &self,
+        dep: &Deployment,
+        models: &HashMap<ModelHash, Vec<u8>>,
+    ) -> Result<usize, RuntimeError> {
+        let device_err = remote_error(&self.device.name);
+        let mut cached = 0;
+        for hash in dep.model_hashes(&self.device.name) {
+            if self.device.has_model(hash) {
+                cached += 1;
+                continue;
+            }
+            let bytes = bytes_of(models, &self.device.name, hash)?;
+            let device = self.device.clone();
+            // Loading optimises the model: off the async threads, which keep serving frames
+            // in flight during a live switch.
+            tokio::task::spawn_blocking(move || device.add_model_cached(&bytes))
+                .await
+                .map_err(|e| device_err(format!("loader panicked: {e}")))?
+                .map_err(|e| device_err(e.to_string()))?;
+        }
+        Ok(cached)
+    }
+}
+
+/// The bytes of model `hash`, which node `node` needs.
+fn bytes_of(
+    models: &HashMap<ModelHash, Vec<u8>>,
+    node: &str,
+    hash: &ModelHash,
+) -> Result<Vec<u8>, RuntimeError> {
+    models
+        .get(hash)
+        .cloned()
+        .ok_or_else(|| RuntimeError::Protocol {
+            worker: node.to_string(),
+            message: format!("no bytes for model {hash}"),
+        })
+}
+
+/// Uploads to `r` those of `wanted` it does not hold; returns how many it held already.
+async fn upload_missing(
+    mut r: RemoteNode,
+    wanted: Vec<(ModelHash, Vec<u8>)>,
+) -> Result<usize, RuntimeError> {
+    let present = r
+        .client
+        .has(HasRequest {
+            hashes: wanted.iter().map(|(h, _)| h.to_string()).collect(),
+        })
+        .await
+        .map_err(|s| status_err(&r.name, s))?
+        .into_inner()
+        .present;
+    if present.len() != wanted.len() {
+        return Err(RuntimeError::Protocol {
+            worker: r.name.clone(),
+            message: format!("{} answers to {} models asked", present.len(), wanted.len()),
+        });
+    }
+    let mut cached = present.iter().filter(|p| **p).count();
+    for ((hash, bytes), _) in wanted.into_iter().zip(present).filter(|(_, p)| !p) {
+        let total = bytes.len() as u64;
+        let chunks: Vec<ModelChunk> = bytes
+            .chunks(UPLOAD_CHUNK)
+            .map(|c| ModelChunk {
+                hash: hash.to_string(),
+                total_bytes: total,
+                data: c.to_vec(),
+            })
+            .collect();
+        let reply = r
+            .client
+            .upload(tokio_stream::iter(chunks))
+            .await
+            .map_err(|s| status_err(&r.name, s))?
+            .into_inner();
+        cached += usize::from(reply.cached);
+    }
+    Ok(cached)
 }
 
 /// The whole chain of causes of an error, for messages (tonic's top level says only
@@ -150,7 +169,28 @@ fn remote_error(worker: &str) -> impl Fn(String) -> RuntimeError {
     }
 }
 
+/// Turns a refusal of node `worker` (the device's own) into an error naming it.
+fn node_err(worker: &str) -> impl Fn(NodeError) -> RuntimeError {
+    let worker = worker.to_string();
+    move |e| match e {
+        NodeError::MissingModels { .. } => RuntimeError::MissingModels {
+            worker: worker.clone(),
+            message: e.to_string(),
+        },
+        e => RuntimeError::Remote {
+            worker: worker.clone(),
+            message: e.to_string(),
+        },
+    }
+}
+
 fn status_err(worker: &str, s: tonic::Status) -> RuntimeError {
+    if s.code() == tonic::Code::NotFound {
+        return RuntimeError::MissingModels {
+            worker: worker.to_string(),
+            message: s.message().to_string(),
+        };
+    }
     RuntimeError::Remote {
         worker: worker.to_string(),
         message: format!("{:?}: {}", s.code(), s.message()),
@@ -171,7 +211,8 @@ pub struct ClusterDriver {
     next_frame: u64,
     /// Per node, the cursor of its observation log read so far.
     cursors: HashMap<String, u64>,
-    uploaded: Uploaded,
+    /// This driver's session on every node.
+    session: SessionId,
 }
 
 impl ClusterDriver {
@@ -264,7 +305,7 @@ impl ClusterDriver {
             });
         }
         let (results_tx, results_rx) = mpsc::unbounded_channel();
-        Ok(ClusterDriver {
+        let mut driver = ClusterDriver {
             device: worker,
             device_addr,
             remotes: nodes,
@@ -273,13 +314,16 @@ impl ClusterDriver {
             timeout,
             next_frame: 1,
             cursors: HashMap::new(),
-            uploaded: Uploaded::default(),
-        })
+            session: SessionId::random(),
+        };
+        // Opens the session on every node, so it is this device's before anyone else names it.
+        driver.set_emulation(Emulation::default()).await?;
+        Ok(driver)
     }
 
-    /// Turns a message of the device node into an error naming it.
-    fn device_error(&self) -> impl Fn(String) -> RuntimeError {
-        remote_error(&self.device.name)
+    /// This driver's session: every deployment and frame of the run carries it.
+    pub fn session(&self) -> SessionId {
+        self.session
     }
 
     /// A handle that uploads models to this cluster's nodes while the driver keeps running.
@@ -287,7 +331,6 @@ impl ClusterDriver {
         Uploader {
             device: self.device.clone(),
             remotes: self.remotes.clone(),
-            uploaded: self.uploaded.clone(),
         }
     }
 
@@ -299,11 +342,14 @@ impl ClusterDriver {
             r.client
                 .emulate(EmulateRequest {
                     emulation_json: json.clone(),
+                    session: self.session.to_string(),
                 })
                 .await
                 .map_err(|s| status_err(&r.name, s))?;
         }
-        self.device.set_emulation(e).map_err(self.device_error())
+        self.device
+            .set_emulation(self.session, e)
+            .map_err(node_err(&self.device.name))
     }
 
     /// What every node measured since the last call (the device's first).
@@ -311,12 +357,14 @@ impl ClusterDriver {
         let since = |c: &HashMap<String, u64>, n: &str| c.get(n).copied().unwrap_or(0);
         let mut all = vec![self
             .device
-            .observations(since(&self.cursors, &self.device.name))];
+            .observations(self.session, since(&self.cursors, &self.device.name))
+            .map_err(node_err(&self.device.name))?];
         for r in &mut self.remotes {
             let reply = r
                 .client
                 .observe(ObserveRequest {
                     since: since(&self.cursors, &r.name),
+                    session: self.session.to_string(),
                 })
                 .await
                 .map_err(|s| status_err(&r.name, s))?
@@ -346,8 +394,8 @@ impl ClusterDriver {
         if from == self.device.name {
             return self
                 .device
-                .probe(to, bytes as usize)
-                .map_err(self.device_error());
+                .probe(self.session, to, bytes as usize)
+                .map_err(node_err(&self.device.name));
         }
         let r = self
             .remotes
@@ -361,6 +409,7 @@ impl ClusterDriver {
             .probe(ProbeRequest {
                 to: to.to_string(),
                 bytes,
+                session: self.session.to_string(),
             })
             .await
             .map_err(|s| status_err(&r.name, s))?;
@@ -379,8 +428,8 @@ impl ClusterDriver {
         self.next_frame += 1;
         for (name, t) in inputs {
             self.device
-                .publish(frame, name, t.clone())
-                .map_err(self.device_error())?;
+                .publish(self.session, frame, name, t.clone())
+                .map_err(node_err(&self.device.name))?;
         }
         Ok(frame)
     }
@@ -420,7 +469,16 @@ impl ClusterDriver {
     ) -> Result<usize, RuntimeError> {
         let dep = self.bind(dep.clone())?;
         let cached = self.uploader().upload(&dep, models).await?;
-        self.start_deployment(dep).await?;
+        match self.start_deployment(dep.clone()).await {
+            // A node evicted a model between the upload and the deploy (another session's
+            // uploads filled its cache): once more, which sends it again.
+            Err(RuntimeError::MissingModels { worker, message }) => {
+                tracing::warn!(node = %worker, "deploying again: {message}");
+                self.uploader().upload(&dep, models).await?;
+                self.start_deployment(dep).await?;
+            }
+            r => r?,
+        }
         Ok(cached)
     }
 
@@ -428,6 +486,7 @@ impl ClusterDriver {
     fn bind(&self, mut dep: Deployment) -> Result<Deployment, RuntimeError> {
         dep.first_frame = self.next_frame;
         dep.nodes = self.addresses();
+        dep.session = self.session;
         dep.check().map_err(|message| RuntimeError::Protocol {
             worker: self.device.name.clone(),
             message,
@@ -451,7 +510,7 @@ impl ClusterDriver {
         }
         self.device
             .deploy(dep, Some(self.results_tx.clone()))
-            .map_err(self.device_error())
+            .map_err(node_err(&self.device.name))
     }
 
     /// Remote nodes that do not answer a hello within a second: the ones to name when frames
@@ -475,11 +534,13 @@ impl ClusterDriver {
 
     /// Every node's statistics for the current deployment, the device's first.
     pub async fn stats(&mut self) -> Result<Vec<NodeStats>, RuntimeError> {
-        let mut all = vec![self.device.stats().unwrap_or_default()];
+        let mut all = vec![self.device.stats(self.session).unwrap_or_default()];
         for r in &mut self.remotes {
             let reply = r
                 .client
-                .stats(StatsRequest {})
+                .stats(StatsRequest {
+                    session: self.session.to_string(),
+                })
                 .await
                 .map_err(|s| status_err(&r.name, s))?
                 .into_inner();

@@ -12,8 +12,15 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio_rustls::{client, server, TlsConnector};
 
-/// One connection of a node.
-pub(crate) enum Conn {
+/// One connection of a node, holding its place among the node's connections (a permit of the
+/// connection limit) for as long as it lives.
+pub(crate) struct Conn {
+    io: Io,
+    _slot: Option<tokio::sync::OwnedSemaphorePermit>,
+}
+
+/// The stream under a connection.
+pub(crate) enum Io {
     /// No TLS (a cluster without certificates).
     Plain(TcpStream),
     /// Accepted over mutual TLS.
@@ -39,15 +46,34 @@ impl Peer {
     pub fn is(&self, name: &str) -> bool {
         peer_is(&self.certs, name)
     }
+
+    /// Whether both connections come from the holder of the same certificate (both
+    /// unauthenticated counts as the same: plaintext tells no one apart).
+    pub fn same_as(&self, other: &Peer) -> bool {
+        self.certs.first() == other.certs.first()
+    }
 }
 
 impl Conn {
+    /// A connection over `io`.
+    pub fn new(io: Io) -> Conn {
+        Conn { io, _slot: None }
+    }
+
+    /// The connection, holding `slot` until it closes.
+    pub fn holding(self, slot: tokio::sync::OwnedSemaphorePermit) -> Conn {
+        Conn {
+            _slot: Some(slot),
+            ..self
+        }
+    }
+
     /// The verified peer of this connection.
     pub fn peer(&self) -> Peer {
-        let certs = match self {
-            Conn::Plain(_) => None,
-            Conn::Server(s) => s.get_ref().1.peer_certificates(),
-            Conn::Client(s) => s.get_ref().1.peer_certificates(),
+        let certs = match &self.io {
+            Io::Plain(_) => None,
+            Io::Server(s) => s.get_ref().1.peer_certificates(),
+            Io::Client(s) => s.get_ref().1.peer_certificates(),
         };
         Peer {
             certs: Arc::new(
@@ -75,7 +101,7 @@ pub(crate) async fn dial_data(
         .map_err(|_| late())??;
     tcp.set_nodelay(true)?;
     let Some(config) = tls else {
-        return Ok(Conn::Plain(tcp));
+        return Ok(Conn::new(Io::Plain(tcp)));
     };
     debug_assert_eq!(config.alpn_protocols, [ALPN_DATA.to_vec()]);
     let name = ServerName::try_from(to.to_string())
@@ -86,7 +112,7 @@ pub(crate) async fn dial_data(
     )
     .await
     .map_err(|_| late())??;
-    Ok(Conn::Client(Box::new(tls)))
+    Ok(Conn::new(Io::Client(Box::new(tls))))
 }
 
 impl AsyncRead for Conn {
@@ -95,10 +121,10 @@ impl AsyncRead for Conn {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<std::io::Result<()>> {
-        match self.get_mut() {
-            Conn::Plain(s) => Pin::new(s).poll_read(cx, buf),
-            Conn::Server(s) => Pin::new(s).poll_read(cx, buf),
-            Conn::Client(s) => Pin::new(s).poll_read(cx, buf),
+        match &mut self.get_mut().io {
+            Io::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            Io::Server(s) => Pin::new(s).poll_read(cx, buf),
+            Io::Client(s) => Pin::new(s).poll_read(cx, buf),
         }
     }
 }
@@ -109,10 +135,10 @@ impl AsyncWrite for Conn {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<std::io::Result<usize>> {
-        match self.get_mut() {
-            Conn::Plain(s) => Pin::new(s).poll_write(cx, buf),
-            Conn::Server(s) => Pin::new(s).poll_write(cx, buf),
-            Conn::Client(s) => Pin::new(s).poll_write(cx, buf),
+        match &mut self.get_mut().io {
+            Io::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            Io::Server(s) => Pin::new(s).poll_write(cx, buf),
+            Io::Client(s) => Pin::new(s).poll_write(cx, buf),
         }
     }
 
@@ -121,34 +147,34 @@ impl AsyncWrite for Conn {
         cx: &mut Context<'_>,
         bufs: &[IoSlice<'_>],
     ) -> Poll<std::io::Result<usize>> {
-        match self.get_mut() {
-            Conn::Plain(s) => Pin::new(s).poll_write_vectored(cx, bufs),
-            Conn::Server(s) => Pin::new(s).poll_write_vectored(cx, bufs),
-            Conn::Client(s) => Pin::new(s).poll_write_vectored(cx, bufs),
+        match &mut self.get_mut().io {
+            Io::Plain(s) => Pin::new(s).poll_write_vectored(cx, bufs),
+            Io::Server(s) => Pin::new(s).poll_write_vectored(cx, bufs),
+            Io::Client(s) => Pin::new(s).poll_write_vectored(cx, bufs),
         }
     }
 
     fn is_write_vectored(&self) -> bool {
-        match self {
-            Conn::Plain(s) => s.is_write_vectored(),
-            Conn::Server(s) => s.is_write_vectored(),
-            Conn::Client(s) => s.is_write_vectored(),
+        match &self.io {
+            Io::Plain(s) => s.is_write_vectored(),
+            Io::Server(s) => s.is_write_vectored(),
+            Io::Client(s) => s.is_write_vectored(),
         }
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        match self.get_mut() {
-            Conn::Plain(s) => Pin::new(s).poll_flush(cx),
-            Conn::Server(s) => Pin::new(s).poll_flush(cx),
-            Conn::Client(s) => Pin::new(s).poll_flush(cx),
+        match &mut self.get_mut().io {
+            Io::Plain(s) => Pin::new(s).poll_flush(cx),
+            Io::Server(s) => Pin::new(s).poll_flush(cx),
+            Io::Client(s) => Pin::new(s).poll_flush(cx),
         }
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        match self.get_mut() {
-            Conn::Plain(s) => Pin::new(s).poll_shutdown(cx),
-            Conn::Server(s) => Pin::new(s).poll_shutdown(cx),
-            Conn::Client(s) => Pin::new(s).poll_shutdown(cx),
+        match &mut self.get_mut().io {
+            Io::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            Io::Server(s) => Pin::new(s).poll_shutdown(cx),
+            Io::Client(s) => Pin::new(s).poll_shutdown(cx),
         }
     }
 }

@@ -2,7 +2,10 @@
 //! chunked model upload into the content-hash cache, deployment, statistics. It shares the
 //! node's port with the data plane: a connection that opens with the HTTP/2 preface is gRPC.
 
-use crate::ids::ModelHash;
+use crate::conn::Peer;
+use crate::error::NodeError;
+use crate::ids::{ModelHash, SessionId};
+use crate::session_table::Caller;
 use crate::{Deployment, Worker};
 use tonic::{Request, Response, Status, Streaming};
 
@@ -12,12 +15,15 @@ pub mod pb {
 }
 
 use pb::{
-    DeployReply, DeployRequest, EmulateReply, EmulateRequest, HelloReply, HelloRequest, ModelChunk,
-    ObserveReply, ObserveRequest, ProbeReply, ProbeRequest, StatsReply, StatsRequest, UploadReply,
+    DeployReply, DeployRequest, EmulateReply, EmulateRequest, HasReply, HasRequest, HelloReply,
+    HelloRequest, ModelChunk, ObserveReply, ObserveRequest, ProbeReply, ProbeRequest, StatsReply,
+    StatsRequest, UploadReply,
 };
 
 /// The control protocol version; a peer speaking another is refused at hello.
-pub const CONTROL_VERSION: u32 = 2;
+pub const CONTROL_VERSION: u32 = 3;
+/// Most hashes one `Has` call asks about.
+const MAX_HAS: usize = 4096;
 /// Largest control message either side accepts (deployments are JSON of a few hundred kB).
 pub const MAX_CONTROL_MESSAGE: usize = 16 << 20;
 /// Model upload chunk size.
@@ -45,6 +51,28 @@ impl ControlService {
     }
 }
 
+/// The gRPC status of a refusal.
+fn status(e: NodeError) -> Status {
+    let message = e.to_string();
+    match e {
+        NodeError::Invalid(_) => Status::invalid_argument(message),
+        NodeError::Denied(_) => Status::permission_denied(message),
+        NodeError::NoSession(_) => Status::failed_precondition(message),
+        NodeError::Busy(_) => Status::resource_exhausted(message),
+        NodeError::MissingModels { .. } => Status::not_found(message),
+    }
+}
+
+/// The verified peer of a request (unauthenticated on plaintext).
+fn peer<T>(req: &Request<T>) -> Peer {
+    req.extensions().get::<Peer>().cloned().unwrap_or_default()
+}
+
+/// The session a request names.
+fn session(s: &str) -> Result<SessionId, Status> {
+    SessionId::parse(s).map_err(|e| Status::invalid_argument(e.to_string()))
+}
+
 #[tonic::async_trait]
 impl pb::control_server::Control for ControlService {
     async fn hello(&self, req: Request<HelloRequest>) -> Result<Response<HelloReply>, Status> {
@@ -59,6 +87,25 @@ impl pb::control_server::Control for ControlService {
             protocol_version: CONTROL_VERSION,
             node: self.worker.name.clone(),
         }))
+    }
+
+    async fn has(&self, req: Request<HasRequest>) -> Result<Response<HasReply>, Status> {
+        let hashes = req.into_inner().hashes;
+        if hashes.len() > MAX_HAS {
+            return Err(Status::invalid_argument(format!(
+                "{} hashes asked at once (limit {MAX_HAS})",
+                hashes.len()
+            )));
+        }
+        let present = hashes
+            .iter()
+            .map(|h| {
+                ModelHash::parse(h)
+                    .map(|h| self.worker.has_model(&h))
+                    .map_err(|e| Status::invalid_argument(e.to_string()))
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Response::new(HasReply { present }))
     }
 
     async fn upload(
@@ -79,7 +126,13 @@ impl pb::control_server::Control for ControlService {
         // that announces 4 GiB and sends nothing costs nothing.
         let mut bytes: Vec<u8> = Vec::new();
         let mut expect: Option<(ModelHash, u64)> = None;
-        while let Some(chunk) = stream.message().await? {
+        let io_timeout = self.worker.io_timeout;
+        let stalled = |_| Status::deadline_exceeded(format!("no model chunk for {io_timeout:?}"));
+        // A stalled upload gives its slot back after the I/O timeout, not tonic's 10 minutes.
+        while let Some(chunk) = tokio::time::timeout(io_timeout, stream.message())
+            .await
+            .map_err(stalled)??
+        {
             let announced = ModelHash::parse(&chunk.hash)
                 .map_err(|e| Status::invalid_argument(e.to_string()))?;
             let (hash, total) = expect
@@ -108,7 +161,7 @@ impl pb::control_server::Control for ControlService {
         let (hash, cached) = tokio::task::spawn_blocking(move || worker.add_model_cached(&bytes))
             .await
             .map_err(|e| Status::internal(format!("loader panicked: {e}")))?
-            .map_err(Status::invalid_argument)?;
+            .map_err(status)?;
         Ok(Response::new(UploadReply {
             hash: hash.into(),
             cached,
@@ -116,6 +169,7 @@ impl pb::control_server::Control for ControlService {
     }
 
     async fn deploy(&self, req: Request<DeployRequest>) -> Result<Response<DeployReply>, Status> {
+        let caller = peer(&req);
         let dep: Deployment = serde_json::from_str(&req.into_inner().deployment_json)
             .map_err(|e| Status::invalid_argument(format!("deployment: {e}")))?;
         let id = dep.id.clone();
@@ -125,18 +179,21 @@ impl pb::control_server::Control for ControlService {
             .filter(|p| p.node == self.worker.name)
             .count() as u32;
         self.worker
-            .deploy(dep, None)
-            .map_err(Status::failed_precondition)?;
+            .deploy_as(dep, None, Caller::Remote(&caller))
+            .map_err(status)?;
         Ok(Response::new(DeployReply {
             deployment: id.to_string(),
             parts,
         }))
     }
 
-    async fn stats(&self, _: Request<StatsRequest>) -> Result<Response<StatsReply>, Status> {
-        let stats = self.worker.stats().ok_or_else(|| {
-            Status::failed_precondition(format!("node {} has no deployment", self.worker.name))
-        })?;
+    async fn stats(&self, req: Request<StatsRequest>) -> Result<Response<StatsReply>, Status> {
+        let caller = peer(&req);
+        let id = session(&req.into_inner().session)?;
+        let stats = self
+            .worker
+            .stats_as(id, Caller::Remote(&caller))
+            .map_err(status)?;
         Ok(Response::new(StatsReply {
             stats_json: serde_json::to_string(&stats).expect("serialisable"),
         }))
@@ -146,11 +203,13 @@ impl pb::control_server::Control for ControlService {
         &self,
         req: Request<EmulateRequest>,
     ) -> Result<Response<EmulateReply>, Status> {
-        let e = serde_json::from_str(&req.into_inner().emulation_json)
+        let caller = peer(&req);
+        let r = req.into_inner();
+        let e = serde_json::from_str(&r.emulation_json)
             .map_err(|e| Status::invalid_argument(format!("emulation: {e}")))?;
         self.worker
-            .set_emulation(e)
-            .map_err(Status::invalid_argument)?;
+            .emulate_as(session(&r.session)?, e, Caller::Remote(&caller))
+            .map_err(status)?;
         Ok(Response::new(EmulateReply {}))
     }
 
@@ -158,22 +217,32 @@ impl pb::control_server::Control for ControlService {
         &self,
         req: Request<ObserveRequest>,
     ) -> Result<Response<ObserveReply>, Status> {
-        let o = self.worker.observations(req.into_inner().since);
+        let caller = peer(&req);
+        let r = req.into_inner();
+        let o = self
+            .worker
+            .observe_as(session(&r.session)?, r.since, Caller::Remote(&caller))
+            .map_err(status)?;
         Ok(Response::new(ObserveReply {
             observations_json: serde_json::to_string(&o).expect("serialisable"),
         }))
     }
 
     async fn probe(&self, req: Request<ProbeRequest>) -> Result<Response<ProbeReply>, Status> {
-        let ProbeRequest { to, bytes } = req.into_inner();
+        let caller = peer(&req);
+        let ProbeRequest {
+            to,
+            bytes,
+            session: id,
+        } = req.into_inner();
         if bytes == 0 || bytes > MAX_PROBE_BYTES {
             return Err(Status::invalid_argument(format!(
                 "probe of {bytes} bytes: must be 1 to {MAX_PROBE_BYTES}"
             )));
         }
         self.worker
-            .probe(&to, bytes as usize)
-            .map_err(Status::failed_precondition)?;
+            .probe_as(session(&id)?, &to, bytes as usize, Caller::Remote(&caller))
+            .map_err(status)?;
         Ok(Response::new(ProbeReply {}))
     }
 }

@@ -4,7 +4,7 @@
 //! set on every node on its own ([`Emulation`], the `Emulate` call), so a trace can change it
 //! while deployments come and go.
 
-use crate::ids::{DeploymentId, ModelHash};
+use crate::ids::{DeploymentId, ModelHash, SessionId};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -13,6 +13,11 @@ use std::collections::BTreeMap;
 pub struct Deployment {
     /// Names this deployment in logs and statistics (the plan's algorithm, say).
     pub id: DeploymentId,
+    /// The device's session the deployment belongs to; its frames carry it. Set by the
+    /// driver (a compiled plan leaves it `SessionId::NONE`, which nodes refuse from the
+    /// network).
+    #[serde(default)]
+    pub session: SessionId,
     /// The first frame this deployment serves; earlier frames finish on the deployment they
     /// started on (a live switch). Set by the driver.
     #[serde(default)]

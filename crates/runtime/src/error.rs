@@ -19,6 +19,15 @@ pub enum RuntimeError {
         /// What it reported.
         message: String,
     },
+    /// A node does not hold models of the deployment it was asked to start (it evicted them
+    /// from its cache, or restarted, after the upload): upload and deploy again.
+    #[error("worker {worker} lacks models: {message}")]
+    MissingModels {
+        /// Name of the node.
+        worker: String,
+        /// Which models.
+        message: String,
+    },
     /// A node closed its connection.
     #[error("worker {worker} closed the connection")]
     Closed {
@@ -57,4 +66,31 @@ pub enum RuntimeError {
     /// An inference engine error: loading or running a model, or cropping and stitching tensors.
     #[error(transparent)]
     Exec(#[from] tiersplit_exec::ExecError),
+}
+
+/// Why a node refused a request of the device (or of a caller claiming to be one).
+#[derive(Debug, Clone, Error)]
+pub enum NodeError {
+    /// The request is malformed or inconsistent (a bad deployment, emulation or probe).
+    #[error("{0}")]
+    Invalid(String),
+    /// The caller may not do this: it is not the session's device, or not a node of the
+    /// deployment it sends for.
+    #[error("{0}")]
+    Denied(String),
+    /// The session named is not one this node serves.
+    #[error("{0}")]
+    NoSession(String),
+    /// A bound is reached (sessions, model cache budget, uploads at once); try later or less.
+    #[error("{0}")]
+    Busy(String),
+    /// The deployment names models this node does not hold (never uploaded, or evicted from
+    /// its cache since): upload them and deploy again.
+    #[error("node {node} does not hold model(s) {}", hashes.iter().map(|h| h.as_str()).collect::<Vec<_>>().join(", "))]
+    MissingModels {
+        /// The node's name.
+        node: String,
+        /// The models it lacks.
+        hashes: Vec<crate::ModelHash>,
+    },
 }

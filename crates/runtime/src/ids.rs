@@ -103,6 +103,78 @@ impl fmt::Display for DeploymentId {
     }
 }
 
+/// A device's run on the cluster: 128 random bits, drawn from the operating system's
+/// cryptographic generator (through `rand`'s thread generator) when the device starts, written
+/// as 32 hex digits. Every deployment and data frame names its session; nodes keep sessions
+/// apart by it (frame numbers count within a session) and let only the session's device
+/// control it. 0 (`SessionId::NONE`) is no session: nodes refuse to deploy it from the
+/// network.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+)]
+#[serde(try_from = "String", into = "String")]
+pub struct SessionId(u128);
+
+impl SessionId {
+    /// No session.
+    pub const NONE: SessionId = SessionId(0);
+
+    /// A fresh, unguessable session id (never `NONE`).
+    pub fn random() -> SessionId {
+        loop {
+            let v: u128 = rand::random();
+            if v != 0 {
+                return SessionId(v);
+            }
+        }
+    }
+
+    /// The id as it travels in data-frame headers.
+    pub fn to_wire(self) -> u128 {
+        self.0
+    }
+
+    /// The id of a data-frame header.
+    pub fn from_wire(v: u128) -> SessionId {
+        SessionId(v)
+    }
+
+    /// Reads the written form (32 lower-case hex digits).
+    pub fn parse(s: &str) -> Result<SessionId, InvalidSessionId> {
+        let bad = || InvalidSessionId(s.chars().take(80).collect());
+        if s.len() != 32 || !s.bytes().all(|c| matches!(c, b'0'..=b'9' | b'a'..=b'f')) {
+            return Err(bad());
+        }
+        u128::from_str_radix(s, 16)
+            .map(SessionId)
+            .map_err(|_| bad())
+    }
+}
+
+/// A string that is not a session id.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("'{0}' is not a session id (32 lower-case hex digits)")]
+pub struct InvalidSessionId(String);
+
+impl TryFrom<String> for SessionId {
+    type Error = InvalidSessionId;
+    fn try_from(s: String) -> Result<SessionId, InvalidSessionId> {
+        SessionId::parse(&s)
+    }
+}
+
+impl From<SessionId> for String {
+    fn from(s: SessionId) -> String {
+        s.to_string()
+    }
+}
+
+impl fmt::Display for SessionId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:032x}", self.0)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -126,6 +198,20 @@ mod tests {
             assert!(ModelHash::parse(bad).is_err(), "{bad}");
         }
         assert!(serde_json::from_str::<ModelHash>("\"deadbeef\"").is_err());
+    }
+
+    #[test]
+    fn session_ids_are_random_and_round_trip() {
+        let a = SessionId::random();
+        assert_ne!(a, SessionId::random());
+        assert_ne!(a, SessionId::NONE);
+        assert_eq!(SessionId::parse(&a.to_string()).unwrap(), a);
+        assert_eq!(SessionId::from_wire(a.to_wire()), a);
+        let json = serde_json::to_string(&a).unwrap();
+        assert_eq!(serde_json::from_str::<SessionId>(&json).unwrap(), a);
+        for bad in ["", "0", &"g".repeat(32), &"A".repeat(32), &"0".repeat(33)] {
+            assert!(SessionId::parse(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

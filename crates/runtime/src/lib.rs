@@ -28,9 +28,11 @@ mod error;
 mod ids;
 mod kept;
 mod link_shaper;
+mod model_cache;
 mod node;
 mod observation_log;
 mod protocol;
+mod session_table;
 mod thread_cpu_time;
 pub mod tls;
 mod validate;
@@ -44,12 +46,14 @@ pub use control_service::{
     MAX_MODEL_BYTES, MAX_PROBE_BYTES,
 };
 pub use deployment::{Deployment, Emulation, LinkShape, PartSpec, Route, Work};
-pub use error::RuntimeError;
-pub use ids::{DeploymentId, InvalidModelHash, ModelHash};
+pub use error::{NodeError, RuntimeError};
+pub use ids::{DeploymentId, InvalidModelHash, InvalidSessionId, ModelHash, SessionId};
 pub use link_shaper::{LinkRecord, TransferSample};
+pub use model_cache::MODEL_BUDGET;
 pub use node::{FrameResult, NodeStats, PartRecord, MAX_WAITING};
 pub use observation_log::{Observation, Observations};
+pub use session_table::{MAX_SESSIONS, SESSION_IDLE};
 pub use validate::{
     MAX_DELAY_MS, MAX_PARTS, MAX_ROUTES, MAX_SLOWDOWN, MAX_STITCH_ELEMENTS, RATE_RANGE_MBPS,
 };
-pub use worker::Worker;
+pub use worker::{Worker, MAX_CONNECTIONS};

@@ -124,8 +124,8 @@ pub(crate) struct Active {
     node: NodeState,
 }
 
-/// What a node's deployments share: the emulation in force (a trace changes it while frames
-/// flow) and the log of measurements the device reads.
+/// What the deployments of one session on a node share: the emulation in force (a trace
+/// changes it while frames flow) and the log of measurements the device reads.
 #[derive(Clone, Default)]
 pub(crate) struct NodeState {
     pub emulation: Arc<RwLock<Emulation>>,
@@ -436,7 +436,7 @@ impl Active {
             )
         });
         let _ = link.send(Outgoing {
-            frame,
+            frame: frame.in_session(self.dep.session.to_wire()),
             enqueued: Instant::now(),
         });
     }

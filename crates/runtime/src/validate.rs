@@ -235,6 +235,7 @@ mod tests {
         };
         let d = Deployment {
             id: "t".into(),
+            session: Default::default(),
             first_frame: 0,
             nodes: [("a".to_string(), "127.0.0.1:1".to_string())].into(),
             parts: vec![part("p"), part("p")],

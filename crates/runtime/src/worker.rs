@@ -1,20 +1,22 @@
-use crate::conn::{Conn, Peer};
+use crate::conn::{Conn, Io, Peer};
 use crate::control_service::{
     pb::control_server::ControlServer, ControlService, MAX_CONTROL_MESSAGE,
 };
 use crate::deployment::{Deployment, Emulation};
-use crate::ids::ModelHash;
+use crate::error::NodeError;
+use crate::ids::{ModelHash, SessionId};
+use crate::model_cache::{ModelCache, MODEL_BUDGET};
 use crate::node::{Active, FrameResult, NodeState, NodeStats};
 use crate::observation_log::Observations;
 use crate::protocol::frame_tensor;
+use crate::session_table::{Caller, Session, SessionTable};
 use crate::tls::{NodeIdentity, TlsError, ALPN_CONTROL, ALPN_DATA};
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 use tiersplit_exec::{Executor, HostTensor, LoadedModel, TractExecutor};
 use tiersplit_net::{read_frame, write_frame, Frame, FrameKind, Limits, NetError};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, Semaphore};
 
 /// The two planes a node's port serves.
 enum Plane {
@@ -22,11 +24,12 @@ enum Plane {
     Data,
 }
 
-/// A deployment and the first frame it serves.
-type Served = (u64, Arc<Active>);
+/// Connections a node holds open at once (both planes); past it, new ones are closed at once,
+/// so a flood of connections costs a socket each for a moment, never memory that grows.
+pub const MAX_CONNECTIONS: usize = 512;
 
-/// Deployments a node keeps serving their frames after a newer one starts.
-const KEPT_DEPLOYMENTS: usize = 3;
+/// Requests in flight at once on one control connection (HTTP/2 streams).
+const MAX_STREAMS: u32 = 32;
 
 /// First and longest wait after a failed accept.
 const ACCEPT_BACKOFF_MIN: Duration = Duration::from_millis(10);
@@ -39,14 +42,13 @@ pub struct Worker {
     pub name: String,
     /// The engine this node loads and runs its models with.
     executor: Arc<dyn Executor>,
-    /// Deployed models by content hash, shared by all connections.
-    models: Arc<Mutex<HashMap<ModelHash, Arc<dyn LoadedModel>>>>,
-    /// The deployments this node is part of, by the first frame each serves, oldest first: a
-    /// frame runs on the newest deployment that starts at or before it, so frames in flight
-    /// finish on the plan they started on while new frames use the new one.
-    active: Arc<Mutex<Vec<Served>>>,
-    /// The emulation in force and the measurement log, shared by the deployments.
-    state: NodeState,
+    /// Loaded models by content hash, shared by all sessions (a hash names its bytes, so one
+    /// device's upload cannot stand in for another's model), within a byte budget.
+    models: Arc<Mutex<ModelCache<dyn LoadedModel>>>,
+    /// The devices' sessions this node serves.
+    sessions: Arc<Mutex<SessionTable>>,
+    /// The data plane's mutual-TLS client side, when the node has an identity.
+    data_tls: Option<Arc<rustls::ClientConfig>>,
     /// The node's mutual-TLS server side: when set, both planes speak only TLS with peers
     /// holding a certificate of the cluster CA.
     tls: Option<Arc<rustls::ServerConfig>>,
@@ -68,9 +70,9 @@ impl Worker {
         Worker {
             name: name.into(),
             executor,
-            models: Default::default(),
-            active: Default::default(),
-            state: NodeState::default(),
+            models: Arc::new(Mutex::new(ModelCache::new(MODEL_BUDGET))),
+            sessions: Default::default(),
+            data_tls: None,
             tls: None,
             io_timeout: Duration::from_secs(30),
             idle_timeout: Duration::from_secs(3600),
@@ -82,119 +84,229 @@ impl Worker {
     /// that prove their names. Plaintext is refused.
     pub fn with_identity(mut self, id: &NodeIdentity) -> Result<Worker, TlsError> {
         self.tls = Some(id.server_config()?);
-        self.state.data_tls = Some(id.client_config(ALPN_DATA)?);
+        self.data_tls = Some(id.client_config(ALPN_DATA)?);
         Ok(self)
     }
 
+    /// Holds at most `bytes` of models (ONNX size; default 4 GiB), evicting the least
+    /// recently used ones no deployment runs.
+    pub fn with_model_budget(self, bytes: u64) -> Worker {
+        *self.models.lock().expect("not poisoned") = ModelCache::new(bytes);
+        self
+    }
+
     /// Loads a model into the cache (in process, as a blob upload would) and returns its hash.
-    pub fn add_model(&self, bytes: &[u8]) -> Result<ModelHash, String> {
+    pub fn add_model(&self, bytes: &[u8]) -> Result<ModelHash, NodeError> {
         self.add_model_cached(bytes).map(|(key, _)| key)
     }
 
     /// [`Worker::add_model`], also saying whether the model was cached already.
-    pub fn add_model_cached(&self, bytes: &[u8]) -> Result<(ModelHash, bool), String> {
+    pub fn add_model_cached(&self, bytes: &[u8]) -> Result<(ModelHash, bool), NodeError> {
         let key = ModelHash::of(bytes);
-        if self.models.lock().expect("not poisoned").contains_key(&key) {
+        if self.has_model(&key) {
             return Ok((key, true));
         }
-        let m = self.executor.load(bytes, &[]).map_err(|e| e.to_string())?;
-        self.models
-            .lock()
-            .expect("not poisoned")
-            .insert(key.clone(), Arc::from(m));
+        let m = self
+            .executor
+            .load(bytes, &[])
+            .map_err(|e| NodeError::Invalid(e.to_string()))?;
+        let mut cache = self.models.lock().expect("not poisoned");
+        let evicted = cache
+            .insert(key.clone(), Arc::from(m), bytes.len() as u64)
+            .map_err(NodeError::Busy)?;
+        for h in evicted {
+            tracing::info!(node = %self.name, held = cache.bytes(), "model {h} evicted from the cache");
+        }
         Ok((key, false))
     }
 
-    /// Starts this node's share of `dep` for frames from `dep.first_frame` on. Earlier
-    /// deployments keep serving earlier frames (the last few are kept); deployments that start
-    /// no earlier than this one are replaced. On the sink node, answered frames go
-    /// to `results`. Must be called within a tokio runtime.
+    /// Whether the node holds model `hash` (and keeps it a while longer: a device asks before
+    /// deploying it).
+    pub fn has_model(&self, hash: &ModelHash) -> bool {
+        self.models.lock().expect("not poisoned").contains(hash)
+    }
+
+    fn new_state(&self) -> NodeState {
+        NodeState {
+            data_tls: self.data_tls.clone(),
+            ..NodeState::default()
+        }
+    }
+
+    /// Runs `f` on session `id` if `caller` may control it, opening it for the caller first
+    /// when `open` is set.
+    fn with_session<R>(
+        &self,
+        id: SessionId,
+        caller: Caller<'_>,
+        open: bool,
+        f: impl FnOnce(&mut Session) -> Result<R, NodeError>,
+    ) -> Result<R, NodeError> {
+        let now = std::time::Instant::now();
+        let mut all = self.sessions.lock().expect("not poisoned");
+        let s = if open {
+            all.open(id, caller, now, || self.new_state())?
+        } else {
+            all.get(id, caller, now)?
+        };
+        f(s)
+    }
+
+    /// Starts this node's share of `dep` for frames from `dep.first_frame` on, in the
+    /// deployment's session (opened if new). Earlier deployments of the session keep serving
+    /// earlier frames (the last few are kept); deployments that start no earlier than this one
+    /// are replaced. On the sink node, answered frames go to `results`. Must be called within
+    /// a tokio runtime.
     pub fn deploy(
         &self,
         dep: Deployment,
         results: Option<mpsc::UnboundedSender<FrameResult>>,
-    ) -> Result<(), String> {
-        let first = dep.first_frame;
-        let models = self.models.lock().expect("not poisoned").clone();
-        let active = Active::start(
-            dep,
-            &self.name,
-            &models,
-            results,
-            self.io_timeout,
-            self.state.clone(),
-        )?;
-        let mut all = self.active.lock().expect("not poisoned");
-        // Deployments that start at or after this one never serve a frame again; earlier ones
-        // keep their frames in flight (two switches before the next frame is fed replace only
-        // the first of them; a deployment from frame 0 replaces them all).
-        all.retain(|(f, _)| *f < first);
-        all.push((first, active));
-        let excess = all.len().saturating_sub(KEPT_DEPLOYMENTS);
-        all.drain(..excess);
-        Ok(())
+    ) -> Result<(), NodeError> {
+        self.deploy_as(dep, results, Caller::Local)
+    }
+
+    /// [`Worker::deploy`] for a caller: over TLS only the deployment's device (its sink) may
+    /// deploy, and only in a session it opened.
+    pub(crate) fn deploy_as(
+        &self,
+        dep: Deployment,
+        results: Option<mpsc::UnboundedSender<FrameResult>>,
+        caller: Caller<'_>,
+    ) -> Result<(), NodeError> {
+        if let Caller::Remote(peer) = caller {
+            if self.tls.is_some() && !peer.is(&dep.sink) {
+                return Err(NodeError::Denied(format!(
+                    "only the deployment's device ('{}') may deploy it",
+                    dep.sink
+                )));
+            }
+        }
+        dep.check().map_err(NodeError::Invalid)?;
+        let hashes = dep.model_hashes(&self.name);
+        let mut models = std::collections::HashMap::new();
+        let mut missing = Vec::new();
+        {
+            let mut cache = self.models.lock().expect("not poisoned");
+            for h in hashes {
+                match cache.get(h) {
+                    Some(m) => drop(models.insert(h.clone(), m)),
+                    None => missing.push(h.clone()),
+                }
+            }
+        }
+        if !missing.is_empty() {
+            return Err(NodeError::MissingModels {
+                node: self.name.clone(),
+                hashes: missing,
+            });
+        }
+        let (id, first) = (dep.session, dep.first_frame);
+        self.with_session(id, caller, true, |s| {
+            let active = Active::start(
+                dep,
+                &self.name,
+                &models,
+                results,
+                self.io_timeout,
+                s.state.clone(),
+            )
+            .map_err(NodeError::Invalid)?;
+            s.install(first, active);
+            Ok(())
+        })
     }
 
     /// Changes this node's emulated link rates, delays and speed from now on, for every
-    /// deployment (how a trace of changing conditions is played on a one-machine cluster).
-    pub fn set_emulation(&self, e: Emulation) -> Result<(), String> {
-        e.check()?;
-        *self.state.emulation.write().expect("not poisoned") = e;
-        Ok(())
+    /// deployment of `session` (opened if new; how a trace of changing conditions is played on
+    /// a one-machine cluster).
+    pub fn set_emulation(&self, session: SessionId, e: Emulation) -> Result<(), NodeError> {
+        self.emulate_as(session, e, Caller::Local)
     }
 
-    /// What this node measured (part runs, transfers, probes) from sequence number `since` on.
-    pub fn observations(&self, since: u64) -> Observations {
-        self.state.log.since(&self.name, since)
+    pub(crate) fn emulate_as(
+        &self,
+        session: SessionId,
+        e: Emulation,
+        caller: Caller<'_>,
+    ) -> Result<(), NodeError> {
+        e.check().map_err(NodeError::Invalid)?;
+        self.with_session(session, caller, true, |s| {
+            *s.state.emulation.write().expect("not poisoned") = e;
+            Ok(())
+        })
     }
 
-    /// Sends `bytes` of filler to node `to` over this node's link to it, shaped like tensors
-    /// are; the transfer shows in [`Worker::observations`] as a probe.
-    pub fn probe(&self, to: &str, bytes: usize) -> Result<(), String> {
-        let newest = self.active.lock().expect("not poisoned").last().cloned();
-        match newest {
-            Some((_, a)) => a.probe(to, bytes),
-            None => Err(format!(
+    /// What this node measured for `session` (part runs, transfers, probes) from sequence
+    /// number `since` on.
+    pub fn observations(&self, session: SessionId, since: u64) -> Result<Observations, NodeError> {
+        self.observe_as(session, since, Caller::Local)
+    }
+
+    pub(crate) fn observe_as(
+        &self,
+        session: SessionId,
+        since: u64,
+        caller: Caller<'_>,
+    ) -> Result<Observations, NodeError> {
+        self.with_session(session, caller, false, |s| {
+            Ok(s.state.log.since(&self.name, since))
+        })
+    }
+
+    /// Sends `bytes` of filler to node `to` over this node's link to it in `session` (`to`
+    /// must be another node of the session's newest deployment), shaped like tensors are; the
+    /// transfer shows in [`Worker::observations`] as a probe.
+    pub fn probe(&self, session: SessionId, to: &str, bytes: usize) -> Result<(), NodeError> {
+        self.probe_as(session, to, bytes, Caller::Local)
+    }
+
+    pub(crate) fn probe_as(
+        &self,
+        session: SessionId,
+        to: &str,
+        bytes: usize,
+        caller: Caller<'_>,
+    ) -> Result<(), NodeError> {
+        self.with_session(session, caller, false, |s| match s.newest() {
+            Some(a) => a.probe(to, bytes).map_err(NodeError::Invalid),
+            None => Err(NodeError::Invalid(format!(
                 "node {} has no deployment to probe from",
                 self.name
-            )),
-        }
+            ))),
+        })
     }
 
-    /// The deployment that serves `frame`.
-    fn active_for(&self, frame: u64) -> Result<Arc<Active>, String> {
-        let all = self.active.lock().expect("not poisoned");
-        all.iter()
-            .rev()
-            .find(|(first, _)| *first <= frame)
-            .map(|(_, a)| a.clone())
-            .ok_or_else(|| match all.first() {
-                None => format!("node {} has no deployment", self.name),
-                Some((first, _)) => format!(
-                    "node {} has no deployment for frame {frame} (the oldest kept starts at {first})",
-                    self.name
-                ),
-            })
-    }
-
-    /// Publishes a tensor of `frame` on this node under the deployment serving that frame:
-    /// how the device feeds graph inputs.
-    pub fn publish(&self, frame: u64, name: &str, t: HostTensor) -> Result<(), String> {
-        self.active_for(frame)?.publish(frame, name, t);
+    /// Publishes a tensor of `frame` on this node under the deployment of `session` serving
+    /// that frame: how the device feeds graph inputs.
+    pub fn publish(
+        &self,
+        session: SessionId,
+        frame: u64,
+        name: &str,
+        t: HostTensor,
+    ) -> Result<(), NodeError> {
+        let active = self.with_session(session, Caller::Local, false, |s| {
+            s.serving(frame, &self.name).map_err(NodeError::Invalid)
+        })?;
+        active.publish(frame, name, t);
         Ok(())
     }
 
-    /// What this node did under the deployments it keeps (named after the newest): after a
-    /// live switch, frames finished on the old plan are counted too.
-    pub fn stats(&self) -> Option<NodeStats> {
-        let all = self.active.lock().expect("not poisoned");
-        let mut merged = all.last()?.1.stats();
-        for (_, a) in all.iter().rev().skip(1) {
-            let s = a.stats();
-            merged.parts.extend(s.parts);
-            merged.links.extend(s.links);
-        }
-        Some(merged)
+    /// What this node did under the deployments `session` keeps (named after the newest):
+    /// after a live switch, frames finished on the old plan are counted too.
+    pub fn stats(&self, session: SessionId) -> Result<NodeStats, NodeError> {
+        self.stats_as(session, Caller::Local)
+    }
+
+    pub(crate) fn stats_as(
+        &self,
+        session: SessionId,
+        caller: Caller<'_>,
+    ) -> Result<NodeStats, NodeError> {
+        self.with_session(session, caller, false, |s| {
+            s.stats()
+                .ok_or_else(|| NodeError::Invalid(format!("node {} has no deployment", self.name)))
+        })
     }
 
     /// Serves connections for as long as the task runs: a failed accept (out of file
@@ -205,22 +317,8 @@ impl Worker {
     /// the HTTP/2 preface goes to the gRPC control service and any other is read as
     /// data-plane frames (which refuse what is not a frame).
     pub async fn serve(self, listener: TcpListener) -> std::io::Result<()> {
-        let (grpc_tx, grpc_rx) = tokio::sync::mpsc::channel::<std::io::Result<Conn>>(16);
-        let service = ControlServer::new(ControlService::new(self.clone()))
-            .max_decoding_message_size(MAX_CONTROL_MESSAGE)
-            .max_encoding_message_size(MAX_CONTROL_MESSAGE);
-        let name = self.name.clone();
-        let mut builder = tonic::transport::Server::builder().timeout(Duration::from_secs(600));
-        tokio::spawn(async move {
-            let incoming = tokio_stream::wrappers::ReceiverStream::new(grpc_rx);
-            if let Err(e) = builder
-                .add_service(service)
-                .serve_with_incoming(incoming)
-                .await
-            {
-                tracing::error!(node = %name, "control service ended: {e}");
-            }
-        });
+        let grpc = self.start_control_service();
+        let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
         let mut backoff = ACCEPT_BACKOFF_MIN;
         loop {
             let stream = match listener.accept().await {
@@ -237,39 +335,73 @@ impl Worker {
                     continue;
                 }
             };
+            let Ok(slot) = slots.clone().try_acquire_owned() else {
+                tracing::debug!(node = %self.name, "{MAX_CONNECTIONS} connections open: closed a new one");
+                continue;
+            };
             if let Err(e) = stream.set_nodelay(true) {
                 tracing::warn!(node = %self.name, "connection dropped: {e}");
                 continue;
             }
-            let me = self.clone();
-            let grpc = grpc_tx.clone();
-            tokio::spawn(async move {
-                let conn = match &me.tls {
-                    Some(tls) => me.accept_tls(stream, tls.clone()).await,
-                    None => Ok(me.sniff(stream).await),
-                };
-                match conn {
-                    Ok((Plane::Control, c)) => {
-                        let _ = grpc.send(Ok(c)).await;
-                    }
-                    Ok((Plane::Data, c)) => match me.connection(c).await {
-                        Ok(()) => {}
-                        // A peer that stopped (killed, or its deployment dropped without a
-                        // TLS close) is not news; anything else on the wire is.
-                        Err(NetError::Io(e))
-                            if matches!(
-                                e.kind(),
-                                std::io::ErrorKind::UnexpectedEof
-                                    | std::io::ErrorKind::ConnectionReset
-                            ) =>
-                        {
-                            tracing::debug!(node = %me.name, "peer went away: {e}")
-                        }
-                        Err(e) => tracing::warn!(node = %me.name, "connection ended: {e}"),
-                    },
-                    Err(e) => tracing::warn!(node = %me.name, "connection refused: {e}"),
+            tokio::spawn(self.clone().handle(stream, slot, grpc.clone()));
+        }
+    }
+
+    /// Starts the gRPC control service; connections for it go into the returned channel.
+    fn start_control_service(&self) -> mpsc::Sender<std::io::Result<Conn>> {
+        let (grpc_tx, grpc_rx) = mpsc::channel::<std::io::Result<Conn>>(16);
+        let service = ControlServer::new(ControlService::new(self.clone()))
+            .max_decoding_message_size(MAX_CONTROL_MESSAGE)
+            .max_encoding_message_size(MAX_CONTROL_MESSAGE);
+        let name = self.name.clone();
+        let mut builder = tonic::transport::Server::builder()
+            .timeout(Duration::from_secs(600))
+            .max_concurrent_streams(MAX_STREAMS)
+            .http2_keepalive_interval(Some(Duration::from_secs(30)))
+            .http2_keepalive_timeout(Some(Duration::from_secs(20)));
+        tokio::spawn(async move {
+            let incoming = tokio_stream::wrappers::ReceiverStream::new(grpc_rx);
+            if let Err(e) = builder
+                .add_service(service)
+                .serve_with_incoming(incoming)
+                .await
+            {
+                tracing::error!(node = %name, "control service ended: {e}");
+            }
+        });
+        grpc_tx
+    }
+
+    /// One accepted connection: its handshake, then the plane it asks for.
+    async fn handle(
+        self,
+        stream: TcpStream,
+        slot: tokio::sync::OwnedSemaphorePermit,
+        grpc: mpsc::Sender<std::io::Result<Conn>>,
+    ) {
+        let conn = match &self.tls {
+            Some(tls) => self.accept_tls(stream, tls.clone()).await,
+            None => Ok(self.sniff(stream).await),
+        };
+        match conn {
+            Ok((Plane::Control, c)) => {
+                let _ = grpc.send(Ok(c.holding(slot))).await;
+            }
+            Ok((Plane::Data, c)) => match self.connection(c.holding(slot)).await {
+                Ok(()) => {}
+                // A peer that stopped (killed, or its deployment dropped without a TLS
+                // close) is not news; anything else on the wire is.
+                Err(NetError::Io(e))
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::UnexpectedEof | std::io::ErrorKind::ConnectionReset
+                    ) =>
+                {
+                    tracing::debug!(node = %self.name, "peer went away: {e}")
                 }
-            });
+                Err(e) => tracing::warn!(node = %self.name, "connection ended: {e}"),
+            },
+            Err(e) => tracing::warn!(node = %self.name, "connection refused: {e}"),
         }
     }
 
@@ -280,7 +412,7 @@ impl Worker {
         } else {
             Plane::Data
         };
-        (plane, Conn::Plain(stream))
+        (plane, Conn::new(Io::Plain(stream)))
     }
 
     /// The mutual-TLS handshake of a connection (under the I/O timeout), sent to the plane its
@@ -299,20 +431,27 @@ impl Worker {
             Some(p) if p == ALPN_DATA => Plane::Data,
             _ => return Err(std::io::Error::other("no known ALPN protocol")),
         };
-        Ok((plane, Conn::Server(Box::new(s))))
+        Ok((plane, Conn::new(Io::Server(Box::new(s)))))
     }
 
-    /// The deployment serving `frame`, if the connection's peer may send for it: over TLS,
-    /// only a node of that deployment may. `checked` is the deployment the peer last passed
-    /// on this connection (held weakly: a superseded deployment must still be able to end),
-    /// so a certificate is not verified again for every frame.
+    /// The deployment of `session` serving `frame`, if the connection's peer may send for it:
+    /// over TLS, only a node of that deployment may. `checked` is the deployment the peer last
+    /// passed on this connection (held weakly: a superseded deployment must still be able to
+    /// end), so a certificate is not verified again for every frame.
     fn serving_for(
         &self,
+        session: SessionId,
         frame: u64,
         peer: &Peer,
         checked: &mut Weak<Active>,
     ) -> Result<Arc<Active>, String> {
-        let active = self.active_for(frame)?;
+        let active = {
+            let mut all = self.sessions.lock().expect("not poisoned");
+            let s = all
+                .for_data(session, std::time::Instant::now())
+                .ok_or_else(|| format!("node {} serves no session {session}", self.name))?;
+            s.serving(frame, &self.name)?
+        };
         if self.tls.is_none() || std::ptr::eq(checked.as_ptr(), Arc::as_ptr(&active)) {
             return Ok(active);
         }
@@ -349,12 +488,21 @@ impl Worker {
     async fn connection(&self, mut s: Conn) -> Result<(), NetError> {
         let peer = s.peer();
         let mut checked = Weak::new();
-        while let Some(f) = read_frame(&mut s, Limits::default(), self.idle_timeout).await? {
+        let limits = Limits {
+            stall: self.io_timeout,
+            ..Limits::default()
+        };
+        while let Some(f) = read_frame(&mut s, limits, self.idle_timeout).await? {
             match f.kind {
                 FrameKind::Tensor => {
                     let t = frame_tensor(&f)?;
                     let published = self
-                        .serving_for(f.frame, &peer, &mut checked)
+                        .serving_for(
+                            SessionId::from_wire(f.session),
+                            f.frame,
+                            &peer,
+                            &mut checked,
+                        )
                         .map(|a| a.publish(f.frame, &f.name, t));
                     if let Err(e) = published {
                         tracing::warn!(
@@ -367,7 +515,12 @@ impl Worker {
                 }
                 FrameKind::Error => {
                     let message = String::from_utf8_lossy(&f.payload).to_string();
-                    match self.serving_for(f.frame, &peer, &mut checked) {
+                    match self.serving_for(
+                        SessionId::from_wire(f.session),
+                        f.frame,
+                        &peer,
+                        &mut checked,
+                    ) {
                         Ok(a) => a.fail(f.frame, &message),
                         Err(e) => tracing::warn!(
                             node = %self.name,

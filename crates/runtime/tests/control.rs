@@ -12,7 +12,7 @@ use tiersplit_runtime::control_pb::control_client::ControlClient;
 use tiersplit_runtime::control_pb::{DeployRequest, HelloRequest, ModelChunk, StatsRequest};
 use tiersplit_runtime::tls::ClusterCa;
 use tiersplit_runtime::{
-    ClusterDriver, Deployment, ModelHash, PartSpec, Route, Work, Worker, CONTROL_VERSION,
+    ClusterDriver, Deployment, ModelHash, PartSpec, Route, SessionId, Work, Worker, CONTROL_VERSION,
 };
 use tokio::net::TcpListener;
 use tokio::time::Instant;
@@ -62,7 +62,7 @@ fn hello_checks_the_protocol_version() {
             .await
             .unwrap_err();
         assert_eq!(e.code(), Code::FailedPrecondition);
-        assert!(e.message().contains("version 2, the client 99"), "{e}");
+        assert!(e.message().contains("version 3, the client 99"), "{e}");
     });
 }
 
@@ -135,14 +135,20 @@ fn bad_deployments_and_missing_ones_are_refused_with_the_reason() {
             .await
             .unwrap_err();
         assert_eq!(e.code(), Code::InvalidArgument);
-        let e = c.stats(StatsRequest {}).await.unwrap_err();
-        assert!(e.message().contains("no deployment"), "{e}");
+        let e = c
+            .stats(StatsRequest {
+                session: SessionId::random().to_string(),
+            })
+            .await
+            .unwrap_err();
+        assert!(e.message().contains("no session"), "{e}");
         // A deployment whose part needs a model that was never uploaded, and one that names a
         // model by something that is not a hash.
         let missing = ModelHash::of(b"never uploaded");
         let dep = |hash: &str| {
             serde_json::json!({
-                "id": "t", "nodes": {"edge0": addr, "device": "127.0.0.1:1"},
+                "id": "t", "session": SessionId::random(),
+                "nodes": {"edge0": addr, "device": "127.0.0.1:1"},
                 "parts": [{"id": "p", "node": "edge0", "work": {"Model": {"hash": hash}},
                            "inputs": [["x", "x"]], "outputs": [["y", "y"]]}],
                 "routes": [], "sink": "device", "inputs": ["x"], "outputs": ["y"]
@@ -155,7 +161,8 @@ fn bad_deployments_and_missing_ones_are_refused_with_the_reason() {
             })
             .await
             .unwrap_err();
-        let expected = format!("model {missing} was not uploaded");
+        assert_eq!(e.code(), Code::NotFound, "{e}");
+        let expected = format!("node edge0 does not hold model(s) {missing}");
         assert!(e.message().contains(&expected), "{e}");
         let e = c
             .deploy(DeployRequest {
@@ -250,6 +257,7 @@ fn round_trip() -> Deployment {
     };
     Deployment {
         id: "tls".into(),
+        session: Default::default(),
         first_frame: 0,
         nodes: Default::default(),
         parts: vec![part],

@@ -14,8 +14,8 @@ use tiersplit_runtime::control_pb::{
     DeployRequest, EmulateRequest, HelloRequest, ModelChunk, UploadReply,
 };
 use tiersplit_runtime::{
-    Deployment, ModelHash, PartSpec, Route, Work, Worker, CONTROL_VERSION, MAX_CONCURRENT_UPLOADS,
-    MAX_MODEL_BYTES, MAX_WAITING,
+    Deployment, ModelHash, PartSpec, Route, SessionId, Work, Worker, CONTROL_VERSION,
+    MAX_CONCURRENT_UPLOADS, MAX_MODEL_BYTES, MAX_WAITING,
 };
 use tokio::net::TcpListener;
 use tonic::transport::{Channel, Endpoint};
@@ -48,6 +48,7 @@ async fn alive(c: &mut ControlClient<Channel>) {
 fn deployment(parts: Vec<PartSpec>, routes: Vec<Route>) -> Deployment {
     Deployment {
         id: "t".into(),
+        session: SessionId::random(),
         first_frame: 0,
         nodes: [
             ("edge0".to_string(), "127.0.0.1:1".to_string()),
@@ -168,6 +169,7 @@ fn absurd_emulation_values_are_refused() {
             let e = c
                 .emulate(EmulateRequest {
                     emulation_json: json.into(),
+                    session: SessionId::random().to_string(),
                 })
                 .await
                 .unwrap_err();
@@ -176,6 +178,7 @@ fn absurd_emulation_values_are_refused() {
         }
         c.emulate(EmulateRequest {
             emulation_json: r#"{"links":[],"slowdown":{"edge0":3.0}}"#.into(),
+            session: SessionId::random().to_string(),
         })
         .await
         .unwrap();
@@ -188,6 +191,11 @@ fn chunk(hash: &ModelHash, total: u64, data: &[u8]) -> ModelChunk {
         total_bytes: total,
         data: data.to_vec(),
     }
+}
+
+/// The hash the trickling uploads announce.
+fn h2() -> ModelHash {
+    ModelHash::of(b"trickle")
 }
 
 #[test]
@@ -204,17 +212,30 @@ fn uploads_are_bounded_in_size_and_number() {
             .await
             .unwrap_err();
         assert_eq!(e.code(), Code::DataLoss, "{e}");
-        // Uploads held open take every slot; one more is refused after the timeout.
+        // An upload that stops sending gives its slot back after the I/O timeout.
+        let (tx, rx) = tokio::sync::mpsc::channel(1);
+        tx.send(chunk(&h, 10, b"x")).await.unwrap();
+        let e = c
+            .upload(tokio_stream::wrappers::ReceiverStream::new(rx))
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), Code::DeadlineExceeded, "{e}");
+        drop(tx);
+        // Uploads that keep trickling take every slot; one more is refused after the timeout.
         let mut held = Vec::new();
         for _ in 0..MAX_CONCURRENT_UPLOADS {
             let (tx, rx) = tokio::sync::mpsc::channel(1);
-            tx.send(chunk(&h, 10, b"x")).await.unwrap();
+            let feeder = tokio::spawn(async move {
+                while tx.send(chunk(&h2(), 1 << 20, b"x")).await.is_ok() {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            });
             let mut c = c.clone();
             let call = tokio::spawn(async move {
                 c.upload(tokio_stream::wrappers::ReceiverStream::new(rx))
                     .await
             });
-            held.push((tx, call));
+            held.push((feeder, call));
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
         let e = c
@@ -224,8 +245,8 @@ fn uploads_are_bounded_in_size_and_number() {
         assert_eq!(e.code(), Code::ResourceExhausted, "{e}");
         alive(&mut c).await;
         // Once they end, uploads are taken again (this one reaches the model loader).
-        for (tx, call) in held {
-            drop(tx);
+        for (feeder, call) in held {
+            feeder.abort();
             let r: Result<tonic::Response<UploadReply>, Status> = call.await.unwrap();
             assert_eq!(r.unwrap_err().code(), Code::DataLoss);
         }
@@ -245,12 +266,13 @@ fn frames_that_never_complete_are_failed_not_kept() {
         let halves = vec![[0, 2, 0, 4], [2, 4, 0, 4]];
         let mut d = deployment(vec![stitch("s", "device", [1, 1, 4, 4], halves)], vec![]);
         d.nodes.remove("edge0");
+        let s = d.session;
         w.deploy(d, Some(tx)).unwrap();
         let half = HostTensor::f32(vec![1, 1, 2, 4], vec![1.0; 8]).unwrap();
         let extra = 10u64;
         // Only one half of each frame ever arrives.
         for frame in 0..MAX_WAITING as u64 + extra {
-            w.publish(frame, "a", half.clone()).unwrap();
+            w.publish(s, frame, "a", half.clone()).unwrap();
         }
         let mut failed = Vec::new();
         while let Ok(r) = results.try_recv() {
@@ -262,7 +284,7 @@ fn frames_that_never_complete_are_failed_not_kept() {
         assert_eq!(failed, (0..extra).collect::<Vec<_>>());
         // A frame that completes is still answered.
         let last = MAX_WAITING as u64 + extra - 1;
-        w.publish(last, "b", half).unwrap();
+        w.publish(s, last, "b", half).unwrap();
         let r = tokio::time::timeout(T, results.recv())
             .await
             .unwrap()
@@ -288,14 +310,15 @@ fn every_frame_pushed_out_by_one_tensor_fails() {
         );
         d.nodes.remove("edge0");
         d.outputs = vec!["y".into(), "z".into()];
+        let s = d.session;
         w.deploy(d, Some(tx)).unwrap();
         let half = HostTensor::f32(vec![1, 1, 2, 4], vec![1.0; 8]).unwrap();
         // Frames waiting for one part each fill the bound...
         for frame in 0..MAX_WAITING as u64 {
-            w.publish(frame, "b", half.clone()).unwrap();
+            w.publish(s, frame, "b", half.clone()).unwrap();
         }
         // ...and one tensor of a new frame, read by both parts, pushes out the two oldest.
-        w.publish(MAX_WAITING as u64, "a", half).unwrap();
+        w.publish(s, MAX_WAITING as u64, "a", half).unwrap();
         let mut failed = Vec::new();
         while let Ok(r) = results.try_recv() {
             assert!(r.outputs.is_err());

@@ -8,7 +8,7 @@ mod common;
 
 use proptest::prelude::*;
 use tiersplit_exec::HostTensor;
-use tiersplit_runtime::{Deployment, Emulation, Worker};
+use tiersplit_runtime::{Deployment, Emulation, SessionId, Worker};
 
 fn cases() -> u32 {
     std::env::var("TIERSPLIT_FUZZ_CASES")
@@ -47,7 +47,7 @@ fn the_seed_deployment_answers_a_frame() {
         w.deploy(serde_json::from_str(DEPLOYMENT).unwrap(), Some(tx))
             .unwrap();
         let x = HostTensor::f32(vec![1, 1, 4, 4], (0..16).map(|i| i as f32).collect()).unwrap();
-        w.publish(0, "x", x.clone()).unwrap();
+        w.publish(SessionId::NONE, 0, "x", x.clone()).unwrap();
         let r = tokio::time::timeout(common::T, rx.recv())
             .await
             .unwrap()
@@ -155,9 +155,10 @@ fn deploy_and_feed(d: Deployment) {
     rt.block_on(async {
         let w = Worker::new("device");
         let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+        let session = d.session;
         if w.deploy(d, Some(tx)).is_ok() {
             let x = HostTensor::f32(vec![1, 1, 4, 4], vec![1.0; 16]).unwrap();
-            let _ = w.publish(0, "x", x);
+            let _ = w.publish(session, 0, "x", x);
             tokio::task::yield_now().await;
         }
     });
@@ -200,7 +201,7 @@ proptest! {
         cut in any::<prop::sample::Index>(),
     ) {
         if let Ok(e) = serde_json::from_str::<Emulation>(&mutate(EMULATION, &edits, cut)) {
-            let _ = Worker::new("device").set_emulation(e);
+            let _ = Worker::new("device").set_emulation(SessionId::NONE, e);
         }
     }
 }

@@ -9,7 +9,7 @@ use common::{rt, T};
 use std::sync::Arc;
 use std::time::Duration;
 use tiersplit_runtime::tls::{peer_is, ClusterCa, NodeIdentity, TlsError, ALPN_DATA};
-use tiersplit_runtime::Worker;
+use tiersplit_runtime::{SessionId, Worker};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::rustls::pki_types::ServerName;
@@ -161,8 +161,9 @@ fn a_ca_read_back_from_pem_issues_certificates_its_cluster_trusts() {
     });
 }
 
-/// Sends the two halves of frame `frame` to `addr` over the data plane as node `id`.
-async fn send_halves(id: &NodeIdentity, addr: &str, frame: u64) {
+/// Sends the two halves of frame `frame` of `session` to `addr` over the data plane as node
+/// `id`.
+async fn send_halves(id: &NodeIdentity, addr: &str, session: SessionId, frame: u64) {
     use tiersplit_graph::DType;
     use tiersplit_net::{write_frame, Frame};
     let tcp = TcpStream::connect(addr).await.unwrap();
@@ -170,7 +171,8 @@ async fn send_halves(id: &NodeIdentity, addr: &str, frame: u64) {
     let connector = TlsConnector::from(id.client_config(ALPN_DATA).unwrap());
     let mut tls = connector.connect(name, tcp).await.unwrap();
     for half in ["a", "b"] {
-        let f = Frame::tensor(frame, half, DType::F32, vec![1, 1, 2, 4], vec![0u8; 32]);
+        let f = Frame::tensor(frame, half, DType::F32, vec![1, 1, 2, 4], vec![0u8; 32])
+            .in_session(session.to_wire());
         write_frame(&mut tls, &f, T).await.unwrap();
     }
     tls.shutdown().await.unwrap();
@@ -186,8 +188,9 @@ fn tensors_are_taken_only_from_nodes_of_their_deployment() {
             .with_identity(&ca.issue("device").unwrap())
             .unwrap();
         let (tx, mut results) = tokio::sync::mpsc::unbounded_channel();
+        let session = SessionId::random();
         let dep = serde_json::json!({
-            "id": "d", "nodes": {"device": addr, "edge0": "127.0.0.1:9"},
+            "id": "d", "session": session, "nodes": {"device": addr, "edge0": "127.0.0.1:9"},
             "parts": [{"id": "s", "node": "device", "work": {"Stitch": {"shape": [1, 1, 4, 4],
                        "regions": [[0, 2, 0, 4], [2, 4, 0, 4]]}},
                        "inputs": [["a", "a"], ["b", "b"]], "outputs": [["y", "y"]]}],
@@ -198,14 +201,20 @@ fn tensors_are_taken_only_from_nodes_of_their_deployment() {
             .unwrap();
         tokio::spawn(device.serve(listener));
         // A node of the cluster that is not in the deployment: its tensors are dropped.
-        send_halves(&ca.issue("edge9").unwrap(), &addr, 1).await;
+        send_halves(&ca.issue("edge9").unwrap(), &addr, session, 1).await;
         let none = tokio::time::timeout(Duration::from_millis(500), results.recv()).await;
         assert!(
             none.is_err(),
             "a frame from outside the deployment was answered"
         );
-        // A node of the deployment: answered.
-        send_halves(&ca.issue("edge0").unwrap(), &addr, 2).await;
+        // A node of the deployment, naming another session (or none): dropped.
+        let edge0 = ca.issue("edge0").unwrap();
+        send_halves(&edge0, &addr, SessionId::random(), 1).await;
+        send_halves(&edge0, &addr, SessionId::NONE, 1).await;
+        let none = tokio::time::timeout(Duration::from_millis(500), results.recv()).await;
+        assert!(none.is_err(), "a frame of another session was answered");
+        // A node of the deployment, in its session: answered.
+        send_halves(&edge0, &addr, session, 2).await;
         let r = tokio::time::timeout(T, results.recv())
             .await
             .unwrap()

@@ -10,7 +10,7 @@ use common::{rt, T};
 use std::collections::BTreeMap;
 use std::time::Duration;
 use tiersplit_runtime::{
-    ClusterDriver, Deployment, Emulation, LinkShape, Observation, Observations, Worker,
+    ClusterDriver, Deployment, Emulation, LinkShape, Observation, Observations, SessionId, Worker,
 };
 use tokio::net::TcpListener;
 
@@ -69,6 +69,7 @@ fn probes_measure_the_emulated_rate_and_follow_a_live_change() {
         // A deployment with no parts: only the node table, so the device can reach edge0.
         let dep = Deployment {
             id: "probe".into(),
+            session: Default::default(),
             first_frame: 0,
             nodes: Default::default(),
             parts: vec![],
@@ -121,6 +122,7 @@ fn two_switches_before_the_next_frame_keep_the_frames_in_flight_on_their_plan() 
         let w = Worker::new("device");
         let dep = |id: &str, first: u64| Deployment {
             id: id.into(),
+            session: Default::default(),
             first_frame: first,
             nodes: [("device".to_string(), "127.0.0.1:1".to_string())].into(),
             parts: vec![],
@@ -135,11 +137,14 @@ fn two_switches_before_the_next_frame_keep_the_frames_in_flight_on_their_plan() 
         // flight on the first plan, must keep it.
         w.deploy(dep("quick", 5), None).unwrap();
         w.deploy(dep("refined", 5), None).unwrap();
-        w.publish(4, "x", t.clone()).unwrap();
-        w.publish(5, "x", t.clone()).unwrap();
+        w.publish(SessionId::NONE, 4, "x", t.clone()).unwrap();
+        w.publish(SessionId::NONE, 5, "x", t.clone()).unwrap();
         // A new run from frame 0 replaces them all.
         w.deploy(dep("again", 0), None).unwrap();
-        w.publish(4, "x", t).unwrap();
-        assert_eq!(w.stats().unwrap().deployment.as_str(), "again");
+        w.publish(SessionId::NONE, 4, "x", t).unwrap();
+        assert_eq!(
+            w.stats(SessionId::NONE).unwrap().deployment.as_str(),
+            "again"
+        );
     });
 }

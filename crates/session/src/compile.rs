@@ -82,6 +82,7 @@ pub fn compile(model: &OnnxModel, problem: &Problem, plan: &Plan) -> Result<Comp
     let routes = routes(g, problem, &b.parts, &b.crops)?;
     let deployment = Deployment {
         id: DeploymentId::new(plan.algorithm.clone()),
+        session: Default::default(),
         first_frame: 0,
         nodes: Default::default(),
         parts: b.parts,

@@ -15,9 +15,14 @@ pub struct Args {
     /// certs`): NAME.pem and NAME.key for this node, ca.pem for its peers. Plaintext is refused.
     #[arg(long)]
     certs: Option<std::path::PathBuf>,
-    /// Seconds to wait for the next frame of a request in progress.
+    /// Seconds a request or frame in progress may pause before the node gives up on it.
     #[arg(long, default_value_t = 30)]
     io_timeout: u64,
+    /// Megabytes of models (ONNX size) the node keeps loaded; past it, the least recently
+    /// used models no deployment runs are dropped, and uploads that still do not fit are
+    /// refused.
+    #[arg(long, default_value_t = tiersplit_runtime::MODEL_BUDGET >> 20)]
+    model_budget_mb: u64,
 }
 
 pub fn run(a: Args) -> Result<ExitCode> {
@@ -31,7 +36,7 @@ pub fn run(a: Args) -> Result<ExitCode> {
             .with_context(|| format!("cannot listen on {}", a.listen))?;
         println!("worker {} listening on {}", a.name, listener.local_addr()?);
         std::io::stdout().flush()?;
-        let mut w = Worker::new(&a.name);
+        let mut w = Worker::new(&a.name).with_model_budget(a.model_budget_mb << 20);
         if let Some(dir) = &a.certs {
             w = w.with_identity(&tiersplit_session::certs::read_identity(dir, &a.name)?)?;
         }
