@@ -3,7 +3,7 @@
 //! node of the cluster) that claim the largest payload and stop half-way, claims over the
 //! limit, and model uploads that announce 4 GiB and stall. The worker's resident memory stays
 //! under a stated bound, it stays up, and every frame of the legitimate session is answered
-//! exactly.
+//! exactly; and one out of file descriptors backs off and recovers.
 
 use std::time::{Duration, Instant};
 use tiersplit_exec::HostTensor;
@@ -268,4 +268,53 @@ async fn flood(addr: String, mallory: NodeIdentity, session: SessionId) {
         drop(tx);
         assert!(call.await.unwrap().is_err(), "a stalled upload was taken");
     }
+}
+
+/// Out of file descriptors: a worker allowed 64 takes 100 connections that say nothing. Its
+/// accepts fail while they are held (logged, retried after a back-off); once they close it
+/// serves a device's session as before.
+#[test]
+fn a_worker_out_of_file_descriptors_backs_off_and_recovers() {
+    use std::process::{Command, Stdio};
+    let mut worker = Command::new("sh")
+        .args([
+            "-c",
+            "ulimit -n 64 && exec \"$0\" worker --listen 127.0.0.1:0 --name edge0",
+        ])
+        .arg(env!("CARGO_BIN_EXE_tiersplit"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let addr = {
+        use std::io::{BufRead, BufReader};
+        let mut line = String::new();
+        BufReader::new(worker.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        line.trim().rsplit(' ').next().unwrap().to_string()
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let held = silent_connections(&addr, 100).await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert!(worker.try_wait().unwrap().is_none(), "the worker died");
+        drop(held);
+        // The back-off is at most a second; the held connections' sniffing ends with them.
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        let remotes = [("edge0".to_string(), addr.clone())];
+        let mut d = ClusterDriver::start("device", "127.0.0.1:0", &remotes, T)
+            .await
+            .unwrap();
+        d.deploy(&round_trip(), &Default::default()).await.unwrap();
+        assert!(serve_legitimately(&mut d, Instant::now() + Duration::from_millis(300)).await > 0);
+    });
+    worker.kill().unwrap();
+    let mut log = String::new();
+    std::io::Read::read_to_string(&mut worker.stderr.take().unwrap(), &mut log).unwrap();
+    assert!(log.contains("accept failed, retrying"), "{log}");
 }
