@@ -4,6 +4,7 @@
 
 mod assets;
 mod commands;
+mod engine_args;
 mod input_args;
 mod latency_plot;
 mod profile_args;

@@ -4,6 +4,7 @@ use crate::progress_bar::Bar;
 use anyhow::Result;
 use std::path::PathBuf;
 use tiersplit_cost::Profile;
+use tiersplit_exec::EngineSpec;
 use tiersplit_onnx::OnnxModel;
 use tiersplit_session::{ModelSource, ProfileSource};
 
@@ -18,20 +19,28 @@ pub struct ProfileArgs {
 }
 
 impl ProfileArgs {
-    fn source(&self) -> ProfileSource {
+    fn source(&self, engine: EngineSpec) -> ProfileSource {
         match (&self.profile, self.estimate_gflops) {
             (Some(path), _) => ProfileSource::File(path.clone()),
             (None, Some(gflops)) => ProfileSource::Estimate { gflops },
             (None, None) => ProfileSource::Measure {
                 repeats: 3,
                 segments: 8,
+                engine,
             },
         }
     }
 
-    /// The reference profile of `model`, measured now (with a progress bar) when no file or
-    /// estimate is given.
-    pub fn resolve(&self, source: &ModelSource, model: &OnnxModel) -> Result<Profile> {
-        Ok(self.source().resolve(source, model, &mut Bar::new())?)
+    /// The reference profile of `model`, measured now on `engine` (with a progress bar) when
+    /// no file or estimate is given.
+    pub fn resolve(
+        &self,
+        source: &ModelSource,
+        model: &OnnxModel,
+        engine: EngineSpec,
+    ) -> Result<Profile> {
+        Ok(self
+            .source(engine)
+            .resolve(source, model, &mut Bar::new())?)
     }
 }

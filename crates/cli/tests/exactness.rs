@@ -48,7 +48,7 @@ fn prepare(spec: &str) -> Case {
         .iter()
         .map(|(n, t)| (n.clone(), t.shape.clone()))
         .collect();
-    let unsplit = TractExecutor.load(&bytes, &shapes).unwrap();
+    let unsplit = TractExecutor::default().load(&bytes, &shapes).unwrap();
     let reference = unsplit
         .run(inputs.iter().map(|(_, t)| t.clone()).collect())
         .unwrap();
@@ -84,7 +84,7 @@ fn split_difference(c: &Case, k: usize, seed: u64) -> Difference {
         .iter()
         .map(|&t| c.model.graph.tensor(t).name.clone())
         .collect();
-    let chain = ChainRunner::load(&TractExecutor, &parts, outputs).unwrap();
+    let chain = ChainRunner::load(&TractExecutor::default(), &parts, outputs).unwrap();
     let (out, timings) = chain.run(c.inputs.clone()).unwrap();
     assert_eq!(timings.len(), k);
     Difference::between(&out, &c.reference)
@@ -358,7 +358,7 @@ fn caffe2_era_opset9_model_imports_and_splits_exactly() {
             )
             .unwrap(),
         )],
-        reference: TractExecutor
+        reference: TractExecutor::default()
             .load(&bytes, &[("data".into(), vec![1, 3, 32, 32])])
             .unwrap()
             .run(vec![HostTensor::f32(

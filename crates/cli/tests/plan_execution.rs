@@ -375,3 +375,66 @@ fn a_live_switch_loses_no_frame_and_stays_exact() {
     assert_eq!(computed_on("cloud"), 6, "{text}");
     assert_eq!(computed_on("edge0"), 8, "{text}");
 }
+
+/// The local cluster with a different engine on every node: tract on the device, ONNX
+/// Runtime on edge0 and the cloud (two threads there), tract on two threads on edge1.
+fn mixed_engines(dir: &Path) -> PathBuf {
+    let text = std::fs::read_to_string(local_cluster()).unwrap();
+    let engines = [
+        ("name = \"device\"", "engine = \"tract\""),
+        ("name = \"edge0\"", "engine = \"ort\""),
+        ("name = \"edge1\"", "engine = \"tract\"\nthreads = 2"),
+        ("name = \"cloud\"", "engine = \"ort\"\nthreads = 2"),
+    ];
+    let mut out = text.clone();
+    for (node, engine) in engines {
+        out = out.replace(node, &format!("{node}\n{engine}"));
+    }
+    assert_ne!(out, text);
+    let path = dir.join("mixed-engines.toml");
+    std::fs::write(&path, out).unwrap();
+    path
+}
+
+#[test]
+fn every_algorithm_is_exact_on_a_cluster_of_mixed_engines() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = mixed_engines(dir.path());
+    let scenario = scenario.to_str().unwrap();
+    let mut worst = 0f64;
+    for algo in [
+        "device-only",
+        "edge-only",
+        "cloud-only",
+        "neurosurgeon-3tier",
+        "dads-dsh",
+        "hpa-vsm",
+        "decc",
+        "best",
+        "best-throughput",
+    ] {
+        let (out, v) = run(&[
+            "zoo:googlenet",
+            "--scenario",
+            scenario,
+            "--algo",
+            algo,
+            "--frames",
+            "2",
+            "--estimate-gflops",
+            "20",
+            "--emulate",
+            "off",
+        ]);
+        let text = stdout(&out);
+        assert!(out.status.success(), "{algo}: {text}{}", stderr(&out));
+        assert!(
+            text.contains("engines: device tract x1, edge0 ort x1, edge1 tract x2, cloud ort x2"),
+            "{algo}: {text}"
+        );
+        assert_eq!(v["exact"], true, "{algo}: {text}");
+        assert_eq!(v["frames"], 2, "{algo}");
+        worst = worst.max(v["max_rel_diff"].as_f64().unwrap());
+    }
+    eprintln!("worst relative difference over the plans on mixed engines: {worst:.2e}");
+}

@@ -23,5 +23,5 @@ pub use error::CostError;
 pub use link_cost::LinkCost;
 pub use problem::{NodeId, Problem, ProblemLayer, ProblemNode, ProblemTensor};
 pub use profile::{LayerTime, Profile, PROFILE_FORMAT};
-pub use scenario::{LinkSpec, NodeSpec, Scenario, Tier};
+pub use scenario::{AcceleratorName, EngineName, LinkSpec, NodeSpec, Scenario, Tier};
 pub use units::{Bandwidth, Nanos};

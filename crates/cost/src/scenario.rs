@@ -35,6 +35,28 @@ impl fmt::Display for Tier {
     }
 }
 
+/// An inference engine a node may run, as a scenario names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EngineName {
+    /// tract, pure Rust.
+    Tract,
+    /// ONNX Runtime.
+    Ort,
+    /// ONNX Runtime when its library is found where the node runs, tract otherwise.
+    Auto,
+}
+
+/// Where ONNX Runtime runs on a node, as a scenario names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AcceleratorName {
+    /// The CPU.
+    Cpu,
+    /// NVIDIA GPUs through CUDA.
+    Cuda,
+}
+
 /// One machine. Its layer times are the reference profile's divided by `speed`, unless the
 /// planner is given a profile measured on this node itself.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -48,9 +70,15 @@ pub struct NodeSpec {
     /// as fast).
     #[serde(default = "one")]
     pub speed: f64,
-    /// Engine threads on this node.
+    /// Engine threads on this node (intra-op threads of one part's run).
     #[serde(default = "one_u32")]
     pub threads: u32,
+    /// The engine the node runs its parts on; tract when unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub engine: Option<EngineName>,
+    /// Where ONNX Runtime runs on this node (`cpu` unless given; `cuda` needs a CUDA build).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accelerator: Option<AcceleratorName>,
     /// Where its worker listens, for real deployments.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub address: Option<String>,
@@ -168,8 +196,14 @@ impl Scenario {
                     format!("must be positive, got {}", n.speed),
                 ));
             }
-            if n.threads == 0 {
-                return Err(field(format!("nodes[{i}].threads"), "must be at least 1"));
+            if n.threads == 0 || n.threads > 1024 {
+                return Err(field(format!("nodes[{i}].threads"), "must be 1 to 1024"));
+            }
+            if n.accelerator == Some(AcceleratorName::Cuda) && n.engine == Some(EngineName::Tract) {
+                return Err(field(
+                    format!("nodes[{i}].accelerator"),
+                    "cuda needs engine = \"ort\" (tract runs on the CPU only)",
+                ));
             }
         }
         for (i, l) in self.links.iter().enumerate() {

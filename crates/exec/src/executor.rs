@@ -5,6 +5,11 @@ pub trait Executor: Send + Sync {
     /// Short engine name used in errors and reports (`"tract"` for [`crate::TractExecutor`]).
     fn name(&self) -> &'static str;
 
+    /// Threads one model run may use.
+    fn threads(&self) -> usize {
+        1
+    }
+
     /// Loads and optimises a model. `input_shapes` fixes the shapes of named inputs whose
     /// declared shapes are symbolic; inputs not listed keep their declared shapes.
     fn load(

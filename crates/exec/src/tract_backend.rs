@@ -37,14 +37,34 @@ fn framework() -> tract_onnx::Onnx {
     onnx
 }
 
-/// The default engine: tract, pure Rust, optimised plans.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct TractExecutor;
+/// The default engine: tract, pure Rust, optimised plans, on the calling thread or a thread
+/// pool of its own.
+#[derive(Debug, Default, Clone)]
+pub struct TractExecutor {
+    /// tract's multithreaded executor when more than one thread is asked for.
+    pool: Option<tract_linalg::multithread::Executor>,
+    /// Threads asked for (0, the default, is one).
+    threads: usize,
+}
+
+impl TractExecutor {
+    /// tract on `threads` threads: one runs on the caller's thread, more on a pool of that
+    /// many, shared by the models this executor loads.
+    pub fn new(threads: usize) -> TractExecutor {
+        TractExecutor {
+            threads: threads.max(1),
+            pool: (threads > 1).then(|| {
+                tract_linalg::multithread::Executor::multithread_with_name(threads, "tract")
+            }),
+        }
+    }
+}
 
 struct TractModel {
     plan: Arc<TypedRunnableModel>,
     inputs: Vec<String>,
     outputs: Vec<String>,
+    pool: Option<tract_linalg::multithread::Executor>,
 }
 
 fn load_err(e: impl std::fmt::Display) -> ExecError {
@@ -64,6 +84,10 @@ fn run_err(e: impl std::fmt::Display) -> ExecError {
 impl Executor for TractExecutor {
     fn name(&self) -> &'static str {
         "tract"
+    }
+
+    fn threads(&self) -> usize {
+        self.threads.max(1)
     }
 
     fn load(
@@ -121,6 +145,7 @@ impl Executor for TractExecutor {
             plan,
             inputs,
             outputs,
+            pool: self.pool.clone(),
         }))
     }
 }
@@ -184,7 +209,13 @@ impl LoadedModel for TractModel {
             }
         }
         let values: TVec<TValue> = inputs.into_iter().map(to_tract).collect::<Result<_, _>>()?;
-        let out = self.plan.run(values).map_err(run_err)?;
+        let out = match &self.pool {
+            Some(pool) => tract_linalg::multithread::multithread_tract_scope(pool.clone(), || {
+                self.plan.run(values)
+            }),
+            None => self.plan.run(values),
+        }
+        .map_err(run_err)?;
         out.iter().map(|v| from_tract(v)).collect()
     }
 }

@@ -27,6 +27,8 @@ struct RemoteNode {
     name: String,
     addr: String,
     client: ControlClient<Channel>,
+    /// The engine it said it runs, and its threads.
+    engine: (String, usize),
 }
 
 /// Uploads a deployment's models to its nodes without holding the driver, so frames keep
@@ -237,6 +239,22 @@ impl ClusterDriver {
         timeout: Duration,
         tls: Option<&NodeIdentity>,
     ) -> Result<ClusterDriver, RuntimeError> {
+        let device = Worker::new(device);
+        ClusterDriver::start_on(device, listen, remotes, timeout, tls).await
+    }
+
+    /// [`ClusterDriver::start_tls`] with the device node given (its name and engine; its
+    /// identity and timeout are set here).
+    pub async fn start_on(
+        device: Worker,
+        listen: &str,
+        remotes: &[(String, String)],
+        timeout: Duration,
+        tls: Option<&NodeIdentity>,
+    ) -> Result<ClusterDriver, RuntimeError> {
+        let mut worker = device;
+        let device = worker.name.clone();
+        let device = device.as_str();
         let connect_err = |worker: &str, message: String| RuntimeError::Connect {
             worker: worker.to_string(),
             message,
@@ -248,7 +266,6 @@ impl ClusterDriver {
             .local_addr()
             .map_err(|e| connect_err(device, e.to_string()))?
             .to_string();
-        let mut worker = Worker::new(device);
         if let Some(id) = tls {
             worker = worker
                 .with_identity(id)
@@ -302,6 +319,7 @@ impl ClusterDriver {
                 name: name.clone(),
                 addr: addr.clone(),
                 client,
+                engine: (hello.engine, hello.threads as usize),
             });
         }
         let (results_tx, results_rx) = mpsc::unbounded_channel();
@@ -319,6 +337,19 @@ impl ClusterDriver {
         // Opens the session on every node, so it is this device's before anyone else names it.
         driver.set_emulation(Emulation::default()).await?;
         Ok(driver)
+    }
+
+    /// Every node's engine and threads as it reported them (the device's own first), for
+    /// reports: `("edge0", "ort", 2)`.
+    pub fn engines(&self) -> Vec<(String, String, usize)> {
+        let (engine, threads) = self.device.engine();
+        let mut all = vec![(self.device.name.clone(), engine.to_string(), threads)];
+        all.extend(
+            self.remotes
+                .iter()
+                .map(|r| (r.name.clone(), r.engine.0.clone(), r.engine.1)),
+        );
+        all
     }
 
     /// This driver's session: every deployment and frame of the run carries it.

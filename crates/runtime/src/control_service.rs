@@ -83,9 +83,12 @@ impl pb::control_server::Control for ControlService {
                 self.worker.name
             )));
         }
+        let (engine, threads) = self.worker.engine();
         Ok(Response::new(HelloReply {
             protocol_version: CONTROL_VERSION,
             node: self.worker.name.clone(),
+            engine: engine.into(),
+            threads: threads as u32,
         }))
     }
 

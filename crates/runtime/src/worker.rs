@@ -62,7 +62,7 @@ impl Worker {
     /// A node named `name` running its models on tract (the engine that needs nothing
     /// installed).
     pub fn new(name: &str) -> Worker {
-        Worker::with_executor(name, Arc::new(TractExecutor))
+        Worker::with_executor(name, Arc::new(TractExecutor::default()))
     }
 
     /// A node named `name` running its models on `executor`.
@@ -77,6 +77,11 @@ impl Worker {
             io_timeout: Duration::from_secs(30),
             idle_timeout: Duration::from_secs(3600),
         }
+    }
+
+    /// The engine this node runs its parts on, and the threads one run may use.
+    pub fn engine(&self) -> (&'static str, usize) {
+        (self.executor.name(), self.executor.threads())
     }
 
     /// Speaks mutual TLS on both planes as node `id.name`: connections must present a

@@ -58,7 +58,7 @@ fn evicted_models_are_uploaded_again_and_models_in_use_stay() {
     let (h1, h2) = (ModelHash::of(&m1), ModelHash::of(&m2));
     let one_model = m1.len().max(m2.len()) as u64;
     let names = {
-        let m = TractExecutor.load(&m1, &[]).unwrap();
+        let m = TractExecutor::default().load(&m1, &[]).unwrap();
         (m.input_names()[0].clone(), "y".to_string())
     };
     let x = HostTensor::f32(
@@ -66,7 +66,7 @@ fn evicted_models_are_uploaded_again_and_models_in_use_stay() {
         (0..192).map(|i| i as f32 / 64.0).collect(),
     )
     .unwrap();
-    let want = TractExecutor
+    let want = TractExecutor::default()
         .load(&m1, &[])
         .unwrap()
         .run(vec![x.clone()])

@@ -121,8 +121,8 @@ pub struct Calibrated {
 }
 
 impl Calibrated {
-    /// Runs `model` unsplit on `inputs` (`runs` timed runs after one) and calibrates `profile`
-    /// for `scenario` as `mode` says.
+    /// Runs `model` unsplit on `inputs` (`runs` timed runs after one) on the device's engine
+    /// and calibrates `profile` for `scenario` as `mode` says.
     pub fn measure(
         source: &crate::source::ModelSource,
         model: &OnnxModel,
@@ -132,7 +132,10 @@ impl Calibrated {
         runs: usize,
         mode: EmulateMode,
     ) -> crate::error::Result<Calibrated> {
-        let unsplit = crate::engine::load_unsplit(source, model)?;
+        // The device's engine: the one a cluster on this machine runs (mixed engines need
+        // per-node profiles for their predictions).
+        let engine = crate::node_engine(scenario.device()).executor()?;
+        let unsplit = crate::engine::load_unsplit_on(engine.as_ref(), source, model)?;
         let (reference, whole_ms) = crate::engine::time_unsplit(unsplit.as_ref(), &inputs, runs)?;
         let (profile, emulation) = calibrate(scenario, profile, whole_ms.max(1e-3), mode);
         Ok(Calibrated {

@@ -84,7 +84,7 @@ pub fn model_inputs(model: &OnnxModel, choice: &InputChoice) -> Result<Vec<Named
 /// The original file loaded whole on tract, with the graph inputs fixed to the imported
 /// shapes: the reference every split run is compared with.
 pub fn load_unsplit(source: &ModelSource, model: &OnnxModel) -> Result<Box<dyn LoadedModel>> {
-    load_unsplit_on(&TractExecutor, source, model)
+    load_unsplit_on(&TractExecutor::default(), source, model)
 }
 
 /// [`load_unsplit`] on any engine.
@@ -127,6 +127,15 @@ pub fn run_named(m: &dyn LoadedModel, inputs: &[NamedTensor]) -> Result<Vec<Host
 
 /// Loads every part of a partitioning as its own sub-model on tract, chained.
 pub fn load_chain(model: &OnnxModel, p: &Partitioning) -> Result<ChainRunner> {
+    load_chain_on(&TractExecutor::default(), model, p)
+}
+
+/// [`load_chain`] on any engine.
+pub fn load_chain_on(
+    executor: &dyn Executor,
+    model: &OnnxModel,
+    p: &Partitioning,
+) -> Result<ChainRunner> {
     let parts = p
         .parts
         .iter()
@@ -138,7 +147,7 @@ pub fn load_chain(model: &OnnxModel, p: &Partitioning) -> Result<ChainRunner> {
         .iter()
         .map(|&t| model.graph.tensor(t).name.clone())
         .collect();
-    Ok(ChainRunner::load(&TractExecutor, &parts, outputs)?)
+    Ok(ChainRunner::load(executor, &parts, outputs)?)
 }
 
 /// The unsplit model's outputs on `inputs` (the reference) and its median time here over

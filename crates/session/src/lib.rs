@@ -35,6 +35,7 @@ mod frame_loop;
 mod local_cluster;
 mod measured;
 mod median;
+mod node_engine;
 mod npy;
 mod parts;
 mod preprocess;
@@ -51,8 +52,8 @@ mod trace_run;
 pub use calibrate::{calibrate, emulation, Calibrated, EmulateMode};
 pub use compile::{compile, Compiled, PartWork};
 pub use engine::{
-    load_chain, load_unsplit, load_unsplit_on, model_inputs, run_named, time_unsplit, top_classes,
-    InputChoice, NamedTensor,
+    load_chain, load_chain_on, load_unsplit, load_unsplit_on, model_inputs, run_named,
+    time_unsplit, top_classes, InputChoice, NamedTensor,
 };
 pub use error::{Context, Result, SessionError};
 pub use frame_loop::{
@@ -62,6 +63,7 @@ pub use frame_loop::{
 pub use local_cluster::{start_nodes, start_nodes_with, LocalTls, LocalWorker, StartedNodes};
 pub use measured::{run_plan, Feed, FrameBreakdown, MeanBreakdown, Measured, Workload};
 pub use median::{median, percentile};
+pub use node_engine::node_engine;
 pub use npy::{read_npy, write_npy};
 pub use parts::read_parts;
 pub use preprocess::{image_tensor, Preprocess};

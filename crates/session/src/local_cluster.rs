@@ -4,6 +4,7 @@
 
 use crate::certs;
 use crate::error::{Result, SessionError};
+use crate::node_engine;
 use crate::session::Connect;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -12,6 +13,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::time::Duration;
 use tiersplit_cost::{Scenario, Tier};
+use tiersplit_exec::{Accelerator, EngineSpec};
 use tiersplit_runtime::tls::NodeIdentity;
 
 /// A `tiersplit worker` child process, killed when dropped.
@@ -26,11 +28,22 @@ pub struct LocalWorker {
 impl LocalWorker {
     /// Starts `exe worker` as node `name` on an ephemeral loopback port and waits (bounded)
     /// for the address it prints.
-    /// With `certs`, it speaks mutual TLS with the certificates there.
-    pub fn start(exe: &Path, name: &str, certs: Option<&Path>) -> Result<LocalWorker> {
+    /// With `certs`, it speaks mutual TLS with the certificates there; it runs its parts on
+    /// `engine`.
+    pub fn start(
+        exe: &Path,
+        name: &str,
+        certs: Option<&Path>,
+        engine: &EngineSpec,
+    ) -> Result<LocalWorker> {
         let failed = |e: String| SessionError::invalid(format!("worker {name}: {e}"));
         let mut command = Command::new(exe);
         command.args(["worker", "--listen", "127.0.0.1:0", "--name", name]);
+        command.args(["--engine", engine.kind.name()]);
+        command.arg("--threads").arg(engine.threads.to_string());
+        if engine.accelerator == Accelerator::Cuda {
+            command.args(["--accelerator", "cuda"]);
+        }
         if let Some(dir) = certs {
             command.arg("--certs").arg(dir);
         }
@@ -85,6 +98,8 @@ pub struct StartedNodes {
     pub local: Vec<LocalWorker>,
     /// The device's certificate when the cluster speaks mutual TLS.
     pub device: Option<NodeIdentity>,
+    /// The engine the device runs (the scenario's, or the fastest installed).
+    pub device_engine: EngineSpec,
     /// Certificates made for this cluster, deleted with it.
     _made: Option<MadeCerts>,
 }
@@ -94,6 +109,7 @@ impl StartedNodes {
     pub fn connect(&self, device: &str, timeout: Duration) -> Connect {
         Connect {
             tls: self.device.clone(),
+            engine: self.device_engine,
             ..Connect::new(device, self.remotes.clone(), timeout)
         }
     }
@@ -166,7 +182,7 @@ pub fn start_nodes_with(scenario: &Scenario, exe: &Path, tls: LocalTls) -> Resul
         match &n.address {
             Some(a) => remotes.push((n.name.clone(), a.clone())),
             None => {
-                let w = LocalWorker::start(exe, &n.name, dir.as_deref())?;
+                let w = LocalWorker::start(exe, &n.name, dir.as_deref(), &node_engine(n))?;
                 remotes.push((n.name.clone(), w.addr.clone()));
                 local.push(w);
             }
@@ -180,6 +196,7 @@ pub fn start_nodes_with(scenario: &Scenario, exe: &Path, tls: LocalTls) -> Resul
         remotes,
         local,
         device,
+        device_engine: node_engine(scenario.device()),
         _made: made,
     })
 }

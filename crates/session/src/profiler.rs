@@ -1,11 +1,12 @@
 //! Per-layer times measured on the real engine: the reference profile planners work from.
 
-use crate::engine::{load_chain, load_unsplit, model_inputs, run_named, InputChoice};
+use crate::engine::{load_chain_on, load_unsplit_on, model_inputs, run_named, InputChoice};
 use crate::error::Result;
 use crate::median::median;
 use crate::source::ModelSource;
 use std::time::Instant;
 use tiersplit_cost::{LayerTime, Profile};
+use tiersplit_exec::{Accelerator, EngineKind, EngineSpec, Executor};
 use tiersplit_graph::{LayerId, Partitioning};
 use tiersplit_onnx::OnnxModel;
 
@@ -30,39 +31,43 @@ impl Progress for NoProgress {
     fn step(&mut self) {}
 }
 
-/// Measures per-layer times by running the model as a chain of one-layer sub-models on real
-/// activations, then rescales them so each calibration segment's layers add up to the
-/// segment's time measured whole (running a layer alone misses fusions and cache effects).
+/// Measures per-layer times on `engine` by running the model as a chain of one-layer
+/// sub-models on real activations, then rescales them so each calibration segment's layers
+/// add up to the segment's time measured whole (running a layer alone misses fusions and cache
+/// effects). The profile records the engine and its threads.
 pub fn measure(
     source: &ModelSource,
     model: &OnnxModel,
     repeats: usize,
     segments: usize,
+    engine: &EngineSpec,
     progress: &mut dyn Progress,
 ) -> Result<Profile> {
+    let executor = engine.executor()?;
+    let executor = executor.as_ref();
     let g = &model.graph;
     let repeats = repeats.max(1);
     progress.start((repeats + 1) as u64 * 3);
     progress.phase("whole model");
-    let whole = time_whole(source, model, repeats, progress)?;
+    let whole = time_whole(executor, source, model, repeats, progress)?;
     progress.phase("layers");
     let singles = Partitioning::new(g, g.layers.iter().map(|l| vec![l.id]).collect())?;
-    let measured: Vec<f64> = time_parts(model, &singles, repeats, progress)?
+    let measured: Vec<f64> = time_parts(executor, model, &singles, repeats, progress)?
         .into_iter()
         .map(median)
         .collect();
     progress.phase("segments");
     let seg = Partitioning::balanced(g, segments.clamp(1, g.layers.len()))
         .or_else(|_| Partitioning::random(g, 1, 0))?;
-    let seg_times = time_parts(model, &seg, repeats, progress)?;
+    let seg_times = time_parts(executor, model, &seg, repeats, progress)?;
     progress.finish();
     let calibrated = calibrate_segments(&measured, &seg, seg_times);
     Ok(Profile {
         format: tiersplit_cost::PROFILE_FORMAT.into(),
         model: g.name.clone(),
         machine: machine_name(),
-        engine: "tract 0.23".into(),
-        threads: 1,
+        engine: engine_label(engine),
+        threads: engine.threads as u32,
         repeats: repeats as u32,
         whole_model_ms: median(whole),
         layers: g
@@ -77,15 +82,25 @@ pub fn measure(
     })
 }
 
+/// The engine as a profile names it: `tract 0.23`, `ort`, `ort cuda`.
+fn engine_label(engine: &EngineSpec) -> String {
+    match (engine.kind, engine.accelerator) {
+        (EngineKind::Tract, _) => "tract 0.23".into(),
+        (EngineKind::Ort, Accelerator::Cpu) => "ort".into(),
+        (EngineKind::Ort, Accelerator::Cuda) => "ort cuda".into(),
+    }
+}
+
 /// The unsplit model's time per run, `repeats` runs after a warm-up (ms).
 fn time_whole(
+    executor: &dyn Executor,
     source: &ModelSource,
     model: &OnnxModel,
     repeats: usize,
     progress: &mut dyn Progress,
 ) -> Result<Vec<f64>> {
     let inputs = model_inputs(model, &InputChoice::random(0))?;
-    let unsplit = load_unsplit(source, model)?;
+    let unsplit = load_unsplit_on(executor, source, model)?;
     let mut whole = Vec::new();
     for i in 0..=repeats {
         let t = Instant::now();
@@ -100,13 +115,14 @@ fn time_whole(
 
 /// Each part's times over `repeats` chained runs after a warm-up (ms), by part.
 fn time_parts(
+    executor: &dyn Executor,
     model: &OnnxModel,
     parts: &Partitioning,
     repeats: usize,
     progress: &mut dyn Progress,
 ) -> Result<Vec<Vec<f64>>> {
     let inputs = model_inputs(model, &InputChoice::random(0))?;
-    let chain = load_chain(model, parts)?;
+    let chain = load_chain_on(executor, model, parts)?;
     let mut times: Vec<Vec<f64>> = vec![Vec::new(); parts.parts.len()];
     for i in 0..=repeats {
         let (_, timings) = chain.run(inputs.clone())?;

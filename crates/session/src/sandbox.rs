@@ -4,9 +4,11 @@
 //! cluster without starting processes.
 
 use crate::error::{Result, SessionError};
+use crate::node_engine;
 use crate::session::Connect;
 use std::time::Duration;
 use tiersplit_cost::{Scenario, Tier};
+use tiersplit_exec::EngineSpec;
 use tiersplit_runtime::tls::{ClusterCa, NodeIdentity};
 use tiersplit_runtime::Worker;
 use tokio::net::TcpListener;
@@ -19,6 +21,8 @@ pub struct Sandbox {
     device: String,
     /// The device's certificate of the sandbox's CA.
     identity: NodeIdentity,
+    /// The engine the device runs.
+    device_engine: EngineSpec,
     tasks: Vec<JoinHandle<std::io::Result<()>>>,
 }
 
@@ -37,7 +41,8 @@ impl Sandbox {
         let mut nodes = Vec::new();
         let mut tasks = Vec::new();
         for n in scenario.nodes.iter().filter(|n| n.tier != Tier::Device) {
-            let worker = Worker::new(&n.name).with_identity(&ca.issue(&n.name)?)?;
+            let worker = Worker::with_executor(&n.name, node_engine(n).executor()?)
+                .with_identity(&ca.issue(&n.name)?)?;
             let listener = TcpListener::bind("127.0.0.1:0")
                 .await
                 .map_err(|e| SessionError::invalid(format!("node {}: {e}", n.name)))?;
@@ -51,6 +56,7 @@ impl Sandbox {
             nodes,
             identity: ca.issue(&device)?,
             device,
+            device_engine: node_engine(scenario.device()),
             tasks,
         })
     }
@@ -59,6 +65,7 @@ impl Sandbox {
     pub fn connect(&self, timeout: Duration) -> Connect {
         Connect {
             tls: Some(self.identity.clone()),
+            engine: self.device_engine,
             ..Connect::new(&self.device, self.nodes.clone(), timeout)
         }
     }

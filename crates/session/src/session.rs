@@ -4,7 +4,9 @@
 use crate::compile::Compiled;
 use crate::error::{Context, Result};
 use std::time::Duration;
+use tiersplit_exec::EngineSpec;
 use tiersplit_runtime::tls::NodeIdentity;
+use tiersplit_runtime::Worker;
 use tiersplit_runtime::{ClusterDriver, Emulation};
 
 /// The device side of a cluster: deploys compiled plans, feeds frames, reads measurements.
@@ -28,6 +30,8 @@ pub struct Connect {
     /// The device's certificate for mutual TLS on both planes, when the cluster has them
     /// ([`crate::certs`]).
     pub tls: Option<NodeIdentity>,
+    /// The engine the device runs its own parts on.
+    pub engine: EngineSpec,
 }
 
 impl Connect {
@@ -40,6 +44,7 @@ impl Connect {
             nodes,
             timeout,
             tls: None,
+            engine: EngineSpec::default(),
         }
     }
 }
@@ -47,13 +52,47 @@ impl Connect {
 impl Session {
     /// Starts the device node and connects to every other node.
     pub async fn connect(c: &Connect) -> Result<Session> {
+        let device = Worker::with_executor(&c.device, c.engine.executor()?);
         let driver =
-            ClusterDriver::start_tls(&c.device, &c.listen, &c.nodes, c.timeout, c.tls.as_ref())
-                .await?;
+            ClusterDriver::start_on(device, &c.listen, &c.nodes, c.timeout, c.tls.as_ref()).await?;
         Ok(Session {
             driver,
             emulation: Emulation::default(),
         })
+    }
+
+    /// Every node's engine as it reported it, for reports: `device ort x1, edge0 tract x2`.
+    pub fn engines_line(&self) -> String {
+        self.driver
+            .engines()
+            .iter()
+            .map(|(node, engine, threads)| format!("{node} {engine} x{threads}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// The nodes that run another engine or thread count than `scenario` asks of them, each
+    /// said in words (a worker started elsewhere with other `--engine` or `--threads`): its
+    /// parts run on the engine it has, but the plan's times assumed the scenario's.
+    pub fn engine_mismatches(&self, scenario: &tiersplit_cost::Scenario) -> Vec<String> {
+        let mut out = Vec::new();
+        for (node, engine, threads) in self.driver.engines() {
+            let Some(spec) = scenario.nodes.iter().find(|n| n.name == node) else {
+                continue;
+            };
+            let asked = crate::node_engine(spec);
+            // `auto` (and nothing) leaves the engine to the node.
+            let named = matches!(
+                spec.engine,
+                Some(tiersplit_cost::EngineName::Tract | tiersplit_cost::EngineName::Ort)
+            );
+            if (named && asked.kind.name() != engine) || asked.threads != threads {
+                out.push(format!(
+                    "node {node} runs {engine} x{threads}, the scenario asks for {asked}"
+                ));
+            }
+        }
+        out
     }
 
     /// The emulation every node follows now.

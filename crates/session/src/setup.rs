@@ -7,6 +7,7 @@ use crate::source::ModelSource;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use tiersplit_cost::{Problem, Profile, Scenario, Tier};
+use tiersplit_exec::EngineSpec;
 use tiersplit_onnx::OnnxModel;
 
 /// Reads a scenario TOML file.
@@ -123,6 +124,8 @@ pub enum ProfileSource {
         repeats: usize,
         /// Calibration segments (FLOP-balanced runs of layers measured whole).
         segments: usize,
+        /// The engine to measure on (the device's, for a cluster on this machine).
+        engine: EngineSpec,
     },
 }
 
@@ -137,9 +140,11 @@ impl ProfileSource {
         match self {
             ProfileSource::File(path) => read_profile(path),
             ProfileSource::Estimate { gflops } => Ok(Profile::estimate(&model.graph, *gflops)),
-            ProfileSource::Measure { repeats, segments } => {
-                measure(source, model, *repeats, *segments, progress)
-            }
+            ProfileSource::Measure {
+                repeats,
+                segments,
+                engine,
+            } => measure(source, model, *repeats, *segments, engine, progress),
         }
     }
 }

@@ -121,7 +121,7 @@ fn run_part(
     if part.is_empty() {
         return Ok(());
     }
-    let m = TractExecutor.load(&model.sub_model_bytes(part)?, &[])?;
+    let m = TractExecutor::default().load(&model.sub_model_bytes(part)?, &[])?;
     let args: Vec<NamedTensor> = env.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
     let outs = run_named(m.as_ref(), &args)?;
     for (name, t) in m.output_names().iter().zip(outs) {
@@ -146,7 +146,11 @@ fn tile_runner(model: &OnnxModel, tiled: &TiledRun) -> Result<TiledRunner> {
             (bytes.clone(), (r(ir), r(ic)), (r(or), r(oc)))
         })
         .collect();
-    Ok(TiledRunner::load(&TractExecutor, &jobs, out_shape)?)
+    Ok(TiledRunner::load(
+        &TractExecutor::default(),
+        &jobs,
+        out_shape,
+    )?)
 }
 
 /// FLOPs of the tiled run's layers over the unsplit run's: every tile's share of each layer

@@ -95,9 +95,6 @@ pub fn run(a: Args) -> Result<ExitCode> {
         println!("NOT emulated: every node at this machine's speed, links unshaped (predictions use the scenario's speeds and links, so they do not apply)");
     }
     let nodes = start_local_nodes(&scenario, LocalTls::OnTheFly)?;
-    for w in &nodes.local {
-        println!("  {} : worker process {}", w.name, w.addr);
-    }
     let w = c.workload(&model, &problem);
     let only: Vec<&str> = a.algos.iter().map(String::as_str).collect();
     let only = (!only.is_empty()).then_some(only.as_slice());
@@ -106,7 +103,15 @@ pub fn run(a: Args) -> Result<ExitCode> {
         let mut session =
             Session::connect(&nodes.connect("device", Duration::from_secs(30))).await?;
         session.set_emulation(c.emulation.clone()).await?;
-        println!("  device : this process {}", session.driver.device_addr());
+        for (node, engine, threads) in session.driver.engines() {
+            match nodes.local.iter().find(|w| w.name == node) {
+                Some(w) => println!("  {node} : worker process {}, {engine} x{threads}", w.addr),
+                None => println!(
+                    "  {node} : this process {}, {engine} x{threads}",
+                    session.driver.device_addr()
+                ),
+            }
+        }
         if nodes.device.is_some() {
             println!("  mutual TLS on every connection, with certificates made for this run");
         }

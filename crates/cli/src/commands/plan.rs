@@ -38,7 +38,8 @@ pub fn run(a: Args) -> Result<ExitCode> {
     let source = ModelSource::open(&a.model)?;
     let model = source.import(&import_options(&a.input_shape))?;
     let g = &model.graph;
-    let profile = a.profiles.resolve(&source, &model)?;
+    let engine = tiersplit_session::node_engine(scenario.device());
+    let profile = a.profiles.resolve(&source, &model, engine)?;
     let problem = setting.problem(&model, &profile)?;
     let chosen_planner = planner_by_name(&a.algo)?;
 

@@ -20,18 +20,28 @@ pub struct Args {
     segments: usize,
     #[arg(long = "input-shape", value_parser = parse_input_shape)]
     input_shape: Vec<(Option<String>, Vec<u64>)>,
+    #[command(flatten)]
+    engine: crate::engine_args::EngineArgs,
 }
 
 pub fn run(a: Args) -> Result<ExitCode> {
     let source = ModelSource::open(&a.model)?;
     let model = source.import(&import_options(&a.input_shape))?;
-    let profile = measure(&source, &model, a.repeats, a.segments, &mut Bar::new())?;
+    let engine = a.engine.spec()?;
+    let profile = measure(
+        &source,
+        &model,
+        a.repeats,
+        a.segments,
+        &engine,
+        &mut Bar::new(),
+    )?;
     let sum_measured: f64 = profile.layers.iter().map(|l| l.measured_ms).sum();
     let sum: f64 = profile.layers.iter().map(|l| l.ms).sum();
     std::fs::write(&a.output, serde_json::to_string_pretty(&profile)?)
         .with_context(|| format!("writing {}", a.output.display()))?;
     println!(
-        "{}: {} layers on {}; whole model {:.2} ms, layers one by one {:.2} ms, calibrated sum {:.2} ms",
+        "{}: {} layers on {} ({engine}); whole model {:.2} ms, layers one by one {:.2} ms, calibrated sum {:.2} ms",
         source.label,
         profile.layers.len(),
         profile.machine,

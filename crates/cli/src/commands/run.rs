@@ -222,7 +222,8 @@ fn prepare(a: &Args) -> Result<Prepared> {
     let setting = Setting::read(&a.scenario)?;
     let source = ModelSource::open(&a.model)?;
     let model = std::sync::Arc::new(source.import(&a.inputs.import_options())?);
-    let profile = a.profiles.resolve(&source, &model)?;
+    let engine = tiersplit_session::node_engine(setting.scenario.device());
+    let profile = a.profiles.resolve(&source, &model, engine)?;
     let device = setting.device_name()?.to_string();
     let tls = match (&a.certs, a.plaintext) {
         (Some(dir), _) => LocalTls::Dir(dir.clone()),
@@ -277,6 +278,7 @@ pub fn run(a: Args) -> Result<ExitCode> {
     let rt = tokio::runtime::Runtime::new()?;
     let measured = rt.block_on(async {
         let mut session = Session::connect(&c).await?;
+        print_engines(&session, &p.setting.scenario);
         session.set_emulation(p.run.emulation.clone()).await?;
         let w = Workload {
             switch: next_plan
@@ -296,6 +298,14 @@ pub fn run(a: Args) -> Result<ExitCode> {
         println!("wrote {}", path.display());
     }
     Ok(exit_code(measured.passed()))
+}
+
+/// Which engine every node runs, and where that is not what the scenario asks.
+fn print_engines(session: &Session, scenario: &tiersplit_cost::Scenario) {
+    println!("  engines: {}", session.engines_line());
+    for m in session.engine_mismatches(scenario) {
+        eprintln!("warning: {m}");
+    }
 }
 
 /// The cluster and what is emulated, before the run.
@@ -364,6 +374,7 @@ fn run_traced(a: &Args, p: Prepared, trace: tiersplit_adapt::Trace) -> Result<Ex
     let rt = tokio::runtime::Runtime::new()?;
     let reports: Vec<TraceReport> = rt.block_on(async {
         let mut session = Session::connect(&c).await?;
+        print_engines(&session, setup.base());
         run_all(&mut session, &setup, strategies, |r| {
             println!(
                 "  {}: {} frames, mean {:.1} ms",

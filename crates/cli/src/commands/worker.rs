@@ -23,6 +23,8 @@ pub struct Args {
     /// refused.
     #[arg(long, default_value_t = tiersplit_runtime::MODEL_BUDGET >> 20)]
     model_budget_mb: u64,
+    #[command(flatten)]
+    engine: crate::engine_args::EngineArgs,
 }
 
 pub fn run(a: Args) -> Result<ExitCode> {
@@ -34,9 +36,17 @@ pub fn run(a: Args) -> Result<ExitCode> {
         let listener = tokio::net::TcpListener::bind(&a.listen)
             .await
             .with_context(|| format!("cannot listen on {}", a.listen))?;
-        println!("worker {} listening on {}", a.name, listener.local_addr()?);
+        let engine = a.engine.spec()?;
+        let executor = engine.executor()?;
+        // One line, the address last: local clusters read it and then close the pipe.
+        println!(
+            "worker {} ({engine}) listening on {}",
+            a.name,
+            listener.local_addr()?
+        );
         std::io::stdout().flush()?;
-        let mut w = Worker::new(&a.name).with_model_budget(a.model_budget_mb << 20);
+        let mut w =
+            Worker::with_executor(&a.name, executor).with_model_budget(a.model_budget_mb << 20);
         if let Some(dir) = &a.certs {
             w = w.with_identity(&tiersplit_session::certs::read_identity(dir, &a.name)?)?;
         }
