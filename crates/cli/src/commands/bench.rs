@@ -3,8 +3,9 @@
 use crate::commands::{bench_adapt, bench_cluster, bench_plan, bench_transport};
 use anyhow::Result;
 use std::process::ExitCode;
+use tiersplit_exec::{EngineSpec, OrtExecutor};
 use tiersplit_session::assets::assets_dir;
-use tiersplit_session::bench::split_overhead;
+use tiersplit_session::bench::{engine_speeds, ort_python, split_overhead};
 use tiersplit_session::ModelSource;
 
 #[derive(clap::Subcommand)]
@@ -62,8 +63,9 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 5)]
         rounds: usize,
     },
-    /// Unsplit latency of each model on tract, and the overhead of running it as 2, 4 and 8
-    /// chained partitions, measured interleaved in one run.
+    /// Each model's unsplit time on tract and ONNX Runtime at 1 and N threads and under ONNX
+    /// Runtime used directly from Python, as ratios; and the overhead of running it as 2, 4
+    /// and 8 chained partitions on each engine, measured interleaved in one run.
     Engine {
         /// Models to measure (zoo:NAME or .onnx paths); default: the whole zoo and the shared
         /// real models.
@@ -78,6 +80,9 @@ pub enum BenchCommand {
         /// Seed of the random legal partitions.
         #[arg(long, default_value_t = 0)]
         seed: u64,
+        /// The N of the multithreaded columns.
+        #[arg(long, default_value_t = 2)]
+        threads: usize,
     },
 }
 
@@ -88,7 +93,8 @@ pub fn run(c: BenchCommand) -> Result<ExitCode> {
             rounds,
             splits,
             seed,
-        } => engine(models, rounds, splits, seed),
+            threads,
+        } => engine(models, rounds, splits, seed, threads),
         BenchCommand::Plan { scenario, rounds } => bench_plan::run(&scenario, rounds),
         BenchCommand::Cluster { frames } => bench_cluster::run(frames),
         BenchCommand::Adapt {
@@ -107,6 +113,7 @@ fn engine(
     rounds: usize,
     splits: Vec<usize>,
     seed: u64,
+    threads: usize,
 ) -> Result<ExitCode> {
     if models.is_empty() {
         models = tiersplit_zoo::ZOO
@@ -123,25 +130,117 @@ fn engine(
             }
         }
     }
+    let ort = OrtExecutor::available();
+    let python = ort_python();
     println!(
-        "engine: tract, {} thread(s) available; median of {rounds} interleaved rounds; ratios are time / unsplit time",
-        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+        "{} thread(s) available; medians of {rounds} rounds (split overheads: interleaved, paired); ONNX Runtime {}; used directly from Python: {}",
+        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        if ort { "loaded" } else { "not found (scripts/install-ort installs it)" },
+        python.as_ref().map_or("no Python with onnxruntime".to_string(), |p| p.display().to_string()),
     );
+    let mut specs = vec![EngineSpec::tract(1), EngineSpec::tract(threads)];
+    if ort {
+        specs.extend([EngineSpec::ort(1), EngineSpec::ort(threads)]);
+    }
+    speeds_table(
+        &models,
+        &specs,
+        rounds,
+        python.filter(|_| ort).as_deref(),
+        threads,
+    )?;
+    for spec in [EngineSpec::tract(1)]
+        .into_iter()
+        .chain(ort.then(|| EngineSpec::ort(1)))
+    {
+        println!();
+        overhead_table(&models, &spec, rounds, &splits, seed)?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Unsplit time per model on every engine, ONNX Runtime used directly, and the ratios.
+fn speeds_table(
+    models: &[String],
+    specs: &[EngineSpec],
+    rounds: usize,
+    python: Option<&std::path::Path>,
+    threads: usize,
+) -> Result<()> {
+    println!("unsplit ms per engine (each in a block of rounds); direct: ONNX Runtime from Python, measured right after the engine it is compared with; ort/dir: tiersplit's ONNX Runtime backend over it at the same threads; xN: the speed-up of N threads over 1");
+    print!("{:<28}", "model");
+    for s in specs {
+        print!(" {:>10}", s.to_string());
+    }
+    if python.is_some() {
+        print!(
+            " {:>10} {:>10} {:>9} {:>9}",
+            "direct x1",
+            format!("direct x{threads}"),
+            "ort/dir1",
+            format!("ort/dir{threads}")
+        );
+    }
+    println!(
+        " {:>9} {:>9}",
+        format!("tract x{threads}"),
+        format!("ort x{threads}")
+    );
+    let mut logs = [0f64; 4];
+    for spec in models {
+        let s = engine_speeds(&ModelSource::open(spec)?, specs, rounds, python)?;
+        let label = spec.rsplit('/').next().unwrap_or(spec);
+        print!("{label:<28}");
+        for (_, ms) in &s.engines {
+            print!(" {ms:>10.2}");
+        }
+        let ms = |i: usize| s.engines.get(i).map(|e| e.1);
+        if let (Some(o1), Some(on), [(_, d1), (_, dn)]) = (ms(2), ms(3), s.direct.as_slice()) {
+            print!(" {d1:>10.2} {dn:>10.2} {:>9.3} {:>9.3}", o1 / d1, on / dn);
+            logs[0] += (o1 / d1).ln();
+            logs[1] += (on / dn).ln();
+        }
+        let tract_x = ms(0).unwrap_or(f64::NAN) / ms(1).unwrap_or(f64::NAN);
+        let ort_x = ms(2).zip(ms(3)).map_or(f64::NAN, |(a, b)| a / b);
+        logs[2] += tract_x.ln();
+        logs[3] += ort_x.ln();
+        println!(" {tract_x:>9.2} {ort_x:>9.2}");
+    }
+    let n = models.len() as f64;
+    println!(
+        "geometric means: ort/direct x1 {:.3}, x{threads} {:.3}; speed-up of {threads} threads: tract {:.2}x, ort {:.2}x",
+        (logs[0] / n).exp(),
+        (logs[1] / n).exp(),
+        (logs[2] / n).exp(),
+        (logs[3] / n).exp()
+    );
+    Ok(())
+}
+
+/// Split overhead on one engine: each model as one part and as K random and K balanced parts.
+fn overhead_table(
+    models: &[String],
+    engine: &EngineSpec,
+    rounds: usize,
+    splits: &[usize],
+    seed: u64,
+) -> Result<()> {
+    println!("split overhead on {engine}: ratios are time / unsplit time");
     println!("x1: the imported (folded) model as one part; rK: K random legal parts; bK: K FLOP-balanced parts cut only where no activation is separated from its producer");
     print!(
         "{:<28} {:>6} {:>10} {:>6}",
         "model", "layers", "unsplit ms", "x1"
     );
-    for k in &splits {
+    for k in splits {
         print!(" {:>6}", format!("r{k}"));
     }
-    for k in &splits {
+    for k in splits {
         print!(" {:>6}", format!("b{k}"));
     }
     println!();
     let mut log_sums = vec![0f64; 1 + 2 * splits.len()];
-    for spec in &models {
-        let row = split_overhead(&ModelSource::open(spec)?, rounds, &splits, seed)?;
+    for spec in models {
+        let row = split_overhead(&ModelSource::open(spec)?, engine, rounds, splits, seed)?;
         let label = spec.rsplit('/').next().unwrap_or(spec);
         print!("{:<28} {:>6} {:>10.2}", label, row.layers, row.unsplit_ms);
         for (i, m) in row.ratios.into_iter().enumerate() {
@@ -155,5 +254,5 @@ fn engine(
         print!(" {:>6.3}", (l / models.len() as f64).exp());
     }
     println!();
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }

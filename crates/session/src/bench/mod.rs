@@ -12,7 +12,7 @@ pub use cluster::{
     every_plan, goodput, link_scenario, mean_ms, plans_measured, runtime_overhead, Case,
     ErrorSpread, OVERFEED,
 };
-pub use engine::{split_overhead, EngineRow};
+pub use engine::{engine_speeds, ort_python, split_overhead, EngineRow, EngineSpeeds};
 pub use planning::{
     generated_dag, planning_problems, planning_times, readjust_problems, readjust_rows, ReadjustRow,
 };
