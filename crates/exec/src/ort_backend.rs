@@ -232,9 +232,10 @@ impl LoadedModel for OrtModel {
 }
 
 /// ONNX Runtime's shared library: `ORT_DYLIB_PATH` if set; else the `onnxruntime` wheel in a
-/// `pyenv` virtual environment beside the running program or the current directory (where
+/// `pyenv` virtual environment in a folder above the running program (where
 /// `scripts/install-ort` puts it: `target/pyenv`, as the binaries are in `target/*/`); else
-/// the wheel the Python of `TIERSPLIT_PYTHON` or `python3` imports. `None` when none is found.
+/// the wheel the Python of `TIERSPLIT_PYTHON` or `python3` imports (in isolated mode, so a file
+/// in the current directory cannot stand in for the package). `None` when none is found.
 pub fn ort_library() -> Option<PathBuf> {
     static FOUND: OnceLock<Option<PathBuf>> = OnceLock::new();
     FOUND
@@ -243,14 +244,9 @@ pub fn ort_library() -> Option<PathBuf> {
                 return Some(PathBuf::from(p));
             }
             let exe = std::env::current_exe().ok();
-            let cwd = std::env::current_dir().ok();
-            let near = exe
-                .iter()
-                .chain(cwd.iter())
-                .flat_map(|p| p.ancestors())
-                .find_map(|dir| {
-                    in_venv(&dir.join("pyenv")).or_else(|| in_venv(&dir.join("target/pyenv")))
-                });
+            let near = exe.iter().flat_map(|p| p.ancestors()).find_map(|dir| {
+                in_venv(&dir.join("pyenv")).or_else(|| in_venv(&dir.join("target/pyenv")))
+            });
             near.or_else(from_python)
         })
         .clone()
@@ -283,6 +279,7 @@ fn from_python() -> Option<PathBuf> {
     let python = std::env::var_os("TIERSPLIT_PYTHON").unwrap_or_else(|| "python3".into());
     let out = std::process::Command::new(python)
         .args([
+            "-I",
             "-c",
             "import onnxruntime, os; print(os.path.dirname(onnxruntime.__file__))",
         ])

@@ -115,9 +115,14 @@ impl Frame {
         }
     }
 
-    /// An `Error` frame: the sender failed on `frame`, and `message` travels as the UTF-8 payload.
+    /// An `Error` frame: the sender failed on `frame`, and `message` travels as the UTF-8
+    /// payload, cut to [`crate::MAX_ERROR_PAYLOAD`] bytes (what a receiver takes).
     pub fn error(frame: u64, name: &str, message: &str) -> Frame {
-        let bytes = message.as_bytes().to_vec();
+        let mut end = message.len().min(crate::MAX_ERROR_PAYLOAD as usize);
+        while !message.is_char_boundary(end) {
+            end -= 1;
+        }
+        let bytes = message.as_bytes()[..end].to_vec();
         Frame {
             kind: FrameKind::Error,
             session: 0,

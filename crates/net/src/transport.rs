@@ -50,6 +50,10 @@ async fn read_exact_or_closed<R: AsyncRead + Unpin>(
     Ok(())
 }
 
+/// Largest error message a frame carries (a node's reason for failing a frame, logged and
+/// passed on to the device).
+pub const MAX_ERROR_PAYLOAD: u64 = 64 << 10;
+
 /// What a payload may take before its sender has sent it: a frame that claims more gets the
 /// rest of its buffer only once this much has arrived, so half-sent frames that claim large
 /// payloads cost their receiver what they sent, not what they claimed.
@@ -65,7 +69,12 @@ async fn read_payload<R: AsyncRead + Unpin>(
     let mut payload = Vec::with_capacity(len.min(FIRST_PAYLOAD_CHUNK));
     while payload.len() < len {
         if payload.len() == payload.capacity() {
-            payload.reserve_exact(len - payload.len());
+            // Fallible: a claim the machine cannot hold fails this connection, not the node.
+            payload
+                .try_reserve_exact(len - payload.len())
+                .map_err(|_| {
+                    NetError::Malformed(format!("no memory for a payload of {len} bytes"))
+                })?;
         }
         let want = len - payload.len();
         let n = timeout(stall, r.read_buf(&mut (&mut payload).limit(want)))
@@ -112,11 +121,12 @@ pub async fn read_frame<R: AsyncRead + Unpin>(
         .map(|c| u64::from_le_bytes(c.try_into().expect("8 bytes")))
         .collect();
     let len = u64::from_le_bytes(rest[f.name_len + 8 * f.rank..].try_into().expect("8 bytes"));
-    if len > limits.max_payload {
-        return Err(NetError::TooLarge {
-            bytes: len,
-            limit: limits.max_payload,
-        });
+    let limit = match f.kind {
+        FrameKind::Error => MAX_ERROR_PAYLOAD.min(limits.max_payload),
+        _ => limits.max_payload,
+    };
+    if len > limit {
+        return Err(NetError::TooLarge { bytes: len, limit });
     }
     if f.kind == FrameKind::Tensor {
         check_payload(f.dtype, &shape, len)?;

@@ -17,6 +17,7 @@ mod const_tensor;
 mod error;
 mod import;
 mod ops;
+mod sealed;
 mod sub_model;
 mod tiled_run;
 
@@ -31,4 +32,5 @@ pub use const_tensor::ConstTensor;
 pub use error::OnnxError;
 pub use import::{ImportOptions, OnnxModel, SUPPORTED_OPSETS};
 pub use ops::supported_ops;
+pub use sealed::sealed_model;
 pub use tiled_run::TiledRun;

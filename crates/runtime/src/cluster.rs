@@ -50,15 +50,21 @@ impl Uploader {
         models: &HashMap<ModelHash, Vec<u8>>,
     ) -> Result<usize, RuntimeError> {
         let mut tasks = tokio::task::JoinSet::new();
+        let mut cached = 0;
         for r in &self.remotes {
-            let wanted: Vec<(ModelHash, Vec<u8>)> = dep
-                .model_hashes(&r.name)
+            let hashes: Vec<ModelHash> = dep.model_hashes(&r.name).into_iter().cloned().collect();
+            let present = holds(&mut r.clone(), &hashes).await?;
+            cached += present.iter().filter(|p| **p).count();
+            // Only the models the node lacks are copied for its upload.
+            let wanted: Vec<(ModelHash, Vec<u8>)> = hashes
                 .into_iter()
-                .map(|h| Ok((h.clone(), bytes_of(models, &r.name, h)?)))
+                .zip(present)
+                .filter(|(_, p)| !p)
+                .map(|(h, _)| Ok((h.clone(), bytes_of(models, &r.name, &h)?)))
                 .collect::<Result<_, RuntimeError>>()?;
             tasks.spawn(upload_missing(r.clone(), wanted));
         }
-        let mut cached = self.load_on_device(dep, models).await?;
+        cached += self.load_on_device(dep, models).await?;
         while let Some(r) = tasks.join_next().await {
             let device_err = remote_error(&self.device.name);
             cached += r.map_err(|e| device_err(format!("upload task failed: {e}")))??;
@@ -107,28 +113,37 @@ fn bytes_of(
         })
 }
 
-/// Uploads to `r` those of `wanted` it does not hold; returns how many it held already.
-async fn upload_missing(
-    mut r: RemoteNode,
-    wanted: Vec<(ModelHash, Vec<u8>)>,
-) -> Result<usize, RuntimeError> {
+/// Which of `hashes` node `r` holds, in order.
+async fn holds(r: &mut RemoteNode, hashes: &[ModelHash]) -> Result<Vec<bool>, RuntimeError> {
+    if hashes.is_empty() {
+        return Ok(Vec::new());
+    }
     let present = r
         .client
         .has(HasRequest {
-            hashes: wanted.iter().map(|(h, _)| h.to_string()).collect(),
+            hashes: hashes.iter().map(|h| h.to_string()).collect(),
         })
         .await
         .map_err(|s| status_err(&r.name, s))?
         .into_inner()
         .present;
-    if present.len() != wanted.len() {
+    if present.len() != hashes.len() {
         return Err(RuntimeError::Protocol {
             worker: r.name.clone(),
-            message: format!("{} answers to {} models asked", present.len(), wanted.len()),
+            message: format!("{} answers to {} models asked", present.len(), hashes.len()),
         });
     }
-    let mut cached = present.iter().filter(|p| **p).count();
-    for ((hash, bytes), _) in wanted.into_iter().zip(present).filter(|(_, p)| !p) {
+    Ok(present)
+}
+
+/// Uploads `wanted` to `r`; returns how many it turned out to hold already (another device
+/// may have uploaded one meanwhile).
+async fn upload_missing(
+    mut r: RemoteNode,
+    wanted: Vec<(ModelHash, Vec<u8>)>,
+) -> Result<usize, RuntimeError> {
+    let mut cached = 0;
+    for (hash, bytes) in wanted {
         let total = bytes.len() as u64;
         let chunks: Vec<ModelChunk> = bytes
             .chunks(UPLOAD_CHUNK)

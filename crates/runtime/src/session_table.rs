@@ -152,6 +152,17 @@ impl SessionTable {
         self.get(id, caller, now)
     }
 
+    /// Drops the sessions opened from the network that are idle for [`SESSION_IDLE`] (their
+    /// devices stopped); returns how many. Sessions opened in process live as long as their
+    /// process wants them.
+    pub fn sweep(&mut self, now: Instant) -> usize {
+        let before = self.sessions.len();
+        self.sessions.retain(|_, s| {
+            s.owner.is_none() || now.saturating_duration_since(s.touched) < SESSION_IDLE
+        });
+        before - self.sessions.len()
+    }
+
     fn make_room(&mut self, now: Instant) -> Result<(), NodeError> {
         if self.sessions.len() < MAX_SESSIONS {
             return Ok(());
@@ -159,6 +170,7 @@ impl SessionTable {
         let idlest = self
             .sessions
             .iter()
+            .filter(|(_, s)| s.owner.is_some())
             .min_by_key(|(_, s)| s.touched)
             .map(|(id, s)| (*id, now.saturating_duration_since(s.touched)));
         match idlest {
@@ -227,10 +239,14 @@ mod tests {
     fn a_full_table_drops_only_idle_sessions() {
         let mut t = SessionTable::default();
         let start = Instant::now();
-        for _ in 0..MAX_SESSIONS {
+        let anyone = Peer::default();
+        let local = SessionId::random();
+        t.open(local, Caller::Local, start, NodeState::default)
+            .unwrap();
+        for _ in 1..MAX_SESSIONS {
             t.open(
                 SessionId::random(),
-                Caller::Local,
+                Caller::Remote(&anyone),
                 start,
                 NodeState::default,
             )
@@ -247,5 +263,10 @@ mod tests {
             .unwrap();
         assert_eq!(t.sessions.len(), MAX_SESSIONS);
         assert!(t.get(new, Caller::Local, later).is_ok());
+        // The session opened in process is never the one dropped; a sweep drops every idle
+        // remote one.
+        assert!(t.get(local, Caller::Local, later).is_ok());
+        assert_eq!(t.sweep(later + SESSION_IDLE), MAX_SESSIONS - 2);
+        assert_eq!(t.sessions.len(), 2);
     }
 }

@@ -31,6 +31,10 @@ pub const MAX_CONNECTIONS: usize = 512;
 /// Requests in flight at once on one control connection (HTTP/2 streams).
 const MAX_STREAMS: u32 = 32;
 
+/// Longest a new connection may take to finish its TLS handshake (or, on plaintext, to say
+/// which plane it wants): it holds a connection slot before it is authenticated.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// First and longest wait after a failed accept.
 const ACCEPT_BACKOFF_MIN: Duration = Duration::from_millis(10);
 const ACCEPT_BACKOFF_MAX: Duration = Duration::from_secs(1);
@@ -111,14 +115,29 @@ impl Worker {
         if self.has_model(&key) {
             return Ok((key, true));
         }
-        let m = self
-            .executor
-            .load(bytes, &[])
-            .map_err(|e| NodeError::Invalid(e.to_string()))?;
+        // The engine loads only what was checked: no tensor reading a file of this node.
+        let sealed = tiersplit_onnx::sealed_model(bytes)
+            .map_err(|e| NodeError::Invalid(format!("model refused: {e}")))?;
+        let m: Arc<dyn LoadedModel> = Arc::from(
+            self.executor
+                .load(&sealed, &[])
+                .map_err(|e| NodeError::Invalid(e.to_string()))?,
+        );
+        let size = bytes.len() as u64;
         let mut cache = self.models.lock().expect("not poisoned");
-        let evicted = cache
-            .insert(key.clone(), Arc::from(m), bytes.len() as u64)
-            .map_err(NodeError::Busy)?;
+        let evicted = match cache.insert(key.clone(), m.clone(), size) {
+            Ok(evicted) => evicted,
+            // Models of sessions long idle (devices gone) may hold the room: drop those
+            // sessions and try once more.
+            Err(_) => {
+                drop(cache);
+                self.sweep_sessions();
+                cache = self.models.lock().expect("not poisoned");
+                cache
+                    .insert(key.clone(), m, size)
+                    .map_err(NodeError::Busy)?
+            }
+        };
         for h in evicted {
             tracing::info!(node = %self.name, held = cache.bytes(), "model {h} evicted from the cache");
         }
@@ -129,6 +148,19 @@ impl Worker {
     /// deploying it).
     pub fn has_model(&self, hash: &ModelHash) -> bool {
         self.models.lock().expect("not poisoned").contains(hash)
+    }
+
+    /// Drops the sessions idle for [`crate::SESSION_IDLE`] (their devices are gone), and with
+    /// them their deployments and the models only they ran.
+    fn sweep_sessions(&self) {
+        let dropped = self
+            .sessions
+            .lock()
+            .expect("not poisoned")
+            .sweep(std::time::Instant::now());
+        if dropped > 0 {
+            tracing::info!(node = %self.name, "dropped {dropped} idle session(s)");
+        }
     }
 
     fn new_state(&self) -> NodeState {
@@ -428,7 +460,7 @@ impl Worker {
         tls: Arc<rustls::ServerConfig>,
     ) -> std::io::Result<(Plane, Conn)> {
         let accept = tokio_rustls::TlsAcceptor::from(tls).accept(stream);
-        let s = tokio::time::timeout(self.io_timeout, accept)
+        let s = tokio::time::timeout(self.io_timeout.min(HANDSHAKE_TIMEOUT), accept)
             .await
             .map_err(|_| std::io::Error::other("no TLS handshake in time"))??;
         let plane = match s.get_ref().1.alpn_protocol() {
@@ -485,7 +517,7 @@ impl Worker {
                 }
             }
         };
-        tokio::time::timeout(self.io_timeout, peek)
+        tokio::time::timeout(self.io_timeout.min(HANDSHAKE_TIMEOUT), peek)
             .await
             .unwrap_or(false)
     }
@@ -497,7 +529,11 @@ impl Worker {
             stall: self.io_timeout,
             ..Limits::default()
         };
-        while let Some(f) = read_frame(&mut s, limits, self.idle_timeout).await? {
+        // A new connection that says nothing soon holds a connection slot for nothing: its
+        // first frame is due within the I/O timeout, later ones within the idle timeout.
+        let mut wait = self.io_timeout;
+        while let Some(f) = read_frame(&mut s, limits, wait).await? {
+            wait = self.idle_timeout;
             match f.kind {
                 FrameKind::Tensor => {
                     let t = frame_tensor(&f)?;

@@ -108,3 +108,25 @@ fn evicted_models_are_uploaded_again_and_models_in_use_stay() {
         assert_eq!(r.outputs.unwrap()["y"], want[0]);
     });
 }
+
+#[test]
+fn a_model_that_would_read_the_nodes_files_is_refused() {
+    use tiersplit_onnx::proto::StringStringEntryProto;
+    let mut b = tiersplit_zoo::NetBuilder::new("tiny", 1);
+    let x = b.input("x", &[1, 3, 8, 8]);
+    let y = b.conv(&x, 4, 3, 1, 1, 1, true);
+    let mut m = b.finish(std::slice::from_ref(&y));
+    let w = &mut m.graph.as_mut().unwrap().initializer[0];
+    w.raw_data.clear();
+    w.float_data.clear();
+    w.data_location = 1;
+    w.external_data = vec![StringStringEntryProto {
+        key: "location".into(),
+        value: "certs/edge0.key".into(),
+    }];
+    let e = Worker::new("edge0")
+        .add_model(&m.encode_to_vec())
+        .unwrap_err();
+    assert!(matches!(e, NodeError::Invalid(_)), "{e}");
+    assert!(e.to_string().contains("external file"), "{e}");
+}

@@ -45,8 +45,11 @@ pub fn run(a: Args) -> Result<ExitCode> {
             listener.local_addr()?
         );
         std::io::stdout().flush()?;
-        let mut w =
-            Worker::with_executor(&a.name, executor).with_model_budget(a.model_budget_mb << 20);
+        let budget = a
+            .model_budget_mb
+            .checked_mul(1 << 20)
+            .context("--model-budget-mb is too large")?;
+        let mut w = Worker::with_executor(&a.name, executor).with_model_budget(budget);
         if let Some(dir) = &a.certs {
             w = w.with_identity(&tiersplit_session::certs::read_identity(dir, &a.name)?)?;
         }

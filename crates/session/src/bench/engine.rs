@@ -143,7 +143,13 @@ fn tempfile_for(bytes: &[u8]) -> Result<TempModel> {
             .as_str()
             .trim_start_matches("sha256:")
     ));
-    std::fs::write(&path, bytes).map_err(|e| SessionError::io(&path, e))?;
+    // A new file, never one someone put there (or a link to elsewhere) under the same name.
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&path)
+        .map_err(|e| SessionError::io(&path, e))?;
+    std::io::Write::write_all(&mut f, bytes).map_err(|e| SessionError::io(&path, e))?;
     Ok(TempModel(path))
 }
 
@@ -195,15 +201,13 @@ fn ort_direct(python: &Path, model: &Path, threads: usize, rounds: usize) -> Res
 }
 
 /// A Python with `onnxruntime`: `TIERSPLIT_PYTHON`, or the one `scripts/install-ort` made in a
-/// `pyenv` beside the running program or the current directory.
+/// `pyenv` in a folder above the running program.
 pub fn ort_python() -> Option<std::path::PathBuf> {
     if let Some(p) = std::env::var_os("TIERSPLIT_PYTHON") {
         return Some(p.into());
     }
     let exe = std::env::current_exe().ok();
-    let cwd = std::env::current_dir().ok();
     exe.iter()
-        .chain(cwd.iter())
         .flat_map(|p| p.ancestors())
         .flat_map(|d| {
             [
