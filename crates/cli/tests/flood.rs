@@ -5,6 +5,9 @@
 //! under a stated bound, it stays up, and every frame of the legitimate session is answered
 //! exactly; and one out of file descriptors backs off and recovers.
 
+mod common;
+
+use common::spawn_worker;
 use std::time::{Duration, Instant};
 use tiersplit_exec::HostTensor;
 use tiersplit_graph::DType;
@@ -33,25 +36,6 @@ fn rss_kib(pid: u32) -> u64 {
         .find_map(|l| l.strip_prefix("VmRSS:"))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         .unwrap()
-}
-
-/// A `tiersplit worker` process on an ephemeral port, and its address.
-fn spawn_worker(name: &str, extra: &[&str]) -> (std::process::Child, String) {
-    use std::io::{BufRead, BufReader};
-    use std::process::{Command, Stdio};
-    let mut worker = Command::new(env!("CARGO_BIN_EXE_tiersplit"))
-        .args(["worker", "--listen", "127.0.0.1:0", "--name", name])
-        .args(extra)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(worker.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let addr = line.trim().rsplit(' ').next().unwrap().to_string();
-    (worker, addr)
 }
 
 /// The device sends two halves to edge0, which stitches them and sends the map back.

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{shared, shared_model, stderr, stdout, tiersplit};
+use common::{shared, shared_model, spawn_worker, stderr, stdout, tiersplit};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -33,25 +33,6 @@ fn run(args: &[&str]) -> (std::process::Output, Value) {
         .and_then(|t| serde_json::from_str(&t).ok())
         .unwrap_or(Value::Null);
     (out, v)
-}
-
-/// A `tiersplit worker` process on an ephemeral port, and its address.
-fn spawn_worker(name: &str, extra: &[&str]) -> (std::process::Child, String) {
-    use std::io::{BufRead, BufReader};
-    use std::process::{Command, Stdio};
-    let mut worker = Command::new(env!("CARGO_BIN_EXE_tiersplit"))
-        .args(["worker", "--listen", "127.0.0.1:0", "--name", name])
-        .args(extra)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(worker.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let addr = line.trim().rsplit(' ').next().unwrap().to_string();
-    (worker, addr)
 }
 
 /// A scenario file of a device and one edge node at `addr`, in `dir`.

@@ -28,3 +28,18 @@ pub trait LoadedModel: Send + Sync {
     /// Runs on inputs given in `input_names` order; returns outputs in `output_names` order.
     fn run(&self, inputs: Vec<HostTensor>) -> Result<Vec<HostTensor>, ExecError>;
 }
+
+/// Refuses a run given another number of inputs than the model has, naming the engine.
+pub(crate) fn check_input_count(
+    backend: &'static str,
+    names: &[String],
+    inputs: &[HostTensor],
+) -> Result<(), ExecError> {
+    if inputs.len() != names.len() {
+        return Err(ExecError::Run {
+            backend,
+            msg: format!("expected {} inputs, got {}", names.len(), inputs.len()),
+        });
+    }
+    Ok(())
+}

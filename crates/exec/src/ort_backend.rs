@@ -204,13 +204,7 @@ impl LoadedModel for OrtModel {
     }
 
     fn run(&self, inputs: Vec<HostTensor>) -> Result<Vec<HostTensor>, ExecError> {
-        if inputs.len() != self.inputs.len() {
-            return Err(run_err(format!(
-                "expected {} inputs, got {}",
-                self.inputs.len(),
-                inputs.len()
-            )));
-        }
+        crate::executor::check_input_count("ort", &self.inputs, &inputs)?;
         let values: Vec<(String, DynValue)> = self
             .inputs
             .iter()

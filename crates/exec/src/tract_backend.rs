@@ -190,13 +190,7 @@ impl LoadedModel for TractModel {
     }
 
     fn run(&self, inputs: Vec<HostTensor>) -> Result<Vec<HostTensor>, ExecError> {
-        if inputs.len() != self.inputs.len() {
-            return Err(run_err(format!(
-                "expected {} inputs, got {}",
-                self.inputs.len(),
-                inputs.len()
-            )));
-        }
+        crate::executor::check_input_count("tract", &self.inputs, &inputs)?;
         for (i, (name, t)) in self.inputs.iter().zip(&inputs).enumerate() {
             let fact = self.plan.model().input_fact(i).map_err(run_err)?;
             if let Some(shape) = fact.shape.as_concrete() {

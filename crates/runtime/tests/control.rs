@@ -4,16 +4,14 @@
 
 mod common;
 
-use common::{rt, T};
+use common::{round_trip, rt, T};
 
 use std::time::Duration;
 use tiersplit_exec::HostTensor;
 use tiersplit_runtime::control_pb::control_client::ControlClient;
 use tiersplit_runtime::control_pb::{DeployRequest, HelloRequest, ModelChunk, StatsRequest};
 use tiersplit_runtime::tls::ClusterCa;
-use tiersplit_runtime::{
-    ClusterDriver, Deployment, ModelHash, PartSpec, Route, SessionId, Work, Worker, CONTROL_VERSION,
-};
+use tiersplit_runtime::{ClusterDriver, ModelHash, SessionId, Worker, CONTROL_VERSION};
 use tokio::net::TcpListener;
 use tokio::time::Instant;
 use tonic::transport::{Channel, Endpoint};
@@ -235,43 +233,6 @@ fn peers_that_do_not_speak_grpc_fail_within_the_timeout() {
     });
 }
 
-/// A deployment that sends the device's two halves to edge0, which stitches them and sends
-/// the result back: both directions of the data plane.
-fn round_trip() -> Deployment {
-    let part = PartSpec {
-        id: "stitch".into(),
-        node: "edge0".into(),
-        work: Work::Stitch {
-            shape: [1, 1, 4, 4],
-            regions: vec![[0, 2, 0, 4], [2, 4, 0, 4]],
-        },
-        inputs: vec![("a".into(), "a".into()), ("b".into(), "b".into())],
-        outputs: vec![("y".into(), "y".into())],
-    };
-    let route = |t: &str, from: &str, to: &str| Route {
-        tensor: t.into(),
-        from: from.into(),
-        to: to.into(),
-        crop: None,
-        deliver_as: t.into(),
-    };
-    Deployment {
-        id: "tls".into(),
-        session: Default::default(),
-        first_frame: 0,
-        nodes: Default::default(),
-        parts: vec![part],
-        routes: vec![
-            route("a", "device", "edge0"),
-            route("b", "device", "edge0"),
-            route("y", "edge0", "device"),
-        ],
-        sink: "device".into(),
-        inputs: vec!["a".into(), "b".into()],
-        outputs: vec!["y".into()],
-    }
-}
-
 #[test]
 fn both_planes_run_over_mutual_tls() {
     rt().block_on(async {
@@ -291,7 +252,9 @@ fn both_planes_run_over_mutual_tls() {
         let e = d.stats().await.unwrap_err();
         assert!(e.to_string().contains("no deployment"), "{e}");
         // Tensors go to edge0 and back over TLS, and the answer is exact.
-        d.deploy(&round_trip(), &Default::default()).await.unwrap();
+        d.deploy(&round_trip("device"), &Default::default())
+            .await
+            .unwrap();
         let half = |v: f32| HostTensor::f32(vec![1, 1, 2, 4], vec![v; 8]).unwrap();
         d.feed(&[("a".into(), half(1.0)), ("b".into(), half(2.0))])
             .unwrap();

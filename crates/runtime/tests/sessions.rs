@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{rt, T};
+use common::{round_trip, rt, T};
 
 use tiersplit_exec::HostTensor;
 use tiersplit_runtime::control_pb::control_client::ControlClient;
@@ -14,46 +14,11 @@ use tiersplit_runtime::control_pb::{
     DeployRequest, EmulateRequest, ObserveRequest, ProbeRequest, StatsRequest,
 };
 use tiersplit_runtime::tls::{ClusterCa, NodeIdentity};
-use tiersplit_runtime::{ClusterDriver, Deployment, PartSpec, Route, SessionId, Work, Worker};
+use tiersplit_runtime::{ClusterDriver, Deployment, SessionId, Worker};
 use tokio::net::TcpListener;
 use tokio::time::Instant;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
 use tonic::Code;
-
-/// `device` sends two halves to edge0, which stitches them and sends the map back.
-fn round_trip(device: &str) -> Deployment {
-    let route = |t: &str, from: &str, to: &str| Route {
-        tensor: t.into(),
-        from: from.into(),
-        to: to.into(),
-        crop: None,
-        deliver_as: t.into(),
-    };
-    Deployment {
-        id: "stitch".into(),
-        session: SessionId::NONE,
-        first_frame: 0,
-        nodes: Default::default(),
-        parts: vec![PartSpec {
-            id: "stitch".into(),
-            node: "edge0".into(),
-            work: Work::Stitch {
-                shape: [1, 1, 4, 4],
-                regions: vec![[0, 2, 0, 4], [2, 4, 0, 4]],
-            },
-            inputs: vec![("a".into(), "a".into()), ("b".into(), "b".into())],
-            outputs: vec![("y".into(), "y".into())],
-        }],
-        routes: vec![
-            route("a", device, "edge0"),
-            route("b", device, "edge0"),
-            route("y", "edge0", device),
-        ],
-        sink: device.into(),
-        inputs: vec!["a".into(), "b".into()],
-        outputs: vec!["y".into()],
-    }
-}
 
 async fn edge0(ca: &ClusterCa) -> String {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -1,6 +1,9 @@
-//! What the runtime's integration tests share: a bound on every wait and a small runtime.
+//! What the runtime's integration tests share: a bound on every wait, a small runtime and a
+//! deployment that uses both directions of the data plane.
+#![allow(dead_code)]
 
 use std::time::Duration;
+use tiersplit_runtime::{Deployment, PartSpec, Route, SessionId, Work};
 
 /// Bound on every network wait in the tests.
 pub const T: Duration = Duration::from_secs(10);
@@ -12,4 +15,39 @@ pub fn rt() -> tokio::runtime::Runtime {
         .enable_all()
         .build()
         .unwrap()
+}
+
+/// `device` sends two halves to edge0, which stitches them and sends the map back.
+pub fn round_trip(device: &str) -> Deployment {
+    let route = |t: &str, from: &str, to: &str| Route {
+        tensor: t.into(),
+        from: from.into(),
+        to: to.into(),
+        crop: None,
+        deliver_as: t.into(),
+    };
+    Deployment {
+        id: "stitch".into(),
+        session: SessionId::NONE,
+        first_frame: 0,
+        nodes: Default::default(),
+        parts: vec![PartSpec {
+            id: "stitch".into(),
+            node: "edge0".into(),
+            work: Work::Stitch {
+                shape: [1, 1, 4, 4],
+                regions: vec![[0, 2, 0, 4], [2, 4, 0, 4]],
+            },
+            inputs: vec![("a".into(), "a".into()), ("b".into(), "b".into())],
+            outputs: vec![("y".into(), "y".into())],
+        }],
+        routes: vec![
+            route("a", device, "edge0"),
+            route("b", device, "edge0"),
+            route("y", "edge0", device),
+        ],
+        sink: device.into(),
+        inputs: vec!["a".into(), "b".into()],
+        outputs: vec!["y".into()],
+    }
 }
