@@ -62,7 +62,7 @@ pub use frame_loop::{
 };
 pub use local_cluster::{start_nodes, start_nodes_with, LocalTls, LocalWorker, StartedNodes};
 pub use measured::{run_plan, Feed, FrameBreakdown, MeanBreakdown, Measured, Workload};
-pub use median::{median, percentile};
+pub use median::{median, percentile, quietest_median};
 pub use node_engine::node_engine;
 pub use npy::{read_npy, write_npy};
 pub use parts::read_parts;

@@ -5,7 +5,7 @@ use anyhow::Result;
 use std::process::ExitCode;
 use tiersplit_exec::{EngineSpec, OrtExecutor};
 use tiersplit_session::assets::assets_dir;
-use tiersplit_session::bench::{engine_speeds, ort_python, split_overhead};
+use tiersplit_session::bench::{engine_speeds, ort_python, split_overhead, SPEED_BLOCKS};
 use tiersplit_session::ModelSource;
 
 #[derive(clap::Subcommand)]
@@ -133,7 +133,7 @@ fn engine(
     let ort = OrtExecutor::available();
     let python = ort_python();
     println!(
-        "{} thread(s) available; medians of {rounds} rounds (split overheads: interleaved, paired); ONNX Runtime {}; used directly from Python: {}",
+        "{} thread(s) available; each figure the median of the quietest of {SPEED_BLOCKS} blocks of {rounds} rounds (split overheads: rounds interleaved); ONNX Runtime {}; used directly from Python: {}",
         std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
         if ort { "loaded" } else { "not found (scripts/install-ort installs it)" },
         python.as_ref().map_or("no Python with onnxruntime".to_string(), |p| p.display().to_string()),
@@ -167,7 +167,7 @@ fn speeds_table(
     python: Option<&std::path::Path>,
     threads: usize,
 ) -> Result<()> {
-    println!("unsplit ms per engine (each in a block of rounds); direct: ONNX Runtime from Python, measured right after the engine it is compared with; ort/dir: tiersplit's ONNX Runtime backend over it at the same threads; xN: the speed-up of N threads over 1");
+    println!("unsplit ms per engine; direct: ONNX Runtime from Python, a block after each block of the engine it is compared with; ort/dir: tiersplit's ONNX Runtime backend over it at the same threads; xN: the speed-up of N threads over 1");
     print!("{:<28}", "model");
     for s in specs {
         print!(" {:>10}", s.to_string());

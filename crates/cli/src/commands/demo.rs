@@ -115,6 +115,9 @@ pub fn run(a: Args) -> Result<ExitCode> {
         if nodes.device.is_some() {
             println!("  mutual TLS on every connection, with certificates made for this run");
         }
+        if !tiersplit_exec::OrtExecutor::available() {
+            println!("  (ONNX Runtime not found, so every node runs tract: `scripts/install-ort` installs the faster engine)");
+        }
         println!();
         plans_measured(&mut session, &w, a.frames, only, true).await
     })?;

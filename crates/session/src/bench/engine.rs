@@ -4,7 +4,7 @@
 
 use crate::engine::{load_chain_on, load_unsplit_on, model_inputs, run_named, InputChoice};
 use crate::error::{Result, SessionError};
-use crate::median::median;
+use crate::median::quietest_median;
 use crate::source::ModelSource;
 use std::path::Path;
 use std::time::Instant;
@@ -17,15 +17,16 @@ use tiersplit_onnx::ImportOptions;
 pub struct EngineRow {
     /// Layers in the imported model.
     pub layers: usize,
-    /// Median unsplit time (ms).
+    /// Unsplit time, median of the quietest block (ms).
     pub unsplit_ms: f64,
-    /// Median time over unsplit time, per configuration: the imported model as one part,
-    /// then K random legal parts for each K, then K FLOP-balanced parts for each K.
+    /// Time (median of the quietest block) over unsplit time, per configuration: the
+    /// imported model as one part, then K random legal parts for each K, then K FLOP-balanced
+    /// parts for each K.
     pub ratios: Vec<f64>,
 }
 
-/// Measures `source` whole and in every configuration on `engine`, `rounds` interleaved
-/// rounds after a warm-up run of each.
+/// Measures `source` whole and in every configuration on `engine`: [`SPEED_BLOCKS`] blocks of
+/// `rounds` interleaved rounds after a warm-up run of each.
 pub fn split_overhead(
     source: &ModelSource,
     engine: &EngineSpec,
@@ -56,26 +57,37 @@ pub fn split_overhead(
     for c in &chains {
         c.run(inputs.clone())?;
     }
-    // Paired measurement: each round times the unsplit model and then every configuration,
-    // and the ratio is taken within the round, so slow drifts of a shared machine cancel.
+    // Interleaved: each round times the unsplit model and then every configuration, so they
+    // share the machine's moments; each is then the median of its quietest block of rounds.
     let mut base = Vec::new();
-    let mut ratios: Vec<Vec<f64>> = vec![Vec::new(); chains.len()];
-    for _ in 0..rounds.max(1) {
-        let t = Instant::now();
-        run_named(unsplit.as_ref(), &inputs)?;
-        let b = t.elapsed().as_secs_f64() * 1e3;
-        base.push(b);
-        for (i, c) in chains.iter().enumerate() {
-            let ins = inputs.clone();
+    let mut times: Vec<Vec<Vec<f64>>> = vec![Vec::new(); chains.len()];
+    for _ in 0..SPEED_BLOCKS {
+        let mut block = Vec::new();
+        let mut chain_blocks = vec![Vec::new(); chains.len()];
+        for _ in 0..rounds.max(1) {
             let t = Instant::now();
-            c.run(ins)?;
-            ratios[i].push(t.elapsed().as_secs_f64() * 1e3 / b);
+            run_named(unsplit.as_ref(), &inputs)?;
+            block.push(t.elapsed().as_secs_f64() * 1e3);
+            for (c, out) in chains.iter().zip(chain_blocks.iter_mut()) {
+                let ins = inputs.clone();
+                let t = Instant::now();
+                c.run(ins)?;
+                out.push(t.elapsed().as_secs_f64() * 1e3);
+            }
+        }
+        base.push(block);
+        for (all, b) in times.iter_mut().zip(chain_blocks) {
+            all.push(b);
         }
     }
+    let unsplit_ms = quietest_median(base);
     Ok(EngineRow {
         layers: g.layers.len(),
-        unsplit_ms: median(base),
-        ratios: ratios.into_iter().map(median).collect(),
+        unsplit_ms,
+        ratios: times
+            .into_iter()
+            .map(|t| quietest_median(t) / unsplit_ms)
+            .collect(),
     })
 }
 
@@ -83,18 +95,25 @@ pub fn split_overhead(
 /// from Python (the reference a user would pick) when a Python with `onnxruntime` is at hand.
 #[derive(Debug, Clone)]
 pub struct EngineSpeeds {
-    /// Median unsplit time per engine, in the order asked (ms).
+    /// Unsplit time per engine (median of the quietest block), in the order asked (ms).
     pub engines: Vec<(EngineSpec, f64)>,
     /// Median time of ONNX Runtime used directly, per thread count of the ONNX Runtime engines
     /// asked (ms); empty without a Python to run it.
     pub direct: Vec<(usize, f64)>,
 }
 
-/// Measures `source` unsplit on every engine of `specs`, each in a block of `rounds` runs
-/// after a warm-up; with `python`, ONNX Runtime used directly is measured the same way right
-/// after each ONNX Runtime engine, at its threads, so the two compared are close in time.
-/// (Blocks, not interleaved rounds: ONNX Runtime's threads spin for a while after a run and
-/// would slow whatever ran next.)
+/// Blocks of runs per measurement (alternating with ONNX Runtime used directly, or of
+/// interleaved rounds): each figure is the median of its quietest block
+/// ([`quietest_median`]), so a neighbour's burst on a shared machine does not decide a ratio.
+pub const SPEED_BLOCKS: usize = 5;
+
+/// Measures `source` unsplit on every engine of `specs` in [`SPEED_BLOCKS`] blocks of
+/// `rounds` runs after a warm-up (each figure the median of its quietest block); with
+/// `python`, ONNX Runtime used directly (from a Python process) runs a block of its own after
+/// each block of an ONNX Runtime engine, at its threads, so the two compared share the
+/// machine's moments. (Blocks, not
+/// interleaved runs: ONNX Runtime's threads spin for a while after a run and would slow
+/// whatever ran next.)
 pub fn engine_speeds(
     source: &ModelSource,
     specs: &[EngineSpec],
@@ -107,20 +126,44 @@ pub fn engine_speeds(
     let mut engines = Vec::new();
     let mut direct = Vec::new();
     for spec in specs {
-        let m = load_unsplit_on(spec.executor()?.as_ref(), source, &model)?;
-        let mut times = Vec::new();
-        for round in 0..=rounds.max(1) {
-            let start = Instant::now();
+        let reference = match (python, &file, spec.kind) {
+            (Some(python), Some(file), EngineKind::Ort) => Some((python, &file.0)),
+            _ => None,
+        };
+        let (mut times, mut direct_times) = (Vec::new(), Vec::new());
+        let load = || -> Result<_> {
+            let m = load_unsplit_on(spec.executor()?.as_ref(), source, &model)?;
             run_named(m.as_ref(), &inputs)?;
-            if round > 0 {
-                times.push(start.elapsed().as_secs_f64() * 1e3);
+            Ok(m)
+        };
+        let mut kept = None;
+        for _ in 0..SPEED_BLOCKS {
+            // Next to ONNX Runtime used directly, loaded for the block alone: the idle threads
+            // of one must not share the cores with the other's block.
+            let m = match kept.take() {
+                Some(m) => m,
+                None => load()?,
+            };
+            let mut block = Vec::new();
+            for _ in 0..rounds.max(1) {
+                let start = Instant::now();
+                run_named(m.as_ref(), &inputs)?;
+                block.push(start.elapsed().as_secs_f64() * 1e3);
+            }
+            times.push(block);
+            if reference.is_none() {
+                kept = Some(m);
+            } else {
+                drop(m);
+            }
+            if let Some((python, file)) = reference {
+                let mut direct = DirectOrt::start(python, file, spec.threads)?;
+                direct_times.push(direct.times(rounds.max(1))?);
             }
         }
-        drop(m);
-        engines.push((*spec, median(times)));
-        if let (Some(python), Some(file), EngineKind::Ort) = (python, &file, spec.kind) {
-            let ms = ort_direct(python, &file.0, spec.threads, rounds)?;
-            direct.push((spec.threads, ms));
+        engines.push((*spec, quietest_median(times)));
+        if reference.is_some() {
+            direct.push((spec.threads, quietest_median(direct_times)));
         }
     }
     Ok(EngineSpeeds { engines, direct })
@@ -153,11 +196,13 @@ fn tempfile_for(bytes: &[u8]) -> Result<TempModel> {
     Ok(TempModel(path))
 }
 
-/// The Python script that times ONNX Runtime used directly.
+/// The Python program that times ONNX Runtime used directly: it opens the session, runs once,
+/// says `ready`, then for every count N read from its input runs N times and prints their
+/// times (ms) as a JSON list.
 const ORT_DIRECT: &str = r#"
-import json, statistics, sys, time
+import json, sys, time
 import numpy as np, onnxruntime as ort
-path, threads, rounds = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+path, threads = sys.argv[1], int(sys.argv[2])
 o = ort.SessionOptions()
 o.intra_op_num_threads = threads
 o.inter_op_num_threads = 1
@@ -169,35 +214,93 @@ for i in s.get_inputs():
     dtype = np.int64 if "int64" in i.type else np.float32
     feeds[i.name] = rng.uniform(-1, 1, shape).astype(dtype)
 s.run(None, feeds)
-times = []
-for _ in range(rounds):
-    t = time.perf_counter()
-    s.run(None, feeds)
-    times.append((time.perf_counter() - t) * 1e3)
-print(json.dumps({"median_ms": statistics.median(times)}))
+print("ready", flush=True)
+for line in sys.stdin:
+    times = []
+    for _ in range(int(line)):
+        t = time.perf_counter()
+        s.run(None, feeds)
+        times.append((time.perf_counter() - t) * 1e3)
+    print(json.dumps(times), flush=True)
 "#;
 
-/// ONNX Runtime from Python on `model`: its median time over `rounds` runs after a warm-up.
-fn ort_direct(python: &Path, model: &Path, threads: usize, rounds: usize) -> Result<f64> {
-    let out = std::process::Command::new(python)
-        .arg("-c")
-        .arg(ORT_DIRECT)
-        .arg(model)
-        .arg(threads.to_string())
-        .arg(rounds.max(1).to_string())
-        .output()
-        .map_err(|e| SessionError::io(python, e))?;
-    if !out.status.success() {
-        return Err(SessionError::invalid(format!(
-            "ONNX Runtime from Python failed: {}",
-            String::from_utf8_lossy(&out.stderr).trim()
-        )));
+/// ONNX Runtime used from Python on one model, its session open. The process is killed when
+/// dropped.
+struct DirectOrt {
+    child: std::process::Child,
+    to: std::process::ChildStdin,
+    from: std::io::BufReader<std::process::ChildStdout>,
+}
+
+impl DirectOrt {
+    /// Starts Python on `model` at `threads` and waits until it has run the model once.
+    fn start(python: &Path, model: &Path, threads: usize) -> Result<DirectOrt> {
+        use std::process::{Command, Stdio};
+        let mut child = Command::new(python)
+            .arg("-c")
+            .arg(ORT_DIRECT)
+            .arg(model)
+            .arg(threads.to_string())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .map_err(|e| SessionError::io(python, e))?;
+        let (Some(to), Some(from)) = (child.stdin.take(), child.stdout.take()) else {
+            return Err(SessionError::invalid("ONNX Runtime from Python: no pipes"));
+        };
+        let mut d = DirectOrt {
+            child,
+            to,
+            from: std::io::BufReader::new(from),
+        };
+        let said = d.line()?;
+        if said.trim() != "ready" {
+            return Err(direct_err(format!("said {said:?} instead of ready")));
+        }
+        Ok(d)
     }
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout)
-        .map_err(|e| SessionError::invalid(format!("ONNX Runtime from Python said: {e}")))?;
-    v["median_ms"]
-        .as_f64()
-        .ok_or_else(|| SessionError::invalid("ONNX Runtime from Python gave no time"))
+
+    /// The times (ms) of `n` runs.
+    fn times(&mut self, n: usize) -> Result<Vec<f64>> {
+        use std::io::Write;
+        writeln!(self.to, "{n}")
+            .and_then(|_| self.to.flush())
+            .map_err(|e| direct_err(e.to_string()))?;
+        let line = self.line()?;
+        let times: Vec<f64> =
+            serde_json::from_str(&line).map_err(|e| direct_err(format!("said {line:?}: {e}")))?;
+        if times.len() != n {
+            return Err(direct_err(format!(
+                "gave {} times for {n} runs",
+                times.len()
+            )));
+        }
+        Ok(times)
+    }
+
+    /// One line of its output; its end (the program failed, its error on our stderr) is an
+    /// error.
+    fn line(&mut self) -> Result<String> {
+        use std::io::BufRead;
+        let mut line = String::new();
+        match self.from.read_line(&mut line) {
+            Ok(0) => Err(direct_err("ended (its error is above)".into())),
+            Ok(_) => Ok(line),
+            Err(e) => Err(direct_err(e.to_string())),
+        }
+    }
+}
+
+impl Drop for DirectOrt {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn direct_err(msg: String) -> SessionError {
+    SessionError::invalid(format!("ONNX Runtime from Python {msg}"))
 }
 
 /// A Python with `onnxruntime`: `TIERSPLIT_PYTHON`, or the one `scripts/install-ort` made in a

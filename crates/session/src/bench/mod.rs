@@ -12,7 +12,9 @@ pub use cluster::{
     every_plan, goodput, link_scenario, mean_ms, plans_measured, runtime_overhead, Case,
     ErrorSpread, OVERFEED,
 };
-pub use engine::{engine_speeds, ort_python, split_overhead, EngineRow, EngineSpeeds};
+pub use engine::{
+    engine_speeds, ort_python, split_overhead, EngineRow, EngineSpeeds, SPEED_BLOCKS,
+};
 pub use planning::{
     generated_dag, planning_problems, planning_times, readjust_problems, readjust_rows, ReadjustRow,
 };
