@@ -17,6 +17,7 @@ mod link_cost;
 mod problem;
 mod profile;
 mod scenario;
+mod survivors;
 mod units;
 
 pub use error::CostError;
@@ -24,4 +25,5 @@ pub use link_cost::LinkCost;
 pub use problem::{NodeId, Problem, ProblemLayer, ProblemNode, ProblemTensor};
 pub use profile::{LayerTime, Profile, PROFILE_FORMAT};
 pub use scenario::{AcceleratorName, EngineName, LinkSpec, NodeSpec, Scenario, Tier};
+pub use survivors::Survivors;
 pub use units::{Bandwidth, Nanos};

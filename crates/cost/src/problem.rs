@@ -288,7 +288,7 @@ impl Problem {
         }
     }
 
-    fn check_routes(&self) -> Result<(), CostError> {
+    pub(crate) fn check_routes(&self) -> Result<(), CostError> {
         for a in self.node_ids() {
             for b in self.node_ids() {
                 if a != b && self.route(a, b, Bytes(1)).is_none() {

@@ -29,6 +29,35 @@ impl Plan {
         }
     }
 
+    /// This plan, made on a problem restricted to some nodes (such as
+    /// [`tiersplit_cost::Problem::surviving`]), with its node ids mapped back to the full
+    /// problem's: node `i` of the restricted problem is `kept[i]`.
+    pub fn on_nodes(&self, kept: &[NodeId]) -> Plan {
+        let map = |n: &NodeId| kept[n.0];
+        Plan {
+            algorithm: self.algorithm.clone(),
+            placement: self.placement.iter().map(map).collect(),
+            notes: self.notes.clone(),
+            tiled: self
+                .tiled
+                .iter()
+                .map(|t| TiledStage {
+                    nodes: t.nodes.iter().map(map).collect(),
+                    ..t.clone()
+                })
+                .collect(),
+        }
+    }
+
+    /// Whether any layer or tile of the plan runs on one of `nodes`.
+    pub fn uses_any(&self, nodes: &[NodeId]) -> bool {
+        self.placement.iter().any(|n| nodes.contains(n))
+            || self
+                .tiled
+                .iter()
+                .any(|t| t.nodes.iter().any(|n| nodes.contains(n)))
+    }
+
     /// Every layer placed, and no tensor flows to a lower tier than its producer's (edge to
     /// edge is allowed; cloud to edge or anything to the device is not); tiled stages are
     /// tileable chains with one tile per node, and their tiles obey the same tier rule.

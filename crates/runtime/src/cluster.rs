@@ -9,6 +9,7 @@ use crate::control_service::pb::{
 };
 use crate::control_service::{CONTROL_VERSION, MAX_CONTROL_MESSAGE, UPLOAD_CHUNK};
 use crate::error::NodeError;
+use crate::health::{HealthConfig, HealthWatch, NodeHealth};
 use crate::ids::SessionId;
 use crate::node::{FrameResult, NodeStats};
 use crate::observation_log::Observations;
@@ -230,6 +231,8 @@ pub struct ClusterDriver {
     cursors: HashMap<String, u64>,
     /// This driver's session on every node.
     session: SessionId,
+    /// Heartbeats to every remote node.
+    health: HealthWatch,
 }
 
 impl ClusterDriver {
@@ -348,10 +351,39 @@ impl ClusterDriver {
             next_frame: 1,
             cursors: HashMap::new(),
             session: SessionId::random(),
+            health: HealthWatch::start(device, Vec::new(), HealthConfig::default()),
         };
+        driver.watch_health(HealthConfig::default());
         // Opens the session on every node, so it is this device's before anyone else names it.
         driver.set_emulation(Emulation::default()).await?;
         Ok(driver)
+    }
+
+    /// Watches every remote node's health as `config` says, from now on (the driver starts
+    /// with [`HealthConfig::default`]).
+    pub fn watch_health(&mut self, config: HealthConfig) {
+        let nodes = self
+            .remotes
+            .iter()
+            .map(|r| (r.name.clone(), r.client.clone()))
+            .collect();
+        self.health = HealthWatch::start(&self.device.name, nodes, config);
+    }
+
+    /// Every remote node's health as its heartbeats see it now.
+    pub fn health(&self) -> BTreeMap<String, NodeHealth> {
+        self.health.snapshot()
+    }
+
+    /// The remote nodes that are down now, with why.
+    pub fn down_nodes(&self) -> Vec<(String, String)> {
+        self.health()
+            .into_iter()
+            .filter_map(|(n, h)| match h {
+                NodeHealth::Up => None,
+                NodeHealth::Down { cause, .. } => Some((n, cause)),
+            })
+            .collect()
     }
 
     /// Every node's engine and threads as it reported them (the device's own first), for

@@ -25,6 +25,7 @@ mod conn;
 mod control_service;
 mod deployment;
 mod error;
+mod health;
 mod ids;
 mod kept;
 mod link_shaper;
@@ -47,6 +48,7 @@ pub use control_service::{
 };
 pub use deployment::{Deployment, Emulation, LinkShape, PartSpec, Route, Work};
 pub use error::{NodeError, RuntimeError};
+pub use health::{Beat, Beats, HealthConfig, HealthWatch, NodeHealth};
 pub use ids::{DeploymentId, InvalidModelHash, InvalidSessionId, ModelHash, SessionId};
 pub use link_shaper::{LinkRecord, TransferSample};
 pub use model_cache::MODEL_BUDGET;
