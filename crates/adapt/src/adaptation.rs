@@ -75,6 +75,11 @@ pub enum Trigger {
     Refine,
     /// A proposal held back by the cooldown is tried again.
     CooldownOver,
+    /// A node lost earlier answers again: plans may use it again.
+    NodeBack {
+        /// The node that came back.
+        node: NodeId,
+    },
     /// Link estimates drifted since the last re-plan.
     Drift,
 }
@@ -100,6 +105,7 @@ impl Trigger {
             }
             Trigger::Refine => "refining the quick plan".into(),
             Trigger::CooldownOver => "retry after the cooldown".into(),
+            Trigger::NodeBack { node } => format!("node {} answers again", name(node)),
             Trigger::Drift => "periodic check".into(),
         }
     }
@@ -305,6 +311,17 @@ impl Adaptation {
     /// What the run has learnt of links and nodes.
     pub fn estimates(&self) -> &Estimates {
         &self.estimates
+    }
+
+    /// The nodes lost now (down, or cut off): every re-plan from now on plans around them. A
+    /// node that is no longer among them makes the next tick re-plan, so the plan may move
+    /// back to it.
+    pub fn set_lost(&mut self, lost: Vec<NodeId>, at_s: f64) {
+        let mut c = self.controller.lock().expect("not poisoned");
+        if let Some(&node) = c.lost.iter().find(|n| !lost.contains(n)) {
+            self.trigger = Some((Trigger::NodeBack { node }, at_s));
+        }
+        c.lost = lost;
     }
 
     /// The plan serving now.

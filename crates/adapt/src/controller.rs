@@ -1,7 +1,9 @@
 use crate::{Decision, SwitchPolicy};
 use serde::Serialize;
-use tiersplit_cost::{Nanos, Problem, Tier};
-use tiersplit_plan::{evaluate, planner_by_name, Hpa, Plan, PlanError, Planner, SplitPoints};
+use tiersplit_cost::{Nanos, NodeId, Problem, Tier};
+use tiersplit_plan::{
+    evaluate, planner_by_name, Hpa, Plan, PlanError, Planner, SingleNode, SplitPoints,
+};
 
 /// Which objective a re-plan serves: DADS's light/heavy rule.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -61,6 +63,9 @@ pub struct Controller {
     pub frame_interval: Option<Nanos>,
     /// The hysteresis and cooldown every proposal is decided by.
     pub policy: SwitchPolicy,
+    /// Nodes lost (down): proposals plan on the nodes that survive them, and a current plan
+    /// that uses one loses to any plan that does not.
+    pub lost: Vec<NodeId>,
 }
 
 impl Controller {
@@ -83,6 +88,7 @@ impl Controller {
             },
             frame_interval,
             policy,
+            lost: Vec::new(),
         })
     }
 
@@ -100,7 +106,9 @@ impl Controller {
         if let (true, Some(q)) = (quick, &self.quick) {
             return q.plan(p);
         }
-        if self.light.name() == "hpa" {
+        // HPA's local moves start from the current plan's split points, which only mean
+        // something on the problem the current plan was made on.
+        if self.light.name() == "hpa" && self.lost.is_empty() {
             let (s, _) = Hpa::readjust(p, split_points(p, current))?;
             return Ok(Plan::new("hpa", Hpa::placement(p, s)?));
         }
@@ -117,12 +125,19 @@ impl Controller {
         how: Replan,
     ) -> Result<Proposal, PlanError> {
         let cur = evaluate(p, current);
-        let light = self.light_plan(p, current, how == Replan::Quick)?;
+        let s = p.surviving(&self.lost);
+        // A planner that cannot plan on the survivors (no edge node left for edge-only)
+        // leaves the device alone, which always can.
+        let on_survivors = |r: Result<Plan, PlanError>| {
+            r.or_else(|_| SingleNode(Tier::Device).plan(&s.problem))
+                .map(|plan| plan.on_nodes(&s.kept))
+        };
+        let light = on_survivors(self.light_plan(&s.problem, current, how == Replan::Quick))?;
         let lp = evaluate(p, &light);
         let keeps_up = |period: Nanos| self.frame_interval.is_none_or(|i| period <= i);
         let (plan, pred, mode) = match &self.heavy {
             Some(h) if !keeps_up(lp.period) => {
-                let heavy = h.plan(p)?;
+                let heavy = on_survivors(h.plan(&s.problem))?;
                 let hp = evaluate(p, &heavy);
                 // The heavy planner may not beat the light plan's period on this problem.
                 if hp.period < lp.period {
@@ -137,12 +152,14 @@ impl Controller {
             Mode::Light => pr.makespan,
             Mode::Heavy => pr.period,
         };
-        // A current plan that no longer keeps up loses to one that does, whatever its latency.
-        let current_score = if mode == Mode::Light && !keeps_up(cur.period) {
-            f64::INFINITY
-        } else {
-            score(&cur).0 as f64
-        };
+        // A current plan that uses a lost node, or no longer keeps up, loses to one that does
+        // not, whatever its latency.
+        let current_score =
+            if current.uses_any(&s.dropped) || (mode == Mode::Light && !keeps_up(cur.period)) {
+                f64::INFINITY
+            } else {
+                score(&cur).0 as f64
+            };
         let decision = if plan.placement == current.placement && plan.tiled == current.tiled {
             Decision::KeepNotBetter
         } else if how == Replan::Refinement {
@@ -199,6 +216,26 @@ mod tests {
             }
         }
         p
+    }
+
+    #[test]
+    fn a_lost_edge_node_is_planned_around_whatever_the_gain() {
+        // The edge relays to the cloud: losing it leaves the device alone.
+        for algo in ["best", "hpa", "edge-only"] {
+            let mut c =
+                Controller::new(algo, "best-throughput", None, SwitchPolicy::new(0.5, 5)).unwrap();
+            let p = with_uplink(50.0);
+            let plan = planner_by_name(algo).unwrap().plan(&p).unwrap();
+            assert!(plan.uses_any(&[NodeId(1)]), "{algo}: {plan:?}");
+            c.lost = vec![NodeId(1)];
+            let prop = c.propose(1, &p, &plan, Replan::Full).unwrap();
+            assert_eq!(prop.decision, Decision::Switch, "{algo}");
+            assert!(
+                prop.plan.placement.iter().all(|&n| n == NodeId(0)),
+                "{algo}: {:?}",
+                prop.plan
+            );
+        }
     }
 
     #[test]

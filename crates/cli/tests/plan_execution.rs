@@ -209,7 +209,8 @@ fn unreachable_and_dead_nodes_fail_with_their_name_within_the_timeout() {
 }
 
 #[test]
-fn a_node_that_dies_mid_run_is_reported_not_waited_for() {
+fn a_node_that_dies_mid_run_is_planned_around_not_waited_for() {
+    // The edge node holds the whole plan; when it dies the device answers alone.
     use std::process::{Command, Stdio};
     let (mut worker, addr) = spawn_worker("edge", &[]);
     let dir = tempfile::tempdir().unwrap();
@@ -224,7 +225,7 @@ fn a_node_that_dies_mid_run_is_reported_not_waited_for() {
             "--algo",
             "edge-only",
             "--frames",
-            "100000",
+            "300",
             "--estimate-gflops",
             "20",
             "--timeout",
@@ -239,10 +240,15 @@ fn a_node_that_dies_mid_run_is_reported_not_waited_for() {
     worker.wait().unwrap();
     let out = run.wait_with_output().unwrap();
     let text = format!("{}{}", stdout(&out), stderr(&out));
-    assert!(!out.status.success(), "{text}");
-    assert!(text.contains("edge"), "{text}");
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("FAIL-OVER: lost edge"), "{text}");
     assert!(
-        t.elapsed() < Duration::from_secs(60),
+        text.contains("plan edge-only cannot plan") || text.contains("device-only"),
+        "{text}"
+    );
+    assert!(text.contains("frames fed 300, answered 300"), "{text}");
+    assert!(
+        t.elapsed() < Duration::from_secs(90),
         "{:?}: {text}",
         t.elapsed()
     );

@@ -15,7 +15,7 @@ use crate::node::{FrameResult, NodeStats};
 use crate::observation_log::Observations;
 use crate::tls::NodeIdentity;
 use crate::{Deployment, Emulation, ModelHash, RuntimeError, Worker};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Duration;
 use tiersplit_exec::HostTensor;
 use tokio::net::TcpListener;
@@ -37,6 +37,7 @@ struct RemoteNode {
 #[derive(Clone)]
 pub struct Uploader {
     device: Worker,
+    /// The nodes that were up when it was made.
     remotes: Vec<RemoteNode>,
 }
 
@@ -215,6 +216,23 @@ fn status_err(worker: &str, s: tonic::Status) -> RuntimeError {
     }
 }
 
+/// A control call's answer; `None` when the node could not be reached (it died or its link
+/// broke since the last heartbeat): the heartbeats decide whether it is down, and a call that
+/// only reads or adjusts (observations, emulation, probes, statistics) goes on without it.
+fn tolerate_lost<T>(
+    node: &str,
+    r: Result<tonic::Response<T>, tonic::Status>,
+) -> Result<Option<tonic::Response<T>>, RuntimeError> {
+    match r {
+        Ok(r) => Ok(Some(r)),
+        Err(s) if s.code() == tonic::Code::Unavailable => {
+            tracing::warn!(node = %node, "unreachable, left out: {}", s.message());
+            Ok(None)
+        }
+        Err(s) => Err(status_err(node, s)),
+    }
+}
+
 /// Drives a deployment from the device.
 pub struct ClusterDriver {
     /// The device's own node: it feeds the graph inputs and collects the graph outputs (the
@@ -233,6 +251,8 @@ pub struct ClusterDriver {
     session: SessionId,
     /// Heartbeats to every remote node.
     health: HealthWatch,
+    /// The emulation last set on every node (sent again to a node re-admitted).
+    emulation: Emulation,
 }
 
 impl ClusterDriver {
@@ -352,6 +372,7 @@ impl ClusterDriver {
             cursors: HashMap::new(),
             session: SessionId::random(),
             health: HealthWatch::start(device, Vec::new(), HealthConfig::default()),
+            emulation: Emulation::default(),
         };
         driver.watch_health(HealthConfig::default());
         // Opens the session on every node, so it is this device's before anyone else names it.
@@ -404,27 +425,66 @@ impl ClusterDriver {
         self.session
     }
 
-    /// A handle that uploads models to this cluster's nodes while the driver keeps running.
+    /// A handle that uploads models to this cluster's nodes that are up while the driver
+    /// keeps running.
     pub fn uploader(&self) -> Uploader {
+        let down = self.down_set();
         Uploader {
             device: self.device.clone(),
-            remotes: self.remotes.clone(),
+            remotes: self
+                .remotes
+                .iter()
+                .filter(|r| !down.contains(&r.name))
+                .cloned()
+                .collect(),
         }
+    }
+
+    /// Names of the remote nodes that are down now.
+    fn down_set(&self) -> BTreeSet<String> {
+        self.down_nodes().into_iter().map(|(n, _)| n).collect()
+    }
+
+    /// Re-admits `node` after it came back (a restart lost this session there): opens the
+    /// session on it again with the emulation in force. Its models are sent again, or found in
+    /// its cache, by the next deployment that gives it work.
+    pub async fn readmit(&mut self, node: &str) -> Result<(), RuntimeError> {
+        let json = serde_json::to_string(&self.emulation).expect("serialisable");
+        let session = self.session.to_string();
+        let r = self
+            .remotes
+            .iter_mut()
+            .find(|r| r.name == node)
+            .ok_or_else(|| RuntimeError::Protocol {
+                worker: node.to_string(),
+                message: "no such node in this cluster".into(),
+            })?;
+        r.client
+            .emulate(EmulateRequest {
+                emulation_json: json,
+                session,
+            })
+            .await
+            .map_err(|s| status_err(&r.name, s))?;
+        Ok(())
     }
 
     /// Changes the emulation on every node now, frames in flight included: the session's
     /// emulation, whatever deployments come later.
     pub async fn set_emulation(&mut self, e: Emulation) -> Result<(), RuntimeError> {
         let json = serde_json::to_string(&e).expect("serialisable");
-        for r in &mut self.remotes {
-            r.client
+        let down = self.down_set();
+        for r in self.remotes.iter_mut().filter(|r| !down.contains(&r.name)) {
+            let sent = r
+                .client
                 .emulate(EmulateRequest {
                     emulation_json: json.clone(),
                     session: self.session.to_string(),
                 })
-                .await
-                .map_err(|s| status_err(&r.name, s))?;
+                .await;
+            tolerate_lost(&r.name, sent)?;
         }
+        self.emulation = e.clone();
         self.device
             .set_emulation(self.session, e)
             .map_err(node_err(&self.device.name))
@@ -437,16 +497,19 @@ impl ClusterDriver {
             .device
             .observations(self.session, since(&self.cursors, &self.device.name))
             .map_err(node_err(&self.device.name))?];
-        for r in &mut self.remotes {
-            let reply = r
+        let down = self.down_set();
+        for r in self.remotes.iter_mut().filter(|r| !down.contains(&r.name)) {
+            let asked = r
                 .client
                 .observe(ObserveRequest {
                     since: since(&self.cursors, &r.name),
                     session: self.session.to_string(),
                 })
-                .await
-                .map_err(|s| status_err(&r.name, s))?
-                .into_inner();
+                .await;
+            let Some(reply) = tolerate_lost(&r.name, asked)? else {
+                continue;
+            };
+            let reply = reply.into_inner();
             let o: Observations = serde_json::from_str(&reply.observations_json).map_err(|e| {
                 RuntimeError::Protocol {
                     worker: r.name.clone(),
@@ -469,6 +532,10 @@ impl ClusterDriver {
 
     /// Has node `from` send `bytes` of filler to `to` over its link, to measure it.
     pub async fn probe(&mut self, from: &str, to: &str, bytes: u64) -> Result<(), RuntimeError> {
+        let down = self.down_set();
+        if down.contains(from) || down.contains(to) {
+            return Ok(()); // nothing to measure on a link to a node that is down
+        }
         if from == self.device.name {
             return self
                 .device
@@ -483,14 +550,15 @@ impl ClusterDriver {
                 worker: from.to_string(),
                 message: "no such node in this cluster".into(),
             })?;
-        r.client
+        let sent = r
+            .client
             .probe(ProbeRequest {
                 to: to.to_string(),
                 bytes,
                 session: self.session.to_string(),
             })
-            .await
-            .map_err(|s| status_err(&r.name, s))?;
+            .await;
+        tolerate_lost(&r.name, sent)?;
         Ok(())
     }
 
@@ -578,7 +646,14 @@ impl ClusterDriver {
     pub async fn start_deployment(&mut self, dep: Deployment) -> Result<(), RuntimeError> {
         let dep = self.bind(dep)?;
         let json = serde_json::to_string(&dep).expect("serialisable");
-        for r in &mut self.remotes {
+        let down = self.down_set();
+        if let Some(n) = dep.nodes_with_work().into_iter().find(|n| down.contains(n)) {
+            return Err(RuntimeError::Connect {
+                worker: n,
+                message: "the node is down: a deployment must not give it work".into(),
+            });
+        }
+        for r in self.remotes.iter_mut().filter(|r| !down.contains(&r.name)) {
             r.client
                 .deploy(DeployRequest {
                     deployment_json: json.clone(),
@@ -613,15 +688,18 @@ impl ClusterDriver {
     /// Every node's statistics for the current deployment, the device's first.
     pub async fn stats(&mut self) -> Result<Vec<NodeStats>, RuntimeError> {
         let mut all = vec![self.device.stats(self.session).unwrap_or_default()];
-        for r in &mut self.remotes {
-            let reply = r
+        let down = self.down_set();
+        for r in self.remotes.iter_mut().filter(|r| !down.contains(&r.name)) {
+            let asked = r
                 .client
                 .stats(StatsRequest {
                     session: self.session.to_string(),
                 })
-                .await
-                .map_err(|s| status_err(&r.name, s))?
-                .into_inner();
+                .await;
+            let Some(reply) = tolerate_lost(&r.name, asked)? else {
+                continue;
+            };
+            let reply = reply.into_inner();
             all.push(serde_json::from_str(&reply.stats_json).map_err(|e| {
                 RuntimeError::Protocol {
                     worker: r.name.clone(),

@@ -134,6 +134,18 @@ impl Deployment {
             })
             .collect()
     }
+
+    /// The nodes that run a part of it or relay one of its tensors (the sink included).
+    pub fn nodes_with_work(&self) -> std::collections::BTreeSet<String> {
+        let mut n: std::collections::BTreeSet<String> =
+            self.parts.iter().map(|p| p.node.clone()).collect();
+        for r in &self.routes {
+            n.insert(r.from.clone());
+            n.insert(r.to.clone());
+        }
+        n.insert(self.sink.clone());
+        n
+    }
 }
 
 impl Emulation {

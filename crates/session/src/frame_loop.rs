@@ -10,16 +10,17 @@ use crate::error::{Context, Result, SessionError};
 use crate::session::Session;
 use crate::summary::placement_summary;
 use serde::Serialize;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 use tiersplit_adapt::{
     Action, Adaptation, Admission, FrameQueue, Measurement, Mode, Overload, PartKey, Replanned,
 };
+use tiersplit_cost::NodeId;
 use tiersplit_cost::{Nanos, Problem};
 use tiersplit_exec::{Difference, HostTensor};
 use tiersplit_onnx::OnnxModel;
-use tiersplit_plan::{evaluate, Plan};
+use tiersplit_plan::{evaluate, plan_surviving, planner_by_name, Plan, Planner, SingleNode};
 use tiersplit_runtime::{
     in_background, DeploymentId, Emulation, FrameResult, Observation, RuntimeError,
 };
@@ -116,6 +117,42 @@ pub struct FrameLog {
     pub max_rel_diff: f64,
     /// Whether that difference is within the accepted tolerance.
     pub exact: bool,
+    /// It was fed again on a new plan after a node it was on was lost (answered once all the
+    /// same: the first feeding's answer, should it come, is dropped).
+    pub reissued: bool,
+}
+
+/// A fail-over: nodes lost, the plan re-made on the survivors, the frames in flight on the
+/// lost plan fed again on the new one.
+#[derive(Debug, Clone, Serialize)]
+pub struct FailOverLog {
+    /// The nodes lost, with why (from their heartbeats).
+    pub lost: Vec<(String, String)>,
+    /// When the loop saw the loss, seconds from the start (within a turn of the loop, at
+    /// most 100 ms, of the heartbeats marking the node down).
+    pub down_s: f64,
+    /// When the new plan was deployed (serving every frame fed from then on), seconds from
+    /// the start.
+    pub ready_s: f64,
+    /// The first frame number the new plan served.
+    pub first_frame: u64,
+    /// When the new plan's first answer came, seconds from the start.
+    pub first_answer_s: Option<f64>,
+    /// Frames fed again (their original numbers).
+    pub reissued: Vec<u64>,
+    /// The new plan's algorithm (its planner run on the survivors, or device-only).
+    pub algorithm: String,
+    /// The new plan's layers per node, then its tiled stages and their nodes.
+    pub placement: String,
+    /// The deployment switched to.
+    pub to: DeploymentId,
+}
+
+impl FailOverLog {
+    /// From the node going down to the first answer on the new plan (ms).
+    pub fn recovery_ms(&self) -> Option<f64> {
+        self.first_answer_s.map(|a| (a - self.down_s) * 1e3)
+    }
 }
 
 /// One live plan switch.
@@ -191,6 +228,10 @@ pub struct LoopReport {
     pub switches: Vec<SwitchLog>,
     /// Changes of conditions applied, in order.
     pub phases: Vec<PhaseLog>,
+    /// Fail-overs around lost nodes, in order.
+    pub failovers: Vec<FailOverLog>,
+    /// Nodes that came back and were re-admitted: (node, seconds from the start).
+    pub readmitted: Vec<(String, f64)>,
 }
 
 /// What a run needs besides the cluster.
@@ -230,6 +271,10 @@ pub struct FrameLoop<'s, 'a> {
     numbers: HashMap<DeploymentId, u64>,
     /// The plan serving new frames and its deployment's id.
     current: Option<(Plan, DeploymentId)>,
+    /// The plan of every deployment made, to tell which frames a lost node held.
+    plans: HashMap<DeploymentId, Plan>,
+    /// Nodes lost (down), by name: plans avoid them until they answer again.
+    lost: BTreeSet<String>,
     run: RunState,
 }
 
@@ -247,6 +292,11 @@ struct RunState {
     pending: Option<Pending>,
     /// Switches whose first answer is not in yet (indices in the report).
     awaiting_first: Vec<usize>,
+    /// Frames fed again: the number fed under -> the frame's original number.
+    aliases: HashMap<u64, u64>,
+    /// Frames whose failure came in, held until the heartbeats have had time to say whether a
+    /// node died under them (then they are fed again): frame -> (reason, when, seconds).
+    doubtful: BTreeMap<u64, (String, f64)>,
     report: LoopReport,
 }
 
@@ -268,6 +318,8 @@ impl RunState {
             next_tick: start + TICK,
             pending: None,
             awaiting_first: Vec::new(),
+            aliases: HashMap::new(),
+            doubtful: BTreeMap::new(),
             report: LoopReport::default(),
         }
     }
@@ -286,6 +338,8 @@ impl<'s, 'a> FrameLoop<'s, 'a> {
             deployments: 0,
             numbers: HashMap::new(),
             current: None,
+            plans: HashMap::new(),
+            lost: BTreeSet::new(),
             run: RunState::new(&Frames::sequential(0), &[]),
         }
     }
@@ -319,6 +373,7 @@ impl<'s, 'a> FrameLoop<'s, 'a> {
             a.deployed(number, c.predicted(&self.setup.nominal));
         }
         let parts = c.deployment.parts.len();
+        self.plans.insert(c.deployment.id.clone(), plan.clone());
         self.current = Some((plan.clone(), c.deployment.id));
         Ok(Deployed { cached, parts })
     }
@@ -367,6 +422,7 @@ impl FrameLoop<'_, '_> {
             if producing {
                 self.produce(frames, now);
             }
+            self.watch_health(changes).await?;
             self.feed(frames, changes).await?;
             let wake = self.wake(frames, producing, Instant::now());
             if let Some(r) = self.session.driver.next_result(wake).await {
@@ -532,18 +588,29 @@ impl FrameLoop<'_, '_> {
 
     /// An answer (or a failure) of a frame in flight, checked against the unsplit model.
     fn answer(&mut self, r: FrameResult) {
-        let Some((plan, arrived_s, fed_s)) = self.run.in_flight.remove(&r.frame) else {
-            return; // a late answer of an earlier run
-        };
+        if !self.run.in_flight.contains_key(&r.frame) {
+            return; // a late answer of an earlier run, or of a frame since fed again
+        }
         let outputs = match r.outputs {
             Ok(o) => o,
             Err(e) => {
-                self.run.report.failures.push((r.frame, e));
+                // A node dying under the frame fails it before its heartbeats say so: wait
+                // for their verdict before calling it failed.
+                let at = self.run.secs(Instant::now());
+                self.run.doubtful.entry(r.frame).or_insert((e, at));
                 return;
             }
         };
+        let (plan, arrived_s, fed_s) = self.run.in_flight.remove(&r.frame).expect("checked");
+        self.run.doubtful.remove(&r.frame);
+        let frame = self.run.aliases.remove(&r.frame).unwrap_or(r.frame);
         let d = self.check(&outputs);
         let done_s = self.run.secs(r.done);
+        for f in &mut self.run.report.failovers {
+            if f.first_answer_s.is_none() && r.frame >= f.first_frame {
+                f.first_answer_s = Some(done_s);
+            }
+        }
         for &i in &self.run.awaiting_first {
             let sw = &mut self.run.report.switches[i];
             if sw.first_answer_s.is_none() && r.frame >= sw.first_frame {
@@ -555,7 +622,8 @@ impl FrameLoop<'_, '_> {
             .awaiting_first
             .retain(|&i| switches[i].first_answer_s.is_none());
         self.run.report.frames.push(FrameLog {
-            frame: r.frame,
+            frame,
+            reissued: frame != r.frame,
             plan,
             arrived_s,
             fed_s,
@@ -712,6 +780,7 @@ impl FrameLoop<'_, '_> {
             .await
             .with_context(|| format!("switching to {id}"))?;
         let ready_s = self.run.secs(Instant::now());
+        self.plans.insert(id.clone(), plan.clone());
         let (old, from) = self
             .current
             .replace((plan.clone(), id.clone()))
@@ -737,5 +806,172 @@ impl FrameLoop<'_, '_> {
         });
         a.switched(plan, r.quick, ready_s);
         Ok(())
+    }
+}
+
+/// How long a frame's failure is held for the heartbeats' verdict: longer than they take to
+/// call a hung node down (two late heartbeats of 500 ms, 250 ms apart).
+const DOUBT: f64 = 2.5;
+
+impl FrameLoop<'_, '_> {
+    /// The heartbeats' news: nodes lost since the last look make the loop plan around them
+    /// and feed again the frames they held; nodes back are re-admitted and may be planned on
+    /// again. Failures held for the verdict that no loss explained are failures.
+    async fn watch_health(&mut self, changes: &mut PlanChanges) -> Result<()> {
+        let down = self.session.driver.down_nodes();
+        let now_down: BTreeSet<String> = down.iter().map(|(n, _)| n.clone()).collect();
+        let lost: Vec<(String, String)> = down
+            .into_iter()
+            .filter(|(n, _)| !self.lost.contains(n))
+            .collect();
+        let back: Vec<String> = self.lost.difference(&now_down).cloned().collect();
+        let mut readmitted = false;
+        for node in back {
+            readmitted |= self.readmit(&node).await;
+        }
+        if !lost.is_empty() {
+            self.lost.extend(lost.iter().map(|(n, _)| n.clone()));
+            self.tell_lost(changes);
+            self.fail_over(lost, changes).await?;
+        } else if readmitted {
+            self.tell_lost(changes);
+        }
+        self.expire_doubtful();
+        Ok(())
+    }
+
+    /// The lost nodes as the nominal problem's ids.
+    fn lost_ids(&self) -> Vec<NodeId> {
+        let nominal = &self.setup.nominal;
+        self.lost
+            .iter()
+            .filter_map(|n| nominal.node_by_name(n))
+            .collect()
+    }
+
+    /// An adaptive run's controller plans around the lost nodes from now on.
+    fn tell_lost(&mut self, changes: &mut PlanChanges) {
+        if let PlanChanges::Adaptive(a) = changes {
+            let t = self.run.secs(Instant::now());
+            a.set_lost(self.lost_ids(), t);
+        }
+    }
+
+    /// A node back up: the session opened on it again (a restart lost it there), and it may
+    /// be planned on again (an adaptive run re-plans; a fixed one keeps its plan). Whether it
+    /// was re-admitted.
+    async fn readmit(&mut self, node: &str) -> bool {
+        if let Err(e) = self.session.driver.readmit(node).await {
+            tracing::warn!(node = %node, "answers heartbeats but cannot be re-admitted: {e}");
+            return false;
+        }
+        self.lost.remove(node);
+        let t = self.run.secs(Instant::now());
+        self.run.report.readmitted.push((node.to_string(), t));
+        true
+    }
+
+    /// Plans around the lost nodes with the run's planner (the device alone when it cannot),
+    /// deploys the plan for the next frame fed, and feeds again every frame in flight on a
+    /// plan that used a lost node.
+    async fn fail_over(
+        &mut self,
+        lost: Vec<(String, String)>,
+        changes: &mut PlanChanges,
+    ) -> Result<()> {
+        let down_s = self.run.secs(Instant::now());
+        let problem = match changes {
+            PlanChanges::Adaptive(a) => a.estimates().apply(&self.setup.nominal),
+            _ => (*self.setup.nominal).clone(),
+        };
+        let current = self.current.as_ref().expect("deployed").0.algorithm.clone();
+        let lost_ids = self.lost_ids();
+        let ids = lost_ids.clone();
+        let (plan, _) = in_background(move || {
+            let planner: Box<dyn Planner> = planner_by_name(&current)
+                .unwrap_or_else(|_| Box::new(SingleNode(tiersplit_cost::Tier::Device)));
+            plan_surviving(planner.as_ref(), &problem, &ids)
+        })
+        .await
+        .map_err(SessionError::Task)?;
+        // A re-plan under way was planned with the lost nodes.
+        if let Some(h) = self.run.pending.take() {
+            h.abort();
+            if let PlanChanges::Adaptive(a) = changes {
+                a.abandoned();
+            }
+        }
+        let first_frame = self.session.driver.next_frame();
+        self.deploy(&plan, changes)
+            .await
+            .with_context(|| "deploying the plan around the lost nodes".to_string())?;
+        let ready_s = self.run.secs(Instant::now());
+        if let PlanChanges::Adaptive(a) = changes {
+            a.switched(plan.clone(), false, ready_s);
+        }
+        let reissued = self.reissue(&lost_ids)?;
+        let to = self.current.as_ref().expect("deployed").1.clone();
+        tracing::warn!(
+            lost = ?lost,
+            "failed over to {to}, {} frame(s) fed again",
+            reissued.len()
+        );
+        self.run.report.failovers.push(FailOverLog {
+            lost,
+            down_s,
+            ready_s,
+            first_frame,
+            first_answer_s: None,
+            reissued,
+            algorithm: plan.algorithm.clone(),
+            placement: placement_summary(&self.setup.nominal, &plan),
+            to,
+        });
+        Ok(())
+    }
+
+    /// Feeds again, on the current plan, every frame in flight on a plan that uses one of
+    /// `lost`; returns their original numbers.
+    fn reissue(&mut self, lost: &[NodeId]) -> Result<Vec<u64>> {
+        let id = self.current.as_ref().expect("deployed").1.clone();
+        let stale: Vec<u64> = self
+            .run
+            .in_flight
+            .iter()
+            .filter(|(_, (dep, _, _))| self.plans.get(dep).is_none_or(|p| p.uses_any(lost)))
+            .map(|(&f, _)| f)
+            .collect();
+        let mut out = Vec::new();
+        for wire in stale {
+            let (_, arrived_s, _) = self.run.in_flight.remove(&wire).expect("listed");
+            self.run.doubtful.remove(&wire);
+            let original = self.run.aliases.remove(&wire).unwrap_or(wire);
+            let again = self.session.driver.feed(self.setup.inputs)?;
+            let fed_s = self.run.secs(Instant::now());
+            self.run
+                .in_flight
+                .insert(again, (id.clone(), arrived_s, fed_s));
+            self.run.aliases.insert(again, original);
+            out.push(original);
+        }
+        Ok(out)
+    }
+
+    /// Failures held for the heartbeats' verdict that no lost node explained in time.
+    fn expire_doubtful(&mut self) {
+        let now = self.run.secs(Instant::now());
+        let due: Vec<u64> = self
+            .run
+            .doubtful
+            .iter()
+            .filter(|(_, (_, at))| now - at >= DOUBT)
+            .map(|(&f, _)| f)
+            .collect();
+        for wire in due {
+            let (reason, _) = self.run.doubtful.remove(&wire).expect("listed");
+            self.run.in_flight.remove(&wire);
+            let frame = self.run.aliases.remove(&wire).unwrap_or(wire);
+            self.run.report.failures.push((frame, reason));
+        }
     }
 }

@@ -57,8 +57,8 @@ pub use engine::{
 };
 pub use error::{Context, Result, SessionError};
 pub use frame_loop::{
-    Condition, Deployed, FrameLog, FrameLoop, Frames, LoopReport, LoopSetup, PhaseLog, PlanChanges,
-    SwitchLog, TruthCheck, Until,
+    Condition, Deployed, FailOverLog, FrameLog, FrameLoop, Frames, LoopReport, LoopSetup, PhaseLog,
+    PlanChanges, SwitchLog, TruthCheck, Until,
 };
 pub use local_cluster::{start_nodes, start_nodes_with, LocalTls, LocalWorker, StartedNodes};
 pub use measured::{run_plan, Feed, FrameBreakdown, MeanBreakdown, Measured, Workload};

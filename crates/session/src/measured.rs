@@ -87,6 +87,10 @@ pub struct Measured {
     pub fed: usize,
     /// Live plan switches: (plan, first frame it served, ms from the start of the run).
     pub switches: Vec<(String, u64, f64)>,
+    /// Fail-overs around nodes lost during the run.
+    pub failovers: Vec<crate::FailOverLog>,
+    /// Answered frames that were fed again after a node they were on was lost.
+    pub reissued: usize,
     /// Measured bytes per frame on edge-cloud links, and the prediction.
     pub backbone_bytes: u64,
     /// Predicted bytes per frame on edge-cloud links.
@@ -325,6 +329,8 @@ fn measured(
             .iter()
             .map(|s| (s.algorithm.clone(), s.first_frame, s.ready_s * 1e3))
             .collect(),
+        failovers: report.failovers.clone(),
+        reissued: report.frames.iter().filter(|f| f.reissued).count(),
         backbone_bytes: traffic.backbone,
         predicted_backbone_bytes: prediction.backbone_bytes.0,
         link_bytes: traffic.link_bytes,

@@ -177,10 +177,24 @@ pub fn print_measured(m: &Measured, feed: Feed) {
     for (plan, first, at) in &m.switches {
         println!("switched live to plan {plan} at {at:.0} ms: frames from {first} on use it");
     }
+    for f in &m.failovers {
+        let lost = listing(&f.lost, |(n, why)| format!("{n} ({why})"));
+        println!(
+            "FAIL-OVER: lost {lost} at {:.0} ms; plan {} ({}) serving from frame {} at {:.0} ms; recovered (first answer) after {}; frames fed again: {:?}",
+            f.down_s * 1e3,
+            f.algorithm,
+            f.placement,
+            f.first_frame,
+            f.ready_s * 1e3,
+            f.recovery_ms().map_or("no answer yet".into(), |ms| format!("{ms:.0} ms")),
+            f.reissued
+        );
+    }
     println!(
-        "frames fed {}, answered {}, failed {}",
+        "frames fed {}, answered {} ({} fed again after a fail-over), failed {}",
         m.fed,
         m.frames,
+        m.reissued,
         m.failures.len()
     );
     for (f, e) in &m.failures {
