@@ -140,6 +140,8 @@ pub struct ReplanRequest {
     pub current: Plan,
     /// The frame the switch would serve from (for the cooldown).
     pub frame: u64,
+    /// Nodes lost when it was asked for: the re-plan plans around them.
+    pub lost: Vec<NodeId>,
     controller: Arc<Mutex<Controller>>,
 }
 
@@ -172,6 +174,7 @@ impl ReplanRequest {
     pub fn run(self) -> Result<Replanned, PlanError> {
         let how = self.trigger.replan();
         let mut c = self.controller.lock().expect("not poisoned");
+        c.lost = self.lost.clone();
         let answer = |proposal: Proposal, quick: bool| Replanned {
             trigger: self.trigger.clone(),
             seen_s: self.seen_s,
@@ -262,6 +265,8 @@ pub struct Adaptation {
     last_replan_s: f64,
     planned_with: Estimates,
     trigger: Option<(Trigger, f64)>,
+    /// Nodes lost now (re-plans plan around them).
+    lost: Vec<NodeId>,
     retry_from_frame: Option<u64>,
     pending: bool,
     /// Re-plans asked for, probes sent, re-plans that found no plan keeping up.
@@ -297,6 +302,7 @@ impl Adaptation {
             last_replan_s: 0.0,
             planned_with: Estimates::default(),
             trigger: None,
+            lost: Vec::new(),
             retry_from_frame: None,
             pending: false,
             replans: 0,
@@ -317,11 +323,12 @@ impl Adaptation {
     /// node that is no longer among them makes the next tick re-plan, so the plan may move
     /// back to it.
     pub fn set_lost(&mut self, lost: Vec<NodeId>, at_s: f64) {
-        let mut c = self.controller.lock().expect("not poisoned");
-        if let Some(&node) = c.lost.iter().find(|n| !lost.contains(n)) {
+        // Not through the controller's lock: a re-plan in the background may hold it for as
+        // long as its planner runs.
+        if let Some(&node) = self.lost.iter().find(|n| !lost.contains(n)) {
             self.trigger = Some((Trigger::NodeBack { node }, at_s));
         }
-        c.lost = lost;
+        self.lost = lost;
     }
 
     /// The plan serving now.
@@ -422,9 +429,14 @@ impl Adaptation {
         ReplanRequest {
             trigger,
             seen_s,
-            problem: self.estimates.apply(&self.nominal),
+            // Without the lost nodes' links, so the plan's tensors are not routed through them.
+            problem: self
+                .estimates
+                .apply(&self.nominal)
+                .without_links_of(&self.lost),
             current: self.current.clone(),
             frame,
+            lost: self.lost.clone(),
             controller: self.controller.clone(),
         }
     }

@@ -64,7 +64,7 @@ pub struct Controller {
     /// The hysteresis and cooldown every proposal is decided by.
     pub policy: SwitchPolicy,
     /// Nodes lost (down): proposals plan on the nodes that survive them, and a current plan
-    /// that uses one loses to any plan that does not.
+    /// that uses one loses to any plan that does not (set from each re-plan request).
     pub lost: Vec<NodeId>,
 }
 
@@ -129,8 +129,11 @@ impl Controller {
         // A planner that cannot plan on the survivors (no edge node left for edge-only)
         // leaves the device alone, which always can.
         let on_survivors = |r: Result<Plan, PlanError>| {
-            r.or_else(|_| SingleNode(Tier::Device).plan(&s.problem))
-                .map(|plan| plan.on_nodes(&s.kept))
+            let r = match r {
+                Err(_) if !s.dropped.is_empty() => SingleNode(Tier::Device).plan(&s.problem),
+                r => r,
+            };
+            r.map(|plan| plan.on_nodes(&s.kept))
         };
         let light = on_survivors(self.light_plan(&s.problem, current, how == Replan::Quick))?;
         let lp = evaluate(p, &light);

@@ -30,6 +30,16 @@ impl Problem {
         self.restricted(&alive)
     }
 
+    /// This problem with every link to or from a node of `lost` removed, node ids kept: what
+    /// plans made on the survivors are compiled and predicted on, so their tensors are never
+    /// routed through a lost node. (Its routes between lost nodes may then be missing.)
+    pub fn without_links_of(&self, lost: &[NodeId]) -> Problem {
+        let mut p = self.clone();
+        p.links
+            .retain(|l| !lost.contains(&l.from) && !lost.contains(&l.to));
+        p
+    }
+
     /// The surviving node (never the device) with the most other survivors it cannot reach
     /// or be reached from, if any pair of survivors lacks a route.
     fn worst_unroutable(&self, alive: &[bool]) -> Option<NodeId> {
@@ -151,6 +161,20 @@ mod tests {
         assert_eq!(s.problem.links.len(), 4);
         assert!(s.problem.links.iter().all(|l| l.from.0 < 3 && l.to.0 < 3));
         assert!(s.problem.check_routes().is_ok());
+    }
+
+    #[test]
+    fn routes_avoid_a_lost_relay() {
+        // The cloud is reached through either edge; with edge0 lost, only through edge1.
+        let p = cluster();
+        let hops = |p: &Problem| p.route(NodeId(0), NodeId(3), tiersplit_graph::Bytes(1000));
+        assert!(hops(&p).is_some());
+        let q = p.without_links_of(&[NodeId(1)]);
+        assert_eq!(q.nodes, p.nodes);
+        assert_eq!(
+            hops(&q).unwrap(),
+            [(NodeId(0), NodeId(2)), (NodeId(2), NodeId(3))]
+        );
     }
 
     #[test]

@@ -217,16 +217,24 @@ fn status_err(worker: &str, s: tonic::Status) -> RuntimeError {
 }
 
 /// A control call's answer; `None` when the node could not be reached (it died or its link
-/// broke since the last heartbeat): the heartbeats decide whether it is down, and a call that
-/// only reads or adjusts (observations, emulation, probes, statistics) goes on without it.
+/// broke since the last heartbeat) or no longer has this session (it restarted): the
+/// heartbeats decide whether it is down, and a call that only reads or adjusts
+/// (observations, emulation, statistics) goes on without it.
 fn tolerate_lost<T>(
     node: &str,
     r: Result<tonic::Response<T>, tonic::Status>,
 ) -> Result<Option<tonic::Response<T>>, RuntimeError> {
     match r {
         Ok(r) => Ok(Some(r)),
-        Err(s) if s.code() == tonic::Code::Unavailable => {
-            tracing::warn!(node = %node, "unreachable, left out: {}", s.message());
+        // Unreachable, or restarted without this session (re-admitted once the heartbeats
+        // see it back).
+        Err(s)
+            if matches!(
+                s.code(),
+                tonic::Code::Unavailable | tonic::Code::FailedPrecondition
+            ) =>
+        {
+            tracing::warn!(node = %node, "left out: {}", s.message());
             Ok(None)
         }
         Err(s) => Err(status_err(node, s)),
@@ -466,6 +474,8 @@ impl ClusterDriver {
             })
             .await
             .map_err(|s| status_err(&r.name, s))?;
+        // A restarted node numbers its observations from the start again.
+        self.cursors.remove(node);
         Ok(())
     }
 
@@ -653,13 +663,23 @@ impl ClusterDriver {
                 message: "the node is down: a deployment must not give it work".into(),
             });
         }
+        let working = dep.nodes_with_work();
         for r in self.remotes.iter_mut().filter(|r| !down.contains(&r.name)) {
-            r.client
+            let sent = r
+                .client
                 .deploy(DeployRequest {
                     deployment_json: json.clone(),
                 })
-                .await
-                .map_err(|s| status_err(&r.name, s))?;
+                .await;
+            match sent {
+                Ok(_) => {}
+                // A node the deployment gives no work only needs it to probe its links: one
+                // dying meanwhile is left to the heartbeats.
+                Err(s) if !working.contains(&r.name) => {
+                    tracing::warn!(node = %r.name, "deployment left out: {}", s.message())
+                }
+                Err(s) => return Err(status_err(&r.name, s)),
+            }
         }
         self.device
             .deploy(dep, Some(self.results_tx.clone()))

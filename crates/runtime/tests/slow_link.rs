@@ -4,13 +4,13 @@
 
 mod common;
 
-use common::rt;
+use common::{route, rt};
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 use tiersplit_exec::HostTensor;
 use tiersplit_runtime::{
-    ClusterDriver, Deployment, Emulation, LinkShape, PartSpec, Route, SessionId, Work, Worker,
+    ClusterDriver, Deployment, Emulation, LinkShape, PartSpec, SessionId, Work, Worker,
 };
 use tokio::net::TcpListener;
 use tokio::time::Instant;
@@ -20,13 +20,6 @@ const SIDE: usize = 2048;
 
 /// The device sends `x` to edge0, which hands it back whole (a one-region stitch).
 fn echo() -> Deployment {
-    let route = |t: &str, from: &str, to: &str| Route {
-        tensor: t.into(),
-        from: from.into(),
-        to: to.into(),
-        crop: None,
-        deliver_as: t.into(),
-    };
     Deployment {
         id: "echo".into(),
         session: SessionId::NONE,

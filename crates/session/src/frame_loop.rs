@@ -271,8 +271,9 @@ pub struct FrameLoop<'s, 'a> {
     numbers: HashMap<DeploymentId, u64>,
     /// The plan serving new frames and its deployment's id.
     current: Option<(Plan, DeploymentId)>,
-    /// The plan of every deployment made, to tell which frames a lost node held.
-    plans: HashMap<DeploymentId, Plan>,
+    /// The nodes each deployment still serving frames gives work or relays to, to tell which
+    /// frames a lost node held.
+    touches: HashMap<DeploymentId, BTreeSet<String>>,
     /// Nodes lost (down), by name: plans avoid them until they answer again.
     lost: BTreeSet<String>,
     run: RunState,
@@ -338,7 +339,7 @@ impl<'s, 'a> FrameLoop<'s, 'a> {
             deployments: 0,
             numbers: HashMap::new(),
             current: None,
-            plans: HashMap::new(),
+            touches: HashMap::new(),
             lost: BTreeSet::new(),
             run: RunState::new(&Frames::sequential(0), &[]),
         }
@@ -356,12 +357,25 @@ impl<'s, 'a> FrameLoop<'s, 'a> {
 
     /// Compiles `plan` as the next deployment (numbered, its id `ALGORITHM#N`).
     fn compile_next(&mut self, plan: &Plan) -> Result<(Compiled, u64)> {
-        let mut c = compile(&self.setup.model, &self.setup.nominal, plan)?;
+        // Routed around the lost nodes: no tensor relayed through one.
+        let routing = self.setup.nominal.without_links_of(&self.lost_ids());
+        let mut c = compile(&self.setup.model, &routing, plan)?;
         self.deployments += 1;
         c.deployment.id = DeploymentId::of_plan(&plan.algorithm, self.deployments);
         self.numbers
             .insert(c.deployment.id.clone(), self.deployments);
         Ok((c, self.deployments))
+    }
+
+    /// Records the nodes `dep` touches, and forgets those of deployments that serve neither
+    /// new frames nor frames in flight.
+    fn touched(&mut self, dep: &tiersplit_runtime::Deployment) {
+        self.touches.insert(dep.id.clone(), dep.nodes_with_work());
+        let current = self.current.as_ref().map(|c| &c.1);
+        let in_flight = &self.run.in_flight;
+        self.touches.retain(|id, _| {
+            *id == dep.id || Some(id) == current || in_flight.values().any(|(d, _, _)| d == id)
+        });
     }
 
     /// Deploys `plan` for the next frame fed. An adaptive source is told the parts'
@@ -373,7 +387,7 @@ impl<'s, 'a> FrameLoop<'s, 'a> {
             a.deployed(number, c.predicted(&self.setup.nominal));
         }
         let parts = c.deployment.parts.len();
-        self.plans.insert(c.deployment.id.clone(), plan.clone());
+        self.touched(&c.deployment);
         self.current = Some((plan.clone(), c.deployment.id));
         Ok(Deployed { cached, parts })
     }
@@ -476,7 +490,17 @@ impl FrameLoop<'_, '_> {
         let Some(i) = schedule.iter().position(|(after, _)| *after <= fed) else {
             return Ok(());
         };
-        let (after, plan) = schedule.remove(i);
+        let (after, mut plan) = schedule.remove(i);
+        let lost = self.lost_ids();
+        if plan.uses_any(&lost) {
+            // Planned before a node was lost: its planner again, on the survivors.
+            let (algo, problem) = (plan.algorithm.clone(), self.setup.nominal.clone());
+            plan = in_background(move || {
+                plan_surviving(run_planner(&algo).as_ref(), &problem, &lost).0
+            })
+            .await
+            .map_err(SessionError::Task)?;
+        }
         let at_s = self.run.secs(Instant::now());
         let (old, from) = self.current.clone().expect("deployed");
         let first_frame = self.session.driver.next_frame();
@@ -649,7 +673,14 @@ impl FrameLoop<'_, '_> {
     /// longer answer a ping.
     async fn check_timeout(&mut self) -> Result<()> {
         let timeout = self.session.driver.timeout;
-        let Some((&frame, &(_, _, fed_s))) = self.run.in_flight.iter().next() else {
+        // Failures held for the heartbeats' verdict end on their own (fed again or failed).
+        let doubtful = &self.run.doubtful;
+        let Some((&frame, &(_, _, fed_s))) = self
+            .run
+            .in_flight
+            .iter()
+            .find(|(f, _)| !doubtful.contains_key(f))
+        else {
             return Ok(());
         };
         if self.run.secs(Instant::now()) - fed_s <= timeout.as_secs_f64() {
@@ -678,7 +709,11 @@ impl FrameLoop<'_, '_> {
                 Action::Probe { from, to, bytes } => {
                     let names = &self.setup.nominal.nodes;
                     let (from, to) = (&names[from.0].name, &names[to.0].name);
-                    self.session.driver.probe(from, to, bytes).await?;
+                    // A measurement, not work: one refused (a node re-admitted that has no
+                    // deployment yet) is left out.
+                    if let Err(e) = self.session.driver.probe(from, to, bytes).await {
+                        tracing::warn!("probe {from}->{to} left out: {e}");
+                    }
                 }
                 Action::Replan(req) => self.start_replan(req),
             }
@@ -762,9 +797,19 @@ impl FrameLoop<'_, '_> {
             return Ok(());
         }
         let pending = self.run.pending.take().expect("checked");
-        let (r, compiled, decided_s) = pending
+        let answer = pending
             .await
-            .map_err(|e| SessionError::Task(e.to_string()))??;
+            .map_err(|e| SessionError::Task(e.to_string()))?;
+        // A re-plan whose upload failed (a node died under it) is given up: the heartbeats
+        // decide about the node, and the next trigger re-plans.
+        let (r, compiled, decided_s) = match answer {
+            Ok(a) => a,
+            Err(e) => {
+                tracing::warn!("re-plan given up: {e}");
+                a.abandoned();
+                return Ok(());
+            }
+        };
         let (Some(plan), Some((mut c, cached))) = (a.replanned(&r), compiled) else {
             return Ok(());
         };
@@ -774,13 +819,13 @@ impl FrameLoop<'_, '_> {
         self.numbers.insert(id.clone(), self.deployments);
         a.deployed(self.deployments, c.predicted(&self.setup.nominal));
         let first_frame = self.session.driver.next_frame();
+        self.touched(&c.deployment);
         self.session
             .driver
             .start_deployment(c.deployment)
             .await
             .with_context(|| format!("switching to {id}"))?;
         let ready_s = self.run.secs(Instant::now());
-        self.plans.insert(id.clone(), plan.clone());
         let (old, from) = self
             .current
             .replace((plan.clone(), id.clone()))
@@ -807,6 +852,13 @@ impl FrameLoop<'_, '_> {
         a.switched(plan, r.quick, ready_s);
         Ok(())
     }
+}
+
+/// The planner a plan came from, by its algorithm's name (device-only for a name no planner
+/// has).
+fn run_planner(algorithm: &str) -> Box<dyn Planner> {
+    planner_by_name(algorithm)
+        .unwrap_or_else(|_| Box::new(SingleNode(tiersplit_cost::Tier::Device)))
 }
 
 /// How long a frame's failure is held for the heartbeats' verdict: longer than they take to
@@ -885,15 +937,11 @@ impl FrameLoop<'_, '_> {
             _ => (*self.setup.nominal).clone(),
         };
         let current = self.current.as_ref().expect("deployed").0.algorithm.clone();
-        let lost_ids = self.lost_ids();
-        let ids = lost_ids.clone();
-        let (plan, _) = in_background(move || {
-            let planner: Box<dyn Planner> = planner_by_name(&current)
-                .unwrap_or_else(|_| Box::new(SingleNode(tiersplit_cost::Tier::Device)));
-            plan_surviving(planner.as_ref(), &problem, &ids)
-        })
-        .await
-        .map_err(SessionError::Task)?;
+        let ids = self.lost_ids();
+        let (plan, dropped) =
+            in_background(move || plan_surviving(run_planner(&current).as_ref(), &problem, &ids))
+                .await
+                .map_err(SessionError::Task)?;
         // A re-plan under way was planned with the lost nodes.
         if let Some(h) = self.run.pending.take() {
             h.abort();
@@ -909,7 +957,14 @@ impl FrameLoop<'_, '_> {
         if let PlanChanges::Adaptive(a) = changes {
             a.switched(plan.clone(), false, ready_s);
         }
-        let reissued = self.reissue(&lost_ids)?;
+        // Frames on the lost nodes, and on nodes that only they reached.
+        let mut gone = self.lost.clone();
+        gone.extend(
+            dropped
+                .iter()
+                .map(|n| self.setup.nominal.nodes[n.0].name.clone()),
+        );
+        let reissued = self.reissue(&gone)?;
         let to = self.current.as_ref().expect("deployed").1.clone();
         tracing::warn!(
             lost = ?lost,
@@ -930,15 +985,19 @@ impl FrameLoop<'_, '_> {
         Ok(())
     }
 
-    /// Feeds again, on the current plan, every frame in flight on a plan that uses one of
-    /// `lost`; returns their original numbers.
-    fn reissue(&mut self, lost: &[NodeId]) -> Result<Vec<u64>> {
+    /// Feeds again, on the current plan, every frame in flight on a deployment that gives work
+    /// to, or relays through, one of `lost`; returns their original numbers.
+    fn reissue(&mut self, lost: &BTreeSet<String>) -> Result<Vec<u64>> {
         let id = self.current.as_ref().expect("deployed").1.clone();
         let stale: Vec<u64> = self
             .run
             .in_flight
             .iter()
-            .filter(|(_, (dep, _, _))| self.plans.get(dep).is_none_or(|p| p.uses_any(lost)))
+            .filter(|(_, (dep, _, _))| {
+                self.touches
+                    .get(dep)
+                    .is_none_or(|nodes| !nodes.is_disjoint(lost))
+            })
             .map(|(&f, _)| f)
             .collect();
         let mut out = Vec::new();

@@ -91,6 +91,8 @@ pub struct Measured {
     pub failovers: Vec<crate::FailOverLog>,
     /// Answered frames that were fed again after a node they were on was lost.
     pub reissued: usize,
+    /// Answers beyond the first for a frame (the frame loop never accepts one: always 0).
+    pub answered_twice: usize,
     /// Measured bytes per frame on edge-cloud links, and the prediction.
     pub backbone_bytes: u64,
     /// Predicted bytes per frame on edge-cloud links.
@@ -331,6 +333,13 @@ fn measured(
             .collect(),
         failovers: report.failovers.clone(),
         reissued: report.frames.iter().filter(|f| f.reissued).count(),
+        answered_twice: report.frames.len()
+            - report
+                .frames
+                .iter()
+                .map(|f| f.frame)
+                .collect::<BTreeSet<u64>>()
+                .len(),
         backbone_bytes: traffic.backbone,
         predicted_backbone_bytes: prediction.backbone_bytes.0,
         link_bytes: traffic.link_bytes,

@@ -17,15 +17,19 @@ pub fn rt() -> tokio::runtime::Runtime {
         .unwrap()
 }
 
-/// `device` sends two halves to edge0, which stitches them and sends the map back.
-pub fn round_trip(device: &str) -> Deployment {
-    let route = |t: &str, from: &str, to: &str| Route {
+/// Tensor `t` sent whole from `from` to `to`, under its own name.
+pub fn route(t: &str, from: &str, to: &str) -> Route {
+    Route {
         tensor: t.into(),
         from: from.into(),
         to: to.into(),
         crop: None,
         deliver_as: t.into(),
-    };
+    }
+}
+
+/// `device` sends two halves to edge0, which stitches them and sends the map back.
+pub fn round_trip(device: &str) -> Deployment {
     Deployment {
         id: "stitch".into(),
         session: SessionId::NONE,
