@@ -43,4 +43,4 @@ pub use link_estimator::LinkEstimator;
 pub use smoothed_rate::SmoothedRate;
 pub use speed_estimator::SpeedEstimator;
 pub use switch_policy::{Decision, SwitchPolicy};
-pub use trace::{Trace, TraceError, TraceStep};
+pub use trace::{Fault, FaultEvent, Trace, TraceError, TraceStep};

@@ -23,6 +23,17 @@ use tiersplit_cost::Scenario;
 /// A step sets, from `at_s` on, the rate of the named scenario links (both directions of a
 /// bidirectional link) and/or the load of the named nodes: `load = 3` makes a node's compute
 /// take three times what the scenario's speed says; `load = 1` is the scenario's speed again.
+///
+/// A step may instead do a [`Fault`] to the named nodes (not the device, which plays the
+/// trace): `fault = "kill"` (the process dies), `"stop"` (it hangs), `"resume"` (a stopped
+/// node goes on), `"restart"` (killed if running, then started again at its address):
+///
+/// ```toml
+/// [[steps]]
+/// at_s = 5.0
+/// nodes = ["edge0"]
+/// fault = "kill"
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Trace {
@@ -56,6 +67,78 @@ pub struct TraceStep {
     /// New load factor of those nodes (>= 1: compute takes this many times as long).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub load: Option<f64>,
+    /// A fault done to those nodes instead.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fault: Option<Fault>,
+}
+
+/// What a trace may do to a node's process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Fault {
+    /// The process dies at once (SIGKILL).
+    Kill,
+    /// The process hangs (SIGSTOP): its connections stay open, nothing answers.
+    Stop,
+    /// A stopped process goes on (SIGCONT).
+    Resume,
+    /// The process is killed if it runs and started again at the same address: it comes back
+    /// with nothing of any device's session.
+    Restart,
+}
+
+impl Fault {
+    /// The fault's name in traces: `kill`, `stop`, `resume`, `restart`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Fault::Kill => "kill",
+            Fault::Stop => "stop",
+            Fault::Resume => "resume",
+            Fault::Restart => "restart",
+        }
+    }
+}
+
+impl std::fmt::Display for Fault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// One fault of a trace, on one node.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FaultEvent {
+    /// When, seconds from the start.
+    pub at_s: f64,
+    /// What.
+    pub fault: Fault,
+    /// To which node.
+    pub node: String,
+}
+
+/// A node's process as a trace's faults leave it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Process {
+    Running,
+    Stopped,
+    Dead,
+}
+
+impl Process {
+    /// The state after `fault`, or why it cannot be done in this one.
+    fn after(self, fault: Fault) -> Result<Process, &'static str> {
+        match (self, fault) {
+            (Process::Running, Fault::Kill) | (Process::Stopped, Fault::Kill) => Ok(Process::Dead),
+            (Process::Running, Fault::Stop) => Ok(Process::Stopped),
+            (Process::Stopped, Fault::Resume) => Ok(Process::Running),
+            (_, Fault::Restart) => Ok(Process::Running),
+            (Process::Dead, Fault::Kill | Fault::Stop | Fault::Resume) => {
+                Err("the node is dead by then (restart it first)")
+            }
+            (Process::Stopped, Fault::Stop) => Err("the node is stopped already"),
+            (Process::Running, Fault::Resume) => Err("the node is not stopped"),
+        }
+    }
 }
 
 /// Why a trace could not be parsed or does not fit its scenario.
@@ -116,12 +199,17 @@ impl Trace {
             if s.links.is_empty() != s.mbps.is_none() {
                 return Err(bad("`links` and `mbps` go together".into()));
             }
-            if s.nodes.is_empty() != s.load.is_none() {
-                return Err(bad("`nodes` and `load` go together".into()));
+            if s.load.is_some() && s.fault.is_some() {
+                return Err(bad(
+                    "a step changes `load` or does a `fault`, not both".into()
+                ));
+            }
+            if s.nodes.is_empty() != (s.load.is_none() && s.fault.is_none()) {
+                return Err(bad("`nodes` goes with `load` or `fault`".into()));
             }
             if s.links.is_empty() && s.nodes.is_empty() {
                 return Err(bad(
-                    "changes nothing: give links and mbps, or nodes and load".into(),
+                    "changes nothing: give links and mbps, or nodes and load or fault".into(),
                 ));
             }
             if let Some(m) = s.mbps {
@@ -141,9 +229,56 @@ impl Trace {
                 if !scenario.nodes.iter().any(|x| &x.name == n) {
                     return Err(bad(format!("no node '{n}' in scenario {}", scenario.name)));
                 }
+                if s.fault.is_some() && *n == scenario.device().name {
+                    return Err(bad(format!(
+                        "'{n}' is the device, which plays the trace: it cannot be faulted"
+                    )));
+                }
+            }
+        }
+        self.check_faults()
+    }
+
+    /// Each fault must fit the state the earlier ones leave its node in (no resume of a node
+    /// not stopped, no kill of a dead one).
+    fn check_faults(&self) -> Result<(), TraceError> {
+        let mut state = std::collections::BTreeMap::new();
+        for (i, s) in self.steps.iter().enumerate() {
+            let Some(fault) = s.fault else { continue };
+            for n in &s.nodes {
+                let now = state.get(n).copied().unwrap_or(Process::Running);
+                let next = now.after(fault).map_err(|why| TraceError::Step {
+                    step: i + 1,
+                    at_s: s.at_s,
+                    msg: format!("cannot {fault} '{n}': {why}"),
+                })?;
+                state.insert(n.clone(), next);
             }
         }
         Ok(())
+    }
+
+    /// The trace's faults, node by node, in time order.
+    pub fn faults(&self) -> Vec<FaultEvent> {
+        self.steps
+            .iter()
+            .filter_map(|s| s.fault.map(|f| (s, f)))
+            .flat_map(|(s, fault)| {
+                s.nodes.iter().map(move |n| FaultEvent {
+                    at_s: s.at_s,
+                    fault,
+                    node: n.clone(),
+                })
+            })
+            .collect()
+    }
+
+    /// Whether the trace changes link rates or node loads (which only emulation can play),
+    /// beyond its faults.
+    pub fn changes_conditions(&self) -> bool {
+        self.steps
+            .iter()
+            .any(|s| s.mbps.is_some() || s.load.is_some())
     }
 
     /// The scenario as it is `t_s` seconds into the trace: every step at or before then applied.
@@ -175,7 +310,12 @@ impl Trace {
     /// The times at which conditions change, with the scenario from then on: the start first.
     pub fn phases(&self, base: &Scenario) -> Vec<(f64, Scenario)> {
         let mut times = vec![0.0];
-        for s in &self.steps {
+        // Faults change no condition: they are played on their own.
+        for s in self
+            .steps
+            .iter()
+            .filter(|s| s.mbps.is_some() || s.load.is_some())
+        {
             if times.last() != Some(&s.at_s) {
                 times.push(s.at_s);
             }
@@ -295,5 +435,67 @@ load = 1
         assert!(e.contains("step 2") && e.contains("time order"), "{e}");
         let e = err("[[steps]]\nat_s = 5\nspeed = 2");
         assert!(e.contains("unknown field `speed`"), "{e}");
+        let e = err("[[steps]]\nat_s = 5\nnodes = [\"edge0\"]\nfault = \"explode\"");
+        assert!(e.contains("unknown variant `explode`"), "{e}");
+        let e = err("[[steps]]\nat_s = 5\nnodes = [\"device\"]\nfault = \"kill\"");
+        assert!(e.contains("is the device"), "{e}");
+        let e = err("[[steps]]\nat_s = 5\nnodes = [\"edge0\"]\nfault = \"kill\"\nload = 2");
+        assert!(e.contains("not both"), "{e}");
+        let e = err("[[steps]]\nat_s = 5\nnodes = [\"edge0\"]\nfault = \"resume\"");
+        assert!(
+            e.contains("cannot resume 'edge0': the node is not stopped"),
+            "{e}"
+        );
+        let e = err("[[steps]]\nat_s = 5\nnodes = [\"edge0\"]\nfault = \"kill\"\n[[steps]]\nat_s = 6\nnodes = [\"edge0\"]\nfault = \"stop\"");
+        assert!(e.contains("step 2") && e.contains("dead by then"), "{e}");
+    }
+
+    #[test]
+    fn faults_are_played_on_their_own_and_change_no_phase() {
+        let t = Trace::from_toml(
+            r#"
+name = "t"
+duration_s = 20
+[[steps]]
+at_s = 4
+nodes = ["edge0"]
+fault = "stop"
+[[steps]]
+at_s = 6
+nodes = ["edge0"]
+fault = "resume"
+[[steps]]
+at_s = 8
+links = ["device->edge0"]
+mbps = 5
+[[steps]]
+at_s = 10
+nodes = ["edge0", "cloud"]
+fault = "kill"
+[[steps]]
+at_s = 12
+nodes = ["edge0"]
+fault = "restart"
+"#,
+            &scenario(),
+        )
+        .unwrap();
+        let phases: Vec<f64> = t.phases(&scenario()).iter().map(|p| p.0).collect();
+        assert_eq!(phases, [0.0, 8.0]);
+        assert!(t.changes_conditions());
+        let f: Vec<(f64, Fault, String)> = t
+            .faults()
+            .into_iter()
+            .map(|e| (e.at_s, e.fault, e.node))
+            .collect();
+        let want = [
+            (4.0, Fault::Stop, "edge0"),
+            (6.0, Fault::Resume, "edge0"),
+            (10.0, Fault::Kill, "edge0"),
+            (10.0, Fault::Kill, "cloud"),
+            (12.0, Fault::Restart, "edge0"),
+        ]
+        .map(|(a, b, c)| (a, b, c.to_string()));
+        assert_eq!(f, want);
     }
 }

@@ -54,6 +54,8 @@ enum Command {
     /// Benchmarks, printed as ratios measured side by side in one run.
     #[command(subcommand)]
     Bench(commands::bench::BenchCommand),
+    /// What each node with an address holds now: engine, sessions, deployments.
+    Status(commands::status::Args),
     /// Certificates for mutual TLS: a cluster CA, and one certificate per node.
     #[command(subcommand)]
     Certs(commands::certs::CertsCommand),
@@ -86,6 +88,7 @@ fn main() -> ExitCode {
         Command::Demo(a) => commands::demo::run(a),
         Command::Bench(c) => commands::bench::run(c),
         Command::Certs(c) => commands::certs::run(c),
+        Command::Status(a) => commands::status::run(a),
     };
     match result {
         Ok(code) => code,

@@ -76,6 +76,7 @@ pub fn print_trace_reports(reports: &[TraceReport]) {
             }
         );
     }
+    print_faults(reports);
     for r in reports.iter().filter(|r| r.adaptive) {
         println!();
         println!(
@@ -132,5 +133,57 @@ pub fn print_trace_reports(reports: &[TraceReport]) {
                 .collect::<Vec<_>>()
                 .join(", ")
         );
+    }
+}
+
+/// Every fault of each run, with what it cost.
+fn print_faults(reports: &[TraceReport]) {
+    let ms = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.0}"));
+    for r in reports.iter().filter(|r| !r.faults.is_empty()) {
+        println!();
+        println!(
+            "{}: faults (seen: fault to the heartbeats' verdict; recovered: verdict to the first answer without the node; back: fault to re-admission)",
+            r.label
+        );
+        println!(
+            "  {:>7} {:<8} {:<8} {:>8} {:>12} {:>8} {:>6} {:>8} {:>10} {:>14}",
+            "at s",
+            "fault",
+            "node",
+            "seen ms",
+            "recovered ms",
+            "fed again",
+            "failed",
+            "back ms",
+            "before ms",
+            "worst after ms"
+        );
+        for f in &r.fault_figures {
+            println!(
+                "  {:>7.2} {:<8} {:<8} {:>8} {:>12} {:>8} {:>6} {:>8} {:>10.1} {:>14.1}",
+                f.at_s,
+                f.fault.name(),
+                f.node,
+                ms(f.detected_ms),
+                ms(f.recovered_ms),
+                f.reissued,
+                f.failed,
+                ms(f.readmitted_ms),
+                f.before_ms,
+                f.worst_after_ms
+            );
+        }
+        for o in &r.failovers {
+            println!(
+                "  fail-over at {:.2} s: lost {}; now {}",
+                o.down_s,
+                o.lost
+                    .iter()
+                    .map(|(n, why)| format!("{n} ({why})"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                o.placement
+            );
+        }
     }
 }

@@ -4,8 +4,8 @@
 
 use crate::control_service::pb::control_client::ControlClient;
 use crate::control_service::pb::{
-    DeployRequest, EmulateRequest, HasRequest, HelloRequest, ModelChunk, ObserveRequest,
-    ProbeRequest, StatsRequest,
+    DeployRequest, EmulateRequest, HasRequest, HelloReply, HelloRequest, ModelChunk,
+    ObserveRequest, ProbeRequest, StatsRequest,
 };
 use crate::control_service::{CONTROL_VERSION, MAX_CONTROL_MESSAGE, UPLOAD_CHUNK};
 use crate::error::NodeError;
@@ -241,6 +241,114 @@ fn tolerate_lost<T>(
     }
 }
 
+/// Longest the device waits for a measurement or emulation call before leaving the node out
+/// for that round: a node that hangs must not hold up the frames (its heartbeats call it
+/// down soon after), and these calls are small.
+const QUICK_CALL: Duration = Duration::from_secs(1);
+
+/// `call` to `node` within [`QUICK_CALL`], a lost or late node left out (`None`).
+async fn quick<T>(
+    node: &str,
+    call: impl std::future::Future<Output = Result<tonic::Response<T>, tonic::Status>>,
+) -> Result<Option<tonic::Response<T>>, RuntimeError> {
+    match tokio::time::timeout(QUICK_CALL, call).await {
+        Ok(r) => tolerate_lost(node, r),
+        Err(_) => {
+            tracing::warn!(node = %node, "left out: no answer within {QUICK_CALL:?}");
+            Ok(None)
+        }
+    }
+}
+
+/// What a node says of itself: its engine and what it holds for all devices.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeStatus {
+    /// Its name (checked against the one asked for).
+    pub node: String,
+    /// Its engine and the threads one part's run may use.
+    pub engine: (String, usize),
+    /// Sessions it holds (devices whose leases have not run out), and the deployments they
+    /// keep.
+    pub sessions: usize,
+    /// Deployments kept across those sessions.
+    pub deployments: usize,
+}
+
+/// Asks node `name` at `addr` what it holds (over mutual TLS when `tls` is given, as
+/// `tls.name`), within `timeout`.
+pub async fn node_status(
+    name: &str,
+    addr: &str,
+    tls: Option<&NodeIdentity>,
+    timeout: Duration,
+) -> Result<NodeStatus, RuntimeError> {
+    let asker = tls.map_or("status", |id| id.name.as_str());
+    let (_, hello) = connect_control(asker, name, addr, tls, timeout).await?;
+    Ok(NodeStatus {
+        node: hello.node,
+        engine: (hello.engine, hello.threads as usize),
+        sessions: hello.sessions as usize,
+        deployments: hello.deployments as usize,
+    })
+}
+
+/// A control connection to node `name` at `addr`, and its hello, checked to come from that
+/// node and to speak this protocol version.
+async fn connect_control(
+    device: &str,
+    name: &str,
+    addr: &str,
+    tls: Option<&NodeIdentity>,
+    timeout: Duration,
+) -> Result<(ControlClient<Channel>, HelloReply), RuntimeError> {
+    let connect_err = |message: String| RuntimeError::Connect {
+        worker: name.to_string(),
+        message,
+    };
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let mut endpoint = Endpoint::from_shared(format!("{scheme}://{addr}"))
+        .map_err(|e| connect_err(format!("{addr}: {e}")))?
+        .connect_timeout(timeout)
+        .timeout(timeout)
+        .tcp_nodelay(true);
+    if let Some(id) = tls {
+        endpoint = endpoint
+            .tls_config(
+                ClientTlsConfig::new()
+                    .ca_certificate(Certificate::from_pem(&id.ca_pem))
+                    .identity(Identity::from_pem(&id.cert_pem, &id.key_pem))
+                    .domain_name(name),
+            )
+            .map_err(|e| connect_err(format!("TLS: {}", source_chain(&e))))?;
+    }
+    let channel = endpoint
+        .connect()
+        .await
+        .map_err(|e| connect_err(format!("{addr}: {}", source_chain(&e))))?;
+    let mut client = ControlClient::new(channel)
+        .max_decoding_message_size(MAX_CONTROL_MESSAGE)
+        .max_encoding_message_size(MAX_CONTROL_MESSAGE);
+    let hello = client
+        .hello(HelloRequest {
+            protocol_version: CONTROL_VERSION,
+            client: device.to_string(),
+            ..Default::default()
+        })
+        .await
+        .map_err(|s| status_err(name, s))?
+        .into_inner();
+    if hello.node != name {
+        return Err(RuntimeError::Protocol {
+            worker: name.to_string(),
+            message: format!(
+                "the node at {addr} calls itself '{}', the scenario '{name}'",
+                hello.node
+            ),
+        });
+    }
+    Ok((client, hello))
+}
+
 /// Drives a deployment from the device.
 pub struct ClusterDriver {
     /// The device's own node: it feeds the graph inputs and collects the graph outputs (the
@@ -261,6 +369,11 @@ pub struct ClusterDriver {
     health: HealthWatch,
     /// The emulation last set on every node (sent again to a node re-admitted).
     emulation: Emulation,
+    /// The newest deployment started (sent again to a node re-admitted, so it knows the
+    /// cluster's addresses and can probe its links).
+    newest: Option<Deployment>,
+    /// Nodes the emulation in force has not reached yet.
+    stale_emulation: BTreeSet<String>,
 }
 
 impl ClusterDriver {
@@ -321,46 +434,7 @@ impl ClusterDriver {
         tokio::spawn(worker.clone().serve(listener));
         let mut nodes = Vec::new();
         for (name, addr) in remotes {
-            let scheme = if tls.is_some() { "https" } else { "http" };
-            let mut endpoint = Endpoint::from_shared(format!("{scheme}://{addr}"))
-                .map_err(|e| connect_err(name, format!("{addr}: {e}")))?
-                .connect_timeout(timeout)
-                .timeout(timeout)
-                .tcp_nodelay(true);
-            if let Some(id) = tls {
-                endpoint = endpoint
-                    .tls_config(
-                        ClientTlsConfig::new()
-                            .ca_certificate(Certificate::from_pem(&id.ca_pem))
-                            .identity(Identity::from_pem(&id.cert_pem, &id.key_pem))
-                            .domain_name(name),
-                    )
-                    .map_err(|e| connect_err(name, format!("TLS: {}", source_chain(&e))))?;
-            }
-            let channel = endpoint
-                .connect()
-                .await
-                .map_err(|e| connect_err(name, format!("{addr}: {}", source_chain(&e))))?;
-            let mut client = ControlClient::new(channel)
-                .max_decoding_message_size(MAX_CONTROL_MESSAGE)
-                .max_encoding_message_size(MAX_CONTROL_MESSAGE);
-            let hello = client
-                .hello(HelloRequest {
-                    protocol_version: CONTROL_VERSION,
-                    client: device.to_string(),
-                })
-                .await
-                .map_err(|s| status_err(name, s))?
-                .into_inner();
-            if hello.node != *name {
-                return Err(RuntimeError::Protocol {
-                    worker: name.clone(),
-                    message: format!(
-                        "the node at {addr} calls itself '{}', the scenario '{name}'",
-                        hello.node
-                    ),
-                });
-            }
+            let (client, hello) = connect_control(device, name, addr, tls, timeout).await?;
             nodes.push(RemoteNode {
                 name: name.clone(),
                 addr: addr.clone(),
@@ -379,8 +453,15 @@ impl ClusterDriver {
             next_frame: 1,
             cursors: HashMap::new(),
             session: SessionId::random(),
-            health: HealthWatch::start(device, Vec::new(), HealthConfig::default()),
+            health: HealthWatch::start(
+                device,
+                SessionId::NONE,
+                Vec::new(),
+                HealthConfig::default(),
+            ),
             emulation: Emulation::default(),
+            newest: None,
+            stale_emulation: BTreeSet::new(),
         };
         driver.watch_health(HealthConfig::default());
         // Opens the session on every node, so it is this device's before anyone else names it.
@@ -396,7 +477,7 @@ impl ClusterDriver {
             .iter()
             .map(|r| (r.name.clone(), r.client.clone()))
             .collect();
-        self.health = HealthWatch::start(&self.device.name, nodes, config);
+        self.health = HealthWatch::start(&self.device.name, self.session, nodes, config);
     }
 
     /// Every remote node's health as its heartbeats see it now.
@@ -404,14 +485,12 @@ impl ClusterDriver {
         self.health.snapshot()
     }
 
-    /// The remote nodes that are down now, with why.
+    /// The remote nodes that are not up now (down, or restarted and not re-admitted), with
+    /// why.
     pub fn down_nodes(&self) -> Vec<(String, String)> {
         self.health()
             .into_iter()
-            .filter_map(|(n, h)| match h {
-                NodeHealth::Up => None,
-                NodeHealth::Down { cause, .. } => Some((n, cause)),
-            })
+            .filter_map(|(n, h)| h.cause().map(|c| (n, c)))
             .collect()
     }
 
@@ -448,6 +527,36 @@ impl ClusterDriver {
         }
     }
 
+    /// Sends the emulation in force to the nodes that have not taken it yet (left out of a
+    /// change while they hung), skipping those down or suspect for now.
+    async fn resend_emulation(&mut self) -> Result<(), RuntimeError> {
+        if self.stale_emulation.is_empty() {
+            return Ok(());
+        }
+        let json = serde_json::to_string(&self.emulation).expect("serialisable");
+        let skip = self.skip_set();
+        for r in self.remotes.iter_mut() {
+            if !self.stale_emulation.contains(&r.name) || skip.contains(&r.name) {
+                continue;
+            }
+            let sent = r.client.emulate(EmulateRequest {
+                emulation_json: json.clone(),
+                session: self.session.to_string(),
+            });
+            if quick(&r.name, sent).await?.is_some() {
+                self.stale_emulation.remove(&r.name);
+            }
+        }
+        Ok(())
+    }
+
+    /// Nodes down, and nodes whose heartbeats are overdue: the quick calls skip both.
+    fn skip_set(&self) -> BTreeSet<String> {
+        let mut s = self.down_set();
+        s.extend(self.health.suspect());
+        s
+    }
+
     /// Names of the remote nodes that are down now.
     fn down_set(&self) -> BTreeSet<String> {
         self.down_nodes().into_iter().map(|(n, _)| n).collect()
@@ -474,27 +583,34 @@ impl ClusterDriver {
             })
             .await
             .map_err(|s| status_err(&r.name, s))?;
+        // The newest deployment gives it no work (it was planned around), but tells it where
+        // the others are.
+        if let Some(dep) = &self.newest {
+            let sent = r.client.deploy(DeployRequest {
+                deployment_json: serde_json::to_string(dep).expect("serialisable"),
+            });
+            if let Err(s) = sent.await {
+                tracing::warn!(node = %node, "re-admitted without the newest deployment: {}", s.message());
+            }
+        }
         // A restarted node numbers its observations from the start again.
         self.cursors.remove(node);
+        self.health.readmitted(node);
         Ok(())
     }
 
     /// Changes the emulation on every node now, frames in flight included: the session's
     /// emulation, whatever deployments come later.
     pub async fn set_emulation(&mut self, e: Emulation) -> Result<(), RuntimeError> {
-        let json = serde_json::to_string(&e).expect("serialisable");
-        let down = self.down_set();
-        for r in self.remotes.iter_mut().filter(|r| !down.contains(&r.name)) {
-            let sent = r
-                .client
-                .emulate(EmulateRequest {
-                    emulation_json: json.clone(),
-                    session: self.session.to_string(),
-                })
-                .await;
-            tolerate_lost(&r.name, sent)?;
-        }
         self.emulation = e.clone();
+        let down = self.down_set();
+        self.stale_emulation = self
+            .remotes
+            .iter()
+            .map(|r| r.name.clone())
+            .filter(|n| !down.contains(n))
+            .collect();
+        self.resend_emulation().await?;
         self.device
             .set_emulation(self.session, e)
             .map_err(node_err(&self.device.name))
@@ -507,16 +623,14 @@ impl ClusterDriver {
             .device
             .observations(self.session, since(&self.cursors, &self.device.name))
             .map_err(node_err(&self.device.name))?];
-        let down = self.down_set();
-        for r in self.remotes.iter_mut().filter(|r| !down.contains(&r.name)) {
-            let asked = r
-                .client
-                .observe(ObserveRequest {
-                    since: since(&self.cursors, &r.name),
-                    session: self.session.to_string(),
-                })
-                .await;
-            let Some(reply) = tolerate_lost(&r.name, asked)? else {
+        self.resend_emulation().await?;
+        let skip = self.skip_set();
+        for r in self.remotes.iter_mut().filter(|r| !skip.contains(&r.name)) {
+            let asked = r.client.observe(ObserveRequest {
+                since: since(&self.cursors, &r.name),
+                session: self.session.to_string(),
+            });
+            let Some(reply) = quick(&r.name, asked).await? else {
                 continue;
             };
             let reply = reply.into_inner();
@@ -542,9 +656,9 @@ impl ClusterDriver {
 
     /// Has node `from` send `bytes` of filler to `to` over its link, to measure it.
     pub async fn probe(&mut self, from: &str, to: &str, bytes: u64) -> Result<(), RuntimeError> {
-        let down = self.down_set();
-        if down.contains(from) || down.contains(to) {
-            return Ok(()); // nothing to measure on a link to a node that is down
+        let skip = self.skip_set();
+        if skip.contains(from) || skip.contains(to) {
+            return Ok(()); // nothing to measure on a link to a node that is down or hangs
         }
         if from == self.device.name {
             return self
@@ -560,15 +674,12 @@ impl ClusterDriver {
                 worker: from.to_string(),
                 message: "no such node in this cluster".into(),
             })?;
-        let sent = r
-            .client
-            .probe(ProbeRequest {
-                to: to.to_string(),
-                bytes,
-                session: self.session.to_string(),
-            })
-            .await;
-        tolerate_lost(&r.name, sent)?;
+        let sent = r.client.probe(ProbeRequest {
+            to: to.to_string(),
+            bytes,
+            session: self.session.to_string(),
+        });
+        quick(&r.name, sent).await?;
         Ok(())
     }
 
@@ -681,6 +792,7 @@ impl ClusterDriver {
                 Err(s) => return Err(status_err(&r.name, s)),
             }
         }
+        self.newest = Some(dep.clone());
         self.device
             .deploy(dep, Some(self.results_tx.clone()))
             .map_err(node_err(&self.device.name))
@@ -694,6 +806,7 @@ impl ClusterDriver {
             let hello = r.client.hello(HelloRequest {
                 protocol_version: CONTROL_VERSION,
                 client: String::new(),
+                ..Default::default()
             });
             if !matches!(
                 tokio::time::timeout(Duration::from_secs(1), hello).await,

@@ -21,7 +21,7 @@ use pb::{
 };
 
 /// The control protocol version; a peer speaking another is refused at hello.
-pub const CONTROL_VERSION: u32 = 3;
+pub const CONTROL_VERSION: u32 = 4;
 /// Most hashes one `Has` call asks about.
 const MAX_HAS: usize = 4096;
 /// Largest control message either side accepts (deployments are JSON of a few hundred kB).
@@ -76,19 +76,35 @@ fn session(s: &str) -> Result<SessionId, Status> {
 #[tonic::async_trait]
 impl pb::control_server::Control for ControlService {
     async fn hello(&self, req: Request<HelloRequest>) -> Result<Response<HelloReply>, Status> {
-        let v = req.into_inner().protocol_version;
+        let caller = peer(&req);
+        let req = req.into_inner();
+        let v = req.protocol_version;
         if v != CONTROL_VERSION {
             return Err(Status::failed_precondition(format!(
                 "node {} speaks control protocol version {CONTROL_VERSION}, the client {v}",
                 self.worker.name
             )));
         }
+        // A heartbeat naming its session renews the session's lease.
+        let holds_session = !req.session.is_empty()
+            && self.worker.renew_as(
+                session(&req.session)?,
+                Caller::Remote(&caller),
+                match req.lease_ms {
+                    0 => crate::DEFAULT_LEASE,
+                    ms => std::time::Duration::from_millis(ms.into()),
+                },
+            );
         let (engine, threads) = self.worker.engine();
+        let (sessions, deployments) = self.worker.held();
         Ok(Response::new(HelloReply {
             protocol_version: CONTROL_VERSION,
             node: self.worker.name.clone(),
             engine: engine.into(),
             threads: threads as u32,
+            holds_session,
+            sessions: sessions as u32,
+            deployments: deployments as u32,
         }))
     }
 

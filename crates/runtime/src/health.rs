@@ -2,14 +2,19 @@
 //! every `interval`, each bounded by `timeout`. A node whose connection is refused or reset
 //! (its process died; its host rebooted) is down at the first failed heartbeat; a node that
 //! takes longer than `timeout` to answer `misses` heartbeats in a row (hung, stopped, or its
-//! host gone without a word) is down then. A down node that answers again is up again.
+//! host gone without a word) is down then. A node that answers but no longer holds the device's
+//! session (it restarted between two heartbeats, or stayed hung past the lease) has lost what
+//! the device deployed there: it is `Restarted` until the device re-admits it. Each heartbeat
+//! names the device's session and renews its lease on the node, so a device that dies leaves
+//! nothing behind once the lease runs out.
 //!
 //! The decision is pure ([`Beats`]); the I/O is one task per node ([`HealthWatch`]).
 
 use crate::control_service::pb::control_client::ControlClient;
 use crate::control_service::pb::HelloRequest;
 use crate::control_service::CONTROL_VERSION;
-use std::collections::BTreeMap;
+use crate::ids::SessionId;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::task::JoinHandle;
@@ -25,15 +30,19 @@ pub struct HealthConfig {
     pub timeout: Duration,
     /// Misses in a row that make a node down (a refused or reset connection needs one).
     pub misses: u32,
+    /// How long a node keeps the device's session after the last heartbeat renewed it.
+    pub lease: Duration,
 }
 
 impl Default for HealthConfig {
-    /// A killed node is seen within about 0.3 s, a hung one within about 1.5 s.
+    /// A killed node is seen within about 0.3 s, a hung one within about 1.5 s; a dead
+    /// device's session is dropped 10 s after its last heartbeat.
     fn default() -> HealthConfig {
         HealthConfig {
             interval: Duration::from_millis(250),
             timeout: Duration::from_millis(500),
             misses: 2,
+            lease: Duration::from_secs(10),
         }
     }
 }
@@ -41,8 +50,12 @@ impl Default for HealthConfig {
 /// What one heartbeat found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Beat {
-    /// The node answered.
-    Answered,
+    /// The node answered, saying whether it holds the device's session.
+    Answered {
+        /// Whether the node holds the session (false before the device opened it there, and
+        /// after the node restarted or the lease ran out).
+        holds: bool,
+    },
     /// No answer within the timeout.
     Late,
     /// The connection was refused, reset or closed: nothing is listening there now.
@@ -61,12 +74,35 @@ pub enum NodeHealth {
         /// Why, in words: "connection refused: ...", "no answer to 2 heartbeats in 500 ms".
         cause: String,
     },
+    /// Answering, but without the device's session since `since`: it restarted (or stayed
+    /// hung past the lease), and what was deployed there is gone until the device re-admits it.
+    Restarted {
+        /// When a heartbeat found the session gone.
+        since: Instant,
+    },
 }
 
 impl NodeHealth {
     /// Whether the node is up.
     pub fn is_up(&self) -> bool {
         matches!(self, NodeHealth::Up)
+    }
+
+    /// Whether the node answers (up, or restarted and waiting to be re-admitted).
+    pub fn answers(&self) -> bool {
+        !matches!(self, NodeHealth::Down { .. })
+    }
+
+    /// Why the node is not up, in words; `None` when it is.
+    pub fn cause(&self) -> Option<String> {
+        match self {
+            NodeHealth::Up => None,
+            NodeHealth::Down { cause, .. } => Some(cause.clone()),
+            NodeHealth::Restarted { .. } => Some(
+                "it no longer holds this device's session (restarted, or hung past the lease)"
+                    .into(),
+            ),
+        }
     }
 }
 
@@ -75,6 +111,9 @@ impl NodeHealth {
 pub struct Beats {
     config: HealthConfig,
     late_in_a_row: u32,
+    /// Whether the node has held the session: from then on, an answer without it means the
+    /// node lost it.
+    held: bool,
     health: NodeHealth,
 }
 
@@ -84,6 +123,7 @@ impl Beats {
         Beats {
             config,
             late_in_a_row: 0,
+            held: false,
             health: NodeHealth::Up,
         }
     }
@@ -91,9 +131,20 @@ impl Beats {
     /// The node's health after heartbeat `b` at `now`; `Some` when it changed.
     pub fn record(&mut self, b: Beat, now: Instant) -> Option<NodeHealth> {
         let next = match b {
-            Beat::Answered => {
+            Beat::Answered { holds: true } => {
                 self.late_in_a_row = 0;
+                self.held = true;
                 NodeHealth::Up
+            }
+            Beat::Answered { holds: false } => {
+                self.late_in_a_row = 0;
+                match &self.health {
+                    // Once restarted, it stays so until the session is open there again.
+                    NodeHealth::Restarted { .. } => return None,
+                    _ if self.held => NodeHealth::Restarted { since: now },
+                    // The device has not opened its session there yet.
+                    _ => NodeHealth::Up,
+                }
             }
             Beat::Late => {
                 self.late_in_a_row += 1;
@@ -114,7 +165,7 @@ impl Beats {
                 cause: format!("connection refused or reset: {why}"),
             },
         };
-        if next.is_up() == self.health.is_up() {
+        if std::mem::discriminant(&next) == std::mem::discriminant(&self.health) {
             return None;
         }
         self.health = next.clone();
@@ -130,17 +181,23 @@ impl Beats {
 /// Every watched node's health, shared with the heartbeat tasks.
 type Table = Arc<Mutex<BTreeMap<String, NodeHealth>>>;
 
+/// When each node last answered a heartbeat.
+type Answered = Arc<Mutex<BTreeMap<String, Instant>>>;
+
 /// Heartbeat tasks for a set of nodes; they stop when it is dropped.
 pub struct HealthWatch {
     table: Table,
+    answered: Answered,
+    config: HealthConfig,
     tasks: Vec<JoinHandle<()>>,
 }
 
 impl HealthWatch {
     /// Watches every `(name, client)` as `config` says, heartbeats saying they come from
-    /// `device`.
+    /// `device` and renewing the lease of `session`.
     pub fn start(
         device: &str,
+        session: SessionId,
         nodes: Vec<(String, ControlClient<Channel>)>,
         config: HealthConfig,
     ) -> HealthWatch {
@@ -150,19 +207,56 @@ impl HealthWatch {
                 .map(|(n, _)| (n.clone(), NodeHealth::Up))
                 .collect(),
         ));
+        let now = Instant::now();
+        let answered: Answered = Arc::new(Mutex::new(
+            nodes.iter().map(|(n, _)| (n.clone(), now)).collect(),
+        ));
         let tasks = nodes
             .into_iter()
             .map(|(name, client)| {
-                let table = table.clone();
-                tokio::spawn(heartbeat(device.to_string(), name, client, config, table))
+                let shared = (table.clone(), answered.clone());
+                let hello = HelloRequest {
+                    protocol_version: CONTROL_VERSION,
+                    client: device.to_string(),
+                    session: session.to_string(),
+                    lease_ms: config.lease.as_millis().min(u32::MAX as u128) as u32,
+                };
+                tokio::spawn(heartbeat(hello, name, client, config, shared))
             })
             .collect();
-        HealthWatch { table, tasks }
+        HealthWatch {
+            table,
+            answered,
+            config,
+            tasks,
+        }
+    }
+
+    /// Nodes up as far as the heartbeats have decided, but whose last answer is older than
+    /// a heartbeat and its timeout: calls to them may hang, so quick ones skip them.
+    pub fn suspect(&self) -> BTreeSet<String> {
+        let now = Instant::now();
+        let overdue = self.config.interval + self.config.timeout;
+        self.answered
+            .lock()
+            .expect("not poisoned")
+            .iter()
+            .filter(|(_, at)| now.saturating_duration_since(**at) > overdue)
+            .map(|(n, _)| n.clone())
+            .collect()
     }
 
     /// Every watched node's health now.
     pub fn snapshot(&self) -> BTreeMap<String, NodeHealth> {
         self.table.lock().expect("not poisoned").clone()
+    }
+
+    /// `node` holds the session again (the device re-admitted it): up from now, before the
+    /// next heartbeat confirms it.
+    pub fn readmitted(&self, node: &str) {
+        if let Some(h) = self.table.lock().expect("not poisoned").get_mut(node) {
+            *h = NodeHealth::Up;
+        }
     }
 }
 
@@ -176,34 +270,40 @@ impl Drop for HealthWatch {
 
 /// One node's heartbeats, forever (until aborted).
 async fn heartbeat(
-    device: String,
+    hello: HelloRequest,
     name: String,
     mut client: ControlClient<Channel>,
     config: HealthConfig,
-    table: Table,
+    (table, answered): (Table, Answered),
 ) {
     let mut beats = Beats::new(config);
     loop {
         tokio::time::sleep(config.interval).await;
-        let hello = client.hello(HelloRequest {
-            protocol_version: CONTROL_VERSION,
-            client: device.clone(),
-        });
-        let beat = match tokio::time::timeout(config.timeout, hello).await {
-            Ok(Ok(_)) => Beat::Answered,
+        let call = client.hello(hello.clone());
+        let beat = match tokio::time::timeout(config.timeout, call).await {
+            Ok(Ok(r)) => Beat::Answered {
+                holds: r.into_inner().holds_session,
+            },
             Ok(Err(s)) if s.code() == tonic::Code::Unavailable => {
                 Beat::Refused(s.message().to_string())
             }
-            // Any other answer (even an error status) came from a live node.
-            Ok(Err(_)) => Beat::Answered,
+            // Any other answer (even an error status) came from a live node; whether it
+            // holds the session is unknown, so nothing changes on that account.
+            Ok(Err(_)) => Beat::Answered {
+                holds: beats.held && !matches!(beats.health(), NodeHealth::Restarted { .. }),
+            },
             Err(_) => Beat::Late,
         };
+        if matches!(beat, Beat::Answered { .. }) {
+            answered
+                .lock()
+                .expect("not poisoned")
+                .insert(name.clone(), Instant::now());
+        }
         if let Some(h) = beats.record(beat, Instant::now()) {
-            match &h {
-                NodeHealth::Up => tracing::info!(node = %name, "node answers again"),
-                NodeHealth::Down { cause, .. } => {
-                    tracing::warn!(node = %name, "node down: {cause}")
-                }
+            match h.cause() {
+                None => tracing::info!(node = %name, "node answers again"),
+                Some(cause) => tracing::warn!(node = %name, "node lost: {cause}"),
             }
             table.lock().expect("not poisoned").insert(name.clone(), h);
         }
@@ -218,22 +318,53 @@ mod tests {
     fn a_refused_connection_is_down_at_once_and_late_answers_after_the_misses() {
         let now = Instant::now();
         let mut b = Beats::new(HealthConfig::default());
-        assert_eq!(b.record(Beat::Answered, now), None);
+        assert_eq!(b.record(Beat::Answered { holds: true }, now), None);
         assert!(matches!(
             b.record(Beat::Refused("reset".into()), now),
             Some(NodeHealth::Down { .. })
         ));
         // Still down: no change reported.
         assert_eq!(b.record(Beat::Refused("reset".into()), now), None);
-        assert_eq!(b.record(Beat::Answered, now), Some(NodeHealth::Up));
+        assert!(matches!(
+            b.record(Beat::Answered { holds: true }, now),
+            Some(NodeHealth::Up)
+        ));
         // One late heartbeat is noise; two in a row are a hung node.
         assert_eq!(b.record(Beat::Late, now), None);
-        assert_eq!(b.record(Beat::Answered, now), None);
+        assert_eq!(b.record(Beat::Answered { holds: true }, now), None);
         assert_eq!(b.record(Beat::Late, now), None);
         match b.record(Beat::Late, now) {
             Some(NodeHealth::Down { cause, .. }) => assert!(cause.contains("2 heartbeats")),
             other => panic!("{other:?}"),
         }
         assert!(!b.health().is_up());
+    }
+
+    #[test]
+    fn a_node_that_forgot_the_session_restarted_until_readmitted() {
+        let now = Instant::now();
+        let mut b = Beats::new(HealthConfig::default());
+        // Before the device opens its session there, no session is expected.
+        assert_eq!(b.record(Beat::Answered { holds: false }, now), None);
+        assert_eq!(b.record(Beat::Answered { holds: true }, now), None);
+        // Restarted between two heartbeats: it answers, without the session.
+        assert!(matches!(
+            b.record(Beat::Answered { holds: false }, now),
+            Some(NodeHealth::Restarted { .. })
+        ));
+        assert_eq!(b.record(Beat::Answered { holds: false }, now), None);
+        assert!(b.health().answers() && !b.health().is_up());
+        // Re-admitted: the session is open there again.
+        assert_eq!(
+            b.record(Beat::Answered { holds: true }, now),
+            Some(NodeHealth::Up)
+        );
+        // Killed, then back without the session: restarted, not merely up.
+        assert!(b.record(Beat::Refused("reset".into()), now).is_some());
+        assert!(!b.health().answers());
+        assert!(matches!(
+            b.record(Beat::Answered { holds: false }, now),
+            Some(NodeHealth::Restarted { .. })
+        ));
     }
 }

@@ -40,7 +40,7 @@ mod validate;
 mod worker;
 
 pub use background::in_background;
-pub use cluster::{ClusterDriver, Uploader};
+pub use cluster::{node_status, ClusterDriver, NodeStatus, Uploader};
 pub use conn::Peer;
 pub use control_service::{
     pb as control_pb, CONTROL_VERSION, MAX_CONCURRENT_UPLOADS, MAX_CONTROL_MESSAGE,
@@ -54,7 +54,7 @@ pub use link_shaper::{LinkRecord, TransferSample};
 pub use model_cache::MODEL_BUDGET;
 pub use node::{FrameResult, NodeStats, PartRecord, MAX_WAITING};
 pub use observation_log::{Observation, Observations};
-pub use session_table::{MAX_SESSIONS, SESSION_IDLE};
+pub use session_table::{DEFAULT_LEASE, MAX_LEASE, MAX_SESSIONS};
 pub use validate::{
     MAX_DELAY_MS, MAX_PARTS, MAX_ROUTES, MAX_SLOWDOWN, MAX_STITCH_ELEMENTS, RATE_RANGE_MBPS,
 };

@@ -28,6 +28,44 @@ pub struct LinkRecord {
     pub queued_us: u64,
 }
 
+/// First and longest wait before dialling a peer again after a dial failed.
+const REDIAL_MIN: Duration = Duration::from_millis(50);
+const REDIAL_MAX: Duration = Duration::from_secs(2);
+
+/// When a link may dial its peer again: after a failed dial, not before a back-off that
+/// doubles with each failure in a row, so the frames queued for a dead peer fail at once
+/// instead of each dialling it (and a peer coming back is not flooded with dials).
+#[derive(Debug, Default)]
+struct Redial {
+    /// Failed dials in a row and the last one's error, with the earliest next attempt.
+    failing: Option<(u32, String, Instant)>,
+}
+
+impl Redial {
+    /// `Some(why)` while dialling must wait: the last dial's error.
+    fn refused(&self, now: Instant) -> Option<String> {
+        match &self.failing {
+            Some((_, why, next)) if now < *next => Some(format!(
+                "{why} (next attempt in {} ms)",
+                next.duration_since(now).as_millis()
+            )),
+            _ => None,
+        }
+    }
+
+    /// A dial failed at `now` with `why`.
+    fn failed(&mut self, now: Instant, why: String) {
+        let n = self.failing.as_ref().map_or(0, |(n, _, _)| *n);
+        let wait = REDIAL_MIN.saturating_mul(1u32 << n.min(16)).min(REDIAL_MAX);
+        self.failing = Some((n + 1, why, now + wait));
+    }
+
+    /// A dial succeeded.
+    fn connected(&mut self) {
+        self.failing = None;
+    }
+}
+
 /// Why a frame could not be sent.
 pub(crate) struct SendFailure {
     pub frame: u64,
@@ -156,27 +194,35 @@ pub(crate) fn start_link(
     });
     tokio::spawn(async move {
         let mut stream: Option<Conn> = None;
+        let mut redial = Redial::default();
         while let Some((enqueued, start, deliver_at, frame)) = wire_rx.recv().await {
             if deliver_at > Instant::now() {
                 tokio::time::sleep_until(deliver_at).await;
             }
             if stream.is_none() {
+                if let Some(why) = redial.refused(Instant::now()) {
+                    let _ = failures.send(SendFailure {
+                        frame: frame.frame,
+                        message: format!("cannot reach node {to} at {addr}: {why}"),
+                    });
+                    continue;
+                }
                 match dial_data(&addr, &to, tls.as_ref(), io_timeout).await {
-                    Ok(s) => stream = Some(s),
-                    Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {
-                        let _ = failures.send(SendFailure {
-                            frame: frame.frame,
-                            message: format!(
-                                "node {to} at {addr} did not answer within {io_timeout:?}"
-                            ),
-                        });
-                        continue;
+                    Ok(s) => {
+                        redial.connected();
+                        stream = Some(s);
                     }
                     Err(e) => {
+                        let why = if e.kind() == std::io::ErrorKind::TimedOut {
+                            format!("no answer within {io_timeout:?}")
+                        } else {
+                            e.to_string()
+                        };
                         let _ = failures.send(SendFailure {
                             frame: frame.frame,
-                            message: format!("cannot reach node {to} at {addr}: {e}"),
+                            message: format!("cannot reach node {to} at {addr}: {why}"),
                         });
+                        redial.failed(Instant::now(), why);
                         continue;
                     }
                 }
@@ -208,4 +254,32 @@ pub(crate) fn start_link(
         }
     });
     tx
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dials_again_only_after_a_back_off_that_doubles() {
+        let mut r = Redial::default();
+        let t0 = Instant::now();
+        assert_eq!(r.refused(t0), None);
+        let mut waits = Vec::new();
+        let mut now = t0;
+        for _ in 0..8 {
+            r.failed(now, "refused".into());
+            let Some((_, _, next)) = &r.failing else {
+                unreachable!()
+            };
+            waits.push(next.duration_since(now).as_millis());
+            assert!(r.refused(now).unwrap().contains("refused (next attempt in"));
+            now = *next;
+            assert_eq!(r.refused(now), None);
+        }
+        assert_eq!(waits, [50, 100, 200, 400, 800, 1600, 2000, 2000]);
+        r.connected();
+        r.failed(now, "refused".into());
+        assert!(r.refused(now + REDIAL_MIN).is_none());
+    }
 }

@@ -18,9 +18,13 @@ const KEPT_DEPLOYMENTS: usize = 3;
 /// Sessions a node serves at once.
 pub const MAX_SESSIONS: usize = 64;
 
-/// A session untouched (no control call, no tensor) this long may be dropped to make room for
-/// a new one when the node serves [`MAX_SESSIONS`].
-pub const SESSION_IDLE: Duration = Duration::from_secs(600);
+/// How long a session opened from the network lives untouched (no control call, no tensor, no
+/// renewal) until its device renews it with a lease of its own: then it expires, and with it
+/// its deployments, emulation and log.
+pub const DEFAULT_LEASE: Duration = Duration::from_secs(30);
+
+/// The longest lease a device may ask for, so that no session outlives a dead device by more.
+pub const MAX_LEASE: Duration = Duration::from_secs(600);
 
 /// Who makes a request: the node's own process, or a caller over the network.
 #[derive(Clone, Copy)]
@@ -41,9 +45,17 @@ pub(crate) struct Session {
     /// that starts at or before it, so frames in flight finish on the plan they started on.
     served: Vec<(u64, Arc<Active>)>,
     touched: Instant,
+    /// Untouched this long, the session has expired (its device stopped renewing it).
+    lease: Duration,
 }
 
 impl Session {
+    /// Whether the session's device has let its lease run out by `now` (never, for a session
+    /// opened in process).
+    fn expired(&self, now: Instant) -> bool {
+        self.owner.is_some() && now.saturating_duration_since(self.touched) >= self.lease
+    }
+
     fn allows(&self, caller: Caller<'_>) -> bool {
         match (caller, &self.owner) {
             (Caller::Local, _) => true,
@@ -107,6 +119,7 @@ impl SessionTable {
         caller: Caller<'_>,
         now: Instant,
     ) -> Result<&mut Session, NodeError> {
+        self.forget_if_expired(id, now);
         let s = self
             .sessions
             .get_mut(&id)
@@ -133,6 +146,7 @@ impl SessionTable {
         if id == SessionId::NONE && matches!(caller, Caller::Remote(_)) {
             return Err(NodeError::Invalid("the request names no session".into()));
         }
+        self.forget_if_expired(id, now);
         if !self.sessions.contains_key(&id) {
             self.make_room(now)?;
             let owner = match caller {
@@ -146,49 +160,79 @@ impl SessionTable {
                     state: state(),
                     served: Vec::new(),
                     touched: now,
+                    lease: DEFAULT_LEASE,
                 },
             );
         }
         self.get(id, caller, now)
     }
 
-    /// Drops the sessions opened from the network that are idle for [`SESSION_IDLE`] (their
-    /// devices stopped); returns how many. Sessions opened in process live as long as their
-    /// process wants them.
-    pub fn sweep(&mut self, now: Instant) -> usize {
-        let before = self.sessions.len();
-        self.sessions.retain(|_, s| {
-            s.owner.is_none() || now.saturating_duration_since(s.touched) < SESSION_IDLE
-        });
-        before - self.sessions.len()
+    /// An expired session is gone even before the sweep comes by.
+    fn forget_if_expired(&mut self, id: SessionId, now: Instant) {
+        if self.sessions.get(&id).is_some_and(|s| s.expired(now)) {
+            tracing::info!(session = %id, "lease ran out");
+            self.sessions.remove(&id);
+        }
+    }
+
+    /// Renews session `id` for `lease` (at most [`MAX_LEASE`]) from `now`, if `caller` may
+    /// control it; `false` when the node does not hold it (it restarted, or the lease ran out).
+    pub fn renew(
+        &mut self,
+        id: SessionId,
+        caller: Caller<'_>,
+        lease: Duration,
+        now: Instant,
+    ) -> bool {
+        match self.get(id, caller, now) {
+            Ok(s) => {
+                s.lease = lease.min(MAX_LEASE);
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
+    /// Drops the sessions opened from the network whose leases ran out (their devices
+    /// stopped renewing them); returns their ids. Sessions opened in process live as long as
+    /// their process wants them.
+    pub fn sweep(&mut self, now: Instant) -> Vec<SessionId> {
+        let expired: Vec<SessionId> = self
+            .sessions
+            .iter()
+            .filter(|(_, s)| s.expired(now))
+            .map(|(id, _)| *id)
+            .collect();
+        for id in &expired {
+            self.sessions.remove(id);
+        }
+        expired
+    }
+
+    /// The sessions held, and the deployments they keep, across all devices.
+    pub fn counts(&self) -> (usize, usize) {
+        let deployments = self.sessions.values().map(|s| s.served.len()).sum();
+        (self.sessions.len(), deployments)
     }
 
     fn make_room(&mut self, now: Instant) -> Result<(), NodeError> {
         if self.sessions.len() < MAX_SESSIONS {
             return Ok(());
         }
-        let idlest = self
-            .sessions
-            .iter()
-            .filter(|(_, s)| s.owner.is_some())
-            .min_by_key(|(_, s)| s.touched)
-            .map(|(id, s)| (*id, now.saturating_duration_since(s.touched)));
-        match idlest {
-            Some((id, idle)) if idle >= SESSION_IDLE => {
-                tracing::info!(session = %id, "dropped after {idle:?} idle to make room");
-                self.sessions.remove(&id);
-                Ok(())
-            }
-            _ => Err(NodeError::Busy(format!(
+        let expired = self.sweep(now);
+        if expired.is_empty() {
+            return Err(NodeError::Busy(format!(
                 "the node serves {MAX_SESSIONS} active sessions already"
-            ))),
+            )));
         }
+        tracing::info!("{} expired session(s) dropped to make room", expired.len());
+        Ok(())
     }
 
     /// The session a data frame names, with no authorisation (the data plane checks the
     /// sender against the deployment instead).
     pub fn for_data(&mut self, id: SessionId, now: Instant) -> Option<&mut Session> {
-        let s = self.sessions.get_mut(&id)?;
+        let s = self.sessions.get_mut(&id).filter(|s| !s.expired(now))?;
         s.touched = now;
         Some(s)
     }
@@ -236,7 +280,37 @@ mod tests {
     }
 
     #[test]
-    fn a_full_table_drops_only_idle_sessions() {
+    fn a_session_lives_while_renewed_and_expires_when_not() {
+        let mut t = SessionTable::default();
+        let start = Instant::now();
+        let device = Peer::default();
+        let id = SessionId::random();
+        t.open(id, Caller::Remote(&device), start, NodeState::default)
+            .unwrap();
+        let lease = Duration::from_secs(2);
+        let mut now = start;
+        for _ in 0..10 {
+            now += Duration::from_secs(1);
+            assert!(t.renew(id, Caller::Remote(&device), lease, now));
+            assert!(t.sweep(now).is_empty());
+        }
+        // The device stops renewing: the session is there until its lease runs out, then gone.
+        assert!(t.sweep(now + Duration::from_millis(1999)).is_empty());
+        assert_eq!(t.sweep(now + lease), vec![id]);
+        assert_eq!(t.counts(), (0, 0));
+        // Renewing a session the node no longer holds says so; it does not open it again.
+        assert!(!t.renew(id, Caller::Remote(&device), lease, now + lease));
+        assert_eq!(t.counts(), (0, 0));
+        // No device may hold a session longer than MAX_LEASE without a word.
+        let other = SessionId::random();
+        t.open(other, Caller::Remote(&device), now, NodeState::default)
+            .unwrap();
+        assert!(t.renew(other, Caller::Remote(&device), Duration::MAX, now));
+        assert_eq!(t.sweep(now + MAX_LEASE), vec![other]);
+    }
+
+    #[test]
+    fn a_full_table_drops_only_expired_sessions() {
         let mut t = SessionTable::default();
         let start = Instant::now();
         let anyone = Peer::default();
@@ -257,16 +331,15 @@ mod tests {
             t.open(SessionId::random(), Caller::Local, soon, NodeState::default),
             Err(NodeError::Busy(_))
         ));
-        let later = start + SESSION_IDLE;
+        let later = start + DEFAULT_LEASE;
         let new = SessionId::random();
         t.open(new, Caller::Local, later, NodeState::default)
             .unwrap();
-        assert_eq!(t.sessions.len(), MAX_SESSIONS);
+        // Every expired session made way; the one opened in process is never dropped.
+        assert_eq!(t.counts().0, 2);
         assert!(t.get(new, Caller::Local, later).is_ok());
-        // The session opened in process is never the one dropped; a sweep drops every idle
-        // remote one.
         assert!(t.get(local, Caller::Local, later).is_ok());
-        assert_eq!(t.sweep(later + SESSION_IDLE), MAX_SESSIONS - 2);
+        assert!(t.sweep(later + DEFAULT_LEASE).is_empty());
         assert_eq!(t.sessions.len(), 2);
     }
 }

@@ -39,6 +39,18 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 const ACCEPT_BACKOFF_MIN: Duration = Duration::from_millis(10);
 const ACCEPT_BACKOFF_MAX: Duration = Duration::from_secs(1);
 
+/// How often a node looks for sessions whose leases ran out.
+const SWEEP_INTERVAL: Duration = Duration::from_millis(500);
+
+/// Aborts a task when dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 /// A node that runs partitions for others.
 #[derive(Clone)]
 pub struct Worker {
@@ -150,17 +162,45 @@ impl Worker {
         self.models.lock().expect("not poisoned").contains(hash)
     }
 
-    /// Drops the sessions idle for [`crate::SESSION_IDLE`] (their devices are gone), and with
-    /// them their deployments and the models only they ran.
+    /// Drops the sessions whose leases ran out (their devices are gone), and with them their
+    /// deployments (their parts, links and frames in progress end) and the models only they
+    /// ran become evictable.
     fn sweep_sessions(&self) {
-        let dropped = self
+        let expired = self
             .sessions
             .lock()
             .expect("not poisoned")
             .sweep(std::time::Instant::now());
-        if dropped > 0 {
-            tracing::info!(node = %self.name, "dropped {dropped} idle session(s)");
+        for id in expired {
+            tracing::info!(node = %self.name, session = %id, "session dropped: its device stopped renewing its lease");
         }
+    }
+
+    /// Sweeps expired sessions every [`SWEEP_INTERVAL`] while the node serves.
+    fn start_sweeper(&self) -> tokio::task::JoinHandle<()> {
+        let me = self.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(SWEEP_INTERVAL);
+            loop {
+                tick.tick().await;
+                me.sweep_sessions();
+            }
+        })
+    }
+
+    /// Renews `session` for `lease` if `caller` may control it; `false` when this node does
+    /// not hold it (it restarted since, or the lease ran out).
+    pub(crate) fn renew_as(&self, session: SessionId, caller: Caller<'_>, lease: Duration) -> bool {
+        let now = std::time::Instant::now();
+        self.sessions
+            .lock()
+            .expect("not poisoned")
+            .renew(session, caller, lease, now)
+    }
+
+    /// The sessions this node holds and the deployments they keep, across all devices.
+    pub fn held(&self) -> (usize, usize) {
+        self.sessions.lock().expect("not poisoned").counts()
     }
 
     fn new_state(&self) -> NodeState {
@@ -340,9 +380,12 @@ impl Worker {
         session: SessionId,
         caller: Caller<'_>,
     ) -> Result<NodeStats, NodeError> {
+        // A session with no deployment (re-opened on a node that restarted) did nothing yet.
         self.with_session(session, caller, false, |s| {
-            s.stats()
-                .ok_or_else(|| NodeError::Invalid(format!("node {} has no deployment", self.name)))
+            Ok(s.stats().unwrap_or_else(|| NodeStats {
+                node: self.name.clone(),
+                ..NodeStats::default()
+            }))
         })
     }
 
@@ -355,6 +398,8 @@ impl Worker {
     /// data-plane frames (which refuse what is not a frame).
     pub async fn serve(self, listener: TcpListener) -> std::io::Result<()> {
         let grpc = self.start_control_service();
+        // Ends with this task: a node that stops serving sweeps nothing more.
+        let _sweeper = AbortOnDrop(self.start_sweeper());
         let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
         let mut backoff = ACCEPT_BACKOFF_MIN;
         loop {

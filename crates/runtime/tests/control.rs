@@ -44,6 +44,7 @@ fn hello_checks_the_protocol_version() {
             .hello(HelloRequest {
                 protocol_version: CONTROL_VERSION,
                 client: "t".into(),
+                ..Default::default()
             })
             .await
             .unwrap()
@@ -56,11 +57,12 @@ fn hello_checks_the_protocol_version() {
             .hello(HelloRequest {
                 protocol_version: 99,
                 client: "t".into(),
+                ..Default::default()
             })
             .await
             .unwrap_err();
         assert_eq!(e.code(), Code::FailedPrecondition);
-        assert!(e.message().contains("version 3, the client 99"), "{e}");
+        assert!(e.message().contains("version 4, the client 99"), "{e}");
     });
 }
 
@@ -248,9 +250,12 @@ fn both_planes_run_over_mutual_tls() {
         let mut d = ClusterDriver::start_tls("device", "127.0.0.1:0", &remotes, T, Some(&device))
             .await
             .unwrap();
-        // Stats before any deployment: a remote error over TLS, not a transport error.
-        let e = d.stats().await.unwrap_err();
+        // A probe before any deployment: a remote error over TLS, not a transport error.
+        let e = d.probe("edge0", "device", 1024).await.unwrap_err();
         assert!(e.to_string().contains("no deployment"), "{e}");
+        // Statistics before any deployment: nothing done yet.
+        let stats = d.stats().await.unwrap();
+        assert!(stats.iter().all(|s| s.parts.is_empty()), "{stats:?}");
         // Tensors go to edge0 and back over TLS, and the answer is exact.
         d.deploy(&round_trip("device"), &Default::default())
             .await

@@ -39,6 +39,7 @@ async fn alive(c: &mut ControlClient<Channel>) {
     c.hello(HelloRequest {
         protocol_version: CONTROL_VERSION,
         client: "t".into(),
+        ..Default::default()
     })
     .await
     .expect("the worker still answers");

@@ -49,6 +49,24 @@ pub enum SessionError {
     /// Background work (planning, compiling) that died.
     #[error("background task failed: {0}")]
     Task(String),
+    /// A run of frames ended early on `cause`. Its report holds every frame it fed, answered
+    /// or failed: those still in flight failed with the cause.
+    #[error("{cause}")]
+    RunEnded {
+        /// Why the run ended.
+        cause: Box<SessionError>,
+        /// What the run did until then.
+        report: Box<crate::LoopReport>,
+    },
+    /// A measured run ([`crate::run_plan`]) ended early on `cause`, with what it measured
+    /// until then (every frame fed answered or failed).
+    #[error("{cause}")]
+    MeasuredRunEnded {
+        /// Why the run ended.
+        cause: Box<SessionError>,
+        /// The measurements of the frames until then.
+        measured: Box<crate::Measured>,
+    },
     /// What was being done when `source` happened.
     #[error("{context}: {source}")]
     Context {
@@ -67,6 +85,15 @@ impl SessionError {
     /// A request that cannot be honoured.
     pub fn invalid(message: impl Into<String>) -> SessionError {
         SessionError::Invalid(message.into())
+    }
+
+    /// What a measured run that ended early had measured, however deep in context.
+    pub fn partial_measured(&self) -> Option<&crate::Measured> {
+        match self {
+            SessionError::MeasuredRunEnded { measured, .. } => Some(measured),
+            SessionError::Context { source, .. } => source.partial_measured(),
+            _ => None,
+        }
     }
 
     /// An I/O error on `path`.

@@ -14,7 +14,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 use tiersplit_adapt::{
-    Action, Adaptation, Admission, FrameQueue, Measurement, Mode, Overload, PartKey, Replanned,
+    Action, Adaptation, Admission, Fault, FrameQueue, Measurement, Mode, Overload, PartKey,
+    Replanned,
 };
 use tiersplit_cost::NodeId;
 use tiersplit_cost::{Nanos, Problem};
@@ -85,13 +86,28 @@ pub struct PhaseLog {
     pub what: String,
 }
 
+/// A fault a trace did to a node.
+#[derive(Debug, Clone, Serialize)]
+pub struct FaultLog {
+    /// When it was due, seconds from the start.
+    pub at_s: f64,
+    /// When it was done, seconds from the start.
+    pub applied_s: f64,
+    /// What was done.
+    pub fault: Fault,
+    /// To which node.
+    pub node: String,
+}
+
 /// A change of conditions due at `at_s` (seconds from the start).
 #[derive(Debug, Clone)]
 pub struct Condition {
     /// When it is due, seconds from the start.
     pub at_s: f64,
-    /// The emulation in force from then on.
-    pub emulation: Emulation,
+    /// The emulation in force from then on (`None`: unchanged).
+    pub emulation: Option<Emulation>,
+    /// A fault done to a node's process then (through the session's [`crate::FaultPlayer`]).
+    pub fault: Option<(Fault, String)>,
     /// What changes, in words, for the log.
     pub what: String,
 }
@@ -232,6 +248,8 @@ pub struct LoopReport {
     pub failovers: Vec<FailOverLog>,
     /// Nodes that came back and were re-admitted: (node, seconds from the start).
     pub readmitted: Vec<(String, f64)>,
+    /// Faults the trace did, in order.
+    pub faults: Vec<FaultLog>,
 }
 
 /// What a run needs besides the cluster.
@@ -412,12 +430,37 @@ impl FrameLoop<'_, '_> {
         if let Some(h) = self.run.pending.take() {
             h.abort();
         }
-        result?;
+        if let Err(cause) = result {
+            self.fail_in_flight(&cause);
+            return Err(SessionError::RunEnded {
+                cause: Box::new(cause),
+                report: Box::new(self.take_report()),
+            });
+        }
+        Ok(self.take_report())
+    }
+
+    fn take_report(&mut self) -> LoopReport {
         let mut report = std::mem::take(&mut self.run.report);
         report.produced = self.run.queue.arrived();
         report.blocked = self.run.queue.blocked();
         report.frames.sort_by_key(|f| f.frame);
-        Ok(report)
+        report
+    }
+
+    /// The run ends on `cause`: every frame still in flight fails, with the error its node
+    /// reported when there was one, with `cause` otherwise, so that fed = answered + failed.
+    fn fail_in_flight(&mut self, cause: &SessionError) {
+        let in_flight = std::mem::take(&mut self.run.in_flight);
+        for wire in in_flight.into_keys() {
+            let reason = match self.run.doubtful.remove(&wire) {
+                Some((reason, _)) => reason,
+                None => format!("unanswered when the run ended: {cause}"),
+            };
+            let frame = self.run.aliases.remove(&wire).unwrap_or(wire);
+            self.run.report.failures.push((frame, reason));
+        }
+        self.run.report.failures.sort_by_key(|(f, _)| *f);
     }
 
     /// The loop itself: until the source stops and every frame fed is answered or failed.
@@ -468,14 +511,27 @@ impl FrameLoop<'_, '_> {
             if c.at_s > self.run.secs(now) {
                 break;
             }
-            self.session.set_emulation(c.emulation).await?;
-            let applied_s = self.run.secs(Instant::now());
-            self.run.report.phases.push(PhaseLog {
-                at_s: c.at_s,
-                applied_s,
-                what: c.what,
-            });
             self.run.next_condition += 1;
+            if let Some(e) = c.emulation {
+                self.session.set_emulation(e).await?;
+                let applied_s = self.run.secs(Instant::now());
+                self.run.report.phases.push(PhaseLog {
+                    at_s: c.at_s,
+                    applied_s,
+                    what: c.what.clone(),
+                });
+            }
+            if let Some((fault, node)) = c.fault {
+                tracing::info!(node = %node, "trace fault: {fault}");
+                self.session.inject(fault, &node).await?;
+                let applied_s = self.run.secs(Instant::now());
+                self.run.report.faults.push(FaultLog {
+                    at_s: c.at_s,
+                    applied_s,
+                    fault,
+                    node,
+                });
+            }
         }
         Ok(())
     }
@@ -870,13 +926,19 @@ impl FrameLoop<'_, '_> {
     /// and feed again the frames they held; nodes back are re-admitted and may be planned on
     /// again. Failures held for the verdict that no loss explained are failures.
     async fn watch_health(&mut self, changes: &mut PlanChanges) -> Result<()> {
-        let down = self.session.driver.down_nodes();
-        let now_down: BTreeSet<String> = down.iter().map(|(n, _)| n.clone()).collect();
-        let lost: Vec<(String, String)> = down
-            .into_iter()
-            .filter(|(n, _)| !self.lost.contains(n))
+        let health = self.session.driver.health();
+        let lost: Vec<(String, String)> = health
+            .iter()
+            .filter(|(n, _)| !self.lost.contains(*n))
+            .filter_map(|(n, h)| h.cause().map(|c| (n.clone(), c)))
             .collect();
-        let back: Vec<String> = self.lost.difference(&now_down).cloned().collect();
+        // Lost nodes that answer again (up, or restarted without this session) come back.
+        let back: Vec<String> = self
+            .lost
+            .iter()
+            .filter(|n| health.get(*n).is_some_and(|h| h.answers()))
+            .cloned()
+            .collect();
         let mut readmitted = false;
         for node in back {
             readmitted |= self.readmit(&node).await;

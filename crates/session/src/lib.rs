@@ -31,6 +31,7 @@ pub mod certs;
 mod compile;
 mod engine;
 mod error;
+mod faults;
 mod frame_loop;
 mod local_cluster;
 mod measured;
@@ -56,9 +57,10 @@ pub use engine::{
     time_unsplit, top_classes, InputChoice, NamedTensor,
 };
 pub use error::{Context, Result, SessionError};
+pub use faults::{FaultInjector, FaultPlayer, HookFaults, LocalFaults};
 pub use frame_loop::{
-    Condition, Deployed, FailOverLog, FrameLog, FrameLoop, Frames, LoopReport, LoopSetup, PhaseLog,
-    PlanChanges, SwitchLog, TruthCheck, Until,
+    Condition, Deployed, FailOverLog, FaultLog, FrameLog, FrameLoop, Frames, LoopReport, LoopSetup,
+    PhaseLog, PlanChanges, SwitchLog, TruthCheck, Until,
 };
 pub use local_cluster::{start_nodes, start_nodes_with, LocalTls, LocalWorker, StartedNodes};
 pub use measured::{run_plan, Feed, FrameBreakdown, MeanBreakdown, Measured, Workload};
@@ -76,6 +78,6 @@ pub use source::ModelSource;
 pub use summary::{node_names, placement_summary, uplink_bytes, Predicted};
 pub use tiles::{flops_overhead, run_tiled, GridSpec, TileCheck};
 pub use trace_run::{
-    latency_bins, phase_plans, read_trace, run_all, run_trace, strategies, PartSample, PhaseTruth,
-    Strategy, TraceReport, TraceSetup,
+    fault_figures, latency_bins, phase_plans, read_trace, run_all, run_trace, strategies,
+    FaultFigure, PartSample, PhaseTruth, Strategy, TraceReport, TraceSetup,
 };

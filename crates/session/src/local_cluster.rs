@@ -23,6 +23,16 @@ pub struct LocalWorker {
     pub name: String,
     /// The address it listens on, as it printed it.
     pub addr: String,
+    /// How it was started, to start it again.
+    spec: WorkerSpec,
+}
+
+/// What a local worker is started from.
+#[derive(Clone)]
+struct WorkerSpec {
+    exe: PathBuf,
+    certs: Option<PathBuf>,
+    engine: EngineSpec,
 }
 
 impl LocalWorker {
@@ -36,22 +46,32 @@ impl LocalWorker {
         certs: Option<&Path>,
         engine: &EngineSpec,
     ) -> Result<LocalWorker> {
+        let spec = WorkerSpec {
+            exe: exe.to_path_buf(),
+            certs: certs.map(Path::to_path_buf),
+            engine: *engine,
+        };
+        LocalWorker::start_at(spec, name, "127.0.0.1:0")
+    }
+
+    fn start_at(spec: WorkerSpec, name: &str, listen: &str) -> Result<LocalWorker> {
         let failed = |e: String| SessionError::invalid(format!("worker {name}: {e}"));
-        let mut command = Command::new(exe);
-        command.args(["worker", "--listen", "127.0.0.1:0", "--name", name]);
+        let engine = &spec.engine;
+        let mut command = Command::new(&spec.exe);
+        command.args(["worker", "--listen", listen, "--name", name]);
         command.args(["--engine", engine.kind.name()]);
         command.arg("--threads").arg(engine.threads.to_string());
         if engine.accelerator == Accelerator::Cuda {
             command.args(["--accelerator", "cuda"]);
         }
-        if let Some(dir) = certs {
+        if let Some(dir) = &spec.certs {
             command.arg("--certs").arg(dir);
         }
         let mut child = command
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
-            .map_err(|e| failed(format!("cannot start {}: {e}", exe.display())))?;
+            .map_err(|e| failed(format!("cannot start {}: {e}", spec.exe.display())))?;
         let stdout = child.stdout.take().expect("piped");
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {
@@ -63,6 +83,7 @@ impl LocalWorker {
             child,
             name: name.into(),
             addr: String::new(),
+            spec,
         };
         let line = rx
             .recv_timeout(Duration::from_secs(20))
@@ -80,6 +101,45 @@ impl LocalWorker {
             )));
         }
         Ok(w)
+    }
+
+    /// The process's id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Kills the process (SIGKILL) and waits for it.
+    pub fn kill(&mut self) -> Result<()> {
+        let failed =
+            |e: std::io::Error| SessionError::invalid(format!("killing worker {}: {e}", self.name));
+        self.child.kill().map_err(failed)?;
+        self.child.wait().map_err(failed)?;
+        Ok(())
+    }
+
+    /// Kills the process if it runs and starts it again at the same address (the port may take
+    /// a moment to be free: tried for up to 2 s).
+    pub fn restart(&mut self) -> Result<()> {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let mut last = None;
+        for _ in 0..40 {
+            match LocalWorker::start_at(self.spec.clone(), &self.name, &self.addr) {
+                Ok(w) if w.addr == self.addr => {
+                    *self = w;
+                    return Ok(());
+                }
+                Ok(w) => last = Some(format!("it came back at {} instead", w.addr)),
+                Err(e) => last = Some(e.to_string()),
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Err(SessionError::invalid(format!(
+            "worker {} could not start again at {}: {}",
+            self.name,
+            self.addr,
+            last.unwrap_or_default()
+        )))
     }
 }
 

@@ -2,7 +2,7 @@
 //! throughput, per-frame breakdowns, bytes per link, exactness.
 
 use crate::engine::NamedTensor;
-use crate::error::Result;
+use crate::error::{Result, SessionError};
 use crate::frame_loop::{
     Deployed, FrameLog, FrameLoop, Frames, LoopReport, LoopSetup, PlanChanges, Until,
 };
@@ -87,8 +87,13 @@ pub struct Measured {
     pub fed: usize,
     /// Live plan switches: (plan, first frame it served, ms from the start of the run).
     pub switches: Vec<(String, u64, f64)>,
+    /// Why the run ended before its last frame, when it did (every frame fed is still
+    /// answered or failed: those in flight failed with this).
+    pub ended: Option<String>,
     /// Fail-overs around nodes lost during the run.
     pub failovers: Vec<crate::FailOverLog>,
+    /// Nodes re-admitted after they answered again: (node, seconds from the start).
+    pub readmitted: Vec<(String, f64)>,
     /// Answered frames that were fed again after a node they were on was lost.
     pub reissued: usize,
     /// Answers beyond the first for a frame (the frame loop never accepts one: always 0).
@@ -184,10 +189,27 @@ pub async fn run_plan(
         Some((next, after)) => PlanChanges::Schedule(vec![(after, next.clone())]),
         None => PlanChanges::Fixed,
     };
-    let report = fl.run(&frames_of(feed, frames), &mut changes, &[]).await?;
-    let stats = session.driver.stats().await?;
+    let (report, ended) = match fl.run(&frames_of(feed, frames), &mut changes, &[]).await {
+        Ok(report) => (report, None),
+        Err(SessionError::RunEnded { cause, report }) => (*report, Some(cause)),
+        Err(e) => return Err(e),
+    };
+    // Statistics are best effort once the run has failed: the nodes it lost have none.
+    let stats = match (session.driver.stats().await, &ended) {
+        (Ok(stats), _) => stats,
+        (Err(_), Some(_)) => Vec::new(),
+        (Err(e), None) => return Err(e.into()),
+    };
     let traffic = Traffic::measure(w.problem, session.emulation(), &stats, &report);
-    Ok(measured(w, plan, feed, &report, &stats, traffic, deployed))
+    let mut m = measured(w, plan, feed, &report, &stats, traffic, deployed);
+    m.ended = ended.as_ref().map(|c| c.to_string());
+    match ended {
+        None => Ok(m),
+        Some(cause) => Err(SessionError::MeasuredRunEnded {
+            cause,
+            measured: Box::new(m),
+        }),
+    }
 }
 
 /// The frames of a measured run: sequential, or paced without dropping any.
@@ -331,7 +353,9 @@ fn measured(
             .iter()
             .map(|s| (s.algorithm.clone(), s.first_frame, s.ready_s * 1e3))
             .collect(),
+        ended: None,
         failovers: report.failovers.clone(),
+        readmitted: report.readmitted.clone(),
         reissued: report.frames.iter().filter(|f| f.reissued).count(),
         answered_twice: report.frames.len()
             - report

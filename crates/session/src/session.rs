@@ -2,18 +2,23 @@
 //! emulation in force, which every node follows whatever plan is deployed.
 
 use crate::compile::Compiled;
-use crate::error::{Context, Result};
+use crate::error::{Context, Result, SessionError};
+use crate::faults::FaultPlayer;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use tiersplit_adapt::Fault;
 use tiersplit_exec::EngineSpec;
 use tiersplit_runtime::tls::NodeIdentity;
 use tiersplit_runtime::Worker;
-use tiersplit_runtime::{ClusterDriver, Emulation};
+use tiersplit_runtime::{ClusterDriver, Emulation, HealthConfig};
 
 /// The device side of a cluster: deploys compiled plans, feeds frames, reads measurements.
 pub struct Session {
     /// The cluster driver: this process as the device node.
     pub driver: ClusterDriver,
     emulation: Emulation,
+    /// What plays a trace's faults on the nodes' processes, when one was given.
+    faults: Option<Arc<Mutex<FaultPlayer>>>,
 }
 
 /// How the device reaches its nodes.
@@ -32,6 +37,8 @@ pub struct Connect {
     pub tls: Option<NodeIdentity>,
     /// The engine the device runs its own parts on.
     pub engine: EngineSpec,
+    /// How the device watches the nodes (heartbeats, hung-node verdict, its lease on them).
+    pub health: HealthConfig,
 }
 
 impl Connect {
@@ -45,6 +52,7 @@ impl Connect {
             timeout,
             tls: None,
             engine: EngineSpec::default(),
+            health: HealthConfig::default(),
         }
     }
 }
@@ -53,12 +61,76 @@ impl Session {
     /// Starts the device node and connects to every other node.
     pub async fn connect(c: &Connect) -> Result<Session> {
         let device = Worker::with_executor(&c.device, c.engine.executor()?);
-        let driver =
+        let mut driver =
             ClusterDriver::start_on(device, &c.listen, &c.nodes, c.timeout, c.tls.as_ref()).await?;
+        if c.health != HealthConfig::default() {
+            driver.watch_health(c.health);
+        }
         Ok(Session {
             driver,
             emulation: Emulation::default(),
+            faults: None,
         })
+    }
+
+    /// Plays traces' faults with `player` from now on.
+    pub fn set_faults(&mut self, player: FaultPlayer) {
+        self.faults = Some(Arc::new(Mutex::new(player)));
+    }
+
+    /// Does `fault` to `node` now, off the async threads (a restart waits for the node to
+    /// listen again).
+    pub async fn inject(&mut self, fault: Fault, node: &str) -> Result<()> {
+        let player = self.faults.clone().ok_or_else(|| {
+            SessionError::invalid(format!(
+                "the trace does {fault} to {node}, but this session has no way to fault nodes"
+            ))
+        })?;
+        let node = node.to_string();
+        tokio::task::spawn_blocking(move || {
+            player.lock().expect("not poisoned").inject(fault, &node)
+        })
+        .await
+        .map_err(|e| SessionError::Task(e.to_string()))?
+    }
+
+    /// Undoes what the faults left (stopped nodes resumed, dead ones restarted), then waits
+    /// within the driver's timeout until every node answers and holds this session again
+    /// (re-admitting the restarted ones), so the next run starts on the whole cluster.
+    pub async fn heal(&mut self) -> Result<Vec<(Fault, String)>> {
+        let Some(player) = self.faults.clone() else {
+            return Ok(Vec::new());
+        };
+        let healed =
+            tokio::task::spawn_blocking(move || player.lock().expect("not poisoned").heal())
+                .await
+                .map_err(|e| SessionError::Task(e.to_string()))??;
+        let deadline = tokio::time::Instant::now() + self.driver.timeout;
+        loop {
+            let health = self.driver.health();
+            if health.values().all(|h| h.is_up()) {
+                return Ok(healed);
+            }
+            for (node, h) in health {
+                if h.answers() && !h.is_up() {
+                    self.driver.readmit(&node).await?;
+                }
+            }
+            if tokio::time::Instant::now() >= deadline {
+                let down: Vec<String> = self
+                    .driver
+                    .down_nodes()
+                    .into_iter()
+                    .map(|(n, why)| format!("{n} ({why})"))
+                    .collect();
+                return Err(SessionError::invalid(format!(
+                    "after healing the faults, nodes still not up within {:?}: {}",
+                    self.driver.timeout,
+                    down.join(", ")
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     /// Every node's engine as it reported it, for reports: `device ort x1, edge0 tract x2`.

@@ -10,8 +10,8 @@ use crate::calibrate::{emulation, Calibrated};
 use crate::engine::NamedTensor;
 use crate::error::{read_to_string, Context, Result, SessionError};
 use crate::frame_loop::{
-    Condition, FrameLog, FrameLoop, Frames, LoopSetup, PhaseLog, PlanChanges, SwitchLog,
-    TruthCheck, Until,
+    Condition, FailOverLog, FaultLog, FrameLog, FrameLoop, Frames, LoopSetup, PhaseLog,
+    PlanChanges, SwitchLog, TruthCheck, Until,
 };
 use crate::median::percentile;
 use crate::session::Session;
@@ -21,7 +21,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
-use tiersplit_adapt::{AdaptConfig, Adaptation, Controller, Overload, Trace};
+use tiersplit_adapt::{AdaptConfig, Adaptation, Controller, Fault, Overload, Trace};
 use tiersplit_cost::{Nanos, Problem, Profile, Scenario};
 use tiersplit_exec::HostTensor;
 use tiersplit_onnx::OnnxModel;
@@ -55,6 +55,9 @@ pub struct TraceSetup {
     pub overload: Overload,
     /// Frames waiting on the device at most (drop-oldest).
     pub queue: usize,
+    /// The emulation the run was calibrated with (all of it, or only delays in testbed mode):
+    /// what a trace that changes no condition, only faults nodes, plays under.
+    pub base_emulation: tiersplit_runtime::Emulation,
 }
 
 /// How the plan is chosen during the run.
@@ -118,6 +121,14 @@ pub struct TraceReport {
     pub switches: Vec<SwitchLog>,
     /// Changes of conditions applied, in order.
     pub phases: Vec<PhaseLog>,
+    /// Faults the trace did to the nodes, in order.
+    pub faults: Vec<FaultLog>,
+    /// Fail-overs around the nodes lost, in order.
+    pub failovers: Vec<FailOverLog>,
+    /// Nodes re-admitted after they answered again: (node, seconds from the start).
+    pub readmitted: Vec<(String, f64)>,
+    /// What each fault cost ([`fault_figures`]).
+    pub fault_figures: Vec<FaultFigure>,
     /// Frames that failed, with the reason.
     pub failures: Vec<(u64, String)>,
     /// Frames the source produced, fed to the cluster, and dropped by the overload policy.
@@ -255,6 +266,7 @@ impl TraceSetup {
             window: 1,
             overload: Overload::BackPressure,
             queue: 2,
+            base_emulation: run.emulation,
         }
     }
 
@@ -272,6 +284,9 @@ impl TraceSetup {
     }
 
     fn emulation_at(&self, t_s: f64) -> tiersplit_runtime::Emulation {
+        if !self.trace.changes_conditions() {
+            return self.base_emulation.clone();
+        }
         // Traces need the transport to shape rates (not only delays): `run` checks it. The
         // configured fastest speed, not the phase's: a trace that slows the fastest node must
         // not speed the others up.
@@ -282,14 +297,24 @@ impl TraceSetup {
     /// The trace's changes after the start, as the frame loop applies them.
     fn conditions(&self) -> Vec<Condition> {
         let phases = self.trace.phases(self.base());
-        phases
+        let mut all: Vec<Condition> = phases
             .windows(2)
             .map(|w| Condition {
                 at_s: w[1].0,
-                emulation: self.emulation_at(w[1].0),
+                emulation: Some(self.emulation_at(w[1].0)),
+                fault: None,
                 what: describe_change(&w[0].1, &w[1].1),
             })
-            .collect()
+            .collect();
+        all.extend(self.trace.faults().into_iter().map(|f| Condition {
+            at_s: f.at_s,
+            emulation: None,
+            what: format!("{} {}", f.fault, f.node),
+            fault: Some((f.fault, f.node)),
+        }));
+        // Stable: at equal times, condition changes first, then faults in trace order.
+        all.sort_by(|a, b| a.at_s.total_cmp(&b.at_s));
+        all
     }
 
     fn frames(&self) -> Frames {
@@ -358,6 +383,10 @@ pub async fn run_trace(
         frames: run.frames,
         switches: run.switches,
         phases: run.phases,
+        faults: run.faults,
+        failovers: run.failovers,
+        readmitted: run.readmitted,
+        fault_figures: Vec::new(),
         failures: run.failures,
         produced: run.produced,
         fed: run.fed,
@@ -388,6 +417,7 @@ pub async fn run_trace(
     report.settled = settled(&report.frames, &plans, setup, &algo)?;
     check_switches(&mut report, setup, &algo)?;
     latency_figures(&mut report);
+    report.fault_figures = fault_figures(&report);
     Ok(report)
 }
 
@@ -559,6 +589,11 @@ pub async fn run_all(
         let r = run_trace(session, setup, s)
             .await
             .with_context(|| format!("running {label} over the trace"))?;
+        // The next strategy meets the same faults on the whole cluster.
+        session
+            .heal()
+            .await
+            .with_context(|| format!("healing the cluster after {label}"))?;
         done(&r);
         out.push(r);
     }
@@ -587,4 +622,92 @@ pub fn phase_plans(setup: &TraceSetup, algo: &str) -> Result<Vec<(String, Plan)>
 pub fn read_trace(path: &Path, scenario: &Scenario) -> Result<Trace> {
     let text = read_to_string(path)?;
     Trace::from_toml(&text, scenario).with_context(|| format!("in {}", path.display()))
+}
+
+/// What one fault of a trace cost a run: how soon it was seen, how soon frames flowed again,
+/// what was fed again or failed, and the latency meanwhile.
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+pub struct FaultFigure {
+    /// What was done.
+    pub fault: Fault,
+    /// To which node.
+    pub node: String,
+    /// When it was done, seconds from the start.
+    pub at_s: f64,
+    /// From the fault to the heartbeats' verdict on the node (ms), when it made one.
+    pub detected_ms: Option<f64>,
+    /// From that verdict to the first answer on the plan made without the node (ms).
+    pub recovered_ms: Option<f64>,
+    /// Frames fed again on that plan.
+    pub reissued: usize,
+    /// From the fault to the node's re-admission (ms), when it came back.
+    pub readmitted_ms: Option<f64>,
+    /// Frames fed from this fault to the next (or the end) that failed.
+    pub failed: usize,
+    /// Median latency of the frames fed in the 5 s before the fault (ms).
+    pub before_ms: f64,
+    /// Worst latency of the frames fed in the 5 s from the fault on (ms).
+    pub worst_after_ms: f64,
+}
+
+/// Each fault of a run's trace with what it cost ([`FaultFigure`]).
+pub fn fault_figures(r: &TraceReport) -> Vec<FaultFigure> {
+    const WINDOW_S: f64 = 5.0;
+    r.faults
+        .iter()
+        .enumerate()
+        .map(|(i, f)| {
+            let t = f.applied_s;
+            let next = r.faults.get(i + 1).map_or(f64::INFINITY, |n| n.applied_s);
+            let failover = r
+                .failovers
+                .iter()
+                .find(|o| o.down_s >= t - 0.05 && o.lost.iter().any(|(n, _)| *n == f.node));
+            let readmitted = r
+                .readmitted
+                .iter()
+                .find(|(n, at)| *n == f.node && *at >= t && *at < next)
+                .map(|(_, at)| (at - t) * 1e3);
+            let fed_in = |from: f64, to: f64| {
+                r.frames
+                    .iter()
+                    .filter(move |fr| fr.fed_s >= from && fr.fed_s < to)
+                    .map(|fr| fr.latency_ms)
+            };
+            let mut before: Vec<f64> = fed_in(t - WINDOW_S, t).collect();
+            before.sort_by(f64::total_cmp);
+            FaultFigure {
+                fault: f.fault,
+                node: f.node.clone(),
+                at_s: t,
+                detected_ms: failover.map(|o| (o.down_s - t) * 1e3),
+                recovered_ms: failover.and_then(|o| o.recovery_ms()),
+                reissued: failover.map_or(0, |o| o.reissued.len()),
+                readmitted_ms: readmitted,
+                failed: r
+                    .failures
+                    .iter()
+                    .filter(|(frame, _)| {
+                        *frame > last_fed_before(r, t) && *frame <= last_fed_before(r, next)
+                    })
+                    .count(),
+                before_ms: crate::median::percentile(&before, 0.5),
+                worst_after_ms: fed_in(t, t + WINDOW_S).fold(f64::NAN, f64::max),
+            }
+        })
+        .collect()
+}
+
+/// The number of the last answered frame fed before `t` (0 if none): failed frames carry
+/// no time, but numbers grow with feeding, so this places them between faults.
+fn last_fed_before(r: &TraceReport, t: f64) -> u64 {
+    if t == f64::INFINITY {
+        return u64::MAX;
+    }
+    r.frames
+        .iter()
+        .filter(|f| f.fed_s < t)
+        .map(|f| f.frame)
+        .max()
+        .unwrap_or(0)
 }

@@ -1,6 +1,6 @@
 //! `tiersplit bench`: the benchmarks, each printing figures measured side by side in one run.
 
-use crate::commands::{bench_adapt, bench_cluster, bench_plan, bench_transport};
+use crate::commands::{bench_adapt, bench_cluster, bench_faults, bench_plan, bench_transport};
 use anyhow::Result;
 use std::process::ExitCode;
 use tiersplit_exec::{EngineSpec, OrtExecutor};
@@ -31,6 +31,23 @@ pub enum BenchCommand {
         #[arg(long)]
         plots: Option<std::path::PathBuf>,
         /// Rounds of every trace; ratios are reported per round and as their median.
+        #[arg(long, default_value_t = 3)]
+        rounds: usize,
+    },
+    /// Node faults on a local cluster (traces/node-faults.toml by default): time to see each
+    /// fault, to answer again without the node and to re-admit it; frames fed again or
+    /// failed; latency meanwhile.
+    Faults {
+        /// Fault trace to play.
+        #[arg(long)]
+        trace: Option<std::path::PathBuf>,
+        /// Model to run.
+        #[arg(long, default_value = "zoo:mobilenetv2")]
+        model: String,
+        /// Frames per second fed (4 in flight at most).
+        #[arg(long, default_value_t = 15.0)]
+        fps: f64,
+        /// Rounds of the trace; timings are reported as medians over them.
         #[arg(long, default_value_t = 3)]
         rounds: usize,
     },
@@ -104,6 +121,12 @@ pub fn run(c: BenchCommand) -> Result<ExitCode> {
             rounds,
         } => bench_adapt::run(traces, model, plots, rounds),
         BenchCommand::Transport { mb, count } => bench_transport::run(mb, count),
+        BenchCommand::Faults {
+            trace,
+            model,
+            fps,
+            rounds,
+        } => bench_faults::run(trace, model, fps, rounds),
         BenchCommand::Readjust { scenario, rounds } => bench_plan::readjust(&scenario, rounds),
     }
 }

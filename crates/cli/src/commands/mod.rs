@@ -1,6 +1,7 @@
 pub mod bench;
 pub mod bench_adapt;
 pub mod bench_cluster;
+pub mod bench_faults;
 pub mod bench_plan;
 pub mod bench_transport;
 pub mod certs;
@@ -11,6 +12,7 @@ pub mod plan;
 pub mod profile;
 pub mod run;
 pub mod split;
+pub mod status;
 pub mod tile;
 pub mod verify;
 pub mod worker;

@@ -9,10 +9,11 @@ use std::process::ExitCode;
 use std::time::Duration;
 use tiersplit_graph::Bytes;
 use tiersplit_plan::planner_by_name;
+use tiersplit_runtime::HealthConfig;
 use tiersplit_session::{
     model_inputs, read_trace, run_all, run_plan, start_nodes_with, strategies, Calibrated, Connect,
-    EmulateMode, Feed, LocalTls, Measured, ModelSource, Session, Setting, StartedNodes,
-    TraceReport, TraceSetup, Workload,
+    EmulateMode, FaultInjector, FaultPlayer, Feed, HookFaults, LocalFaults, LocalTls, Measured,
+    ModelSource, Session, Setting, StartedNodes, TraceReport, TraceSetup, Workload,
 };
 
 /// How much of the scenario is emulated, as a command-line option.
@@ -74,6 +75,14 @@ pub struct Args {
     /// Seconds any network wait (and any frame) may take before the run fails.
     #[arg(long, default_value_t = 30)]
     timeout: u64,
+    /// Heartbeat interval to every node, in milliseconds: a killed node is seen at the next
+    /// heartbeat, a hung one after two heartbeats unanswered within twice this.
+    #[arg(long, default_value_t = 250)]
+    heartbeat_ms: u64,
+    /// Seconds each node keeps this device's session (deployments, emulation) after the last
+    /// heartbeat: how long a device that dies leaves anything behind.
+    #[arg(long, default_value_t = 10.0)]
+    lease: f64,
     /// Write the measurements (with the per-frame breakdown) as JSON.
     #[arg(long)]
     json: Option<PathBuf>,
@@ -89,6 +98,11 @@ pub struct Args {
     /// each phase of the trace), `none`, or a list of algorithms planned for the start.
     #[arg(long, default_value = "phases", requires = "trace")]
     compare: String,
+    /// With --trace, do its faults (kill, stop, resume, restart) by running `COMMAND FAULT
+    /// NODE` instead of signalling the local worker processes (`scripts/testbed` does so for
+    /// its namespaced workers).
+    #[arg(long, requires = "trace")]
+    fault_hook: Option<PathBuf>,
     /// With --trace, draw latency against time into this SVG file.
     #[arg(long, requires = "trace")]
     plot: Option<PathBuf>,
@@ -190,6 +204,15 @@ pub fn print_measured(m: &Measured, feed: Feed) {
             f.reissued
         );
     }
+    for (node, at) in &m.readmitted {
+        println!(
+            "RE-ADMITTED: {node} answers again at {:.0} ms; plans may use it again",
+            at * 1e3
+        );
+    }
+    if let Some(why) = &m.ended {
+        println!("RUN ENDED EARLY: {why}");
+    }
     println!(
         "frames fed {}, answered {} ({} fed again after a fail-over), failed {}",
         m.fed,
@@ -219,6 +242,7 @@ struct Prepared {
 }
 
 fn check_args(a: &Args) -> Result<()> {
+    health_config(a)?;
     if a.frames == 0 {
         bail!("--frames must be at least 1");
     }
@@ -246,8 +270,11 @@ fn prepare(a: &Args) -> Result<Prepared> {
     };
     let nodes = start_local_nodes(&setting.scenario, tls)?;
     let mode = EmulateMode::from(a.emulate).resolve(!nodes.local.is_empty());
-    if a.trace.is_some() && mode != EmulateMode::On {
-        bail!("--trace changes the emulated link rates and node speeds: it needs --emulate on (or auto with local nodes)");
+    if let Some(path) = &a.trace {
+        let trace = read_trace(path, &setting.scenario)?;
+        if trace.changes_conditions() && mode != EmulateMode::On {
+            bail!("--trace changes the emulated link rates and node speeds: it needs --emulate on (or auto with local nodes)");
+        }
     }
     let inputs = model_inputs(&model, &a.inputs.choice(0))?;
     let run = Calibrated::measure(&source, &model, &setting.scenario, profile, inputs, 5, mode)?;
@@ -266,7 +293,31 @@ fn connect(a: &Args, device: &str, nodes: &StartedNodes) -> Result<Connect> {
     let timeout = Duration::from_secs(a.timeout);
     Ok(Connect {
         listen: a.listen.clone(),
+        health: health_config(a)?,
         ..nodes.connect(device, timeout)
+    })
+}
+
+/// The heartbeats and lease the options ask for.
+fn health_config(a: &Args) -> Result<HealthConfig> {
+    if a.heartbeat_ms == 0 || a.heartbeat_ms > 60_000 {
+        bail!(
+            "--heartbeat-ms must be between 1 and 60000, not {}",
+            a.heartbeat_ms
+        );
+    }
+    if !(a.lease.is_finite() && a.lease >= 1.0 && a.lease <= 600.0) {
+        bail!("--lease must be between 1 and 600 seconds, not {}", a.lease);
+    }
+    let interval = Duration::from_millis(a.heartbeat_ms);
+    if Duration::from_secs_f64(a.lease) < interval * 4 {
+        bail!("--lease must span at least 4 heartbeats, or a live device loses its session");
+    }
+    Ok(HealthConfig {
+        interval,
+        timeout: interval * 2,
+        misses: 2,
+        lease: Duration::from_secs_f64(a.lease),
     })
 }
 
@@ -301,17 +352,33 @@ pub fn run(a: Args) -> Result<ExitCode> {
             ..p.run.workload(&p.model, &problem)
         };
         run_plan(&mut session, &w, &plan, a.frames, feed).await
-    })?;
-    print_measured(&measured, feed);
+    });
+    // A run that ended early still reports every frame it fed, answered or failed.
+    let measured = match measured {
+        Ok(m) => m,
+        Err(e) => {
+            if let Some(m) = e.partial_measured() {
+                report_measured(&a, m, &plan, feed)?;
+            }
+            return Err(e.into());
+        }
+    };
+    report_measured(&a, &measured, &plan, feed)?;
+    Ok(exit_code(measured.passed()))
+}
+
+/// Prints what a run measured, and writes it as JSON when asked to.
+fn report_measured(a: &Args, m: &Measured, plan: &tiersplit_plan::Plan, feed: Feed) -> Result<()> {
+    print_measured(m, feed);
     for note in &plan.notes {
         println!("note: {note}");
     }
     if let Some(path) = &a.json {
-        std::fs::write(path, serde_json::to_string_pretty(&measured)?)
+        std::fs::write(path, serde_json::to_string_pretty(m)?)
             .with_context(|| format!("writing {}", path.display()))?;
         println!("wrote {}", path.display());
     }
-    Ok(exit_code(measured.passed()))
+    Ok(())
 }
 
 /// Which engine every node runs, and where that is not what the scenario asks.
@@ -385,9 +452,20 @@ fn run_traced(a: &Args, p: Prepared, trace: tiersplit_adapt::Trace) -> Result<Ex
         "  on {}, EMULATED link rates, delays and node speeds; unsplit model here {:.1} ms (median of 5), the profile calibrated to it",
         setup.base().name, setup.whole_ms
     );
+    let mut nodes = p.nodes;
+    let faults = (!setup.trace.faults().is_empty()).then(|| {
+        let injector: Box<dyn FaultInjector> = match &a.fault_hook {
+            Some(hook) => Box::new(HookFaults::new(hook.clone())),
+            None => Box::new(LocalFaults::new(std::mem::take(&mut nodes.local))),
+        };
+        FaultPlayer::new(injector)
+    });
     let rt = tokio::runtime::Runtime::new()?;
     let reports: Vec<TraceReport> = rt.block_on(async {
         let mut session = Session::connect(&c).await?;
+        if let Some(f) = faults {
+            session.set_faults(f);
+        }
         print_engines(&session, setup.base());
         run_all(&mut session, &setup, strategies, |r| {
             println!(
@@ -399,7 +477,7 @@ fn run_traced(a: &Args, p: Prepared, trace: tiersplit_adapt::Trace) -> Result<Ex
         })
         .await
     })?;
-    drop(p.nodes);
+    drop(nodes);
     let title = format!(
         "{} on {} under trace {}",
         p.source.short_label(),

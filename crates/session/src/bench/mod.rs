@@ -5,6 +5,7 @@
 mod adapt;
 mod cluster;
 mod engine;
+mod faults;
 mod planning;
 
 pub use adapt::{adapt_rows, ratios, AdaptRow, StepAnswer, METRICS};
@@ -15,6 +16,7 @@ pub use cluster::{
 pub use engine::{
     engine_speeds, ort_python, split_overhead, EngineRow, EngineSpeeds, SPEED_BLOCKS,
 };
+pub use faults::{fault_summary, FaultSummary};
 pub use planning::{
     generated_dag, planning_problems, planning_times, readjust_problems, readjust_rows, ReadjustRow,
 };

@@ -1,0 +1,206 @@
+//! Faults a trace does to the cluster's processes (`kill`, `stop`, `resume`, `restart`), through
+//! one trait with two implementations: the worker processes this device started
+//! ([`LocalFaults`]: signalled, restarted at their address) and an outside command
+//! ([`HookFaults`], `COMMAND FAULT NODE`: `scripts/testbed` signals its namespaced workers so).
+//! [`FaultPlayer`] remembers what it broke, so the cluster is healed between runs.
+
+use crate::error::{Result, SessionError};
+use crate::local_cluster::LocalWorker;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::{Duration, Instant};
+use tiersplit_adapt::Fault;
+
+/// Something that can fault the nodes' processes.
+pub trait FaultInjector: Send {
+    /// Does `fault` to node `node`'s process now; blocks until it is done (a restarted node
+    /// listens again).
+    fn inject(&mut self, fault: Fault, node: &str) -> Result<()>;
+}
+
+/// The worker processes this device started on loopback.
+pub struct LocalFaults {
+    workers: Vec<LocalWorker>,
+}
+
+impl LocalFaults {
+    /// Faults `workers` (and keeps them running as long as it lives).
+    pub fn new(workers: Vec<LocalWorker>) -> LocalFaults {
+        LocalFaults { workers }
+    }
+}
+
+/// Sends `signal` (`-STOP`, `-CONT`) to process `pid` with the system's `kill`.
+fn signal(pid: u32, signal: &str) -> Result<()> {
+    let status = Command::new("kill")
+        .args([signal, &pid.to_string()])
+        .status()
+        .map_err(|e| SessionError::invalid(format!("kill {signal} {pid}: {e}")))?;
+    if !status.success() {
+        return Err(SessionError::invalid(format!(
+            "kill {signal} {pid}: {status}"
+        )));
+    }
+    Ok(())
+}
+
+impl FaultInjector for LocalFaults {
+    fn inject(&mut self, fault: Fault, node: &str) -> Result<()> {
+        let w = self
+            .workers
+            .iter_mut()
+            .find(|w| w.name == node)
+            .ok_or_else(|| {
+                SessionError::invalid(format!(
+                    "cannot {fault} {node}: it is not a worker this device started (give a fault hook for nodes elsewhere)"
+                ))
+            })?;
+        match fault {
+            Fault::Kill => w.kill(),
+            Fault::Stop => signal(w.pid(), "-STOP"),
+            Fault::Resume => signal(w.pid(), "-CONT"),
+            Fault::Restart => w.restart(),
+        }
+    }
+}
+
+impl Drop for LocalFaults {
+    fn drop(&mut self) {
+        // A stopped process ignores nothing but SIGKILL, which the workers' drop sends; wake
+        // them anyway so that nothing is left stopped if that ever changes.
+        for w in &self.workers {
+            let _ = signal(w.pid(), "-CONT");
+        }
+    }
+}
+
+/// Longest a fault hook may take.
+const HOOK_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// An outside command run as `COMMAND FAULT NODE` for each fault (`kill edge0`), which must
+/// exit 0 once the fault is done.
+pub struct HookFaults {
+    command: PathBuf,
+}
+
+impl HookFaults {
+    /// Faults through `command`.
+    pub fn new(command: PathBuf) -> HookFaults {
+        HookFaults { command }
+    }
+}
+
+impl FaultInjector for HookFaults {
+    fn inject(&mut self, fault: Fault, node: &str) -> Result<()> {
+        let hook = self.command.display().to_string();
+        let failed =
+            |e: String| SessionError::invalid(format!("fault hook `{hook} {fault} {node}`: {e}"));
+        let mut child = Command::new(&self.command)
+            .args([fault.name(), node])
+            .spawn()
+            .map_err(|e| failed(e.to_string()))?;
+        let start = Instant::now();
+        loop {
+            if let Some(status) = child.try_wait().map_err(|e| failed(e.to_string()))? {
+                return match status.success() {
+                    true => Ok(()),
+                    false => Err(failed(status.to_string())),
+                };
+            }
+            if start.elapsed() > HOOK_TIMEOUT {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(failed(format!("still running after {HOOK_TIMEOUT:?}")));
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+/// Plays faults through an injector and remembers which nodes it left stopped or dead.
+pub struct FaultPlayer {
+    injector: Box<dyn FaultInjector>,
+    broken: BTreeMap<String, Fault>,
+}
+
+impl FaultPlayer {
+    /// Plays faults through `injector`.
+    pub fn new(injector: Box<dyn FaultInjector>) -> FaultPlayer {
+        FaultPlayer {
+            injector,
+            broken: BTreeMap::new(),
+        }
+    }
+
+    /// Does `fault` to `node`.
+    pub fn inject(&mut self, fault: Fault, node: &str) -> Result<()> {
+        self.injector.inject(fault, node)?;
+        match fault {
+            Fault::Kill | Fault::Stop => drop(self.broken.insert(node.to_string(), fault)),
+            Fault::Resume | Fault::Restart => drop(self.broken.remove(node)),
+        }
+        Ok(())
+    }
+
+    /// Undoes what the faults left: stopped nodes resumed, dead ones restarted. Returns what
+    /// it did.
+    pub fn heal(&mut self) -> Result<Vec<(Fault, String)>> {
+        let broken = std::mem::take(&mut self.broken);
+        let mut done = Vec::new();
+        for (node, fault) in broken {
+            let cure = match fault {
+                Fault::Stop => Fault::Resume,
+                _ => Fault::Restart,
+            };
+            self.injector.inject(cure, &node)?;
+            done.push((cure, node));
+        }
+        Ok(done)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::{Arc, Mutex};
+
+    /// Records the faults it is asked for.
+    struct Recorder(Arc<Mutex<Vec<(Fault, String)>>>);
+
+    impl FaultInjector for Recorder {
+        fn inject(&mut self, fault: Fault, node: &str) -> Result<()> {
+            self.0.lock().unwrap().push((fault, node.to_string()));
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn healing_resumes_the_stopped_and_restarts_the_dead() {
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let mut p = FaultPlayer::new(Box::new(Recorder(log.clone())));
+        p.inject(Fault::Stop, "edge0").unwrap();
+        p.inject(Fault::Kill, "edge1").unwrap();
+        p.inject(Fault::Stop, "cloud").unwrap();
+        p.inject(Fault::Resume, "cloud").unwrap();
+        let healed = p.heal().unwrap();
+        assert_eq!(
+            healed,
+            [
+                (Fault::Resume, "edge0".to_string()),
+                (Fault::Restart, "edge1".to_string())
+            ]
+        );
+        assert_eq!(log.lock().unwrap().len(), 6);
+        assert!(p.heal().unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_hook_that_fails_is_an_error_naming_it() {
+        let mut h = HookFaults::new(PathBuf::from("false"));
+        let e = h.inject(Fault::Kill, "edge0").unwrap_err().to_string();
+        assert!(e.contains("fault hook `false kill edge0`"), "{e}");
+        let mut h = HookFaults::new(PathBuf::from("true"));
+        h.inject(Fault::Kill, "edge0").unwrap();
+    }
+}
