@@ -146,26 +146,30 @@ fn print_faults(reports: &[TraceReport]) {
             r.label
         );
         println!(
-            "  {:>7} {:<8} {:<8} {:>8} {:>12} {:>8} {:>6} {:>8} {:>10} {:>14}",
+            "  {:>7} {:<8} {:<8} {:>8} {:>12} {:>8} {:>9} {:>9} {:>6} {:>8} {:>10} {:>14}",
             "at s",
             "fault",
             "node",
             "seen ms",
             "recovered ms",
+            "plan ms",
+            "deploy ms",
             "fed again",
             "failed",
             "back ms",
             "before ms",
-            "worst after ms"
+            "worst after ms",
         );
         for f in &r.fault_figures {
             println!(
-                "  {:>7.2} {:<8} {:<8} {:>8} {:>12} {:>8} {:>6} {:>8} {:>10.1} {:>14.1}",
+                "  {:>7.2} {:<8} {:<8} {:>8} {:>12} {:>8} {:>9} {:>9} {:>6} {:>8} {:>10.1} {:>14.1}",
                 f.at_s,
                 f.fault.name(),
                 f.node,
                 ms(f.detected_ms),
                 ms(f.recovered_ms),
+                ms(f.planning_ms),
+                ms(f.deploying_ms),
                 f.reissued,
                 f.failed,
                 ms(f.readmitted_ms),

@@ -246,6 +246,11 @@ fn tolerate_lost<T>(
 /// down soon after), and these calls are small.
 const QUICK_CALL: Duration = Duration::from_secs(1);
 
+/// Longest a node given work may take to take a deployment (a few hundred kB of JSON) before
+/// the deployment fails: a node that hangs meanwhile must not hold the frames for the whole
+/// timeout.
+const DEPLOY_CALL: Duration = Duration::from_secs(5);
+
 /// `call` to `node` within [`QUICK_CALL`], a lost or late node left out (`None`).
 async fn quick<T>(
     node: &str,
@@ -775,21 +780,28 @@ impl ClusterDriver {
             });
         }
         let working = dep.nodes_with_work();
+        let suspect = self.health.suspect();
         for r in self.remotes.iter_mut().filter(|r| !down.contains(&r.name)) {
-            let sent = r
-                .client
-                .deploy(DeployRequest {
-                    deployment_json: json.clone(),
-                })
-                .await;
-            match sent {
-                Ok(_) => {}
+            let call = r.client.deploy(DeployRequest {
+                deployment_json: json.clone(),
+            });
+            if !working.contains(&r.name) {
                 // A node the deployment gives no work only needs it to probe its links: one
-                // dying meanwhile is left to the heartbeats.
-                Err(s) if !working.contains(&r.name) => {
-                    tracing::warn!(node = %r.name, "deployment left out: {}", s.message())
+                // hanging or dying meanwhile is left to the heartbeats (and re-admission).
+                if !suspect.contains(&r.name) {
+                    quick(&r.name, call).await?;
                 }
-                Err(s) => return Err(status_err(&r.name, s)),
+                continue;
+            }
+            match tokio::time::timeout(DEPLOY_CALL.min(self.timeout), call).await {
+                Ok(Ok(_)) => {}
+                Ok(Err(s)) => return Err(status_err(&r.name, s)),
+                Err(_) => {
+                    return Err(RuntimeError::Connect {
+                        worker: r.name.clone(),
+                        message: format!("no answer to the deployment within {DEPLOY_CALL:?}"),
+                    })
+                }
             }
         }
         self.newest = Some(dep.clone());

@@ -148,6 +148,9 @@ pub struct FailOverLog {
     /// most 100 ms, of the heartbeats marking the node down).
     pub down_s: f64,
     /// When the new plan was deployed (serving every frame fed from then on), seconds from
+    /// When the plan around them was made (the rest, until `ready_s`, is compiling, uploading
+    /// and starting it).
+    pub planned_s: f64,
     /// the start.
     pub ready_s: f64,
     /// The first frame number the new plan served.
@@ -1004,6 +1007,7 @@ impl FrameLoop<'_, '_> {
             in_background(move || plan_surviving(run_planner(&current).as_ref(), &problem, &ids))
                 .await
                 .map_err(SessionError::Task)?;
+        let planned_s = self.run.secs(Instant::now());
         // A re-plan under way was planned with the lost nodes.
         if let Some(h) = self.run.pending.take() {
             h.abort();
@@ -1036,6 +1040,7 @@ impl FrameLoop<'_, '_> {
         self.run.report.failovers.push(FailOverLog {
             lost,
             down_s,
+            planned_s,
             ready_s,
             first_frame,
             first_answer_s: None,

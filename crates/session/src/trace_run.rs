@@ -638,6 +638,10 @@ pub struct FaultFigure {
     pub detected_ms: Option<f64>,
     /// From that verdict to the first answer on the plan made without the node (ms).
     pub recovered_ms: Option<f64>,
+    /// Of which planning took (ms) ...
+    pub planning_ms: Option<f64>,
+    /// ... and compiling, uploading and starting the plan (ms).
+    pub deploying_ms: Option<f64>,
     /// Frames fed again on that plan.
     pub reissued: usize,
     /// From the fault to the node's re-admission (ms), when it came back.
@@ -659,10 +663,20 @@ pub fn fault_figures(r: &TraceReport) -> Vec<FaultFigure> {
         .map(|(i, f)| {
             let t = f.applied_s;
             let next = r.faults.get(i + 1).map_or(f64::INFINITY, |n| n.applied_s);
+            // The fail-over this fault caused: one around its node whose latest fault before
+            // it (a resume causes none) is this one.
+            let caused_by = |o: &FailOverLog| {
+                r.faults
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, g)| g.node == f.node && g.fault != Fault::Resume)
+                    .rfind(|(_, g)| g.applied_s <= o.down_s + 0.05)
+                    .map(|(j, _)| j)
+            };
             let failover = r
                 .failovers
                 .iter()
-                .find(|o| o.down_s >= t - 0.05 && o.lost.iter().any(|(n, _)| *n == f.node));
+                .find(|o| o.lost.iter().any(|(n, _)| *n == f.node) && caused_by(o) == Some(i));
             let readmitted = r
                 .readmitted
                 .iter()
@@ -682,6 +696,8 @@ pub fn fault_figures(r: &TraceReport) -> Vec<FaultFigure> {
                 at_s: t,
                 detected_ms: failover.map(|o| (o.down_s - t) * 1e3),
                 recovered_ms: failover.and_then(|o| o.recovery_ms()),
+                planning_ms: failover.map(|o| (o.planned_s - o.down_s) * 1e3),
+                deploying_ms: failover.map(|o| (o.ready_s - o.planned_s) * 1e3),
                 reissued: failover.map_or(0, |o| o.reissued.len()),
                 readmitted_ms: readmitted,
                 failed: r
@@ -710,4 +726,98 @@ fn last_fed_before(r: &TraceReport, t: f64) -> u64 {
         .map(|f| f.frame)
         .max()
         .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fault(at: f64, fault: Fault, node: &str) -> FaultLog {
+        FaultLog {
+            at_s: at,
+            applied_s: at,
+            fault,
+            node: node.into(),
+        }
+    }
+
+    fn failover(node: &str, down: f64) -> FailOverLog {
+        FailOverLog {
+            lost: vec![(node.into(), "hung".into())],
+            down_s: down,
+            planned_s: down + 0.05,
+            ready_s: down + 0.2,
+            first_frame: 9,
+            first_answer_s: Some(down + 0.3),
+            reissued: vec![7, 8],
+            algorithm: "best".into(),
+            placement: "device:100".into(),
+            to: "best#2".into(),
+        }
+    }
+
+    fn frame(n: u64, fed: f64, ms: f64) -> FrameLog {
+        FrameLog {
+            frame: n,
+            plan: "best#1".into(),
+            arrived_s: fed,
+            fed_s: fed,
+            done_s: fed + ms / 1e3,
+            latency_ms: ms,
+            max_rel_diff: 0.0,
+            exact: true,
+            reissued: false,
+        }
+    }
+
+    #[test]
+    fn a_fail_over_seen_after_the_resume_is_the_stops() {
+        let r = TraceReport {
+            label: "t".into(),
+            adaptive: false,
+            frames: vec![
+                frame(1, 1.0, 100.0),
+                frame(2, 3.0, 900.0),
+                frame(3, 4.0, 100.0),
+            ],
+            switches: Vec::new(),
+            phases: Vec::new(),
+            faults: vec![
+                fault(2.0, Fault::Stop, "edge1"),
+                fault(3.5, Fault::Resume, "edge1"),
+            ],
+            // The device was busy: the verdict on the stop came after the resume.
+            failovers: vec![failover("edge1", 3.6)],
+            readmitted: vec![("edge1".into(), 3.9)],
+            fault_figures: Vec::new(),
+            failures: vec![(4, "lost".into())],
+            produced: 4,
+            fed: 4,
+            dropped: 0,
+            blocked: 0,
+            overloaded: 0,
+            replans: 0,
+            probes: 0,
+            link_mbps: BTreeMap::new(),
+            node_slowdown: BTreeMap::new(),
+            part_samples: Vec::new(),
+            settled: Vec::new(),
+            mean_ms: f64::NAN,
+            time_mean_ms: f64::NAN,
+            p50_ms: f64::NAN,
+            p95_ms: f64::NAN,
+            all_exact: true,
+        };
+        let f = fault_figures(&r);
+        assert_eq!(f[0].detected_ms.map(f64::round), Some(1600.0));
+        assert_eq!(f[0].reissued, 2);
+        assert_eq!(f[0].planning_ms.map(f64::round), Some(50.0));
+        assert_eq!(f[0].worst_after_ms, 900.0);
+        assert_eq!(f[0].before_ms, 100.0);
+        // The resume caused no fail-over; it saw the node back.
+        assert_eq!(f[1].detected_ms, None);
+        assert_eq!(f[1].readmitted_ms.map(f64::round), Some(400.0));
+        // Frame 4 was fed after the last answered frame before the resume: the resume's.
+        assert_eq!((f[0].failed, f[1].failed), (0, 1));
+    }
 }

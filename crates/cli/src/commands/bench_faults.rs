@@ -80,28 +80,32 @@ fn print_summary(
         "node faults on the emulated local cluster ({model}, {fps} fps, adaptive best), medians over {} round(s), measured in this run",
         rounds.len()
     );
-    println!("seen: fault to the heartbeats' verdict; recovered: verdict to the first answer without the node; back: fault to re-admission");
+    println!("seen: fault to the heartbeats' verdict; recovered: verdict to the first answer without the node, of which plan (the run's planner on the survivors) and deploy (compile, upload, start); back: fault to re-admission");
     println!(
-        "{:>6} {:<8} {:<7} {:>8} {:>13} {:>8} {:>10} {:>7} {:>10} {:>15}",
+        "{:>6} {:<8} {:<7} {:>8} {:>13} {:>8} {:>10} {:>8} {:>10} {:>7} {:>10} {:>15}",
         "at s",
         "fault",
         "node",
         "seen ms",
         "recovered ms",
+        "plan ms",
+        "deploy ms",
         "back ms",
         "fed again",
         "failed",
         "before ms",
-        "worst after ms"
+        "worst after ms",
     );
     for s in fault_summary(rounds) {
         println!(
-            "{:>6.1} {:<8} {:<7} {:>8} {:>13} {:>8} {:>10} {:>7} {:>10.1} {:>15.1}",
+            "{:>6.1} {:<8} {:<7} {:>8} {:>13} {:>8} {:>10} {:>8} {:>10} {:>7} {:>10.1} {:>15.1}",
             s.at_s,
             s.fault.name(),
             s.node,
             ms(s.detected_ms),
             ms(s.recovered_ms),
+            ms(s.planning_ms),
+            ms(s.deploying_ms),
             ms(s.readmitted_ms),
             s.reissued,
             s.failed,

@@ -19,6 +19,10 @@ pub struct FaultSummary {
     pub detected_ms: Option<f64>,
     /// Median time from the verdict to the first answer without the node (ms).
     pub recovered_ms: Option<f64>,
+    /// Median planning and deploying parts of the recovery (ms).
+    pub planning_ms: Option<f64>,
+    /// Median time to compile, upload and start the plan (ms).
+    pub deploying_ms: Option<f64>,
     /// Median time from the fault to the node's re-admission (ms).
     pub readmitted_ms: Option<f64>,
     /// Frames fed again, over all rounds.
@@ -51,6 +55,8 @@ pub fn fault_summary(rounds: &[Vec<FaultFigure>]) -> Vec<FaultSummary> {
                 detected_ms: med(|f| f.detected_ms),
                 recovered_ms: med(|f| f.recovered_ms),
                 readmitted_ms: med(|f| f.readmitted_ms),
+                planning_ms: med(|f| f.planning_ms),
+                deploying_ms: med(|f| f.deploying_ms),
                 reissued: figs.iter().map(|f| f.reissued).sum(),
                 failed: figs.iter().map(|f| f.failed).sum(),
                 before_ms: median(figs.iter().map(|f| f.before_ms).collect()),
@@ -71,6 +77,8 @@ mod tests {
             at_s: 4.0,
             detected_ms: detected,
             recovered_ms: detected.map(|d| d * 2.0),
+            planning_ms: None,
+            deploying_ms: None,
             reissued,
             readmitted_ms: None,
             failed: 0,
