@@ -18,6 +18,8 @@ pub enum TensorData {
     F32(Vec<f32>),
     /// 64-bit integers (indices, shapes).
     I64(Vec<i64>),
+    /// Booleans (masks, comparison results), one byte each on the wire.
+    Bool(Vec<bool>),
 }
 
 impl HostTensor {
@@ -55,6 +57,23 @@ impl HostTensor {
         })
     }
 
+    /// A boolean tensor; fails with `ExecError::BadTensor` when `data.len()` is not the product
+    /// of `shape`.
+    pub fn bool(shape: Vec<usize>, data: Vec<bool>) -> Result<HostTensor, ExecError> {
+        let expected: usize = shape.iter().product();
+        if expected != data.len() {
+            return Err(ExecError::BadTensor {
+                shape,
+                expected,
+                got: data.len(),
+            });
+        }
+        Ok(HostTensor {
+            shape,
+            data: TensorData::Bool(data),
+        })
+    }
+
     /// Number of elements (the product of `shape`).
     pub fn len(&self) -> usize {
         self.shape.iter().product()
@@ -65,11 +84,12 @@ impl HostTensor {
         self.len() == 0
     }
 
-    /// Size of the element data in bytes: 4 per f32, 8 per i64.
+    /// Size of the element data in bytes: 4 per f32, 8 per i64, 1 per bool.
     pub fn byte_len(&self) -> usize {
         match &self.data {
             TensorData::F32(v) => v.len() * 4,
             TensorData::I64(v) => v.len() * 8,
+            TensorData::Bool(v) => v.len(),
         }
     }
 
@@ -78,14 +98,15 @@ impl HostTensor {
         match &self.data {
             TensorData::F32(v) => v.clone(),
             TensorData::I64(v) => v.iter().map(|&x| x as f32).collect(),
+            TensorData::Bool(v) => v.iter().map(|&x| f32::from(u8::from(x))).collect(),
         }
     }
 
-    /// The elements as an f32 slice, or `None` for an i64 tensor (nothing is converted).
+    /// The elements as an f32 slice, or `None` for another type (nothing is converted).
     pub fn as_f32(&self) -> Option<&[f32]> {
         match &self.data {
             TensorData::F32(v) => Some(v),
-            TensorData::I64(_) => None,
+            TensorData::I64(_) | TensorData::Bool(_) => None,
         }
     }
 

@@ -180,6 +180,7 @@ fn to_ort(t: HostTensor) -> Result<DynValue, ExecError> {
     Ok(match t.data {
         TensorData::F32(v) => Tensor::from_array((shape, v)).map_err(run_err)?.into_dyn(),
         TensorData::I64(v) => Tensor::from_array((shape, v)).map_err(run_err)?.into_dyn(),
+        TensorData::Bool(v) => Tensor::from_array((shape, v)).map_err(run_err)?.into_dyn(),
     })
 }
 
@@ -190,6 +191,9 @@ fn from_ort(v: &DynValue) -> Result<HostTensor, ExecError> {
     }
     if let Ok((shape, data)) = v.try_extract_tensor::<i64>() {
         return HostTensor::i64(dims(shape), data.to_vec());
+    }
+    if let Ok((shape, data)) = v.try_extract_tensor::<bool>() {
+        return HostTensor::bool(dims(shape), data.to_vec());
     }
     Err(ExecError::DType(format!("{:?}", v.dtype())))
 }

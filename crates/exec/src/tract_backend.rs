@@ -154,6 +154,7 @@ fn to_tract(t: HostTensor) -> Result<TValue, ExecError> {
     let tensor = match &t.data {
         TensorData::F32(v) => Tensor::from_shape(&t.shape, v),
         TensorData::I64(v) => Tensor::from_shape(&t.shape, v),
+        TensorData::Bool(v) => Tensor::from_shape(&t.shape, v),
     }
     .map_err(run_err)?;
     Ok(tensor.into_tvalue())
@@ -169,6 +170,10 @@ fn from_tract(t: &Tensor) -> Result<HostTensor, ExecError> {
         DatumType::I64 => {
             let v = t.to_plain_array_view::<i64>().map_err(run_err)?;
             HostTensor::i64(shape, v.iter().copied().collect())
+        }
+        DatumType::Bool => {
+            let v = t.to_plain_array_view::<bool>().map_err(run_err)?;
+            HostTensor::bool(shape, v.iter().copied().collect())
         }
         other => {
             let cast = t

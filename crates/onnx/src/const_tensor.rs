@@ -32,6 +32,10 @@ fn tensor_err(t: &TensorProto, msg: impl Into<String>) -> OnnxError {
 /// before any size computed from them can overflow.
 pub const MAX_ELEMENTS: u64 = 1 << 40;
 
+/// Most elements an operator's output may have to be folded into a constant at import
+/// (generated masks and index tables; larger ones stay layers).
+pub const MAX_FOLDED: u64 = 1 << 16;
+
 /// The number of elements of `shape`, if it is at most [`MAX_ELEMENTS`].
 pub fn element_count(shape: &[u64]) -> Option<u64> {
     shape

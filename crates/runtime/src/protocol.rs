@@ -46,6 +46,13 @@ pub(crate) fn tensor_frame(frame: u64, name: &str, t: &HostTensor) -> Frame {
             shape,
             le_bytes(v, |x| x.to_le_bytes()),
         ),
+        TensorData::Bool(v) => Frame::tensor(
+            frame,
+            name,
+            DType::Bool,
+            shape,
+            v.iter().map(|&b| u8::from(b)).collect(),
+        ),
     }
 }
 
@@ -61,8 +68,30 @@ pub(crate) fn frame_tensor(f: &Frame) -> Result<HostTensor, NetError> {
     match f.dtype {
         DType::F32 => HostTensor::f32(shape, from_le(&f.payload, f32::from_le_bytes)).map_err(bad),
         DType::I64 => HostTensor::i64(shape, from_le(&f.payload, i64::from_le_bytes)).map_err(bad),
+        // Any byte but 0 is true, as numpy reads them.
+        DType::Bool => {
+            HostTensor::bool(shape, f.payload.iter().map(|&b| b != 0).collect()).map_err(bad)
+        }
         other => Err(NetError::Malformed(format!(
             "tensors of {other} are not supported"
         ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_tensor_type_round_trips_through_a_frame() {
+        for t in [
+            HostTensor::f32(vec![2, 2], vec![1.0, -2.5, 0.0, 3.25]).unwrap(),
+            HostTensor::i64(vec![3], vec![i64::MIN, 0, i64::MAX]).unwrap(),
+            HostTensor::bool(vec![1, 4], vec![true, false, false, true]).unwrap(),
+        ] {
+            let f = tensor_frame(7, "t", &t);
+            assert_eq!(f.payload.len(), t.byte_len());
+            assert_eq!(frame_tensor(&f).unwrap(), t);
+        }
     }
 }

@@ -50,5 +50,12 @@ pub fn write_npy(path: &Path, t: &HostTensor) -> Result<()> {
             out.extend(v.iter().copied()).map_err(io)?;
             out.finish().map_err(io)
         }
+        // numpy's bool arrays hold one byte per element; npyz writes them as u8.
+        TensorData::Bool(v) => {
+            let options = npyz::WriteOptions::new().default_dtype().shape(&shape);
+            let mut out = options.writer(w).begin_nd().map_err(io)?;
+            out.extend(v.iter().map(|&b| u8::from(b))).map_err(io)?;
+            out.finish().map_err(io)
+        }
     }
 }

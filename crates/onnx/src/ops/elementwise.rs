@@ -26,9 +26,19 @@ pub(super) fn register(r: &mut Registry) {
         "Exp",
         "Neg",
         "Abs",
+        "Floor",
+        "Ceil",
+        "Round",
+        "Sign",
+        "Softsign",
+        "Shrink",
+        "ThresholdedRelu",
     ] {
         r.register(name, tiled(PerElement::Fixed(1)));
     }
+    // x * tanh(softplus(x)); x * Phi(x).
+    r.register("Mish", tiled(PerElement::Fixed(4)));
+    r.register("Gelu", tiled(PerElement::Fixed(4)));
     for name in ["Log", "Sqrt", "Reciprocal", "Erf"] {
         r.register(name, whole(PerElement::Fixed(1)));
     }
@@ -94,10 +104,27 @@ impl Op for Unary {
     }
 
     fn fold(&self, cx: &Ctx, out: &Inferred) -> Result<Option<Vec<ConstTensor>>> {
-        if !matches!(cx.node.op_type.as_str(), "Identity" | "Dropout") {
+        let f: fn(f64) -> f64 = match cx.node.op_type.as_str() {
+            "Identity" | "Dropout" => return same_data(cx, out),
+            // The rounding and sign operators appear in export-time shape arithmetic.
+            "Floor" => f64::floor,
+            "Ceil" => f64::ceil,
+            "Round" => f64::round_ties_even,
+            "Sign" => |x: f64| if x == 0.0 { 0.0 } else { x.signum() },
+            "Neg" => |x: f64| -x,
+            "Abs" => f64::abs,
+            _ => return Ok(None),
+        };
+        let Some(x) = cx.const_values().and_then(|v| v.first().copied().flatten()) else {
             return Ok(None);
-        }
-        same_data(cx, out)
+        };
+        let data = match &x.data {
+            ConstData::F32(v) => {
+                ConstData::F32(v.iter().map(|&e| f(f64::from(e)) as f32).collect())
+            }
+            ConstData::I64(v) => ConstData::I64(v.iter().map(|&e| f(e as f64) as i64).collect()),
+        };
+        cx.folded(out, data)
     }
 
     fn tiling(&self) -> Tiling {

@@ -6,8 +6,10 @@
 //! one registry, so the list of supported operators cannot drift from what is implemented.
 
 mod elementwise;
+mod generate;
 mod layout;
 mod linear;
+mod logic;
 mod reduce;
 mod resize;
 mod window;
@@ -198,6 +200,8 @@ impl Registry {
         layout::register(&mut r);
         reduce::register(&mut r);
         resize::register(&mut r);
+        logic::register(&mut r);
+        generate::register(&mut r);
         r
     }
 }

@@ -189,3 +189,181 @@ fn matmul_gemm_broadcast() {
     .unwrap();
     assert_eq!(r.outputs[0].1, vec![1, 3, 4, 5]);
 }
+
+fn ints_const(shape: &[u64], v: &[i64]) -> Option<Val> {
+    Some(Val {
+        dtype: DType::I64,
+        shape: shape.to_vec(),
+        value: Some(ConstTensor::from_i64(shape.to_vec(), v.to_vec())),
+    })
+}
+
+fn bools_const(v: &[i64]) -> Option<Val> {
+    Some(Val {
+        dtype: DType::Bool,
+        shape: vec![v.len() as u64],
+        value: Some(ConstTensor {
+            dtype: DType::Bool,
+            shape: vec![v.len() as u64],
+            data: ConstData::I64(v.to_vec()),
+        }),
+    })
+}
+
+/// Infers and folds `op` on `ins`: the folded values as integers.
+fn folds_to(op: &str, attrs: Vec<AttributeProto>, ins: &[Option<Val>]) -> (Vec<u64>, Vec<i64>) {
+    let n = node(op, attrs);
+    let inf = infer(&n, 17, ins).unwrap();
+    let out = fold(&n, 17, ins, &inf).unwrap().expect("folds");
+    (out[0].shape.clone(), out[0].as_i64())
+}
+
+#[test]
+fn comparisons_logic_and_where_fold_shape_arithmetic() {
+    // The pattern exporters emit to replace zeros in a target shape: Where(Equal(s, 0), x, s).
+    let s = ints_const(&[3], &[2, 0, 5]);
+    let (_, eq) = folds_to("Equal", vec![], &[s.clone(), ints_const(&[], &[0])]);
+    assert_eq!(eq, [0, 1, 0]);
+    let (shape, picked) = folds_to(
+        "Where",
+        vec![],
+        &[bools_const(&eq), ints_const(&[3], &[7, 7, 7]), s.clone()],
+    );
+    assert_eq!((shape, picked), (vec![3], vec![2, 7, 5]));
+    for (op, want) in [
+        ("Less", [0, 1, 0]),
+        ("Greater", [1, 0, 1]),
+        ("LessOrEqual", [0, 1, 0]),
+        ("GreaterOrEqual", [1, 0, 1]),
+    ] {
+        assert_eq!(
+            folds_to(op, vec![], &[s.clone(), ints_const(&[], &[1])]).1,
+            want,
+            "{op}"
+        );
+    }
+    let (a, b) = (bools_const(&[1, 1, 0, 0]), bools_const(&[1, 0, 1, 0]));
+    assert_eq!(
+        folds_to("And", vec![], &[a.clone(), b.clone()]).1,
+        [1, 0, 0, 0]
+    );
+    assert_eq!(
+        folds_to("Or", vec![], &[a.clone(), b.clone()]).1,
+        [1, 1, 1, 0]
+    );
+    assert_eq!(folds_to("Xor", vec![], &[a.clone(), b]).1, [0, 1, 1, 0]);
+    assert_eq!(folds_to("Not", vec![], &[a]).1, [0, 0, 1, 1]);
+    // On activations: a boolean layer of the broadcast shape, tiled per element.
+    let r = infer(
+        &node("Greater", vec![]),
+        17,
+        &[act(&[1, 8, 4, 4]), act(&[1])],
+    )
+    .unwrap();
+    assert_eq!(r.outputs[0], (DType::Bool, vec![1, 8, 4, 4]));
+    assert_eq!(tiling("Greater"), Tiling::Elementwise);
+    let e = infer(&node("Not", vec![]), 17, &[act(&[4])]).unwrap_err();
+    assert!(e.to_string().contains("boolean"), "{e}");
+    let e = infer(
+        &node("Where", vec![]),
+        17,
+        &[act(&[4]), act(&[4]), act(&[4])],
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("condition"), "{e}");
+}
+
+#[test]
+fn mod_follows_the_divisor_or_the_dividend() {
+    let (x, y) = (
+        ints_const(&[4], &[7, -7, 7, -7]),
+        ints_const(&[4], &[3, 3, -3, -3]),
+    );
+    assert_eq!(
+        folds_to("Mod", vec![], &[x.clone(), y.clone()]).1,
+        [1, 2, -2, -1]
+    );
+    assert_eq!(
+        folds_to("Mod", vec![int("fmod", 1)], &[x, y]).1,
+        [1, -1, 1, -1]
+    );
+    let n = node("Mod", vec![]);
+    let ins = [ints_const(&[1], &[3]), ints_const(&[1], &[0])];
+    let inf = infer(&n, 17, &ins).unwrap();
+    assert!(fold(&n, 17, &ins, &inf).is_err());
+    let e = infer(&n, 17, &[act(&[2]), act(&[2])]).unwrap_err();
+    assert!(e.to_string().contains("fmod must be 1"), "{e}");
+}
+
+#[test]
+fn generated_tensors_fold_and_shape_inputs_must_be_constant() {
+    let (shape, v) = folds_to("ConstantOfShape", vec![], &[ints_const(&[2], &[2, 3])]);
+    assert_eq!((shape, v), (vec![2, 3], vec![0; 6]));
+    let (shape, v) = folds_to(
+        "Range",
+        vec![],
+        &[
+            ints_const(&[], &[10]),
+            ints_const(&[], &[1]),
+            ints_const(&[], &[-3]),
+        ],
+    );
+    assert_eq!((shape, v), (vec![3], vec![10, 7, 4]));
+    let (shape, v) = folds_to(
+        "Expand",
+        vec![],
+        &[ints_const(&[2, 1], &[1, 2]), ints_const(&[2], &[2, 3])],
+    );
+    assert_eq!((shape, v), (vec![2, 3], vec![1, 1, 1, 2, 2, 2]));
+    let (shape, v) = folds_to(
+        "Tile",
+        vec![],
+        &[ints_const(&[1, 2], &[1, 2]), ints_const(&[2], &[2, 2])],
+    );
+    assert_eq!((shape, v), (vec![2, 4], vec![1, 2, 1, 2, 1, 2, 1, 2]));
+    let (_, v) = folds_to("Floor", vec![], &[ints_const(&[2], &[3, -3])]);
+    assert_eq!(v, [3, -3]);
+    // On activations, with constant shapes: layers of static shape.
+    let r = infer(
+        &node("Expand", vec![]),
+        17,
+        &[act(&[1, 1, 4]), ints_const(&[3], &[2, 3, 1])],
+    )
+    .unwrap();
+    assert_eq!(r.outputs[0].1, vec![2, 3, 4]);
+    let r = infer(
+        &node("Tile", vec![]),
+        17,
+        &[act(&[1, 3, 2, 2]), ints_const(&[4], &[1, 1, 2, 3])],
+    )
+    .unwrap();
+    assert_eq!(r.outputs[0].1, vec![1, 3, 4, 6]);
+    // A computed shape is refused with the input named; bad values are errors, not panics.
+    let e = infer(&node("Expand", vec![]), 17, &[act(&[4]), act(&[1])]).unwrap_err();
+    assert!(e.to_string().contains("must be a constant"), "{e}");
+    let e = infer(
+        &node("Range", vec![]),
+        17,
+        &[
+            ints_const(&[], &[0]),
+            ints_const(&[], &[5]),
+            ints_const(&[], &[0]),
+        ],
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("delta"), "{e}");
+    let e = infer(
+        &node("ConstantOfShape", vec![]),
+        17,
+        &[ints_const(&[2], &[-1, 3])],
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("negative"), "{e}");
+    let e = infer(
+        &node("Tile", vec![]),
+        17,
+        &[act(&[1, 3]), ints_const(&[2], &[i64::MAX, i64::MAX])],
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("overflow"), "{e}");
+}

@@ -1,0 +1,86 @@
+#!/usr/bin/env python3
+"""Writes small ONNX models that use operators a model zoo rarely has, built with the onnx
+package (installed by scripts/install-ort): the operator-coverage tests import, split and run
+them against ONNX Runtime.
+
+usage: make_op_models.py OUT_DIR
+writes OUT_DIR/logic_generate.onnx (opset 17): comparisons, logic and selection on activations
+(Greater, Not, Where, Mod, Floor, Sign, Softsign), Tile and Expand of activations, and
+export-time shape arithmetic that must fold away (Shape, Equal, ConstantOfShape, Where, Range).
+"""
+import os
+import sys
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+
+def const(name, array):
+    return numpy_helper.from_array(np.asarray(array), name)
+
+
+def logic_generate():
+    rng = np.random.default_rng(7)
+    inits = [
+        const("three", np.float32(3.0)),
+        const("two", np.float32(2.0)),
+        const("zero", np.float32(0.0)),
+        const("eight", np.int64(8)),
+        const("reps", np.array([1, 2, 1, 1], dtype=np.int64)),
+        const("w", (rng.standard_normal((4, 6, 3, 3)) * 0.2).astype(np.float32)),
+        const("b", (rng.standard_normal(4) * 0.1).astype(np.float32)),
+        const("r0", np.int64(0)),
+        const("r4", np.int64(4)),
+        const("r1", np.int64(1)),
+    ]
+    one_i64 = helper.make_tensor("one", TensorProto.INT64, [1], [1])
+    nodes = [
+        helper.make_node("Mul", ["x", "three"], ["x3"]),
+        helper.make_node("Floor", ["x3"], ["fl"]),
+        helper.make_node("Mod", ["fl", "two"], ["md"], fmod=1),
+        helper.make_node("Greater", ["x", "zero"], ["pos"]),
+        helper.make_node("Where", ["pos", "x", "md"], ["w1"]),
+        helper.make_node("Not", ["pos"], ["neg"]),
+        helper.make_node("Neg", ["w1"], ["w1n"]),
+        helper.make_node("Where", ["neg", "w1", "w1n"], ["w2"]),
+        helper.make_node("Tile", ["w2", "reps"], ["t"]),
+        helper.make_node("Conv", ["t", "w", "b"], ["y"], pads=[1, 1, 1, 1]),
+        # Shape arithmetic of the kind exporters emit: all of it folds at import.
+        helper.make_node("Shape", ["y"], ["ys"]),
+        helper.make_node("Equal", ["ys", "eight"], ["is8"]),
+        helper.make_node("Shape", ["ys"], ["rank"]),
+        helper.make_node("ConstantOfShape", ["rank"], ["ones"], value=one_i64),
+        helper.make_node("Where", ["is8", "ones", "ys"], ["small"]),
+        helper.make_node("Range", ["r0", "r4", "r1"], ["idx"]),
+        helper.make_node("ReduceMean", ["y"], ["m"], axes=[2, 3], keepdims=1),
+        helper.make_node("Reshape", ["m", "small"], ["pooled"]),
+        helper.make_node("Expand", ["pooled", "ys"], ["big"]),
+        helper.make_node("Gather", ["big", "idx"], ["sel"], axis=1),
+        helper.make_node("Add", ["sel", "y"], ["s"]),
+        helper.make_node("Softsign", ["s"], ["ss"]),
+        helper.make_node("Sign", ["s"], ["sg"]),
+        helper.make_node("Add", ["ss", "sg"], ["out"]),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "logic_generate",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 8, 8])],
+        [helper.make_tensor_value_info("out", TensorProto.FLOAT, [1, 4, 8, 8])],
+        inits,
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    return model
+
+
+def main():
+    out = sys.argv[1]
+    os.makedirs(out, exist_ok=True)
+    onnx.save(logic_generate(), os.path.join(out, "logic_generate.onnx"))
+    print("wrote", os.path.join(out, "logic_generate.onnx"))
+
+
+if __name__ == "__main__":
+    main()
