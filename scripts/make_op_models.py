@@ -6,7 +6,10 @@ them against ONNX Runtime.
 usage: make_op_models.py OUT_DIR
 writes OUT_DIR/logic_generate.onnx (opset 17): comparisons, logic and selection on activations
 (Greater, Not, Where, Mod, Floor, Sign, Softsign), Tile and Expand of activations, and
-export-time shape arithmetic that must fold away (Shape, Equal, ConstantOfShape, Where, Range).
+export-time shape arithmetic that must fold away (Shape, Equal, ConstantOfShape, Where, Range);
+and OUT_DIR/norm_upsample.onnx (opset 18): InstanceNormalization, ConvTranspose (stride 2,
+pads, output_padding), LayerNormalization, SpaceToDepth, DepthToSpace, CumSum, ReduceL2,
+Hardmax, ArgMax (an int64 second output).
 """
 import os
 import sys
@@ -75,11 +78,59 @@ def logic_generate():
     return model
 
 
+def norm_upsample():
+    """Normalisations, a transposed convolution, pixel shuffles, scans and index reductions."""
+    rng = np.random.default_rng(11)
+    f = lambda *shape: (rng.standard_normal(shape) * 0.3).astype(np.float32)
+    inits = [
+        const("w1", f(8, 4, 3, 3)),
+        const("is", f(8) + 1.0),
+        const("ib", f(8)),
+        const("wt", f(8, 4, 3, 3)),
+        const("bt", f(4)),
+        const("ls", f(16) + 1.0),
+        const("lb", f(16)),
+        const("axis3", np.int64(3)),
+        const("axes1", np.array([1], dtype=np.int64)),
+    ]
+    nodes = [
+        helper.make_node("Conv", ["x", "w1"], ["c1"], pads=[1, 1, 1, 1]),
+        helper.make_node("InstanceNormalization", ["c1", "is", "ib"], ["in1"], epsilon=1e-5),
+        helper.make_node("ConvTranspose", ["in1", "wt", "bt"], ["ct"], strides=[2, 2],
+                         pads=[1, 1, 1, 1], output_padding=[1, 1]),
+        helper.make_node("LayerNormalization", ["ct", "ls", "lb"], ["ln"], axis=-1),
+        helper.make_node("SpaceToDepth", ["ln"], ["s2d"], blocksize=2),
+        helper.make_node("DepthToSpace", ["s2d"], ["d2s"], blocksize=2, mode="DCR"),
+        helper.make_node("CumSum", ["d2s", "axis3"], ["cs"]),
+        helper.make_node("ReduceL2", ["cs", "axes1"], ["r"], keepdims=1),
+        helper.make_node("Hardmax", ["r"], ["hm"], axis=-1),
+        helper.make_node("Mul", ["cs", "hm"], ["m"]),
+        helper.make_node("Add", ["m", "r"], ["out"]),
+        helper.make_node("ArgMax", ["out"], ["am"], axis=1, keepdims=0),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "norm_upsample",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4, 8, 8])],
+        [
+            helper.make_tensor_value_info("out", TensorProto.FLOAT, [1, 4, 16, 16]),
+            helper.make_tensor_value_info("am", TensorProto.INT64, [1, 16, 16]),
+        ],
+        inits,
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+    model.ir_version = 8
+    onnx.checker.check_model(model, full_check=True)
+    return model
+
+
 def main():
     out = sys.argv[1]
     os.makedirs(out, exist_ok=True)
-    onnx.save(logic_generate(), os.path.join(out, "logic_generate.onnx"))
-    print("wrote", os.path.join(out, "logic_generate.onnx"))
+    for name, make in [("logic_generate", logic_generate), ("norm_upsample", norm_upsample)]:
+        path = os.path.join(out, name + ".onnx")
+        onnx.save(make(), path)
+        print("wrote", path)
 
 
 if __name__ == "__main__":

@@ -1,9 +1,10 @@
-//! Operators beyond the model zoo's, in a model generated with the onnx package
+//! Operators beyond the model zoo's, in models generated with the onnx package
 //! (`scripts/make_op_models.py`): comparisons, logic and selection on activations (boolean
-//! tensors crossing cuts), Tile and Expand of activations, and export-time shape arithmetic
-//! (Shape, Equal, ConstantOfShape, Where, Range) that folds away at import. The model imports
-//! with every shape static, random legal partitions chained on tract equal the unsplit run, and
-//! its parts pass the ONNX checker and chain exactly in ONNX Runtime.
+//! tensors crossing cuts), Tile and Expand of activations, export-time shape arithmetic
+//! (Shape, Equal, ConstantOfShape, Where, Range) that folds away at import; normalisations,
+//! a transposed convolution, pixel shuffles, scans and index reductions (an int64 output).
+//! Each model imports with every shape static, random legal partitions chained on tract equal
+//! the unsplit run, and its parts pass the ONNX checker and chain exactly in ONNX Runtime.
 
 mod common;
 
@@ -17,49 +18,47 @@ fn script(name: &str) -> PathBuf {
         .join(name)
 }
 
-#[test]
-fn comparison_logic_and_generator_ops_import_split_and_run_exactly() {
+/// The models made by `scripts/make_op_models.py` in `dir`, or `None` without Python.
+fn make_models(dir: &Path) -> Option<String> {
     let Ok(python) = std::env::var("TIERSPLIT_PYTHON") else {
         assert!(
             std::env::var_os("CI").is_none(),
             "CI must set TIERSPLIT_PYTHON (scripts/test does)"
         );
-        eprintln!("TIERSPLIT_PYTHON unset: the onnx package is needed to make the model");
-        return;
+        eprintln!("TIERSPLIT_PYTHON unset: the onnx package is needed to make the models");
+        return None;
     };
-    let dir = tempfile::tempdir().unwrap();
     let made = Command::new(&python)
         .arg(script("make_op_models.py"))
-        .arg(dir.path())
+        .arg(dir)
         .output()
         .unwrap();
     assert!(made.status.success(), "{}", stderr(&made));
-    let model = dir.path().join("logic_generate.onnx");
-    let m = model.to_str().unwrap();
+    Some(python)
+}
 
-    // The shape arithmetic folded away: no Shape, Equal, ConstantOfShape or Range layer.
+/// `model` imports with `ops` as layers and `layers` layers in all; 5 random legal parts
+/// (seed 3) chained on tract equal the unsplit run, and pass the ONNX checker and chain
+/// exactly in ONNX Runtime on an input of `shape`. Returns the `verify` output.
+fn check(python: &str, model: &Path, ops: &[&str], layers: usize, shape: &str) -> String {
+    let m = model.to_str().unwrap();
     let o = tiersplit(&["inspect", m]);
     let listing = stdout(&o);
     assert!(o.status.success(), "{}", stderr(&o));
-    for op in [
-        "Greater", "Not", "Where", "Mod", "Floor", "Tile", "Expand", "Softsign", "Sign",
-    ] {
-        assert!(listing.contains(op), "{op} missing:\n{listing}");
+    for op in ops {
+        assert!(
+            listing.contains(&format!(" {op} ")),
+            "{op} missing:\n{listing}"
+        );
     }
-    for folded in [" Shape ", " Equal ", " ConstantOfShape ", " Range "] {
-        assert!(!listing.contains(folded), "{folded} not folded:\n{listing}");
-    }
-    assert!(listing.contains("18 layers"), "{listing}");
-
-    // Random legal partitions (boolean tensors among the cut ones) chained on tract.
+    assert!(listing.contains(&format!("{layers} layers")), "{listing}");
     let o = tiersplit(&["verify", m, "--partitions", "5", "--seed", "3"]);
-    assert!(o.status.success(), "{}\n{}", stdout(&o), stderr(&o));
-    assert!(stdout(&o).contains("PASS"), "{}", stdout(&o));
-    // The first part ends at Greater: its boolean mask crosses the cut.
-    assert!(stdout(&o).contains("part 0:    4 layers"), "{}", stdout(&o));
-
-    // The parts in ONNX Runtime: checker, load, chained equals unsplit.
-    let parts = dir.path().join("parts");
+    let verified = stdout(&o);
+    assert!(o.status.success(), "{verified}\n{}", stderr(&o));
+    assert!(verified.contains("PASS"), "{verified}");
+    let dir = model.parent().unwrap();
+    let stem = model.file_stem().unwrap().to_str().unwrap();
+    let parts = dir.join(format!("{stem}-parts"));
     let o = tiersplit(&[
         "split",
         m,
@@ -71,19 +70,19 @@ fn comparison_logic_and_generator_ops_import_split_and_run_exactly() {
         parts.to_str().unwrap(),
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
-    let x = dir.path().join("x.npy");
-    let o = Command::new(&python)
+    let x = dir.join(format!("{stem}-x.npy"));
+    let o = Command::new(python)
         .args([
             "-c",
-            "import numpy as np, sys; np.save(sys.argv[1], np.random.default_rng(1).standard_normal((1, 3, 8, 8)).astype(np.float32))",
+            &format!("import numpy as np, sys; np.save(sys.argv[1], np.random.default_rng(1).standard_normal(({shape})).astype(np.float32))"),
         ])
         .arg(&x)
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", stderr(&o));
-    let o = Command::new(&python)
+    let o = Command::new(python)
         .arg(script("ort_check.py"))
-        .args([&model, &parts, &x])
+        .args([model, &parts, &x])
         .output()
         .unwrap();
     assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
@@ -92,4 +91,47 @@ fn comparison_logic_and_generator_ops_import_split_and_run_exactly() {
         "{}",
         stdout(&o)
     );
+    verified
+}
+
+#[test]
+fn comparison_logic_and_generator_ops_import_split_and_run_exactly() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(python) = make_models(dir.path()) else {
+        return;
+    };
+    let model = dir.path().join("logic_generate.onnx");
+    let ops = [
+        "Greater", "Not", "Where", "Mod", "Floor", "Tile", "Expand", "Softsign", "Sign",
+    ];
+    let verified = check(&python, &model, &ops, 18, "1, 3, 8, 8");
+    // The shape arithmetic folded away: 18 layers of the 24 nodes, none of them Shape, Equal,
+    // ConstantOfShape or Range; and the first part ends at Greater, so its boolean mask
+    // crosses the cut.
+    let listing = stdout(&tiersplit(&["inspect", model.to_str().unwrap()]));
+    for folded in [" Shape ", " Equal ", " ConstantOfShape ", " Range "] {
+        assert!(!listing.contains(folded), "{folded} not folded:\n{listing}");
+    }
+    assert!(verified.contains("part 0:    4 layers"), "{verified}");
+}
+
+#[test]
+fn normalisation_upsampling_and_index_ops_import_split_and_run_exactly() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(python) = make_models(dir.path()) else {
+        return;
+    };
+    let ops = [
+        "InstanceNormalization",
+        "ConvTranspose",
+        "LayerNormalization",
+        "SpaceToDepth",
+        "DepthToSpace",
+        "CumSum",
+        "ReduceL2",
+        "Hardmax",
+        "ArgMax",
+    ];
+    let model = dir.path().join("norm_upsample.onnx");
+    check(&python, &model, &ops, 12, "1, 4, 8, 8");
 }

@@ -1,7 +1,7 @@
 //! Comparisons, logic and selection: Equal, Less, Greater, LessOrEqual, GreaterOrEqual, And,
 //! Or, Xor, Not, Where, Mod. Exporters emit them in shape arithmetic (`Where(Equal(shape, 0),
 //! ...)`), so each folds when its operands are constants; with activations they stay layers
-//! that tile per element.
+//! (Not tiles per element; the broadcasting ones, like Add, do not tile yet).
 
 use super::{broadcast, Ctx, Inferred, Op, Registry, Tiling};
 use crate::const_tensor::{ConstData, ConstTensor};
@@ -107,10 +107,6 @@ impl Op for Compare {
             Cmp::Ge => v[0] >= v[1],
         })
     }
-
-    fn tiling(&self) -> Tiling {
-        Tiling::Elementwise
-    }
 }
 
 #[derive(Clone, Copy)]
@@ -143,10 +139,6 @@ impl Op for BoolOp {
                 Logic::Xor => a != b,
             }
         })
-    }
-
-    fn tiling(&self) -> Tiling {
-        Tiling::Elementwise
     }
 }
 
@@ -211,10 +203,6 @@ impl Op for Where {
         };
         cx.folded(out, data)
     }
-
-    fn tiling(&self) -> Tiling {
-        Tiling::Elementwise
-    }
 }
 
 /// `Mod`: the remainder, with the divisor's sign (`fmod = 0`, integers) or the dividend's
@@ -265,9 +253,5 @@ impl Op for Mod {
             }
             _ => cx.folded(out, ConstData::I64(r.map(|v| v as i64).collect())),
         }
-    }
-
-    fn tiling(&self) -> Tiling {
-        Tiling::Elementwise
     }
 }

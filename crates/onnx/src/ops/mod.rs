@@ -10,6 +10,8 @@ mod generate;
 mod layout;
 mod linear;
 mod logic;
+mod norm;
+mod rearrange;
 mod reduce;
 mod resize;
 mod window;
@@ -202,6 +204,8 @@ impl Registry {
         resize::register(&mut r);
         logic::register(&mut r);
         generate::register(&mut r);
+        norm::register(&mut r);
+        rearrange::register(&mut r);
         r
     }
 }

@@ -253,7 +253,8 @@ fn comparisons_logic_and_where_fold_shape_arithmetic() {
     );
     assert_eq!(folds_to("Xor", vec![], &[a.clone(), b]).1, [0, 1, 1, 0]);
     assert_eq!(folds_to("Not", vec![], &[a]).1, [0, 0, 1, 1]);
-    // On activations: a boolean layer of the broadcast shape, tiled per element.
+    // On activations: a boolean layer of the broadcast shape; broadcasting ones do not tile
+    // (as Add), Not does.
     let r = infer(
         &node("Greater", vec![]),
         17,
@@ -261,7 +262,8 @@ fn comparisons_logic_and_where_fold_shape_arithmetic() {
     )
     .unwrap();
     assert_eq!(r.outputs[0], (DType::Bool, vec![1, 8, 4, 4]));
-    assert_eq!(tiling("Greater"), Tiling::Elementwise);
+    assert_eq!(tiling("Greater"), Tiling::None);
+    assert_eq!(tiling("Not"), Tiling::Elementwise);
     let e = infer(&node("Not", vec![]), 17, &[act(&[4])]).unwrap_err();
     assert!(e.to_string().contains("boolean"), "{e}");
     let e = infer(
@@ -366,4 +368,112 @@ fn generated_tensors_fold_and_shape_inputs_must_be_constant() {
     )
     .unwrap_err();
     assert!(e.to_string().contains("overflow"), "{e}");
+}
+
+#[test]
+fn conv_transpose_normalisations_and_rearrangements() {
+    // A U-Net decoder step: 8 -> 16 with stride 2, pads 1, output_padding 1.
+    let n = node(
+        "ConvTranspose",
+        vec![
+            ints("strides", &[2, 2]),
+            ints("pads", &[1, 1, 1, 1]),
+            ints("output_padding", &[1, 1]),
+        ],
+    );
+    let r = infer(&n, 17, &[act(&[1, 8, 8, 8]), act(&[8, 4, 3, 3]), act(&[4])]).unwrap();
+    assert_eq!(r.outputs[0].1, vec![1, 4, 16, 16]);
+    assert_eq!(r.flops, 2 * 8 * 64 * 4 * 9 + 4 * 256);
+    // Grouped, with the output shape given instead of the paddings.
+    let n = node(
+        "ConvTranspose",
+        vec![
+            int("group", 2),
+            ints("strides", &[2, 2]),
+            ints("output_shape", &[15, 17]),
+        ],
+    );
+    let r = infer(&n, 17, &[act(&[1, 8, 8, 8]), act(&[8, 3, 3, 3])]).unwrap();
+    assert_eq!(r.outputs[0].1, vec![1, 6, 15, 17]);
+    let e = infer(&n, 17, &[act(&[1, 8, 8, 8]), act(&[4, 3, 3, 3])]).unwrap_err();
+    assert!(e.to_string().contains("input channels"), "{e}");
+    let e = infer(
+        &node("ConvTranspose", vec![ints("pads", &[9, 9, 9, 9])]),
+        17,
+        &[act(&[1, 1, 2, 2]), act(&[1, 1, 3, 3])],
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("leave no output"), "{e}");
+
+    let d2s = infer(
+        &node("DepthToSpace", vec![int("blocksize", 2)]),
+        17,
+        &[act(&[1, 16, 4, 5])],
+    )
+    .unwrap();
+    assert_eq!(d2s.outputs[0].1, vec![1, 4, 8, 10]);
+    let s2d = infer(
+        &node("SpaceToDepth", vec![int("blocksize", 2)]),
+        17,
+        &[act(&[1, 4, 8, 10])],
+    )
+    .unwrap();
+    assert_eq!(s2d.outputs[0].1, vec![1, 16, 4, 5]);
+    let e = infer(
+        &node("DepthToSpace", vec![int("blocksize", 3)]),
+        17,
+        &[act(&[1, 16, 4, 5])],
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("do not divide"), "{e}");
+
+    let mut ln = node("LayerNormalization", vec![int("axis", 2)]);
+    ln.output = vec!["y".into(), "mean".into(), "inv".into()];
+    let r = infer(&ln, 17, &[act(&[2, 3, 4, 5]), act(&[4, 5])]).unwrap();
+    assert_eq!(r.outputs[0].1, vec![2, 3, 4, 5]);
+    assert_eq!(r.outputs[1].1, vec![2, 3, 1, 1]);
+    assert!(learnable("LayerNormalization", 1));
+    let e = infer(
+        &node("GroupNormalization", vec![int("num_groups", 3)]),
+        18,
+        &[act(&[1, 8, 4, 4])],
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("num_groups"), "{e}");
+    let r = infer(
+        &node("InstanceNormalization", vec![]),
+        17,
+        &[act(&[1, 8, 4, 4])],
+    )
+    .unwrap();
+    assert_eq!(r.outputs[0].1, vec![1, 8, 4, 4]);
+
+    let am = infer(
+        &node("ArgMax", vec![int("axis", 1), int("keepdims", 0)]),
+        17,
+        &[act(&[1, 10, 7])],
+    )
+    .unwrap();
+    assert_eq!(am.outputs[0], (DType::I64, vec![1, 7]));
+    // Reductions with their axes as an input from opset 18; a shape's product folds.
+    let r = infer(
+        &node("ReduceL2", vec![]),
+        18,
+        &[act(&[1, 4, 6]), ints_const(&[1], &[1])],
+    )
+    .unwrap();
+    assert_eq!(r.outputs[0].1, vec![1, 1, 6]);
+    let (_, p) = folds_to(
+        "ReduceProd",
+        vec![int("keepdims", 0)],
+        &[ints_const(&[3], &[2, 3, 4])],
+    );
+    assert_eq!(p, [24]);
+    let e = infer(
+        &node("CumSum", vec![]),
+        17,
+        &[act(&[2, 3]), ints_const(&[], &[2])],
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("out of range"), "{e}");
 }

@@ -1,4 +1,4 @@
-//! Sliding-window operators: Conv, MaxPool, AveragePool, and the global pools.
+//! Sliding-window operators: Conv, ConvTranspose, MaxPool, AveragePool, and the global pools.
 
 use super::{Ctx, Inferred, Op, Registry, Tiling, Val};
 use crate::attributes::Attributes;
@@ -6,6 +6,7 @@ use crate::error::Result;
 
 pub(super) fn register(r: &mut Registry) {
     r.register("Conv", Conv);
+    r.register("ConvTranspose", ConvTranspose);
     r.register("MaxPool", Pool { max: true });
     r.register("AveragePool", Pool { max: false });
     r.register("GlobalAveragePool", GlobalPool);
@@ -153,6 +154,99 @@ impl Op for Conv {
 
     fn tiling(&self) -> Tiling {
         Tiling::Window
+    }
+}
+
+/// ConvTranspose: N,C,spatial... input, C,M/group,kernel... weight, optional bias. Each output
+/// axis is `stride * (in - 1) + output_padding + (kernel - 1) * dilation + 1 - pads`, or
+/// `output_shape` when given (the pads then follow from it).
+struct ConvTranspose;
+
+impl ConvTranspose {
+    /// The output's spatial sizes.
+    fn spatial(cx: &Ctx, x: &Val, kernel: &[u64]) -> Result<Vec<u64>> {
+        let a = &cx.a;
+        let sp = spatial_rank(a, x)?;
+        let get = |name: &str, default: i64, n: usize| -> Result<Vec<i64>> {
+            let v = a.ints(name).unwrap_or_else(|| vec![default; n]);
+            if v.len() != n || v.iter().any(|&e| e < 0) {
+                return Err(a.error(format!("{name} {v:?} must be {n} non-negative values")));
+            }
+            Ok(v)
+        };
+        if let Some(shape) = a.ints("output_shape") {
+            // Either the spatial sizes or the whole shape.
+            let spatial = &shape[shape.len().saturating_sub(sp)..];
+            if spatial.len() != sp || spatial.iter().any(|&d| d < 1) {
+                return Err(a.error(format!(
+                    "output_shape {shape:?} does not fit {sp} spatial axes"
+                )));
+            }
+            return Ok(spatial.iter().map(|&d| d as u64).collect());
+        }
+        let strides = get("strides", 1, sp)?;
+        let dil = get("dilations", 1, sp)?;
+        let pads = get("pads", 0, 2 * sp)?;
+        let out_pad = get("output_padding", 0, sp)?;
+        if strides.iter().chain(&dil).any(|&v| v < 1) {
+            return Err(a.error("strides and dilations must be positive"));
+        }
+        let same = a.string("auto_pad").is_some_and(|p| p.starts_with("SAME"));
+        (0..sp)
+            .map(|i| {
+                let (s, d) = (strides[i] as u64, dil[i] as u64);
+                if same {
+                    return Ok(x.shape[2 + i].saturating_mul(s));
+                }
+                let full = s
+                    .saturating_mul(x.shape[2 + i].saturating_sub(1))
+                    .saturating_add(out_pad[i] as u64)
+                    .saturating_add((kernel[i].saturating_sub(1)).saturating_mul(d))
+                    .saturating_add(1);
+                let cut = (pads[i] + pads[sp + i]) as u64;
+                full.checked_sub(cut).filter(|&o| o > 0).ok_or_else(|| {
+                    a.error(format!("pads {pads:?} leave no output on spatial axis {i}"))
+                })
+            })
+            .collect()
+    }
+}
+
+impl Op for ConvTranspose {
+    fn infer(&self, cx: &Ctx) -> Result<Inferred> {
+        let a = &cx.a;
+        let x = cx.input(0)?;
+        let w = cx.input(1)?;
+        spatial_rank(a, x)?;
+        if w.shape.len() != x.shape.len() {
+            return Err(a.error(format!(
+                "weight shape {:?} does not match input {:?}",
+                w.shape, x.shape
+            )));
+        }
+        let group = a.int("group", 1).max(1) as u64;
+        if w.shape[0] != x.shape[1] || !x.shape[1].is_multiple_of(group) {
+            return Err(a.error(format!(
+                "input channels {} do not match weight {:?} with group {group}",
+                x.shape[1], w.shape
+            )));
+        }
+        let kernel: Vec<u64> = a
+            .ints("kernel_shape")
+            .map(|k| k.iter().map(|&v| v.max(1) as u64).collect())
+            .unwrap_or_else(|| w.shape[2..].to_vec());
+        let mut out = vec![x.shape[0], w.shape[1].saturating_mul(group)];
+        out.extend(Self::spatial(cx, x, &kernel)?);
+        // Every input element is spread over a kernel of output elements for each output
+        // channel of its group.
+        let spread = product(&kernel).saturating_mul(w.shape[1]);
+        let flops = x.elements().saturating_mul(spread).saturating_mul(2);
+        let bias = if cx.has_input(2) { product(&out) } else { 0 };
+        Inferred::one(x.dtype, out, flops.saturating_add(bias))
+    }
+
+    fn learnable(&self, _input: usize) -> bool {
+        true
     }
 }
 
