@@ -9,7 +9,8 @@ writes OUT_DIR/logic_generate.onnx (opset 17): comparisons, logic and selection 
 export-time shape arithmetic that must fold away (Shape, Equal, ConstantOfShape, Where, Range);
 and OUT_DIR/norm_upsample.onnx (opset 18): InstanceNormalization, ConvTranspose (stride 2,
 pads, output_padding), LayerNormalization, SpaceToDepth, DepthToSpace, CumSum, ReduceL2,
-Hardmax, ArgMax (an int64 second output).
+Hardmax, ArgMax (an int64 second output); and OUT_DIR/select_einsum.onnx (opset 17): TopK,
+GatherElements, GatherND, ScatterND, ScatterElements, Einsum.
 """
 import os
 import sys
@@ -124,10 +125,55 @@ def norm_upsample():
     return model
 
 
+def select_einsum():
+    """Index picking and placing (TopK, GatherElements, GatherND, ScatterND, ScatterElements)
+    and an Einsum contraction."""
+    rng = np.random.default_rng(5)
+    inits = [
+        const("k", np.array([3], dtype=np.int64)),
+        const("w", (rng.standard_normal((6, 5)) * 0.5).astype(np.float32)),
+        const("nd", np.array([[0, 1], [0, 3]], dtype=np.int64)),
+        const("at", np.array([[0, 0]], dtype=np.int64)),
+        const("s0", np.array([0], dtype=np.int64)),
+        const("s1", np.array([1], dtype=np.int64)),
+        const("two", np.float32(2.0)),
+    ]
+    nodes = [
+        helper.make_node("TopK", ["x", "k"], ["vals", "idx"], axis=-1),
+        helper.make_node("GatherElements", ["x", "idx"], ["ge"], axis=2),
+        helper.make_node("Sub", ["vals", "ge"], ["diff"]),
+        helper.make_node("Einsum", ["x", "w"], ["e"], equation="bij,jk->bik"),
+        helper.make_node("GatherND", ["e", "nd"], ["g"]),
+        helper.make_node("Slice", ["g", "s0", "s1", "s0"], ["upd"]),
+        helper.make_node("ScatterND", ["e", "at", "upd"], ["snd"]),
+        helper.make_node("Mul", ["vals", "two"], ["v2"]),
+        helper.make_node("ScatterElements", ["x", "idx", "v2"], ["se"], axis=2),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "select_einsum",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4, 6])],
+        [
+            helper.make_tensor_value_info("snd", TensorProto.FLOAT, [1, 4, 5]),
+            helper.make_tensor_value_info("se", TensorProto.FLOAT, [1, 4, 6]),
+            helper.make_tensor_value_info("diff", TensorProto.FLOAT, [1, 4, 3]),
+        ],
+        inits,
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.checker.check_model(model, full_check=True)
+    return model
+
+
 def main():
     out = sys.argv[1]
     os.makedirs(out, exist_ok=True)
-    for name, make in [("logic_generate", logic_generate), ("norm_upsample", norm_upsample)]:
+    for name, make in [
+        ("logic_generate", logic_generate),
+        ("norm_upsample", norm_upsample),
+        ("select_einsum", select_einsum),
+    ]:
         path = os.path.join(out, name + ".onnx")
         onnx.save(make(), path)
         print("wrote", path)

@@ -135,3 +135,21 @@ fn normalisation_upsampling_and_index_ops_import_split_and_run_exactly() {
     let model = dir.path().join("norm_upsample.onnx");
     check(&python, &model, &ops, 12, "1, 4, 8, 8");
 }
+
+#[test]
+fn index_selection_and_einsum_ops_import_split_and_run_exactly() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(python) = make_models(dir.path()) else {
+        return;
+    };
+    let ops = [
+        "TopK",
+        "GatherElements",
+        "Einsum",
+        "GatherND",
+        "ScatterND",
+        "ScatterElements",
+    ];
+    let model = dir.path().join("select_einsum.onnx");
+    check(&python, &model, &ops, 9, "1, 4, 6");
+}

@@ -5,6 +5,7 @@
 //! `register_all_ops`); the importer, the unsupported-operator error and the tiler all read the
 //! one registry, so the list of supported operators cannot drift from what is implemented.
 
+mod einsum;
 mod elementwise;
 mod generate;
 mod layout;
@@ -14,6 +15,7 @@ mod norm;
 mod rearrange;
 mod reduce;
 mod resize;
+mod select;
 mod window;
 
 use crate::attributes::Attributes;
@@ -206,6 +208,8 @@ impl Registry {
         generate::register(&mut r);
         norm::register(&mut r);
         rearrange::register(&mut r);
+        select::register(&mut r);
+        einsum::register(&mut r);
         r
     }
 }

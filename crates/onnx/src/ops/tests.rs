@@ -477,3 +477,103 @@ fn conv_transpose_normalisations_and_rearrangements() {
     .unwrap_err();
     assert!(e.to_string().contains("out of range"), "{e}");
 }
+
+fn string(name: &str, v: &str) -> AttributeProto {
+    AttributeProto {
+        name: name.into(),
+        s: v.as_bytes().to_vec(),
+        r#type: 3,
+        ..Default::default()
+    }
+}
+
+#[test]
+fn index_selection_and_einsum_shapes() {
+    let mut topk = node("TopK", vec![int("axis", 1)]);
+    topk.output = vec!["v".into(), "i".into()];
+    let r = infer(&topk, 17, &[act(&[2, 10, 3]), ints_const(&[1], &[4])]).unwrap();
+    assert_eq!(r.outputs[0], (DType::F32, vec![2, 4, 3]));
+    assert_eq!(r.outputs[1], (DType::I64, vec![2, 4, 3]));
+    let e = infer(&topk, 17, &[act(&[2, 10, 3]), ints_const(&[1], &[11])]).unwrap_err();
+    assert!(e.to_string().contains("k = 11"), "{e}");
+    let e = infer(&topk, 17, &[act(&[2, 10, 3]), act(&[1])]).unwrap_err();
+    assert!(e.to_string().contains("must be a constant"), "{e}");
+
+    let idx = |shape: &[u64]| {
+        Some(Val {
+            dtype: DType::I64,
+            shape: shape.to_vec(),
+            value: None,
+        })
+    };
+    let r = infer(
+        &node("GatherElements", vec![int("axis", 1)]),
+        17,
+        &[act(&[2, 5]), idx(&[2, 3])],
+    )
+    .unwrap();
+    assert_eq!(r.outputs[0].1, vec![2, 3]);
+    // GatherND with a batch axis: [2, 3, 4, 5] data, [2, 6, 2] indices -> [2, 6, 5].
+    let r = infer(
+        &node("GatherND", vec![int("batch_dims", 1)]),
+        17,
+        &[act(&[2, 3, 4, 5]), idx(&[2, 6, 2])],
+    )
+    .unwrap();
+    assert_eq!(r.outputs[0].1, vec![2, 6, 5]);
+    let e = infer(&node("GatherND", vec![]), 17, &[act(&[2, 3]), idx(&[4, 3])]).unwrap_err();
+    assert!(e.to_string().contains("do not fit"), "{e}");
+    let r = infer(
+        &node("ScatterND", vec![]),
+        17,
+        &[act(&[4, 5]), idx(&[2, 1]), act(&[2, 5])],
+    )
+    .unwrap();
+    assert_eq!(r.outputs[0].1, vec![4, 5]);
+    let e = infer(
+        &node("ScatterND", vec![]),
+        17,
+        &[act(&[4, 5]), idx(&[2, 1]), act(&[2, 4])],
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("updates"), "{e}");
+    let e = infer(
+        &node("ScatterElements", vec![]),
+        17,
+        &[act(&[4, 5]), idx(&[2, 2]), act(&[2, 3])],
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("do not fit"), "{e}");
+
+    // Attention scores: batch, heads, queries x keys.
+    let r = infer(
+        &node("Einsum", vec![string("equation", "bhqd, bhkd -> bhqk")]),
+        17,
+        &[act(&[1, 12, 197, 64]), act(&[1, 12, 197, 64])],
+    )
+    .unwrap();
+    assert_eq!(r.outputs[0].1, vec![1, 12, 197, 197]);
+    assert_eq!(r.flops, 2 * 12 * 197 * 197 * 64);
+    // Implicit output: the subscripts seen once, sorted.
+    let r = infer(
+        &node("Einsum", vec![string("equation", "ij,jk")]),
+        17,
+        &[act(&[2, 3]), act(&[3, 4])],
+    )
+    .unwrap();
+    assert_eq!(r.outputs[0].1, vec![2, 4]);
+    let e = infer(
+        &node("Einsum", vec![string("equation", "ij,jk->ik")]),
+        17,
+        &[act(&[2, 3]), act(&[4, 4])],
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("subscript 'j' is 3 and 4"), "{e}");
+    let e = infer(
+        &node("Einsum", vec![string("equation", "...ij->...ji")]),
+        17,
+        &[act(&[2, 3])],
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("ellipses"), "{e}");
+}
