@@ -789,17 +789,20 @@ impl ClusterDriver {
                 // A node the deployment gives no work only needs it to probe its links: one
                 // hanging or dying meanwhile is left to the heartbeats (and re-admission).
                 if !suspect.contains(&r.name) {
-                    quick(&r.name, call).await?;
+                    if let Err(e) = quick(&r.name, call).await {
+                        tracing::warn!(node = %r.name, "deployment left out: {e}");
+                    }
                 }
                 continue;
             }
-            match tokio::time::timeout(DEPLOY_CALL.min(self.timeout), call).await {
+            let limit = DEPLOY_CALL.min(self.timeout);
+            match tokio::time::timeout(limit, call).await {
                 Ok(Ok(_)) => {}
                 Ok(Err(s)) => return Err(status_err(&r.name, s)),
                 Err(_) => {
                     return Err(RuntimeError::Connect {
                         worker: r.name.clone(),
-                        message: format!("no answer to the deployment within {DEPLOY_CALL:?}"),
+                        message: format!("no answer to the deployment within {limit:?}"),
                     })
                 }
             }

@@ -105,6 +105,7 @@ impl pb::control_server::Control for ControlService {
             holds_session,
             sessions: sessions as u32,
             deployments: deployments as u32,
+            instance: self.worker.instance(),
         }))
     }
 

@@ -55,6 +55,8 @@ pub enum Beat {
         /// Whether the node holds the session (false before the device opened it there, and
         /// after the node restarted or the lease ran out).
         holds: bool,
+        /// The node process's instance (0 when unknown): a new one is a restart.
+        instance: u64,
     },
     /// No answer within the timeout.
     Late,
@@ -114,6 +116,8 @@ pub struct Beats {
     /// Whether the node has held the session: from then on, an answer without it means the
     /// node lost it.
     held: bool,
+    /// The instance the node answered with last (0: none yet).
+    instance: u64,
     health: NodeHealth,
 }
 
@@ -124,6 +128,7 @@ impl Beats {
             config,
             late_in_a_row: 0,
             held: false,
+            instance: 0,
             health: NodeHealth::Up,
         }
     }
@@ -131,18 +136,19 @@ impl Beats {
     /// The node's health after heartbeat `b` at `now`; `Some` when it changed.
     pub fn record(&mut self, b: Beat, now: Instant) -> Option<NodeHealth> {
         let next = match b {
-            Beat::Answered { holds: true } => {
+            Beat::Answered { holds, instance } => {
                 self.late_in_a_row = 0;
-                self.held = true;
-                NodeHealth::Up
-            }
-            Beat::Answered { holds: false } => {
-                self.late_in_a_row = 0;
+                let new_process = self.instance != 0 && instance != 0 && instance != self.instance;
+                if instance != 0 {
+                    self.instance = instance;
+                }
+                let lost = new_process || (self.held && !holds);
+                self.held |= holds;
                 match &self.health {
-                    // Once restarted, it stays so until the session is open there again.
+                    // Once restarted, it stays so until the device re-admits it.
                     NodeHealth::Restarted { .. } => return None,
-                    _ if self.held => NodeHealth::Restarted { since: now },
-                    // The device has not opened its session there yet.
+                    _ if lost => NodeHealth::Restarted { since: now },
+                    // Up; or not yet holding a session the device has not opened there yet.
                     _ => NodeHealth::Up,
                 }
             }
@@ -175,6 +181,13 @@ impl Beats {
     /// The node's health now.
     pub fn health(&self) -> &NodeHealth {
         &self.health
+    }
+
+    /// The device re-admitted the node (its session open there again): up.
+    pub fn readmitted(&mut self) {
+        if matches!(self.health, NodeHealth::Restarted { .. }) {
+            self.health = NodeHealth::Up;
+        }
     }
 }
 
@@ -279,11 +292,24 @@ async fn heartbeat(
     let mut beats = Beats::new(config);
     loop {
         tokio::time::sleep(config.interval).await;
+        // The device marks a re-admitted node up in the table; only it clears a restart.
+        if table
+            .lock()
+            .expect("not poisoned")
+            .get(&name)
+            .is_some_and(NodeHealth::is_up)
+        {
+            beats.readmitted();
+        }
         let call = client.hello(hello.clone());
         let beat = match tokio::time::timeout(config.timeout, call).await {
-            Ok(Ok(r)) => Beat::Answered {
-                holds: r.into_inner().holds_session,
-            },
+            Ok(Ok(r)) => {
+                let r = r.into_inner();
+                Beat::Answered {
+                    holds: r.holds_session,
+                    instance: r.instance,
+                }
+            }
             Ok(Err(s)) if s.code() == tonic::Code::Unavailable => {
                 Beat::Refused(s.message().to_string())
             }
@@ -291,6 +317,7 @@ async fn heartbeat(
             // holds the session is unknown, so nothing changes on that account.
             Ok(Err(_)) => Beat::Answered {
                 holds: beats.held && !matches!(beats.health(), NodeHealth::Restarted { .. }),
+                instance: 0,
             },
             Err(_) => Beat::Late,
         };
@@ -318,7 +345,16 @@ mod tests {
     fn a_refused_connection_is_down_at_once_and_late_answers_after_the_misses() {
         let now = Instant::now();
         let mut b = Beats::new(HealthConfig::default());
-        assert_eq!(b.record(Beat::Answered { holds: true }, now), None);
+        assert_eq!(
+            b.record(
+                Beat::Answered {
+                    holds: true,
+                    instance: 1
+                },
+                now
+            ),
+            None
+        );
         assert!(matches!(
             b.record(Beat::Refused("reset".into()), now),
             Some(NodeHealth::Down { .. })
@@ -326,12 +362,27 @@ mod tests {
         // Still down: no change reported.
         assert_eq!(b.record(Beat::Refused("reset".into()), now), None);
         assert!(matches!(
-            b.record(Beat::Answered { holds: true }, now),
+            b.record(
+                Beat::Answered {
+                    holds: true,
+                    instance: 1
+                },
+                now
+            ),
             Some(NodeHealth::Up)
         ));
         // One late heartbeat is noise; two in a row are a hung node.
         assert_eq!(b.record(Beat::Late, now), None);
-        assert_eq!(b.record(Beat::Answered { holds: true }, now), None);
+        assert_eq!(
+            b.record(
+                Beat::Answered {
+                    holds: true,
+                    instance: 1
+                },
+                now
+            ),
+            None
+        );
         assert_eq!(b.record(Beat::Late, now), None);
         match b.record(Beat::Late, now) {
             Some(NodeHealth::Down { cause, .. }) => assert!(cause.contains("2 heartbeats")),
@@ -345,25 +396,85 @@ mod tests {
         let now = Instant::now();
         let mut b = Beats::new(HealthConfig::default());
         // Before the device opens its session there, no session is expected.
-        assert_eq!(b.record(Beat::Answered { holds: false }, now), None);
-        assert_eq!(b.record(Beat::Answered { holds: true }, now), None);
+        assert_eq!(
+            b.record(
+                Beat::Answered {
+                    holds: false,
+                    instance: 1
+                },
+                now
+            ),
+            None
+        );
+        assert_eq!(
+            b.record(
+                Beat::Answered {
+                    holds: true,
+                    instance: 1
+                },
+                now
+            ),
+            None
+        );
         // Restarted between two heartbeats: it answers, without the session.
         assert!(matches!(
-            b.record(Beat::Answered { holds: false }, now),
+            b.record(
+                Beat::Answered {
+                    holds: false,
+                    instance: 1
+                },
+                now
+            ),
             Some(NodeHealth::Restarted { .. })
         ));
-        assert_eq!(b.record(Beat::Answered { holds: false }, now), None);
-        assert!(b.health().answers() && !b.health().is_up());
-        // Re-admitted: the session is open there again.
         assert_eq!(
-            b.record(Beat::Answered { holds: true }, now),
-            Some(NodeHealth::Up)
+            b.record(
+                Beat::Answered {
+                    holds: false,
+                    instance: 1
+                },
+                now
+            ),
+            None
         );
+        assert!(b.health().answers() && !b.health().is_up());
+        // Something opened the session there again: still restarted until re-admitted.
+        assert_eq!(
+            b.record(
+                Beat::Answered {
+                    holds: true,
+                    instance: 1
+                },
+                now
+            ),
+            None
+        );
+        b.readmitted();
+        assert!(b.health().is_up());
+        // A new process that already holds a session (re-opened by an emulation or a
+        // deployment before this heartbeat): restarted all the same.
+        assert!(matches!(
+            b.record(
+                Beat::Answered {
+                    holds: true,
+                    instance: 2
+                },
+                now
+            ),
+            Some(NodeHealth::Restarted { .. })
+        ));
+        b.readmitted();
         // Killed, then back without the session: restarted, not merely up.
         assert!(b.record(Beat::Refused("reset".into()), now).is_some());
         assert!(!b.health().answers());
         assert!(matches!(
-            b.record(Beat::Answered { holds: false }, now),
+            b.record(
+                Beat::Answered {
+                    holds: false,
+                    instance: 1
+                },
+                now
+            ),
             Some(NodeHealth::Restarted { .. })
         ));
     }

@@ -133,9 +133,9 @@ impl SessionTable {
         Ok(s)
     }
 
-    /// Session `id`, opened for `caller` with `state` if it is new. A new session past
-    /// [`MAX_SESSIONS`] takes the place of the longest idle one, if one is idle for
-    /// [`SESSION_IDLE`]; otherwise it is refused.
+    /// Session `id`, opened for `caller` with `state` if it is new (or its lease ran out). A
+    /// new session past [`MAX_SESSIONS`] takes the place of the expired ones; with none, it is
+    /// refused.
     pub fn open(
         &mut self,
         id: SessionId,

@@ -72,6 +72,8 @@ pub struct Worker {
     pub io_timeout: Duration,
     /// Bound on an idle connection (no request) before the worker drops it.
     pub idle_timeout: Duration,
+    /// Random per process, told in the hello: a restart changes it.
+    instance: u64,
 }
 
 impl Worker {
@@ -92,6 +94,7 @@ impl Worker {
             tls: None,
             io_timeout: Duration::from_secs(30),
             idle_timeout: Duration::from_secs(3600),
+            instance: rand::random(),
         }
     }
 
@@ -196,6 +199,11 @@ impl Worker {
             .lock()
             .expect("not poisoned")
             .renew(session, caller, lease, now)
+    }
+
+    /// This worker's instance: random per process, so a restart changes it.
+    pub fn instance(&self) -> u64 {
+        self.instance
     }
 
     /// The sessions this node holds and the deployments they keep, across all devices.

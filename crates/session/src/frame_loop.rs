@@ -91,7 +91,9 @@ pub struct PhaseLog {
 pub struct FaultLog {
     /// When it was due, seconds from the start.
     pub at_s: f64,
-    /// When it was done, seconds from the start.
+    /// When it was started, seconds from the start.
+    pub started_s: f64,
+    /// When it was done (a restarted node listens again), seconds from the start.
     pub applied_s: f64,
     /// What was done.
     pub fault: Fault,
@@ -319,6 +321,8 @@ struct RunState {
     /// Frames whose failure came in, held until the heartbeats have had time to say whether a
     /// node died under them (then they are fed again): frame -> (reason, when, seconds).
     doubtful: BTreeMap<u64, (String, f64)>,
+    /// Faults being done (a restart takes a moment), with their log to finish.
+    injecting: Vec<(JoinHandle<Result<()>>, FaultLog)>,
     report: LoopReport,
 }
 
@@ -342,6 +346,7 @@ impl RunState {
             awaiting_first: Vec::new(),
             aliases: HashMap::new(),
             doubtful: BTreeMap::new(),
+            injecting: Vec::new(),
             report: LoopReport::default(),
         }
     }
@@ -448,6 +453,10 @@ impl FrameLoop<'_, '_> {
         report.produced = self.run.queue.arrived();
         report.blocked = self.run.queue.blocked();
         report.frames.sort_by_key(|f| f.frame);
+        // Logged as they finished; reported in the order they were done.
+        report
+            .faults
+            .sort_by(|a, b| a.started_s.total_cmp(&b.started_s));
         report
     }
 
@@ -475,10 +484,12 @@ impl FrameLoop<'_, '_> {
                 && self.run.in_flight.is_empty()
                 && self.run.queue.waiting() == 0
                 && self.run.pending.is_none()
+                && self.run.injecting.is_empty()
             {
                 return Ok(());
             }
             self.apply_conditions(now).await?;
+            self.finish_injections().await?;
             if producing {
                 self.produce(frames, now);
             }
@@ -526,15 +537,37 @@ impl FrameLoop<'_, '_> {
             }
             if let Some((fault, node)) = c.fault {
                 tracing::info!(node = %node, "trace fault: {fault}");
-                self.session.inject(fault, &node).await?;
-                let applied_s = self.run.secs(Instant::now());
-                self.run.report.faults.push(FaultLog {
-                    at_s: c.at_s,
-                    applied_s,
-                    fault,
-                    node,
-                });
+                let handle = self.session.start_inject(fault, &node)?;
+                let started_s = self.run.secs(Instant::now());
+                self.run.injecting.push((
+                    handle,
+                    FaultLog {
+                        at_s: c.at_s,
+                        started_s,
+                        applied_s: f64::NAN,
+                        fault,
+                        node,
+                    },
+                ));
             }
+        }
+        Ok(())
+    }
+
+    /// Faults being done that have finished: logged, or the run's error when one failed.
+    async fn finish_injections(&mut self) -> Result<()> {
+        let mut i = 0;
+        while i < self.run.injecting.len() {
+            if !self.run.injecting[i].0.is_finished() {
+                i += 1;
+                continue;
+            }
+            let (handle, mut log) = self.run.injecting.remove(i);
+            handle
+                .await
+                .map_err(|e| SessionError::Task(e.to_string()))??;
+            log.applied_s = self.run.secs(Instant::now());
+            self.run.report.faults.push(log);
         }
         Ok(())
     }

@@ -78,20 +78,22 @@ impl Session {
         self.faults = Some(Arc::new(Mutex::new(player)));
     }
 
-    /// Does `fault` to `node` now, off the async threads (a restart waits for the node to
-    /// listen again).
-    pub async fn inject(&mut self, fault: Fault, node: &str) -> Result<()> {
+    /// Starts doing `fault` to `node`, off the async threads (a restart waits for the node to
+    /// listen again), so frames keep flowing meanwhile; the handle says how it went.
+    pub fn start_inject(
+        &mut self,
+        fault: Fault,
+        node: &str,
+    ) -> Result<tokio::task::JoinHandle<Result<()>>> {
         let player = self.faults.clone().ok_or_else(|| {
             SessionError::invalid(format!(
                 "the trace does {fault} to {node}, but this session has no way to fault nodes"
             ))
         })?;
         let node = node.to_string();
-        tokio::task::spawn_blocking(move || {
+        Ok(tokio::task::spawn_blocking(move || {
             player.lock().expect("not poisoned").inject(fault, &node)
-        })
-        .await
-        .map_err(|e| SessionError::Task(e.to_string()))?
+        }))
     }
 
     /// Undoes what the faults left (stopped nodes resumed, dead ones restarted), then waits

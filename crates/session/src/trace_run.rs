@@ -648,10 +648,19 @@ pub struct FaultFigure {
     pub readmitted_ms: Option<f64>,
     /// Frames fed from this fault to the next (or the end) that failed.
     pub failed: usize,
-    /// Median latency of the frames fed in the 5 s before the fault (ms).
+    /// Median latency of the frames fed in the 5 s before the fault (ms; NaN when none was
+    /// answered, `null` in JSON).
+    #[serde(deserialize_with = "nan_if_null")]
     pub before_ms: f64,
-    /// Worst latency of the frames fed in the 5 s from the fault on (ms).
+    /// Worst latency of the frames fed in the 5 s from the fault on (ms; NaN when none).
+    #[serde(deserialize_with = "nan_if_null")]
     pub worst_after_ms: f64,
+}
+
+/// A figure JSON wrote as `null` (serde_json's NaN) read back as NaN.
+fn nan_if_null<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<f64, D::Error> {
+    use serde::Deserialize;
+    Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
 }
 
 /// Each fault of a run's trace with what it cost ([`FaultFigure`]).
@@ -661,8 +670,8 @@ pub fn fault_figures(r: &TraceReport) -> Vec<FaultFigure> {
         .iter()
         .enumerate()
         .map(|(i, f)| {
-            let t = f.applied_s;
-            let next = r.faults.get(i + 1).map_or(f64::INFINITY, |n| n.applied_s);
+            let t = f.started_s;
+            let next = r.faults.get(i + 1).map_or(f64::INFINITY, |n| n.started_s);
             // The fail-over this fault caused: one around its node whose latest fault before
             // it (a resume causes none) is this one.
             let caused_by = |o: &FailOverLog| {
@@ -670,7 +679,7 @@ pub fn fault_figures(r: &TraceReport) -> Vec<FaultFigure> {
                     .iter()
                     .enumerate()
                     .filter(|(_, g)| g.node == f.node && g.fault != Fault::Resume)
-                    .rfind(|(_, g)| g.applied_s <= o.down_s + 0.05)
+                    .rfind(|(_, g)| g.started_s <= o.down_s + 0.05)
                     .map(|(j, _)| j)
             };
             let failover = r
@@ -735,6 +744,7 @@ mod tests {
     fn fault(at: f64, fault: Fault, node: &str) -> FaultLog {
         FaultLog {
             at_s: at,
+            started_s: at,
             applied_s: at,
             fault,
             node: node.into(),

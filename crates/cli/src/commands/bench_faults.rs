@@ -51,7 +51,9 @@ pub fn run(trace: Option<PathBuf>, model: String, fps: f64, rounds: usize) -> Re
         }
         let reports: Vec<Value> =
             serde_json::from_str(&std::fs::read_to_string(&json).context("reading the run")?)?;
-        let r = &reports[0];
+        let r = reports
+            .first()
+            .context("the run reported no strategy over the trace")?;
         let frames = r["frames"].as_array().map_or(&[][..], |f| f.as_slice());
         fed += r["fed"].as_u64().unwrap_or(0);
         answered += frames.len() as u64;

@@ -122,7 +122,17 @@ impl Op for Unary {
             ConstData::F32(v) => {
                 ConstData::F32(v.iter().map(|&e| f(f64::from(e)) as f32).collect())
             }
-            ConstData::I64(v) => ConstData::I64(v.iter().map(|&e| f(e as f64) as i64).collect()),
+            // Integers exactly: rounding keeps them, the others have integer forms.
+            ConstData::I64(v) => {
+                let g = |e: i64| match cx.node.op_type.as_str() {
+                    "Sign" => Some(e.signum()),
+                    "Neg" => e.checked_neg(),
+                    "Abs" => e.checked_abs(),
+                    _ => Some(e),
+                };
+                let r: Option<Vec<i64>> = v.iter().map(|&e| g(e)).collect();
+                ConstData::I64(r.ok_or_else(|| cx.error("integer overflow in a constant"))?)
+            }
         };
         cx.folded(out, data)
     }

@@ -480,10 +480,24 @@ impl Op for Pad {
             cx.const_ints(1, "pads")?
         }
         .ok_or_else(|| cx.error("pads are required"))?;
-        if cx.opset >= 18 && cx.has_input(3) {
-            return Err(cx.error("the axes input of Pad is not supported"));
-        }
         let r = x.shape.len();
+        // From opset 18 the pads may cover only the axes given (begins, then ends).
+        let pads = match cx.const_ints(3, "axes")? {
+            Some(axes) if cx.opset >= 18 => {
+                if pads.len() != 2 * axes.len() {
+                    return Err(cx.error(format!("pads {pads:?} do not match axes {axes:?}")));
+                }
+                let mut full = vec![0i64; 2 * r];
+                for (k, &a) in axes.iter().enumerate() {
+                    let i = normalize_axis(a, r)
+                        .ok_or_else(|| cx.error(format!("axis {a} out of range for rank {r}")))?;
+                    full[i] = pads[k];
+                    full[r + i] = pads[axes.len() + k];
+                }
+                full
+            }
+            _ => pads,
+        };
         if pads.len() != 2 * r {
             return Err(cx.error(format!("pads {pads:?} do not match rank {r}")));
         }

@@ -1,9 +1,9 @@
 //! Comparisons, logic and selection: Equal, Less, Greater, LessOrEqual, GreaterOrEqual, And,
 //! Or, Xor, Not, Where, Mod. Exporters emit them in shape arithmetic (`Where(Equal(shape, 0),
 //! ...)`), so each folds when its operands are constants; with activations they stay layers
-//! (Not tiles per element; the broadcasting ones, like Add, do not tile yet).
+//! (none tiles yet: tiles are cut from float maps, and the broadcasting ones are like Add).
 
-use super::{broadcast, Ctx, Inferred, Op, Registry, Tiling};
+use super::{broadcast, Ctx, Inferred, Op, Registry};
 use crate::const_tensor::{ConstData, ConstTensor};
 use crate::error::Result;
 use tiersplit_graph::DType;
@@ -40,7 +40,7 @@ fn broadcast_of(cx: &Ctx, want: usize) -> Result<Vec<u64>> {
 /// broadcast to `shape`; `None` when any is not constant or the broadcast is not a plain
 /// scalar-or-same-shape one.
 fn const_operands(cx: &Ctx, shape: &[u64]) -> Option<Vec<Vec<f64>>> {
-    let n: u64 = shape.iter().product();
+    let n = count(shape);
     let values = cx.const_values()?;
     values
         .into_iter()
@@ -57,6 +57,33 @@ fn const_operands(cx: &Ctx, shape: &[u64]) -> Option<Vec<Vec<f64>>> {
             }
         })
         .collect()
+}
+
+/// Operand values when all are int64 constants, broadcast to `shape` as in
+/// [`const_operands`]: exact where f64 is not (beyond 2^53, as `i64::MAX` sentinels are).
+fn const_i64_operands(cx: &Ctx, shape: &[u64]) -> Option<Vec<Vec<i64>>> {
+    let all: Vec<usize> = (0..cx.inputs.len()).collect();
+    const_i64_operands_of(cx, shape, &all)
+}
+
+/// [`const_i64_operands`] of inputs `which` only.
+fn const_i64_operands_of(cx: &Ctx, shape: &[u64], which: &[usize]) -> Option<Vec<Vec<i64>>> {
+    let n = count(shape);
+    let values = cx.const_values()?;
+    which
+        .iter()
+        .map(|&i| values.get(i).copied().flatten())
+        .map(|v| match &v?.data {
+            ConstData::I64(x) if x.len() == 1 => Some(vec![x[0]; n as usize]),
+            ConstData::I64(x) if x.len() as u64 == n => Some(x.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The element count of a broadcast shape, which the importer bounds after inference.
+fn count(shape: &[u64]) -> u64 {
+    shape.iter().fold(1u64, |n, &d| n.saturating_mul(d))
 }
 
 /// Folded booleans (stored as 0 and 1).
@@ -93,19 +120,27 @@ struct Compare(Cmp);
 impl Op for Compare {
     fn infer(&self, cx: &Ctx) -> Result<Inferred> {
         let shape = broadcast_of(cx, 2)?;
-        let n = shape.iter().product();
+        let n = count(&shape);
         Inferred::one(DType::Bool, shape, n)
     }
 
     fn fold(&self, cx: &Ctx, out: &Inferred) -> Result<Option<Vec<ConstTensor>>> {
         let c = self.0;
-        fold_bools(cx, out, |v| match c {
-            Cmp::Eq => v[0] == v[1],
-            Cmp::Lt => v[0] < v[1],
-            Cmp::Gt => v[0] > v[1],
-            Cmp::Le => v[0] <= v[1],
-            Cmp::Ge => v[0] >= v[1],
-        })
+        let holds = |o: std::cmp::Ordering| match c {
+            Cmp::Eq => o.is_eq(),
+            Cmp::Lt => o.is_lt(),
+            Cmp::Gt => o.is_gt(),
+            Cmp::Le => o.is_le(),
+            Cmp::Ge => o.is_ge(),
+        };
+        if let Some(ops) = const_i64_operands(cx, &out.outputs[0].1) {
+            let r = (0..ops[0].len())
+                .map(|i| i64::from(holds(ops[0][i].cmp(&ops[1][i]))))
+                .collect();
+            return cx.folded(out, ConstData::I64(r));
+        }
+        // NaN compares false, as in ONNX.
+        fold_bools(cx, out, |v| v[0].partial_cmp(&v[1]).is_some_and(holds))
     }
 }
 
@@ -125,7 +160,7 @@ impl Op for BoolOp {
         if cx.operands().iter().any(|v| v.dtype != DType::Bool) {
             return Err(cx.error("operands must be boolean"));
         }
-        let n = shape.iter().product();
+        let n = count(&shape);
         Inferred::one(DType::Bool, shape, n)
     }
 
@@ -157,10 +192,6 @@ impl Op for Not {
     fn fold(&self, cx: &Ctx, out: &Inferred) -> Result<Option<Vec<ConstTensor>>> {
         fold_bools(cx, out, |v| v[0] == 0.0)
     }
-
-    fn tiling(&self) -> Tiling {
-        Tiling::Elementwise
-    }
 }
 
 /// `Where(condition, x, y)`: x where the condition holds, y elsewhere, broadcast.
@@ -179,12 +210,28 @@ impl Op for Where {
                 x.dtype, y.dtype
             )));
         }
-        let n = shape.iter().product();
+        let n = count(&shape);
         Inferred::one(x.dtype, shape, n)
     }
 
     fn fold(&self, cx: &Ctx, out: &Inferred) -> Result<Option<Vec<ConstTensor>>> {
-        let Some(ops) = const_operands(cx, &out.outputs[0].1) else {
+        let shape = &out.outputs[0].1;
+        if let (Some(cond), Some(xy)) = (
+            const_operands(cx, shape),
+            const_i64_operands_of(cx, shape, &[1, 2]),
+        ) {
+            let r = (0..cond[0].len())
+                .map(|i| {
+                    if cond[0][i] != 0.0 {
+                        xy[0][i]
+                    } else {
+                        xy[1][i]
+                    }
+                })
+                .collect();
+            return cx.folded(out, ConstData::I64(r));
+        }
+        let Some(ops) = const_operands(cx, shape) else {
             return Ok(None);
         };
         let pick = |i: usize| {
@@ -217,7 +264,7 @@ impl Op for Mod {
         if fmod == 0 && matches!(x.dtype, DType::F32 | DType::F64 | DType::F16) {
             return Err(cx.error("fmod must be 1 for floating-point operands"));
         }
-        let n = shape.iter().product();
+        let n = count(&shape);
         Inferred::one(x.dtype, shape, n)
     }
 
@@ -228,9 +275,11 @@ impl Op for Mod {
         let fmod = cx.a.int("fmod", 0) == 1;
         let n = ops[0].len();
         if !fmod {
+            let ints = const_i64_operands(cx, &out.outputs[0].1)
+                .ok_or_else(|| cx.error("fmod = 0 needs integer operands"))?;
             let r: Option<Vec<i64>> = (0..n)
                 .map(|i| {
-                    let (a, b) = (ops[0][i] as i64, ops[1][i] as i64);
+                    let (a, b) = (ints[0][i], ints[1][i]);
                     // Python's remainder: the sign of the divisor.
                     a.checked_rem(b).map(|r| {
                         if r != 0 && (r < 0) != (b < 0) {

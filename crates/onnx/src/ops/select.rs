@@ -75,7 +75,10 @@ impl Op for GatherNd {
             return Err(cx.error("indices must have rank 1 or more"));
         };
         let depth = depth as usize;
-        if b >= idx.shape.len() || b + depth > data.shape.len() || data.shape[..b] != idx.shape[..b]
+        if depth == 0
+            || b >= idx.shape.len()
+            || b + depth > data.shape.len()
+            || data.shape[..b] != idx.shape[..b]
         {
             return Err(cx.error(format!(
                 "indices {:?} do not fit data {:?} with batch_dims {b}",

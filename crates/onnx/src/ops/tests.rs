@@ -253,8 +253,7 @@ fn comparisons_logic_and_where_fold_shape_arithmetic() {
     );
     assert_eq!(folds_to("Xor", vec![], &[a.clone(), b]).1, [0, 1, 1, 0]);
     assert_eq!(folds_to("Not", vec![], &[a]).1, [0, 0, 1, 1]);
-    // On activations: a boolean layer of the broadcast shape; broadcasting ones do not tile
-    // (as Add), Not does.
+    // On activations: a boolean layer of the broadcast shape, not tiled (tiles are f32 maps).
     let r = infer(
         &node("Greater", vec![]),
         17,
@@ -263,7 +262,13 @@ fn comparisons_logic_and_where_fold_shape_arithmetic() {
     .unwrap();
     assert_eq!(r.outputs[0], (DType::Bool, vec![1, 8, 4, 4]));
     assert_eq!(tiling("Greater"), Tiling::None);
-    assert_eq!(tiling("Not"), Tiling::Elementwise);
+    assert_eq!(tiling("Not"), Tiling::None);
+    // Integers beyond f64's 53 bits compare exactly (i64::MAX is the exporters' "to the end").
+    let big = ints_const(&[2], &[i64::MAX, i64::MAX - 1]);
+    assert_eq!(
+        folds_to("Equal", vec![], &[big, ints_const(&[], &[i64::MAX])]).1,
+        [1, 0]
+    );
     let e = infer(&node("Not", vec![]), 17, &[act(&[4])]).unwrap_err();
     assert!(e.to_string().contains("boolean"), "{e}");
     let e = infer(
@@ -404,6 +409,14 @@ fn conv_transpose_normalisations_and_rearrangements() {
     )
     .unwrap_err();
     assert!(e.to_string().contains("leave no output"), "{e}");
+    // A kernel_shape that does not fit the weight is an error, not a panic.
+    let e = infer(
+        &node("ConvTranspose", vec![ints("kernel_shape", &[3])]),
+        17,
+        &[act(&[1, 1, 4, 4]), act(&[1, 1, 3, 3])],
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("does not fit weight"), "{e}");
 
     let d2s = infer(
         &node("DepthToSpace", vec![int("blocksize", 2)]),
@@ -523,6 +536,8 @@ fn index_selection_and_einsum_shapes() {
     assert_eq!(r.outputs[0].1, vec![2, 6, 5]);
     let e = infer(&node("GatherND", vec![]), 17, &[act(&[2, 3]), idx(&[4, 3])]).unwrap_err();
     assert!(e.to_string().contains("do not fit"), "{e}");
+    let e = infer(&node("GatherND", vec![]), 17, &[act(&[2, 3]), idx(&[4, 0])]).unwrap_err();
+    assert!(e.to_string().contains("do not fit"), "{e}");
     let r = infer(
         &node("ScatterND", vec![]),
         17,
@@ -576,4 +591,32 @@ fn index_selection_and_einsum_shapes() {
     )
     .unwrap_err();
     assert!(e.to_string().contains("ellipses"), "{e}");
+}
+
+#[test]
+fn pad_with_axes_pads_only_those() {
+    let r = infer(
+        &node("Pad", vec![]),
+        18,
+        &[
+            act(&[1, 3, 8, 8]),
+            ints_const(&[4], &[1, 2, 3, 4]),
+            None,
+            ints_const(&[2], &[2, -1]),
+        ],
+    )
+    .unwrap();
+    assert_eq!(r.outputs[0].1, vec![1, 3, 12, 14]);
+    let e = infer(
+        &node("Pad", vec![]),
+        18,
+        &[
+            act(&[1, 3, 8, 8]),
+            ints_const(&[2], &[1, 2]),
+            None,
+            ints_const(&[2], &[2, 3]),
+        ],
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("do not match axes"), "{e}");
 }

@@ -203,7 +203,7 @@ impl ConvTranspose {
                     .saturating_add(out_pad[i] as u64)
                     .saturating_add((kernel[i].saturating_sub(1)).saturating_mul(d))
                     .saturating_add(1);
-                let cut = (pads[i] + pads[sp + i]) as u64;
+                let cut = (pads[i] as u64).saturating_add(pads[sp + i] as u64);
                 full.checked_sub(cut).filter(|&o| o > 0).ok_or_else(|| {
                     a.error(format!("pads {pads:?} leave no output on spatial axis {i}"))
                 })
@@ -233,8 +233,14 @@ impl Op for ConvTranspose {
         }
         let kernel: Vec<u64> = a
             .ints("kernel_shape")
-            .map(|k| k.iter().map(|&v| v.max(1) as u64).collect())
+            .map(|k| k.iter().map(|&v| v.max(0) as u64).collect())
             .unwrap_or_else(|| w.shape[2..].to_vec());
+        if kernel.len() != w.shape.len() - 2 || kernel.contains(&0) {
+            return Err(a.error(format!(
+                "kernel {kernel:?} does not fit weight {:?}",
+                w.shape
+            )));
+        }
         let mut out = vec![x.shape[0], w.shape[1].saturating_mul(group)];
         out.extend(Self::spatial(cx, x, &kernel)?);
         // Every input element is spread over a kernel of output elements for each output
