@@ -127,6 +127,9 @@ pub struct Scenario {
     pub links: Vec<LinkSpec>,
 }
 
+/// Most nodes a scenario may have: planners keep per-tensor tables over pairs of nodes.
+pub const MAX_NODES: usize = 64;
+
 fn one() -> f64 {
     1.0
 }
@@ -169,6 +172,12 @@ impl Scenario {
         }
         if self.nodes.len() < 2 {
             return Err(field("nodes", "needs a device and at least one other node"));
+        }
+        if self.nodes.len() > MAX_NODES {
+            return Err(field(
+                "nodes",
+                format!("at most {MAX_NODES} nodes, got {}", self.nodes.len()),
+            ));
         }
         let devices = self.nodes.iter().filter(|n| n.tier == Tier::Device).count();
         if devices != 1 {

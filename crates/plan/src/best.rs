@@ -1,6 +1,7 @@
-use crate::evaluate::period;
+use crate::evaluate::Scorer;
 use crate::hpa_vsm::{edges_fastest_first, segmentations, with_stages, MAX_CHAINS};
-use crate::{all_baseline_planners, evaluate, tileable_runs, Plan, PlanError, Planner};
+use crate::net::Net;
+use crate::{all_baseline_planners, tileable_runs, Plan, PlanError, Planner};
 use tiersplit_cost::{Nanos, NodeId, Problem, Tier};
 
 /// What the combined planner minimises.
@@ -41,21 +42,24 @@ impl Best {
         }
     }
 
-    fn score(&self, p: &Problem, placement: &[NodeId]) -> Nanos {
-        self.score_plan(p, &Plan::new("best", placement.to_vec()))
+    fn score(&self, scorer: &mut Scorer, placement: &[NodeId]) -> Nanos {
+        match self.objective {
+            Objective::Makespan => scorer.makespan_of(placement),
+            Objective::Period => scorer.period_of(placement),
+        }
     }
 
-    fn score_plan(&self, p: &Problem, plan: &Plan) -> Nanos {
+    fn score_plan(&self, scorer: &mut Scorer, plan: &Plan) -> Nanos {
         match self.objective {
-            Objective::Makespan => evaluate(p, plan).makespan,
-            Objective::Period => period(p, plan),
+            Objective::Makespan => scorer.makespan(plan),
+            Objective::Period => scorer.period(plan),
         }
     }
 }
 
 /// `placement` with a chain of layers that sits on one edge node run as tiled stages across that
 /// node and the next fastest edge nodes, cut every way [`segmentations`] gives.
-fn tiling_variants(p: &Problem, algorithm: &str, placement: &[NodeId]) -> Vec<Plan> {
+fn tiling_variants(p: &Problem, net: &Net, algorithm: &str, placement: &[NodeId]) -> Vec<Plan> {
     let edges = edges_fastest_first(p);
     let mut out = Vec::new();
     if edges.len() < 2 {
@@ -87,7 +91,7 @@ fn tiling_variants(p: &Problem, algorithm: &str, placement: &[NodeId]) -> Vec<Pl
                 let nodes: Vec<NodeId> = std::iter::once(*node)
                     .chain(others[..k].iter().copied())
                     .collect();
-                out.extend(with_stages(p, algorithm, placement, &stages, &nodes));
+                out.extend(with_stages(p, net, algorithm, placement, &stages, &nodes));
             }
         }
     }
@@ -96,6 +100,25 @@ fn tiling_variants(p: &Problem, algorithm: &str, placement: &[NodeId]) -> Vec<Pl
 
 fn valid(p: &Problem, placement: &[NodeId]) -> bool {
     Plan::new("best", placement.to_vec()).validate(p).is_ok()
+}
+
+/// Whether a valid placement is still valid after the layers in `moved` moved to `to`: only
+/// the tensors they read and write can now flow backwards.
+fn still_valid(net: &Net, placement: &[NodeId], moved: &[usize], to: NodeId) -> bool {
+    let tier = net.tiers[to.0];
+    moved.iter().all(|&l| {
+        let reads_ok = net.inputs.row(l).iter().all(|&t| {
+            let from = net.producer[t].map_or(net.device, |u| placement[u]);
+            net.tiers[from.0] <= tier
+        });
+        reads_ok
+            && net.outputs.row(l).iter().all(|&t| {
+                net.consumers
+                    .row(t)
+                    .iter()
+                    .all(|&c| net.tiers[placement[c].0] >= tier)
+            })
+    })
 }
 
 /// Earliest-finish-time list scheduling in topological order, respecting tier order.
@@ -156,32 +179,47 @@ impl Planner for Best {
     }
 
     fn plan(&self, p: &Problem) -> Result<Plan, PlanError> {
-        let portfolio: Vec<Plan> = all_baseline_planners()
-            .iter()
-            .filter_map(|pl| pl.plan(p).ok())
-            .filter(|pl| pl.validate(p).is_ok())
-            .collect();
+        let portfolio = portfolio(p);
+        // A low-latency plan is often a good pipeline too.
+        let fast = (self.objective == Objective::Period).then(|| {
+            Best {
+                objective: Objective::Makespan,
+                budget: self.budget,
+            }
+            .search(p, &portfolio, None)
+            .placement
+        });
+        Ok(self.search(p, &portfolio, fast))
+    }
+}
+
+/// Every baseline planner's valid plan of `p`. DADS's dynamic rule is left out: its plan is
+/// DSL's or DSH's, both already in.
+fn portfolio(p: &Problem) -> Vec<Plan> {
+    all_baseline_planners()
+        .iter()
+        .filter(|pl| pl.name() != "dads")
+        .filter_map(|pl| pl.plan(p).ok())
+        .filter(|pl| pl.validate(p).is_ok())
+        .collect()
+}
+
+impl Best {
+    /// The search from the portfolio's plans, the list schedule and `extra`.
+    fn search(&self, p: &Problem, portfolio: &[Plan], extra: Option<Vec<NodeId>>) -> Plan {
         // Plans with tiled stages compete at the end; local search moves whole layers only.
-        let (tiled, untiled): (Vec<Plan>, Vec<Plan>) =
-            portfolio.into_iter().partition(|pl| !pl.tiled.is_empty());
-        let mut candidates: Vec<Vec<NodeId>> = untiled.into_iter().map(|pl| pl.placement).collect();
+        let (tiled, untiled): (Vec<&Plan>, Vec<&Plan>) =
+            portfolio.iter().partition(|pl| !pl.tiled.is_empty());
+        let mut candidates: Vec<Vec<NodeId>> =
+            untiled.into_iter().map(|pl| pl.placement.clone()).collect();
         candidates.push(list_schedule(p));
-        if self.objective == Objective::Period {
-            // A low-latency plan is often a good pipeline too.
-            candidates.push(
-                Best {
-                    objective: Objective::Makespan,
-                    budget: self.budget,
-                }
-                .plan(p)?
-                .placement,
-            );
-        }
+        candidates.extend(extra);
+        let mut scorer = Scorer::new(p);
         let (mut best, mut best_t) = candidates
             .into_iter()
             .filter(|c| valid(p, c))
             .map(|c| {
-                let t = self.score(p, &c);
+                let t = self.score(&mut scorer, &c);
                 (c, t)
             })
             .min_by_key(|(_, t)| *t)
@@ -190,6 +228,7 @@ impl Planner for Best {
         let n = p.layers.len();
         let succ = crate::decc::successors(p);
         let mut budget = self.budget;
+        let mut moved = Vec::new();
         let mut improved = true;
         while improved && budget > 0 {
             improved = false;
@@ -201,21 +240,24 @@ impl Planner for Best {
                     for block in [false, true] {
                         let mut cand = best.clone();
                         cand[l] = target;
+                        moved.clear();
+                        moved.push(l);
                         if block {
                             let from = best[l];
                             let mut stack = succ[l].clone();
                             while let Some(v) = stack.pop() {
                                 if cand[v] == from {
                                     cand[v] = target;
+                                    moved.push(v);
                                     stack.extend(&succ[v]);
                                 }
                             }
                         }
-                        if !valid(p, &cand) {
+                        if !still_valid(scorer.net(), &cand, &moved, target) {
                             continue;
                         }
                         budget = budget.saturating_sub(1);
-                        let t = self.score(p, &cand);
+                        let t = self.score(&mut scorer, &cand);
                         if t < best_t {
                             (best, best_t, improved) = (cand, t, true);
                             break;
@@ -225,17 +267,19 @@ impl Planner for Best {
             }
         }
         let mut result = Plan::new(self.name(), best.clone());
-        for mut plan in tiled
-            .into_iter()
-            .chain(tiling_variants(p, self.name(), &best))
+        for mut plan in
+            tiled
+                .into_iter()
+                .cloned()
+                .chain(tiling_variants(p, scorer.net(), self.name(), &best))
         {
-            let t = self.score_plan(p, &plan);
+            let t = self.score_plan(&mut scorer, &plan);
             if t < best_t {
                 plan.algorithm = self.name().to_string();
                 plan.notes.clear();
                 (result, best_t) = (plan, t);
             }
         }
-        Ok(result)
+        result
     }
 }

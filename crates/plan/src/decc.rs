@@ -1,4 +1,5 @@
-use crate::{evaluate, Plan, PlanError, Planner};
+use crate::evaluate::Scorer;
+use crate::{Plan, PlanError, Planner};
 use tiersplit_cost::{NodeId, Problem, Tier};
 
 /// DECC (delay-aware edge-cloud collaboration): a two-way edge/cloud split runs layers one
@@ -111,8 +112,8 @@ impl Planner for Decc {
         let e = p.main_node(Tier::Edge).ok_or(missing("edge"))?;
         let c = p.main_node(Tier::Cloud).ok_or(missing("cloud"))?;
         let n = p.layers.len();
-        let score =
-            |placement: &[NodeId]| evaluate(p, &Plan::new("decc", placement.to_vec())).makespan;
+        let mut scorer = Scorer::new(p);
+        let mut score = |placement: &[NodeId]| scorer.makespan_of(placement);
         // Chain splits between edge and cloud.
         let mut best: Vec<NodeId> = vec![e; n];
         let mut best_t = score(&best);

@@ -1,5 +1,5 @@
 use crate::dsl::{server_of, two_tier_cut};
-use crate::evaluate::period;
+use crate::evaluate::Scorer;
 use crate::{Plan, PlanError, Planner};
 use tiersplit_cost::Problem;
 
@@ -33,6 +33,7 @@ impl Planner for Dsh {
         let mut best: Option<(tiersplit_cost::Nanos, Plan)> = None;
         let mut seen = std::collections::HashSet::new();
         let mut tried = std::collections::HashSet::new();
+        let mut scorer = Scorer::new(p);
         // Grid points are log2 of (alpha, gamma).
         let mut try_point =
             |la: f64, lg: f64, best: &mut Option<(tiersplit_cost::Nanos, Plan)>| -> bool {
@@ -43,10 +44,9 @@ impl Planner for Dsh {
                 if !seen.insert(placement.clone()) {
                     return false;
                 }
-                let plan = Plan::new(self.name(), placement);
-                let t = period(p, &plan);
+                let t = scorer.period_of(&placement);
                 if best.as_ref().is_none_or(|(b, _)| t < *b) {
-                    *best = Some((t, plan));
+                    *best = Some((t, Plan::new(self.name(), placement)));
                     return true;
                 }
                 false

@@ -16,18 +16,12 @@ pub(crate) fn two_tier_cut(p: &Problem, server: NodeId, alpha: f64, gamma: f64) 
     let d = p.device;
     let mut c = CutGraph::new();
     let vars: Vec<_> = p.layers.iter().map(|_| c.var()).collect();
+    let back = outputs_back(p, &[server]);
     for (l, layer) in p.layers.iter().enumerate() {
         let mut on_device = (layer.time[d.0].0 as f64 * alpha) as i128;
-        let mut on_server = (layer.time[server.0].0 as f64 * gamma) as i128;
-        for t in p
-            .tensors
-            .iter()
-            .filter(|t| t.graph_output && t.producer == Some(l))
-        {
-            on_server += p.transfer_time(server, d, t.bytes).0 as i128;
-        }
+        let on_server = (layer.time[server.0].0 as f64 * gamma) as i128 + back[l][0] as i128;
         on_device = on_device.min(INF as i128);
-        on_server = on_server.min(INF as i128);
+        let on_server = on_server.min(INF as i128);
         // cost = on_device + (on_server - on_device) * x
         c.linear(vars[l], on_server - on_device);
     }
@@ -46,6 +40,20 @@ pub(crate) fn two_tier_cut(p: &Problem, server: NodeId, alpha: f64, gamma: f64) 
     vars.iter()
         .map(|v| if side[v.index()] { server } else { d })
         .collect()
+}
+
+/// For every layer, the time to bring the graph outputs it produces back to the device from
+/// each of `nodes`, in nanoseconds (what placing it there adds for its outputs).
+pub(crate) fn outputs_back(p: &Problem, nodes: &[NodeId]) -> Vec<Vec<u64>> {
+    let mut back = vec![vec![0u64; nodes.len()]; p.layers.len()];
+    for t in p.tensors.iter().filter(|t| t.graph_output) {
+        if let Some(l) = t.producer {
+            for (k, &n) in nodes.iter().enumerate() {
+                back[l][k] = back[l][k].saturating_add(p.transfer_time(n, p.device, t.bytes).0);
+            }
+        }
+    }
+    back
 }
 
 pub(crate) fn server_of(p: &Problem, algorithm: &'static str) -> Result<NodeId, PlanError> {

@@ -19,6 +19,16 @@ pub enum PlanError {
         /// Layers the model has.
         layers: usize,
     },
+    /// A layer is placed on a node the problem does not have.
+    #[error("plan places layer '{layer}' on node {node}, and the problem has {nodes} nodes")]
+    UnknownNode {
+        /// Name of the layer.
+        layer: String,
+        /// The node index the plan gives.
+        node: usize,
+        /// How many nodes the problem has.
+        nodes: usize,
+    },
     /// A tensor would flow to a lower tier than its producer's (cloud to edge, or anything
     /// to the device).
     #[error("plan is invalid: layer '{consumer}' on {consumer_tier} reads '{tensor}' from {producer_tier}: data may not flow back toward the device")]

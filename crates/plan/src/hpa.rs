@@ -1,5 +1,5 @@
 use crate::chain_sweep::ChainSweep;
-use crate::evaluate::{hops_time, hops_to};
+use crate::evaluate::Scorer;
 use crate::{Plan, PlanError, Planner};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -105,35 +105,17 @@ impl Hpa {
         Ok(best.1)
     }
 
-    /// Summed latency of a pair of split points, computed directly from the layers around the
-    /// points only changing what crosses them: O(layers + tensors) with no tables.
+    /// Summed latency of a pair of split points, by the evaluator, remembered per pair.
     fn cost(
         p: &Problem,
         s: SplitPoints,
+        scorer: &mut Scorer,
         memo: &mut HashMap<SplitPoints, Nanos>,
     ) -> Result<Nanos, PlanError> {
         if let Some(&t) = memo.get(&s) {
             return Ok(t);
         }
-        let placement = Hpa::placement(p, s)?;
-        let mut total = Nanos(0);
-        for (l, layer) in p.layers.iter().enumerate() {
-            total += layer.time[placement[l].0];
-        }
-        for t in &p.tensors {
-            let from = t.producer.map(|u| placement[u]).unwrap_or(p.device);
-            let back = t.graph_output.then_some(p.device);
-            total += hops_time(
-                p,
-                t.bytes,
-                &hops_to(
-                    p,
-                    t.bytes,
-                    from,
-                    t.consumers.iter().map(|&c| placement[c]).chain(back),
-                ),
-            );
-        }
+        let total = scorer.latency_sum_of(&Hpa::placement(p, s)?);
         memo.insert(s, total);
         Ok(total)
     }
@@ -147,11 +129,12 @@ impl Hpa {
     ) -> Result<(SplitPoints, Readjustment), PlanError> {
         let n = p.layers.len();
         let mut memo = HashMap::new();
+        let mut scorer = Scorer::new(p);
         let mut cur = SplitPoints {
             edge_from: from.edge_from.min(n),
             cloud_from: from.cloud_from.clamp(from.edge_from.min(n), n),
         };
-        let mut cur_t = Hpa::cost(p, cur, &mut memo)?;
+        let mut cur_t = Hpa::cost(p, cur, &mut scorer, &mut memo)?;
         // A few far anchors next to the local moves: collapsing the edge or the cloud part, or
         // one tier taking everything, escapes the plateaus a pure hill climb stalls on.
         let anchors = [
@@ -181,7 +164,7 @@ impl Hpa {
             },
         ];
         for a in anchors {
-            let t = Hpa::cost(p, a, &mut memo)?;
+            let t = Hpa::cost(p, a, &mut scorer, &mut memo)?;
             if t < cur_t {
                 (cur, cur_t) = (a, t);
             }
@@ -199,7 +182,7 @@ impl Hpa {
                     edge_from: i as usize,
                     cloud_from: j as usize,
                 };
-                let t = Hpa::cost(p, cand, &mut memo)?;
+                let t = Hpa::cost(p, cand, &mut scorer, &mut memo)?;
                 if t < cur_t {
                     (cur, cur_t, improved) = (cand, t, true);
                     break;

@@ -1,4 +1,6 @@
-use crate::{evaluate, tileable_runs, Hpa, Plan, PlanError, Planner, TiledStage};
+use crate::evaluate::Scorer;
+use crate::net::Net;
+use crate::{tileable_runs, Hpa, Plan, PlanError, Planner, TiledStage};
 use tiersplit_cost::{Nanos, NodeId, Problem, Tier};
 use tiersplit_tile::Grid;
 
@@ -29,6 +31,7 @@ pub(crate) fn edges_fastest_first(p: &Problem) -> Vec<NodeId> {
 /// the result is not a valid plan.
 pub(crate) fn with_stages(
     p: &Problem,
+    net: &Net,
     algorithm: &str,
     placement: &[NodeId],
     stages: &[&[usize]],
@@ -58,7 +61,7 @@ pub(crate) fn with_stages(
     // Valid by construction apart from the geometry (tiles on edge nodes, gathered on an edge
     // node that already held the chain); a full validation would double the search's cost.
     for stage in &plan.tiled {
-        stage.geometry(p).ok()?;
+        stage.geometry_in(p, net).ok()?;
     }
     Some(plan)
 }
@@ -130,7 +133,8 @@ impl Planner for HpaVsm {
     fn plan(&self, p: &Problem) -> Result<Plan, PlanError> {
         let points = Hpa::solve(p)?;
         let mut best = Plan::new(self.name(), Hpa::placement(p, points)?);
-        let mut best_t = evaluate(p, &best).makespan;
+        let mut scorer = Scorer::new(p);
+        let mut best_t = scorer.makespan(&best);
         let edges = edges_fastest_first(p);
         if edges.len() < 2 {
             best.notes
@@ -175,12 +179,17 @@ impl Planner for HpaVsm {
                             })
                             .collect();
                         for k in 2..=edges.len() {
-                            let Some(plan) =
-                                with_stages(p, self.name(), &placement, &stages, &edges[..k])
-                            else {
+                            let Some(plan) = with_stages(
+                                p,
+                                scorer.net(),
+                                self.name(),
+                                &placement,
+                                &stages,
+                                &edges[..k],
+                            ) else {
                                 continue;
                             };
-                            let t = evaluate(p, &plan).makespan;
+                            let t = scorer.makespan(&plan);
                             if t < best_t {
                                 (best, best_t) = (plan, t);
                             }

@@ -1,4 +1,5 @@
-use crate::tiled_stage::expand;
+use crate::net::Net;
+use crate::tiled_stage::{expand, expanded_placement};
 use crate::{PlanError, TiledStage};
 use serde::{Deserialize, Serialize};
 use tiersplit_cost::{NodeId, Problem};
@@ -68,25 +69,25 @@ impl Plan {
                 layers: p.layers.len(),
             });
         }
-        if !self.tiled.is_empty() {
-            let (p2, plan2) = expand(p, self)?;
-            return plan2.validate(&p2);
+        if let Some((l, n)) = self
+            .placement
+            .iter()
+            .enumerate()
+            .find(|(_, n)| n.0 >= p.nodes.len())
+        {
+            return Err(PlanError::UnknownNode {
+                layer: p.layers[l].name.clone(),
+                node: n.0,
+                nodes: p.nodes.len(),
+            });
         }
-        for t in &p.tensors {
-            let from = t.producer.map(|l| self.placement[l]).unwrap_or(p.device);
-            for &c in &t.consumers {
-                let to = self.placement[c];
-                if p.nodes[to.0].tier < p.nodes[from.0].tier {
-                    return Err(PlanError::Backward {
-                        tensor: t.name.clone(),
-                        consumer: p.layers[c].name.clone(),
-                        consumer_tier: p.nodes[to.0].tier.to_string(),
-                        producer_tier: p.nodes[from.0].tier.to_string(),
-                    });
-                }
-            }
+        let net = Net::of(p);
+        if self.tiled.is_empty() {
+            return net.check_tiers(p, &self.placement);
         }
-        Ok(())
+        let (tiled, pinned) = expand(p, &net, self)?;
+        let placement: Vec<NodeId> = expanded_placement(&tiled, &pinned, &self.placement).collect();
+        tiled.check_tiers(p, &placement)
     }
 
     /// Number of layers on each node.

@@ -1,7 +1,8 @@
+use crate::net::{Net, NetBuilder};
 use crate::{Plan, PlanError};
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
-use tiersplit_cost::{Nanos, NodeId, Problem, ProblemLayer, ProblemTensor};
+use tiersplit_cost::{Nanos, NodeId, Problem};
 use tiersplit_graph::Bytes;
 use tiersplit_tile::{plan_tiles, Grid, SpatialOp, TilePlan};
 
@@ -58,8 +59,13 @@ pub fn tileable_runs(p: &Problem) -> Vec<Vec<usize>> {
 impl TiledStage {
     /// The stage's tile geometry, after checking it is a tileable chain with one tile per node.
     pub fn geometry(&self, p: &Problem) -> Result<TilePlan, PlanError> {
+        self.geometry_in(p, &Net::of(p))
+    }
+
+    /// [`TiledStage::geometry`] with the problem's net already built.
+    pub(crate) fn geometry_in(&self, p: &Problem, net: &Net) -> Result<TilePlan, PlanError> {
         let bad = |msg: String| PlanError::BadTiledStage(msg);
-        let (inputs, outputs) = p.layer_io();
+        let (inputs, outputs) = (&net.inputs, &net.outputs);
         let first = *self.layers.first().ok_or(bad("no layers".into()))?;
         let mut ops: Vec<SpatialOp> = Vec::with_capacity(self.layers.len());
         for (k, &l) in self.layers.iter().enumerate() {
@@ -70,15 +76,15 @@ impl TiledStage {
             let op = layer
                 .spatial
                 .ok_or_else(|| bad(format!("layer '{}' cannot be tiled", layer.name)))?;
-            if inputs[l].len() != 1 || outputs[l].len() != 1 {
+            if inputs.row(l).len() != 1 || outputs.row(l).len() != 1 {
                 return Err(bad(format!(
                     "layer '{}' must read and write one feature map",
                     layer.name
                 )));
             }
             if k > 0 {
-                let prev = &p.tensors[outputs[self.layers[k - 1]][0]];
-                if inputs[l][0] != outputs[self.layers[k - 1]][0]
+                let prev = &p.tensors[outputs.row(self.layers[k - 1])[0]];
+                if inputs.row(l)[0] != outputs.row(self.layers[k - 1])[0]
                     || prev.consumers.len() != 1
                     || prev.graph_output
                 {
@@ -106,7 +112,7 @@ impl TiledStage {
                 self.nodes.len()
             )));
         }
-        let hw = p.tensors[inputs[first][0]]
+        let hw = p.tensors[inputs.row(first)[0]]
             .hw
             .ok_or_else(|| bad("the stage input is not a feature map".into()))?;
         plan_tiles(&ops, hw, &self.grid).map_err(|e| bad(e.to_string()))
@@ -124,6 +130,11 @@ fn stage_membership(p: &Problem, plan: &Plan) -> Result<Vec<Option<usize>>, Plan
     let mut stage_of: Vec<Option<usize>> = vec![None; p.layers.len()];
     for (s, stage) in plan.tiled.iter().enumerate() {
         for &l in &stage.layers {
+            if l >= p.layers.len() {
+                return Err(PlanError::BadTiledStage(format!(
+                    "layer index {l} out of range"
+                )));
+            }
             if stage_of[l].replace(s).is_some() {
                 return Err(PlanError::BadTiledStage(format!(
                     "layer '{}' is in two tiled stages",
@@ -143,7 +154,7 @@ fn stage_membership(p: &Problem, plan: &Plan) -> Result<Vec<Option<usize>>, Plan
 
 /// Time of one tile of a stage on node `n`: each layer's time scaled by the tile's share of
 /// that layer's output.
-fn tile_time(p: &Problem, stage: &TiledStage, g: &TilePlan, tile: usize, n: usize) -> Nanos {
+fn tile_time(net: &Net, stage: &TiledStage, g: &TilePlan, tile: usize, n: NodeId) -> Nanos {
     stage
         .layers
         .iter()
@@ -152,132 +163,152 @@ fn tile_time(p: &Problem, stage: &TiledStage, g: &TilePlan, tile: usize, n: usiz
         .map(|(k, (&sl, lt))| {
             let (h, w) = g.sizes[k + 1];
             let share = (lt.output_rows.len() * lt.output_cols.len()) as f64 / (h * w) as f64;
-            Nanos((p.layers[sl].time[n].0 as f64 * share).round() as u64)
+            Nanos((net.time(sl, n).0 as f64 * share).round() as u64)
         })
         .sum()
 }
 
-pub(crate) fn expand(p: &Problem, plan: &Plan) -> Result<(Problem, Plan), PlanError> {
-    let (inputs, outputs) = p.layer_io();
-    let stage_of = stage_membership(p, plan)?;
-    let geometry = plan
-        .tiled
-        .iter()
-        .map(|stage| stage.geometry(p))
-        .collect::<Result<Vec<_>, _>>()?;
-    let mut layers: Vec<ProblemLayer> = Vec::new();
-    let mut placement: Vec<NodeId> = Vec::new();
-    // New index of every kept layer; a stage's last layer maps to its gather layer.
-    let mut new_index: Vec<Option<usize>> = vec![None; p.layers.len()];
-    // (first tile layer, gather layer) of each stage.
+/// A tensor's share of its bytes for a tile of `rows` x `cols` of its map.
+fn share(net: &Net, t: usize, rows: u64, cols: u64) -> Bytes {
+    let (h, w) = net.hw[t].expect("checked: stage tensors are feature maps");
+    Bytes((net.bytes[t].0 as f64 * (rows * cols) as f64 / (h * w) as f64).round() as u64)
+}
+
+/// The layers of the expanded net: kept layers as they are, each stage as one layer per tile
+/// and a gather layer where its first layer was. Returns (new index of every kept layer, with a
+/// stage's last layer mapped to its gather layer; (first tile layer, gather layer) per stage).
+fn expand_layers(
+    b: &mut NetBuilder,
+    base: &Net,
+    plan: &Plan,
+    stage_of: &[Option<usize>],
+    geometry: &[TilePlan],
+    pinned: &mut Vec<Option<NodeId>>,
+) -> (Vec<Option<usize>>, Vec<(usize, usize)>) {
+    let mut new_index: Vec<Option<usize>> = vec![None; base.layers()];
     let mut stage_layers: Vec<(usize, usize)> = vec![(0, 0); plan.tiled.len()];
-    for l in 0..p.layers.len() {
+    let nodes = (0..base.nodes).map(NodeId);
+    for l in 0..base.layers() {
         match stage_of[l] {
             None => {
-                new_index[l] = Some(layers.len());
-                layers.push(p.layers[l].clone());
-                placement.push(plan.placement[l]);
+                new_index[l] = Some(b.layer(l, nodes.clone().map(|n| base.time(l, n))));
+                pinned.push(None);
             }
             Some(s) if plan.tiled[s].layers[0] == l => {
                 let stage = &plan.tiled[s];
                 let g = &geometry[s];
-                let first = layers.len();
+                let mut first = usize::MAX;
                 for i in 0..g.tiles.len() {
-                    let time = (0..p.nodes.len())
-                        .map(|n| tile_time(p, stage, g, i, n))
-                        .collect();
-                    layers.push(ProblemLayer {
-                        name: format!("{} tile {i}", p.layers[l].name),
-                        op: "Tile".into(),
-                        time,
-                        spatial: None,
-                    });
-                    placement.push(stage.nodes[i]);
+                    let time = nodes.clone().map(|n| tile_time(base, stage, g, i, n));
+                    first = first.min(b.layer(l, time));
+                    pinned.push(Some(stage.nodes[i]));
                 }
-                let gather = layers.len();
-                layers.push(ProblemLayer {
-                    name: format!("{} gather", p.layers[l].name),
-                    op: "Gather".into(),
-                    time: vec![Nanos(0); p.nodes.len()],
-                    spatial: None,
-                });
-                placement.push(stage.nodes[0]);
+                let gather = b.layer(l, nodes.clone().map(|_| Nanos(0)));
+                pinned.push(Some(stage.nodes[0]));
                 stage_layers[s] = (first, gather);
                 new_index[*stage.layers.last().expect("checked")] = Some(gather);
             }
             Some(_) => {}
         }
     }
-    let mut tensors: Vec<ProblemTensor> = Vec::new();
-    let share = |t: &ProblemTensor, rows: u64, cols: u64| {
-        let (h, w) = t.hw.expect("checked: stage tensors are feature maps");
-        Bytes((t.bytes.0 as f64 * (rows * cols) as f64 / (h * w) as f64).round() as u64)
-    };
-    for (ti, t) in p.tensors.iter().enumerate() {
-        let producer_stage = t.producer.and_then(|u| stage_of[u]);
+    (new_index, stage_layers)
+}
+
+/// Rewrites a plan with tiled stages as an equivalent placement without them on a derived
+/// net, which depends on the stages only: returned with the node of each tile and gather
+/// layer (`None` for the layers the plan's placement places; see [`expanded_placement`]).
+/// Each stage becomes one layer per tile (its share of every layer's time, by output
+/// area) reading its input region and writing its output region, plus a zero-time gather
+/// layer on the stage's first node. The evaluator then prices halos, scatter, gather and
+/// parallel tiles with the same schedule as everything else.
+pub(crate) fn expand(
+    p: &Problem,
+    base: &Net,
+    plan: &Plan,
+) -> Result<(Net, Vec<Option<NodeId>>), PlanError> {
+    let stage_of = stage_membership(p, plan)?;
+    let geometry = plan
+        .tiled
+        .iter()
+        .map(|stage| stage.geometry_in(p, base))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut b = NetBuilder::new(p);
+    let mut pinned = Vec::with_capacity(base.layers() + plan.tiled.len() * 8);
+    let (new_index, stage_layers) =
+        expand_layers(&mut b, base, plan, &stage_of, &geometry, &mut pinned);
+    let mut readers = Vec::new();
+    for t in 0..base.tensors() {
+        let producer_stage = base.producer[t].and_then(|u| stage_of[u]);
         let internal = producer_stage.is_some_and(|s| {
-            t.producer != plan.tiled[s].layers.last().copied() // an intermediate of the chain
+            base.producer[t] != plan.tiled[s].layers.last().copied() // an intermediate of the chain
         });
         if internal {
             continue;
         }
-        let mut nt = t.clone();
-        nt.producer = t.producer.map(|u| new_index[u].expect("kept or gathered"));
-        nt.consumers = t
-            .consumers
-            .iter()
-            .filter(|&&c| stage_of[c].is_none())
-            .map(|&c| new_index[c].expect("kept"))
-            .collect();
-        let producer = nt.producer;
-        tensors.push(nt);
+        let producer = base.producer[t].map(|u| new_index[u].expect("kept or gathered"));
+        readers.clear();
+        readers.extend(
+            base.consumers
+                .row(t)
+                .iter()
+                .filter(|&&c| stage_of[c].is_none())
+                .map(|&c| new_index[c].expect("kept")),
+        );
+        b.tensor(
+            t,
+            base.bytes[t],
+            producer,
+            base.graph_output[t],
+            base.hw[t],
+            &readers,
+        );
         // Scatter: this tensor feeds a stage.
-        for &c in &t.consumers {
+        for &c in base.consumers.row(t) {
             if let Some(s) = stage_of[c] {
-                debug_assert_eq!(inputs[c], vec![ti]);
+                debug_assert_eq!(base.inputs.row(c), &[t]);
                 let (first, _) = stage_layers[s];
                 for (i, tile) in geometry[s].tiles.iter().enumerate() {
                     let (rows, cols) = tile.input();
-                    tensors.push(ProblemTensor {
-                        name: format!("{} tile {i}", t.name),
-                        bytes: share(t, rows.len(), cols.len()),
+                    let (r, c) = (rows.len(), cols.len());
+                    b.tensor(
+                        t,
+                        share(base, t, r, c),
                         producer,
-                        consumers: vec![first + i],
-                        graph_output: false,
-                        hw: Some((rows.len(), cols.len())),
-                    });
+                        false,
+                        Some((r, c)),
+                        &[first + i],
+                    );
                 }
             }
         }
         // Gather: this tensor is a stage's output, assembled from the tiles' outputs.
         if let Some(s) = producer_stage {
             let (first, gather) = stage_layers[s];
-            debug_assert_eq!(outputs[t.producer.expect("produced")], vec![ti]);
             for (i, tile) in geometry[s].tiles.iter().enumerate() {
                 let (rows, cols) = tile.output();
-                tensors.push(ProblemTensor {
-                    name: format!("{} tile {i}", t.name),
-                    bytes: share(t, rows.len(), cols.len()),
-                    producer: Some(first + i),
-                    consumers: vec![gather],
-                    graph_output: false,
-                    hw: Some((rows.len(), cols.len())),
-                });
+                let (r, c) = (rows.len(), cols.len());
+                b.tensor(
+                    t,
+                    share(base, t, r, c),
+                    Some(first + i),
+                    false,
+                    Some((r, c)),
+                    &[gather],
+                );
             }
         }
     }
-    let expanded = Problem {
-        layers,
-        tensors,
-        ..p.clone()
-    };
-    Ok((
-        expanded,
-        Plan {
-            algorithm: plan.algorithm.clone(),
-            placement,
-            notes: vec![],
-            tiled: vec![],
-        },
-    ))
+    Ok((b.finish(), pinned))
+}
+
+/// The placement on an expanded net of a plan whose placement is `placement`.
+pub(crate) fn expanded_placement<'a>(
+    net: &'a Net,
+    pinned: &'a [Option<NodeId>],
+    placement: &'a [NodeId],
+) -> impl Iterator<Item = NodeId> + 'a {
+    pinned
+        .iter()
+        .zip(&net.layer_origin)
+        .map(|(pin, &l)| pin.unwrap_or(placement[l]))
 }

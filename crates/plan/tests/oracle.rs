@@ -134,6 +134,22 @@ fn arb_problem(two_tier: bool) -> impl Strategy<Value = Problem> {
         )
 }
 
+/// [`arb_problem`]'s three tiers with a direct device-cloud link too, at any rate: quicker or
+/// slower than through the edge.
+fn arb_problem_direct() -> impl Strategy<Value = Problem> {
+    (arb_problem(false), 0.5f64..500.0, 0u64..30).prop_map(|(mut p, mbps, ms)| {
+        for (from, to) in [(0, 2), (2, 0)] {
+            p.links.push(LinkCost {
+                from: NodeId(from),
+                to: NodeId(to),
+                bandwidth: Bandwidth::from_mbps(mbps),
+                latency: Nanos(ms * 1_000_000),
+            });
+        }
+        p
+    })
+}
+
 fn cloud(p: &Problem) -> NodeId {
     NodeId(p.nodes.len() - 1)
 }
@@ -160,9 +176,31 @@ proptest! {
     fn exact_three_tier_is_optimal(p in arb_problem(false)) {
         let plan = ExactThreeTier.plan(&p).unwrap();
         plan.validate(&p).unwrap();
+        prop_assert!(plan.notes.is_empty(), "{:?}", plan.notes);
         let all: Vec<NodeId> = p.node_ids().collect();
         let (_, best) = oracle::best_by(&p, &all, |pr| pr.latency_sum).unwrap();
         prop_assert_eq!(evaluate(&p, &plan).latency_sum, best.latency_sum);
+    }
+
+    /// With a direct device-cloud link the cut's bound holds, a plan that meets it is the
+    /// optimum, and no two-tier cut is better.
+    #[test]
+    fn exact_three_tier_is_bounded_on_any_topology(p in arb_problem_direct()) {
+        let cut = ExactThreeTier::solve(&p).unwrap();
+        cut.plan.validate(&p).unwrap();
+        let all: Vec<NodeId> = p.node_ids().collect();
+        let (_, best) = oracle::best_by(&p, &all, |pr| pr.latency_sum).unwrap();
+        prop_assert_eq!(evaluate(&p, &cut.plan).latency_sum, cut.latency_sum);
+        prop_assert!(cut.lower_bound <= best.latency_sum, "bound {} above the optimum {}", cut.lower_bound, best.latency_sum);
+        prop_assert!(best.latency_sum <= cut.latency_sum);
+        prop_assert_eq!(cut.proven, cut.plan.notes.is_empty());
+        if cut.proven {
+            prop_assert_eq!(cut.latency_sum, best.latency_sum);
+        }
+        for two_tier in [&Dsl as &dyn Planner, &tiersplit_plan::Neurosurgeon] {
+            let t = evaluate(&p, &two_tier.plan(&p).unwrap()).latency_sum;
+            prop_assert!(cut.latency_sum <= t, "{} beat exact-3tier: {} < {}", two_tier.name(), t, cut.latency_sum);
+        }
     }
 
     #[test]
