@@ -304,3 +304,55 @@ fn bad_scenarios_and_algorithms_are_named() {
         stderr(&out)
     );
 }
+
+/// A cost graph written by `plan --json` plans the same from the file alone: same problem,
+/// same plans, same predictions; a broken file is refused naming the field.
+#[test]
+fn a_problem_file_plans_like_its_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = dir.path().join("first.json");
+    let second = dir.path().join("second.json");
+    let scenario = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scenarios/d3-2edge.toml");
+    let out = tiersplit(&[
+        "plan",
+        "zoo:googlenet",
+        "--scenario",
+        scenario.to_str().unwrap(),
+        "--estimate-gflops",
+        "20",
+        "--json",
+        first.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = tiersplit(&[
+        "plan",
+        "--problem",
+        first.to_str().unwrap(),
+        "--json",
+        second.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("PREDICTED"), "{}", stdout(&out));
+    let read =
+        |p: &Path| -> Value { serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap() };
+    let (a, b) = (read(&first), read(&second));
+    assert_eq!(a["problem"], b["problem"]);
+    assert_eq!(a["plans"], b["plans"]);
+    assert!(a["plans"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|p| !p["tiled"].as_array().unwrap().is_empty()));
+
+    let mut broken = a.clone();
+    broken["problem"]["layers"][3]["time"] = serde_json::json!([1, 2]);
+    let bad = dir.path().join("bad.json");
+    std::fs::write(&bad, broken.to_string()).unwrap();
+    let out = tiersplit(&["plan", "--problem", bad.to_str().unwrap()]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("problem.layers[3].time: 2 entries for 4 nodes"),
+        "{}",
+        stderr(&out)
+    );
+}

@@ -20,6 +20,17 @@ pub enum CostError {
     /// Tiling geometry was given for a different number of layers than the problem has.
     #[error("tiling geometry: {0}")]
     Geometry(String),
+    /// A problem file is not JSON.
+    #[error("problem file is not valid JSON: {0}")]
+    ProblemJson(String),
+    /// A problem field is missing or has an invalid value.
+    #[error("problem field {field}: {msg}")]
+    ProblemField {
+        /// Path of the field, such as `layers[3].time`.
+        field: String,
+        /// What is wrong with it.
+        msg: String,
+    },
     /// Two nodes are joined neither directly nor through one relay node.
     #[error("no route from node {from} to node {to}: add a link between them")]
     NoRoute {

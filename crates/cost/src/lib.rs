@@ -15,6 +15,7 @@
 mod error;
 mod link_cost;
 mod problem;
+mod problem_file;
 mod profile;
 mod scenario;
 mod survivors;
@@ -23,7 +24,8 @@ mod units;
 pub use error::CostError;
 pub use link_cost::LinkCost;
 pub use problem::{NodeId, Problem, ProblemLayer, ProblemNode, ProblemTensor};
+pub use problem_file::{PLANS_FORMAT, PROBLEM_FORMAT};
 pub use profile::{LayerTime, Profile, PROFILE_FORMAT};
-pub use scenario::{AcceleratorName, EngineName, LinkSpec, NodeSpec, Scenario, Tier};
+pub use scenario::{AcceleratorName, EngineName, LinkSpec, NodeSpec, Scenario, Tier, MAX_NODES};
 pub use survivors::Survivors;
 pub use units::{Bandwidth, Nanos};

@@ -5,6 +5,7 @@ use tiersplit_graph::Bytes;
 /// The cost model of one directed link: a message of `b` bytes takes
 /// `latency + b / bandwidth`, where latency is half the round trip plus a per-message overhead.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct LinkCost {
     /// Sending node.
     pub from: NodeId,

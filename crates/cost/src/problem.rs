@@ -11,6 +11,7 @@ pub struct NodeId(pub usize);
 
 /// One machine of a [`Problem`], in the scenario's node order.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ProblemNode {
     /// The node's name in the scenario.
     pub name: String,
@@ -20,6 +21,7 @@ pub struct ProblemNode {
 
 /// One layer of a [`Problem`], with its time on every node.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ProblemLayer {
     /// The layer's name in the model graph.
     pub name: String,
@@ -35,6 +37,7 @@ pub struct ProblemLayer {
 
 /// A tensor that may cross the network: a layer output or a graph input.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ProblemTensor {
     /// The tensor's name in the model graph.
     pub name: String,
@@ -54,6 +57,7 @@ pub struct ProblemTensor {
 /// Everything a planner needs, the same for every planner: per-layer time on every node, the
 /// tensors with their sizes, and the links. Serialisable, so a plan can be checked by anyone.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Problem {
     /// Name of the model graph.
     pub model: String,

@@ -32,6 +32,7 @@ pub const TARGETS: &[Target] = &[
     ("scenario_toml", scenario_toml),
     ("trace_toml", trace_toml),
     ("onnx_model", onnx_model),
+    ("problem_json", problem_json),
 ];
 
 /// The scenario traces are checked against (the shipped local cluster).
@@ -157,6 +158,20 @@ pub fn trace_toml(data: &[u8]) {
     }
 }
 
+/// A problem file: read, checked, and when that works, planned by the quick planners and
+/// scored.
+pub fn problem_json(data: &[u8]) {
+    use tiersplit_plan::{evaluate, Dsl, ExactThreeTier, Neurosurgeon, Planner};
+    if let Ok(Ok(p)) = std::str::from_utf8(data).map(tiersplit_cost::Problem::from_json) {
+        let planners: [&dyn Planner; 3] = [&Neurosurgeon, &Dsl, &ExactThreeTier];
+        for planner in planners {
+            if let Ok(plan) = planner.plan(&p) {
+                let _ = evaluate(&p, &plan);
+            }
+        }
+    }
+}
+
 /// An ONNX file: imported, and when that works, written back as the folded model.
 pub fn onnx_model(data: &[u8]) {
     if let Ok(m) = OnnxModel::from_bytes(data, &ImportOptions::default()) {
@@ -178,6 +193,7 @@ pub fn seeds(name: &str) -> Vec<Vec<u8>> {
             include_bytes!("../../../traces/edge-overload.toml").to_vec(),
         ],
         "onnx_model" => vec![small_cnn()],
+        "problem_json" => vec![PROBLEM.as_bytes().to_vec()],
         _ => Vec::new(),
     }
 }
@@ -189,6 +205,20 @@ const DEPLOYMENT: &str = r#"{"id":"t","session":"000102030405060708090a0b0c0d0e0
  "routes":[{"tensor":"x","from":"device","to":"device","crop":[0,2,0,4],"deliver_as":"a"},
            {"tensor":"x","from":"device","to":"device","crop":[2,4,0,4],"deliver_as":"b"}],
  "sink":"device","inputs":["x"],"outputs":["y"]}"#;
+
+const PROBLEM: &str = r#"{"format":"tiersplit-problem/1","model":"m","scenario":"s",
+ "nodes":[{"name":"d","tier":"device"},{"name":"e","tier":"edge"},{"name":"c","tier":"cloud"}],
+ "device":0,
+ "layers":[{"name":"a","op":"Conv","time":[9000000,2000000,1000000]},
+           {"name":"b","op":"Relu","time":[100000,20000,10000]}],
+ "tensors":[{"name":"x","bytes":600000,"producer":null,"consumers":[0],"graph_output":false},
+            {"name":"y","bytes":20000,"producer":0,"consumers":[1],"graph_output":false},
+            {"name":"z","bytes":4000,"producer":1,"consumers":[],"graph_output":true}],
+ "links":[{"from":0,"to":1,"bandwidth":6250000.0,"latency":2000000},
+          {"from":1,"to":0,"bandwidth":6250000.0,"latency":2000000},
+          {"from":1,"to":2,"bandwidth":1250000.0,"latency":20000000},
+          {"from":2,"to":1,"bandwidth":1250000.0,"latency":20000000}],
+ "frame_rate":10.0}"#;
 
 const EMULATION: &str = r#"{"links":[{"from":"device","to":"edge0","mbps":100.0,"delay_ms":5.0}],
  "slowdown":{"device":8.0,"edge0":2.0}}"#;

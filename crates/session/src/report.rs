@@ -71,7 +71,7 @@ pub fn plans_json(problem: &Problem, chosen: &str, plans: &[(String, Plan, Predi
             })
         })
         .collect();
-    json!({"format": "tiersplit-plan/1", "chosen": chosen, "problem": problem, "plans": plans})
+    json!({"format": tiersplit_cost::PLANS_FORMAT, "chosen": chosen, "problem": problem, "plans": plans})
 }
 
 /// Graphviz DOT of the layer DAG, each layer coloured by the tier of its node, edges that cross

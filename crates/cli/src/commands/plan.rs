@@ -5,7 +5,8 @@ use crate::profile_args::ProfileArgs;
 use anyhow::{Context, Result};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use tiersplit_plan::planner_by_name;
+use tiersplit_cost::Problem;
+use tiersplit_plan::{planner_by_name, Plan};
 use tiersplit_session::{
     placement_summary, plan_dot, plans_json, uplink_bytes, ModelSource, Predicted, Setting,
 };
@@ -13,10 +14,15 @@ use tiersplit_session::{
 #[derive(clap::Args)]
 pub struct Args {
     /// An .onnx file, or zoo:NAME for a built-in model.
-    model: String,
+    #[arg(required_unless_present = "problem")]
+    model: Option<String>,
     /// Scenario TOML (see scenarios/ and docs/scenarios.md).
-    #[arg(long)]
-    scenario: PathBuf,
+    #[arg(long, required_unless_present = "problem")]
+    scenario: Option<PathBuf>,
+    /// Plan a cost graph instead of a model on a scenario: a problem file, or what `--json`
+    /// wrote (docs/problem.md).
+    #[arg(long, conflicts_with_all = ["model", "scenario", "dot", "profile", "estimate_gflops", "input_shape"])]
+    problem: Option<PathBuf>,
     /// The algorithm whose plan is shown and written (all are compared in the table).
     #[arg(long, default_value = "best")]
     algo: String,
@@ -33,16 +39,35 @@ pub struct Args {
 }
 
 pub fn run(a: Args) -> Result<ExitCode> {
-    let setting = Setting::read(&a.scenario)?;
+    if let Some(path) = &a.problem {
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let problem = Problem::from_json(&text)
+            .with_context(|| format!("problem file {}", path.display()))?;
+        println!(
+            "problem {} on {} ({} layers, {} tensors, {} nodes, {} fps) from {}",
+            problem.model,
+            problem.scenario,
+            problem.layers.len(),
+            problem.tensors.len(),
+            problem.nodes.len(),
+            problem.frame_rate,
+            path.display()
+        );
+        table(&a, &problem)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let (Some(model), Some(scenario_path)) = (&a.model, &a.scenario) else {
+        anyhow::bail!("give a model and --scenario, or --problem");
+    };
+    let setting = Setting::read(scenario_path)?;
     let scenario = &setting.scenario;
-    let source = ModelSource::open(&a.model)?;
+    let source = ModelSource::open(model)?;
     let model = source.import(&import_options(&a.input_shape))?;
     let g = &model.graph;
     let engine = tiersplit_session::node_engine(scenario.device());
     let profile = a.profiles.resolve(&source, &model, engine)?;
     let problem = setting.problem(&model, &profile)?;
-    let chosen_planner = planner_by_name(&a.algo)?;
-
     println!(
         "model {} ({} layers, {}), scenario {} ({} nodes, {} fps)",
         source.label,
@@ -56,12 +81,25 @@ pub fn run(a: Args) -> Result<ExitCode> {
         "reference profile: {} on {}, whole model {:.2} ms",
         profile.engine, profile.machine, profile.whole_model_ms
     );
+    let chosen = table(&a, &problem)?;
+    if let Some(path) = &a.dot {
+        std::fs::write(path, plan_dot(&problem, g, &chosen))
+            .with_context(|| format!("writing {}", path.display()))?;
+        println!("wrote {}", path.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Every planner's plan of `problem`, predicted side by side; writes `--json`; returns the
+/// plan of `--algo`.
+fn table(a: &Args, problem: &Problem) -> Result<Plan> {
+    let chosen_planner = planner_by_name(&a.algo)?;
     println!("PREDICTED figures (cost model, not measured runs):\n");
     println!(
         "{:<20} {:>10} {:>10} {:>8} {:>10} {:>10} {:>7} {:>7}  placement",
         "algorithm", "sum ms", "DAG ms", "fps", "uplink", "backbone", "vs dev", "vs cld",
     );
-    let predicted = Predicted::of(&problem)?;
+    let predicted = Predicted::of(problem)?;
     for (name, e) in &predicted.failed {
         println!("{name:<20} n/a: {e}");
     }
@@ -84,11 +122,11 @@ pub fn run(a: Args) -> Result<ExitCode> {
             pred.latency_sum.as_millis_f64(),
             pred.makespan.as_millis_f64(),
             pred.throughput_fps,
-            uplink_bytes(&problem, pred).to_string(),
+            uplink_bytes(problem, pred).to_string(),
             pred.backbone_bytes.to_string(),
             ratio(dev),
             ratio(cld),
-            placement_summary(&problem, plan)
+            placement_summary(problem, plan)
         );
         for note in &plan.notes {
             println!("{:<20}   {note}", "");
@@ -103,15 +141,10 @@ pub fn run(a: Args) -> Result<ExitCode> {
         chosen.algorithm, pred.latency_sum, pred.makespan, pred.throughput_fps
     );
     if let Some(path) = &a.json {
-        let out = plans_json(&problem, &chosen.algorithm, &results);
+        let out = plans_json(problem, &chosen.algorithm, &results);
         std::fs::write(path, serde_json::to_string_pretty(&out)?)
             .with_context(|| format!("writing {}", path.display()))?;
         println!("wrote {}", path.display());
     }
-    if let Some(path) = &a.dot {
-        std::fs::write(path, plan_dot(&problem, g, chosen))
-            .with_context(|| format!("writing {}", path.display()))?;
-        println!("wrote {}", path.display());
-    }
-    Ok(ExitCode::SUCCESS)
+    Ok(chosen.clone())
 }
