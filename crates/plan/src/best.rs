@@ -1,7 +1,11 @@
-use crate::evaluate::Scorer;
 use crate::hpa_vsm::{edges_fastest_first, segmentations, with_stages, MAX_CHAINS};
 use crate::net::Net;
-use crate::{all_baseline_planners, tileable_runs, Plan, PlanError, Planner};
+use crate::scorer::Scorer;
+use crate::{
+    all_baseline_planners, tileable_runs, Dsl, ExactThreeTier, Neurosurgeon3, Plan, PlanError,
+    Planner,
+};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use tiersplit_cost::{Nanos, NodeId, Problem, Tier};
 
 /// What the combined planner minimises.
@@ -193,18 +197,59 @@ impl Planner for Best {
     }
 }
 
-/// Every baseline planner's valid plan of `p`. DADS's dynamic rule is left out: its plan is
-/// DSL's or DSH's, both already in.
+/// Every baseline planner's valid plan of `p`, in table order. DADS's dynamic rule is left
+/// out: its plan is DSL's or DSH's, both already in. The planners run on up to two threads
+/// (they are independent; on a two-core machine this halves a re-plan's wait), the heaviest
+/// first.
 fn portfolio(p: &Problem) -> Vec<Plan> {
-    all_baseline_planners()
-        .iter()
+    let planners: Vec<Box<dyn Planner>> = all_baseline_planners()
+        .into_iter()
         .filter(|pl| pl.name() != "dads")
-        .filter_map(|pl| pl.plan(p).ok())
-        .filter(|pl| pl.validate(p).is_ok())
-        .collect()
+        .collect();
+    let next = AtomicUsize::new(0);
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get().min(2));
+    let run = || {
+        let mut done = Vec::new();
+        loop {
+            // Table order puts the tiling and branch planners, the slowest, last.
+            let k = next.fetch_add(1, Ordering::Relaxed);
+            let Some(i) = planners.len().checked_sub(k + 1) else {
+                return done;
+            };
+            let plan = planners[i].plan(p).ok().filter(|pl| pl.validate(p).is_ok());
+            done.push((i, plan));
+        }
+    };
+    let mut slots: Vec<Option<Plan>> = vec![None; planners.len()];
+    std::thread::scope(|s| {
+        let helpers: Vec<_> = (1..workers).map(|_| s.spawn(run)).collect();
+        let mut all = run();
+        for h in helpers {
+            all.extend(h.join().expect("a planner panicked"));
+        }
+        for (i, plan) in all {
+            slots[i] = plan;
+        }
+    });
+    slots.into_iter().flatten().collect()
 }
 
 impl Best {
+    /// Re-plans after link rates or node speeds changed, from the plan serving now: the same
+    /// local search and tilings as [`Planner::plan`], started from `current`, the list schedule
+    /// and the quick exact cuts instead of every planner's plan. For re-planning inside a
+    /// frame; a full [`Planner::plan`] can refine its answer afterwards.
+    pub fn refine(&self, p: &Problem, current: &Plan) -> Plan {
+        let mut seeds = vec![Plan::new(self.name(), current.placement.clone())];
+        if !current.tiled.is_empty() {
+            seeds.push(current.clone());
+        }
+        let quick: [&dyn Planner; 3] = [&ExactThreeTier, &Dsl, &Neurosurgeon3];
+        seeds.extend(quick.iter().filter_map(|q| q.plan(p).ok()));
+        seeds.retain(|s| s.validate(p).is_ok());
+        self.search(p, &seeds, None)
+    }
+
     /// The search from the portfolio's plans, the list schedule and `extra`.
     fn search(&self, p: &Problem, portfolio: &[Plan], extra: Option<Vec<NodeId>>) -> Plan {
         // Plans with tiled stages compete at the end; local search moves whole layers only.
@@ -229,6 +274,7 @@ impl Best {
         let succ = crate::decc::successors(p);
         let mut budget = self.budget;
         let mut moved = Vec::new();
+        scorer.anchor(&best);
         let mut improved = true;
         while improved && budget > 0 {
             improved = false;
@@ -257,9 +303,13 @@ impl Best {
                             continue;
                         }
                         budget = budget.saturating_sub(1);
-                        let t = self.score(&mut scorer, &cand);
+                        let t = match self.objective {
+                            Objective::Makespan => scorer.makespan_near(&cand, &moved),
+                            Objective::Period => scorer.period_near(&cand, &moved),
+                        };
                         if t < best_t {
                             (best, best_t, improved) = (cand, t, true);
+                            scorer.anchor(&best);
                             break;
                         }
                     }

@@ -1,4 +1,4 @@
-use crate::evaluate::Scorer;
+use crate::scorer::Scorer;
 use crate::{Plan, PlanError, Planner};
 use tiersplit_cost::{NodeId, Problem, Tier};
 

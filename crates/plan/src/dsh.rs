@@ -1,5 +1,5 @@
 use crate::dsl::{server_of, two_tier_cut};
-use crate::evaluate::Scorer;
+use crate::scorer::Scorer;
 use crate::{Plan, PlanError, Planner};
 use tiersplit_cost::Problem;
 

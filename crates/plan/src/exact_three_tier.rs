@@ -1,6 +1,7 @@
 use crate::dsl::{outputs_back, two_tier_cut};
-use crate::evaluate::{hops_time, hops_to, Scorer};
+use crate::evaluate::{hops_time, hops_to};
 use crate::min_cut::{CutGraph, INF};
+use crate::scorer::Scorer;
 use crate::{Plan, PlanError, Planner};
 use tiersplit_cost::{Nanos, NodeId, Problem, Tier};
 

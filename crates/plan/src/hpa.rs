@@ -1,5 +1,5 @@
 use crate::chain_sweep::ChainSweep;
-use crate::evaluate::Scorer;
+use crate::scorer::Scorer;
 use crate::{Plan, PlanError, Planner};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;

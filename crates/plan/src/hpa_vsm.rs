@@ -1,5 +1,5 @@
-use crate::evaluate::Scorer;
 use crate::net::Net;
+use crate::scorer::Scorer;
 use crate::{tileable_runs, Hpa, Plan, PlanError, Planner, TiledStage};
 use tiersplit_cost::{Nanos, NodeId, Problem, Tier};
 use tiersplit_tile::Grid;
@@ -25,10 +25,55 @@ pub(crate) fn edges_fastest_first(p: &Problem) -> Vec<NodeId> {
     edges
 }
 
-/// `placement` with each of `stages` (consecutive pieces of a tileable chain) run as one tile
-/// per node of `nodes`, gathered on `nodes[0]` after each stage, rows sized in proportion to
-/// each node's speed on the stage. `None` when a stage's output has fewer rows than nodes or
-/// the result is not a valid plan.
+/// Each of `stages` (consecutive pieces of a tileable chain) run as one tile per node of
+/// `nodes`, gathered on `nodes[0]` after each stage, rows sized in proportion to each node's
+/// speed on the stage. `None` when a stage's output has fewer rows than nodes or its tiles
+/// cannot be planned.
+pub(crate) fn tilings(
+    p: &Problem,
+    net: &Net,
+    stages: &[&[usize]],
+    nodes: &[NodeId],
+) -> Option<Vec<TiledStage>> {
+    let mut tiled = Vec::with_capacity(stages.len());
+    for layers in stages {
+        let last = *layers.last()?;
+        let (h, w) = net.hw[*net.outputs.row(last).first()?]?;
+        let speeds: Vec<f64> = nodes
+            .iter()
+            .map(|&n| {
+                let t: Nanos = layers.iter().map(|&l| net.time(l, n)).sum();
+                1.0 / (t.0.max(1) as f64)
+            })
+            .collect();
+        let grid = Grid::weighted_rows(h, w, &speeds).ok()?;
+        tiled.push(TiledStage {
+            layers: layers.to_vec(),
+            nodes: nodes.to_vec(),
+            grid,
+        });
+    }
+    // Valid by construction apart from the geometry (tiles on edge nodes, gathered on an edge
+    // node that already held the chain); a full validation would double the search's cost.
+    for stage in &tiled {
+        stage.geometry_in(p, net).ok()?;
+    }
+    Some(tiled)
+}
+
+/// `placement` with the stages of `tiled`, each stage's layers on its gathering node.
+pub(crate) fn with_tiled(algorithm: &str, placement: &[NodeId], tiled: &[TiledStage]) -> Plan {
+    let mut plan = Plan::new(algorithm, placement.to_vec());
+    for stage in tiled {
+        for &l in &stage.layers {
+            plan.placement[l] = stage.nodes[0];
+        }
+    }
+    plan.tiled = tiled.to_vec();
+    plan
+}
+
+/// `placement` with `stages` tiled across `nodes` (see [`tilings`]).
 pub(crate) fn with_stages(
     p: &Problem,
     net: &Net,
@@ -37,33 +82,7 @@ pub(crate) fn with_stages(
     stages: &[&[usize]],
     nodes: &[NodeId],
 ) -> Option<Plan> {
-    let mut plan = Plan::new(algorithm, placement.to_vec());
-    for layers in stages {
-        let last = *layers.last()?;
-        let (h, w) = p.tensors.iter().find(|t| t.producer == Some(last))?.hw?;
-        let speeds: Vec<f64> = nodes
-            .iter()
-            .map(|n| {
-                let t: Nanos = layers.iter().map(|&l| p.layers[l].time[n.0]).sum();
-                1.0 / (t.0.max(1) as f64)
-            })
-            .collect();
-        let grid = Grid::weighted_rows(h, w, &speeds).ok()?;
-        for &l in layers.iter() {
-            plan.placement[l] = nodes[0];
-        }
-        plan.tiled.push(TiledStage {
-            layers: layers.to_vec(),
-            nodes: nodes.to_vec(),
-            grid,
-        });
-    }
-    // Valid by construction apart from the geometry (tiles on edge nodes, gathered on an edge
-    // node that already held the chain); a full validation would double the search's cost.
-    for stage in &plan.tiled {
-        stage.geometry_in(p, net).ok()?;
-    }
-    Some(plan)
+    tilings(p, net, stages, nodes).map(|t| with_tiled(algorithm, placement, &t))
 }
 
 /// `chain` (a tileable chain) cut into stages that each end at a downsampling layer, where the
@@ -166,6 +185,9 @@ impl Planner for HpaVsm {
                     if points.cloud_from > after {
                         clouds.push(points.cloud_from);
                     }
+                    let tiled: Vec<Option<Vec<TiledStage>>> = (2..=edges.len())
+                        .map(|k| tilings(p, scorer.net(), &stages, &edges[..k]))
+                        .collect();
                     for &c in &clouds {
                         let placement: Vec<NodeId> = (0..n)
                             .map(|l| {
@@ -178,17 +200,8 @@ impl Planner for HpaVsm {
                                 }
                             })
                             .collect();
-                        for k in 2..=edges.len() {
-                            let Some(plan) = with_stages(
-                                p,
-                                scorer.net(),
-                                self.name(),
-                                &placement,
-                                &stages,
-                                &edges[..k],
-                            ) else {
-                                continue;
-                            };
+                        for tiles in tiled.iter().flatten() {
+                            let plan = with_tiled(self.name(), &placement, tiles);
                             let t = scorer.makespan(&plan);
                             if t < best_t {
                                 (best, best_t) = (plan, t);

@@ -29,6 +29,9 @@ mod neurosurgeon;
 pub mod oracle;
 mod plan;
 mod planner;
+mod priced;
+mod schedule;
+mod scorer;
 mod single_node;
 mod tiled_stage;
 

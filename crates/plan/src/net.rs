@@ -123,22 +123,39 @@ pub(crate) struct Net {
     /// (height, width) of each tensor when it is an NCHW map.
     pub hw: Vec<Option<(u64, u64)>>,
     pub consumers: Rows,
+    /// See [`Net::tensors_from`]; empty in a tiled expansion.
+    first_from: Vec<usize>,
     /// Tensors each layer reads and writes, in tensor order.
     pub inputs: Rows,
     pub outputs: Rows,
 }
 
 impl Net {
-    /// The problem as it is, no tiles.
+    /// The problem as it is, no tiles, with its tensors ordered by producer (graph inputs
+    /// first, otherwise in the problem's order), so the tensors a layer and those after it
+    /// produce are one run at the end (see [`Net::tensors_from`]).
     pub fn of(p: &Problem) -> Net {
         let mut b = NetBuilder::new(p);
         for (l, layer) in p.layers.iter().enumerate() {
             b.layer(l, layer.time.iter().copied());
         }
-        for (ti, t) in p.tensors.iter().enumerate() {
+        let mut order: Vec<usize> = (0..p.tensors.len()).collect();
+        order.sort_by_key(|&t| p.tensors[t].producer.map_or(0, |l| l + 1));
+        for ti in order {
+            let t = &p.tensors[ti];
             b.tensor(ti, t.bytes, t.producer, t.graph_output, t.hw, &t.consumers);
         }
-        b.finish()
+        let mut net = b.finish();
+        net.first_from = (0..=p.layers.len())
+            .map(|k| net.producer.partition_point(|u| u.is_none_or(|u| u < k)))
+            .collect();
+        net
+    }
+
+    /// The index of the first tensor produced by layer `k` or a later one: in a net made by
+    /// [`Net::of`], those tensors are `tensors_from(k)..`.
+    pub fn tensors_from(&self, k: usize) -> usize {
+        self.first_from[k]
     }
 
     pub fn layers(&self) -> usize {
@@ -193,6 +210,7 @@ impl NetBuilder {
                 tensor_origin: Vec::with_capacity(p.tensors.len()),
                 hw: Vec::with_capacity(p.tensors.len()),
                 consumers: Rows::new(),
+                first_from: Vec::new(),
                 inputs: Rows::default(),
                 outputs: Rows::default(),
             },

@@ -83,10 +83,10 @@ impl TiledStage {
                 )));
             }
             if k > 0 {
-                let prev = &p.tensors[outputs.row(self.layers[k - 1])[0]];
-                if inputs.row(l)[0] != outputs.row(self.layers[k - 1])[0]
-                    || prev.consumers.len() != 1
-                    || prev.graph_output
+                let prev = outputs.row(self.layers[k - 1])[0];
+                if inputs.row(l)[0] != prev
+                    || net.consumers.row(prev).len() != 1
+                    || net.graph_output[prev]
                 {
                     return Err(bad(format!(
                         "layer '{}' does not read only its predecessor's output",
@@ -112,18 +112,12 @@ impl TiledStage {
                 self.nodes.len()
             )));
         }
-        let hw = p.tensors[inputs.row(first)[0]]
-            .hw
+        let hw = net.hw[inputs.row(first)[0]]
             .ok_or_else(|| bad("the stage input is not a feature map".into()))?;
         plan_tiles(&ops, hw, &self.grid).map_err(|e| bad(e.to_string()))
     }
 }
 
-/// Rewrites a plan with tiled stages as an equivalent plan without them on a derived problem:
-/// each stage becomes one layer per tile (its share of every layer's time, by output area)
-/// reading its input region and writing its output region, plus a zero-time gather layer on
-/// the stage's first node. The evaluator then prices halos, scatter, gather and parallel tiles
-/// with the same schedule as everything else.
 /// The tiled stage of every layer (`None` outside stages), checking each layer is in one stage
 /// at most and placed on its stage's gathering node.
 fn stage_membership(p: &Problem, plan: &Plan) -> Result<Vec<Option<usize>>, PlanError> {
@@ -246,6 +240,7 @@ pub(crate) fn expand(
             continue;
         }
         let producer = base.producer[t].map(|u| new_index[u].expect("kept or gathered"));
+        let origin = base.tensor_origin[t];
         readers.clear();
         readers.extend(
             base.consumers
@@ -255,7 +250,7 @@ pub(crate) fn expand(
                 .map(|&c| new_index[c].expect("kept")),
         );
         b.tensor(
-            t,
+            origin,
             base.bytes[t],
             producer,
             base.graph_output[t],
@@ -271,7 +266,7 @@ pub(crate) fn expand(
                     let (rows, cols) = tile.input();
                     let (r, c) = (rows.len(), cols.len());
                     b.tensor(
-                        t,
+                        origin,
                         share(base, t, r, c),
                         producer,
                         false,
@@ -288,7 +283,7 @@ pub(crate) fn expand(
                 let (rows, cols) = tile.output();
                 let (r, c) = (rows.len(), cols.len());
                 b.tensor(
-                    t,
+                    origin,
                     share(base, t, r, c),
                     Some(first + i),
                     false,

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use tiersplit_cost::Scenario;
 use tiersplit_plan::all_planners;
 use tiersplit_session::bench::{
-    planning_problems, planning_times, readjust_problems, readjust_rows,
+    planning_problems, planning_times, readjust_problems, readjust_rows, refine_time,
 };
 
 fn short(name: &str) -> &str {
@@ -36,7 +36,7 @@ pub fn run(scenario_path: &Path, rounds: usize) -> Result<ExitCode> {
     for p in &planners {
         print!(" {:>8}", short(p.name()));
     }
-    println!();
+    println!(" {:>8} {:>8}", "refine", "vs full");
     for (g, problem) in &problems {
         print!(
             "{:<16} {:>6} {:>6}",
@@ -47,11 +47,12 @@ pub fn run(scenario_path: &Path, rounds: usize) -> Result<ExitCode> {
         for ms in planning_times(problem, &planners, rounds)? {
             print!(" {ms:>8.3}");
         }
-        println!();
+        let (ms, quality) = refine_time(problem, rounds)?;
+        println!(" {ms:>8.3} {quality:>8.3}");
     }
     let names = planners.iter().map(|p| p.name());
     let columns = listing(names, |n| format!("{} = {n}", short(n)));
-    println!("columns: {columns}");
+    println!("columns: {columns}; refine = best re-planning from its plan after the device's uplinks halve, vs full = its makespan over a full best plan's");
     Ok(ExitCode::SUCCESS)
 }
 

@@ -18,5 +18,6 @@ pub use engine::{
 };
 pub use faults::{fault_summary, FaultSummary};
 pub use planning::{
-    generated_dag, planning_problems, planning_times, readjust_problems, readjust_rows, ReadjustRow,
+    generated_dag, planning_problems, planning_times, readjust_problems, readjust_rows,
+    refine_time, ReadjustRow,
 };

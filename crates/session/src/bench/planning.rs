@@ -7,7 +7,7 @@ use std::time::Instant;
 use tiersplit_cost::{Bandwidth, Nanos, Problem, Profile, Scenario, Tier};
 use tiersplit_graph::{Bytes, DType, Flops, Layer, LayerId, ModelGraph, TensorId, TensorInfo};
 use tiersplit_onnx::{ImportOptions, OnnxModel};
-use tiersplit_plan::{evaluate, ExactThreeTier, Hpa, Plan, Planner};
+use tiersplit_plan::{evaluate, Best, ExactThreeTier, Hpa, Plan, Planner};
 
 /// A generated CNN-like DAG: a chain of `n` layers where every fourth layer also reads the
 /// output of a layer up to eight back (skip connections), with shrinking feature maps.
@@ -122,6 +122,32 @@ pub fn planning_times(
             Ok(median(times))
         })
         .collect()
+}
+
+/// `best` re-planning after the device's uplinks halve, from its plan before the change
+/// ([`Best::refine`]): the median time (ms) over `rounds` runs, and its makespan over a full
+/// `best` plan's on the changed problem.
+pub fn refine_time(problem: &Problem, rounds: usize) -> Result<(f64, f64)> {
+    let best = Best::latency();
+    let before = best.plan(problem)?;
+    let mut changed = problem.clone();
+    for l in changed
+        .links
+        .iter_mut()
+        .filter(|l| l.from == problem.device)
+    {
+        l.bandwidth = Bandwidth(l.bandwidth.0 / 2.0);
+    }
+    let mut times = Vec::with_capacity(rounds);
+    let mut refined = before.clone();
+    for _ in 0..rounds.max(1) {
+        let t = Instant::now();
+        refined = best.refine(&changed, &before);
+        times.push(t.elapsed().as_secs_f64() * 1e3);
+    }
+    let full = evaluate(&changed, &best.plan(&changed)?).makespan.0 as f64;
+    let quality = evaluate(&changed, &refined).makespan.0 as f64 / full.max(1.0);
+    Ok((median(times), quality))
 }
 
 /// HPA after one change of the problem: the full re-solve against the local re-adjustment.
