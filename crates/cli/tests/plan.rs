@@ -356,3 +356,51 @@ fn a_problem_file_plans_like_its_model() {
         stderr(&out)
     );
 }
+
+/// A device with 256 MiB cannot hold VGG16's 528 MiB of weights: the planners whose plan keeps
+/// it there say it does not fit, and `best` plans around it.
+#[test]
+fn plans_that_do_not_fit_a_node_are_refused_with_the_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scenarios/d3-2edge.toml");
+    let text = std::fs::read_to_string(shipped).unwrap().replacen(
+        "tier = \"device\"",
+        "tier = \"device\"\nmemory_mb = 256",
+        1,
+    );
+    let scenario = dir.path().join("small-device.toml");
+    std::fs::write(&scenario, text).unwrap();
+    let json = dir.path().join("plan.json");
+    let out = tiersplit(&[
+        "plan",
+        "zoo:vgg16",
+        "--scenario",
+        scenario.to_str().unwrap(),
+        "--estimate-gflops",
+        "20",
+        "--json",
+        json.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    let refused = text
+        .lines()
+        .find(|l| l.starts_with("device-only"))
+        .unwrap_or_default();
+    assert!(
+        refused.contains("n/a: plan does not fit: node device would hold"),
+        "{text}"
+    );
+    let v: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let best = v["plans"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["algorithm"] == "best")
+        .expect("best has a plan");
+    let on_device = best["prediction"]["memory"][0].as_u64().unwrap();
+    assert!(
+        on_device <= 256 << 20,
+        "best puts {on_device} bytes on the device"
+    );
+}

@@ -17,6 +17,9 @@ pub struct ProblemNode {
     pub name: String,
     /// The node's tier.
     pub tier: Tier,
+    /// Memory the node has for weights and activations; no limit when not given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory: Option<Bytes>,
 }
 
 /// One layer of a [`Problem`], with its time on every node.
@@ -29,10 +32,17 @@ pub struct ProblemLayer {
     pub op: String,
     /// Time of this layer on each node, indexed by [`NodeId`].
     pub time: Vec<Nanos>,
+    /// Bytes of its learned weights, which the node running it holds.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub weights: Bytes,
     /// The layer's window geometry when it can run cut into spatial tiles (D3's vertical
     /// separation); `None` for layers that cannot (or when the caller gave no geometry).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub spatial: Option<SpatialOp>,
+}
+
+fn is_zero(b: &Bytes) -> bool {
+    b.0 == 0
 }
 
 /// A tensor that may cross the network: a layer output or a graph input.
@@ -117,6 +127,7 @@ impl Problem {
             .map(|n| ProblemNode {
                 name: n.name.clone(),
                 tier: n.tier,
+                memory: n.memory_mb.map(|m| Bytes((m * 1024.0 * 1024.0) as u64)),
             })
             .collect();
         let device = NodeId(
@@ -142,6 +153,7 @@ impl Problem {
                         None => Nanos((t.0 as f64 / n.speed).round() as u64),
                     })
                     .collect(),
+                weights: l.param_bytes,
                 spatial: None,
             })
             .collect();

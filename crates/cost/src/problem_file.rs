@@ -4,6 +4,7 @@
 
 use crate::{CostError, Problem, Tier, MAX_NODES};
 use serde_json::Value;
+use tiersplit_graph::Bytes;
 
 /// The format tag of a problem file.
 pub const PROBLEM_FORMAT: &str = "tiersplit-problem/1";
@@ -120,6 +121,9 @@ impl Problem {
             if n.name.is_empty() || self.nodes[..i].iter().any(|m| m.name == n.name) {
                 return Err(field(format!("nodes[{i}].name"), "empty or used twice"));
             }
+            if n.memory == Some(Bytes(0)) {
+                return Err(field(format!("nodes[{i}].memory"), "must be positive"));
+            }
         }
         let devices = self.nodes_of(Tier::Device);
         if devices != [self.device] {
@@ -192,12 +196,12 @@ impl Problem {
 mod tests {
     use super::*;
     use crate::{Bandwidth, LinkCost, Nanos, NodeId, ProblemLayer, ProblemNode, ProblemTensor};
-    use tiersplit_graph::Bytes;
 
     fn small() -> Problem {
         let node = |name: &str, tier| ProblemNode {
             name: name.into(),
             tier,
+            memory: None,
         };
         let link = |a, b| LinkCost {
             from: NodeId(a),
@@ -214,6 +218,7 @@ mod tests {
                 name: "l0".into(),
                 op: "Conv".into(),
                 time: vec![Nanos(5_000_000), Nanos(1_000_000)],
+                weights: Bytes(0),
                 spatial: None,
             }],
             tensors: vec![

@@ -86,6 +86,10 @@ pub struct NodeSpec {
     /// relative to the scenario file; when given, `speed` is not applied to this node.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub profile: Option<String>,
+    /// Memory the node has for tiersplit's parts, MiB: the weights of the layers it runs and
+    /// the activations live on it for a frame. No limit when not given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_mb: Option<f64>,
 }
 
 /// A network link. Bidirectional links have the same rate both ways.
@@ -204,6 +208,9 @@ impl Scenario {
                     format!("nodes[{i}].speed"),
                     format!("must be positive, got {}", n.speed),
                 ));
+            }
+            if n.memory_mb.is_some_and(|m| !(m.is_finite() && m > 0.0)) {
+                return Err(field(format!("nodes[{i}].memory_mb"), "must be positive"));
             }
             if n.threads == 0 || n.threads > 1024 {
                 return Err(field(format!("nodes[{i}].threads"), "must be 1 to 1024"));

@@ -104,6 +104,7 @@ impl Problem {
 mod tests {
     use super::*;
     use crate::{Bandwidth, LinkCost, Nanos, ProblemLayer, ProblemNode, Tier};
+    use tiersplit_graph::Bytes;
 
     /// device, edge0, edge1, cloud: the device reaches both edges, the edges reach each other
     /// and the cloud; no device-cloud link (the local-cluster shape).
@@ -111,6 +112,7 @@ mod tests {
         let node = |name: &str, tier| ProblemNode {
             name: name.into(),
             tier,
+            memory: None,
         };
         let link = |from, to| LinkCost {
             from: NodeId(from),
@@ -137,6 +139,7 @@ mod tests {
                 name: "l0".into(),
                 op: "Conv".into(),
                 time: vec![Nanos(40), Nanos(10), Nanos(11), Nanos(1)],
+                weights: Bytes(0),
                 spatial: None,
             }],
             tensors: vec![],

@@ -185,15 +185,18 @@ impl Planner for Best {
     fn plan(&self, p: &Problem) -> Result<Plan, PlanError> {
         let portfolio = portfolio(p);
         // A low-latency plan is often a good pipeline too.
-        let fast = (self.objective == Objective::Period).then(|| {
-            Best {
-                objective: Objective::Makespan,
-                budget: self.budget,
-            }
-            .search(p, &portfolio, None)
-            .placement
-        });
-        Ok(self.search(p, &portfolio, fast))
+        let fast = match self.objective {
+            Objective::Period => Some(
+                Best {
+                    objective: Objective::Makespan,
+                    budget: self.budget,
+                }
+                .search(p, &portfolio, None)?
+                .placement,
+            ),
+            Objective::Makespan => None,
+        };
+        self.search(p, &portfolio, fast)
     }
 }
 
@@ -239,7 +242,7 @@ impl Best {
     /// local search and tilings as [`Planner::plan`], started from `current`, the list schedule
     /// and the quick exact cuts instead of every planner's plan. For re-planning inside a
     /// frame; a full [`Planner::plan`] can refine its answer afterwards.
-    pub fn refine(&self, p: &Problem, current: &Plan) -> Plan {
+    pub fn refine(&self, p: &Problem, current: &Plan) -> Result<Plan, PlanError> {
         let mut seeds = vec![Plan::new(self.name(), current.placement.clone())];
         if !current.tiled.is_empty() {
             seeds.push(current.clone());
@@ -250,8 +253,14 @@ impl Best {
         self.search(p, &seeds, None)
     }
 
-    /// The search from the portfolio's plans, the list schedule and `extra`.
-    fn search(&self, p: &Problem, portfolio: &[Plan], extra: Option<Vec<NodeId>>) -> Plan {
+    /// The search from the portfolio's plans, the list schedule and `extra`, among plans that
+    /// fit the nodes' memory.
+    fn search(
+        &self,
+        p: &Problem,
+        portfolio: &[Plan],
+        extra: Option<Vec<NodeId>>,
+    ) -> Result<Plan, PlanError> {
         // Plans with tiled stages compete at the end; local search moves whole layers only.
         let (tiled, untiled): (Vec<&Plan>, Vec<&Plan>) =
             portfolio.iter().partition(|pl| !pl.tiled.is_empty());
@@ -268,7 +277,8 @@ impl Best {
                 (c, t)
             })
             .min_by_key(|(_, t)| *t)
-            .expect("single-node plans are always valid");
+            .ok_or(PlanError::NothingFits(self.name()))?;
+        let limited = scorer.net().limits_memory();
         // Descendants of every layer, for block moves.
         let n = p.layers.len();
         let succ = crate::decc::successors(p);
@@ -299,7 +309,9 @@ impl Best {
                                 }
                             }
                         }
-                        if !still_valid(scorer.net(), &cand, &moved, target) {
+                        if !still_valid(scorer.net(), &cand, &moved, target)
+                            || limited && scorer.net().over_memory(&cand).is_some()
+                        {
                             continue;
                         }
                         budget = budget.saturating_sub(1);
@@ -323,6 +335,9 @@ impl Best {
                 .cloned()
                 .chain(tiling_variants(p, scorer.net(), self.name(), &best))
         {
+            if limited && plan.validate(p).is_err() {
+                continue;
+            }
             let t = self.score_plan(&mut scorer, &plan);
             if t < best_t {
                 plan.algorithm = self.name().to_string();
@@ -330,6 +345,6 @@ impl Best {
                 (result, best_t) = (plan, t);
             }
         }
-        result
+        Ok(result)
     }
 }

@@ -29,6 +29,19 @@ pub enum PlanError {
         /// How many nodes the problem has.
         nodes: usize,
     },
+    /// A node would hold more weights and activations than its memory.
+    #[error("plan does not fit: node {node} would hold {needs} of weights and activations, and has {has}")]
+    OutOfMemory {
+        /// Name of the node.
+        node: String,
+        /// What the plan puts on it.
+        needs: tiersplit_graph::Bytes,
+        /// Its memory.
+        has: tiersplit_graph::Bytes,
+    },
+    /// No plan the planner found fits the nodes' memory.
+    #[error("{0} found no plan that fits the nodes' memory")]
+    NothingFits(&'static str),
     /// A tensor would flow to a lower tier than its producer's (cloud to edge, or anything
     /// to the device).
     #[error("plan is invalid: layer '{consumer}' on {consumer_tier} reads '{tensor}' from {producer_tier}: data may not flow back toward the device")]

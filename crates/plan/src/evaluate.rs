@@ -41,6 +41,9 @@ pub struct Prediction {
     pub links: Vec<LinkLoad>,
     /// Bytes on edge-cloud links (both directions): the backbone traffic D3 reduces.
     pub backbone_bytes: Bytes,
+    /// Bytes each node holds for one frame: the weights of the layers it runs and the peak of
+    /// the activations live on it.
+    pub memory: Vec<Bytes>,
 }
 
 /// The hops a tensor of `bytes` travels from `from` to every node in `dests`: the union of

@@ -6,15 +6,19 @@ use tiersplit_cost::{NodeId, Problem, Tier};
 
 /// A plan for `problem` that uses none of the `lost` nodes nor any node they cut off: the
 /// plan of `planner` on the surviving problem, its node ids those of `problem`; the device
-/// alone when that planner fails there (the device alone is always a plan). Returns the plan
-/// and the nodes left out.
+/// alone when that planner fails there or its plan does not fit the survivors' memory (the
+/// device alone is always a plan, though it may not fit either). Returns the plan and the
+/// nodes left out.
 pub fn plan_surviving(
     planner: &dyn Planner,
     problem: &Problem,
     lost: &[NodeId],
 ) -> (Plan, Vec<NodeId>) {
     let s = problem.surviving(lost);
-    let plan = planner.plan(&s.problem).unwrap_or_else(|e| {
+    let planned = planner
+        .plan(&s.problem)
+        .and_then(|plan| plan.validate(&s.problem).map(|()| plan));
+    let plan = planned.unwrap_or_else(|e| {
         let mut p = SingleNode(Tier::Device)
             .plan(&s.problem)
             .expect("the device is always there");
@@ -39,6 +43,7 @@ mod tests {
         let node = |name: &str, tier| ProblemNode {
             name: name.into(),
             tier,
+            memory: None,
         };
         let mut links = Vec::new();
         for (a, b) in [(0, 1), (0, 2), (1, 2), (1, 3), (2, 3)] {
@@ -60,6 +65,7 @@ mod tests {
                 Nanos(12_000_000),
                 Nanos(2_000_000),
             ],
+            weights: Bytes(0),
             spatial: None,
         };
         let tensor = |i: usize, producer: Option<usize>| ProblemTensor {

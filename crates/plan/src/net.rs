@@ -115,6 +115,10 @@ pub(crate) struct Net {
     pub time: Vec<Nanos>,
     /// The problem layer each layer stands for (itself, or the stage a tile belongs to).
     pub layer_origin: Vec<usize>,
+    /// Bytes of weights the node running each layer holds (a tile: its whole stage's).
+    pub weights: Vec<Bytes>,
+    /// Memory of each node, when limited.
+    pub memory: Vec<Option<Bytes>>,
     pub bytes: Vec<Bytes>,
     pub producer: Vec<Option<usize>>,
     pub graph_output: Vec<bool>,
@@ -137,7 +141,7 @@ impl Net {
     pub fn of(p: &Problem) -> Net {
         let mut b = NetBuilder::new(p);
         for (l, layer) in p.layers.iter().enumerate() {
-            b.layer(l, layer.time.iter().copied());
+            b.layer(l, layer.weights, layer.time.iter().copied());
         }
         let mut order: Vec<usize> = (0..p.tensors.len()).collect();
         order.sort_by_key(|&t| p.tensors[t].producer.map_or(0, |l| l + 1));
@@ -168,6 +172,74 @@ impl Net {
 
     pub fn time(&self, l: usize, n: NodeId) -> Nanos {
         self.time[l * self.nodes + n.0]
+    }
+
+    /// Whether any node's memory is limited.
+    pub fn limits_memory(&self) -> bool {
+        self.memory.iter().any(Option::is_some)
+    }
+
+    /// Bytes each node holds for one frame of `placement`: the weights of the layers it runs,
+    /// plus the peak, over the layer order, of the activations live on it. A tensor is live on
+    /// a node from the layer that makes it there (the start, for graph inputs on the device)
+    /// or its first reader there, to its last reader there; graph outputs are held on the
+    /// device at the end.
+    pub fn memory_use(&self, placement: &[NodeId]) -> Vec<Bytes> {
+        let (n, layers) = (self.nodes, self.layers());
+        let mut held = vec![0u64; n];
+        for (l, node) in placement.iter().enumerate() {
+            held[node.0] += self.weights[l].0;
+        }
+        // Per node, bytes that become live at step i and stop being live after it.
+        let steps = layers + 1;
+        let mut change = vec![0i128; n * (steps + 1)];
+        let mut span: Vec<Option<(usize, usize)>> = vec![None; n];
+        for t in 0..self.tensors() {
+            span.iter_mut().for_each(|s| *s = None);
+            let mut touch = |node: NodeId, step: usize| {
+                let s = &mut span[node.0];
+                *s = Some(s.map_or((step, step), |(a, b)| (a.min(step), b.max(step))));
+            };
+            match self.producer[t] {
+                Some(u) => touch(placement[u], u),
+                None => touch(self.device, 0),
+            }
+            for &c in self.consumers.row(t) {
+                touch(placement[c], c);
+            }
+            if self.graph_output[t] {
+                touch(self.device, layers);
+            }
+            for (node, s) in span.iter().enumerate() {
+                if let Some((a, b)) = *s {
+                    change[node * (steps + 1) + a] += self.bytes[t].0 as i128;
+                    change[node * (steps + 1) + b + 1] -= self.bytes[t].0 as i128;
+                }
+            }
+        }
+        (0..n)
+            .map(|node| {
+                let mut live = 0i128;
+                let mut peak = 0i128;
+                for step in 0..steps {
+                    live += change[node * (steps + 1) + step];
+                    peak = peak.max(live);
+                }
+                Bytes(held[node].saturating_add(peak as u64))
+            })
+            .collect()
+    }
+
+    /// The first node whose memory `placement` exceeds, with what it would hold.
+    pub fn over_memory(&self, placement: &[NodeId]) -> Option<(NodeId, Bytes, Bytes)> {
+        if !self.limits_memory() {
+            return None;
+        }
+        let used = self.memory_use(placement);
+        (0..self.nodes).find_map(|i| match self.memory[i] {
+            Some(has) if used[i] > has => Some((NodeId(i), used[i], has)),
+            _ => None,
+        })
     }
 
     /// No tensor flows to a lower tier than its producer's node (see [`crate::Plan::validate`]).
@@ -202,6 +274,8 @@ impl NetBuilder {
                 nodes: p.nodes.len(),
                 device: p.device,
                 tiers: p.nodes.iter().map(|n| n.tier).collect(),
+                weights: Vec::with_capacity(p.layers.len()),
+                memory: p.nodes.iter().map(|n| n.memory).collect(),
                 time: Vec::with_capacity(p.layers.len() * p.nodes.len()),
                 layer_origin: Vec::with_capacity(p.layers.len()),
                 bytes: Vec::with_capacity(p.tensors.len()),
@@ -217,10 +291,16 @@ impl NetBuilder {
         }
     }
 
-    /// Adds a layer standing for problem layer `origin`; returns its index.
-    pub fn layer(&mut self, origin: usize, time: impl IntoIterator<Item = Nanos>) -> usize {
+    /// Adds a layer standing for problem layer `origin`, holding `weights`; returns its index.
+    pub fn layer(
+        &mut self,
+        origin: usize,
+        weights: Bytes,
+        time: impl IntoIterator<Item = Nanos>,
+    ) -> usize {
         self.net.time.extend(time);
         self.net.layer_origin.push(origin);
+        self.net.weights.push(weights);
         debug_assert_eq!(
             self.net.time.len(),
             self.net.layer_origin.len() * self.net.nodes

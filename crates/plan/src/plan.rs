@@ -61,7 +61,8 @@ impl Plan {
 
     /// Every layer placed, and no tensor flows to a lower tier than its producer's (edge to
     /// edge is allowed; cloud to edge or anything to the device is not); tiled stages are
-    /// tileable chains with one tile per node, and their tiles obey the same tier rule.
+    /// tileable chains with one tile per node, and their tiles obey the same tier rule; no
+    /// node holds more than its memory ([`Prediction::memory`](crate::Prediction::memory)).
     pub fn validate(&self, p: &Problem) -> Result<(), PlanError> {
         if self.placement.len() != p.layers.len() {
             return Err(PlanError::WrongLength {
@@ -82,12 +83,22 @@ impl Plan {
             });
         }
         let net = Net::of(p);
-        if self.tiled.is_empty() {
-            return net.check_tiers(p, &self.placement);
+        let (net, placement) = if self.tiled.is_empty() {
+            (net, self.placement.clone())
+        } else {
+            let (tiled, pinned) = expand(p, &net, self)?;
+            let placement = expanded_placement(&tiled, &pinned, &self.placement).collect();
+            (tiled, placement)
+        };
+        net.check_tiers(p, &placement)?;
+        match net.over_memory(&placement) {
+            Some((node, needs, has)) => Err(PlanError::OutOfMemory {
+                node: p.nodes[node.0].name.clone(),
+                needs,
+                has,
+            }),
+            None => Ok(()),
         }
-        let (tiled, pinned) = expand(p, &net, self)?;
-        let placement: Vec<NodeId> = expanded_placement(&tiled, &pinned, &self.placement).collect();
-        tiled.check_tiers(p, &placement)
     }
 
     /// Number of layers on each node.

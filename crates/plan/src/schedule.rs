@@ -240,6 +240,7 @@ impl Scratch {
             compute: self.compute.clone(),
             links,
             backbone_bytes,
+            memory: net.memory_use(placement),
         }
     }
 }

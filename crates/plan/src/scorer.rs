@@ -289,6 +289,7 @@ mod tests {
                 .map(|i| ProblemNode {
                     name: format!("n{i}"),
                     tier: tier[i],
+                    memory: None,
                 })
                 .collect();
             let mut tensors = vec![ProblemTensor {
@@ -311,6 +312,7 @@ mod tests {
                     name: format!("l{i}"),
                     op: "Conv".into(),
                     time: ms.into_iter().map(|v| Nanos(v * 1_000_000)).collect(),
+                    weights: Bytes(0),
                     spatial: None,
                 });
                 // Outputs listed before the input, so tensor order is not producer order.
@@ -379,6 +381,53 @@ mod tests {
             prop_assert_eq!(scorer.makespan_near(&cand, &moved), expected);
             let expected = scorer.period_of(&cand);
             prop_assert_eq!(scorer.period_near(&cand, &moved), expected);
+        }
+    }
+
+    proptest! {
+        /// A node's memory is the weights it runs plus the most bytes of tensors live on it at
+        /// one step, counted directly from each tensor's steps on each node.
+        #[test]
+        fn memory_is_weights_and_the_peak_of_live_tensors(
+            mut p in arb_problem(),
+            placement in prop::collection::vec(0usize..4, 14),
+        ) {
+            for (i, l) in p.layers.iter_mut().enumerate() {
+                l.weights = Bytes(1_000 * (i as u64 % 5));
+            }
+            let placement: Vec<NodeId> = placement[..p.layers.len()].iter().map(|&n| NodeId(n)).collect();
+            let steps = p.layers.len();
+            let got = Net::of(&p).memory_use(&placement);
+            for node in p.node_ids() {
+                let weights: u64 = (0..steps)
+                    .filter(|&l| placement[l] == node)
+                    .map(|l| p.layers[l].weights.0)
+                    .sum();
+                let range = |t: &ProblemTensor| {
+                    let mut at: Vec<usize> = Vec::new();
+                    match t.producer {
+                        Some(u) if placement[u] == node => at.push(u),
+                        None if node == p.device => at.push(0),
+                        _ => {}
+                    }
+                    at.extend(t.consumers.iter().filter(|&&c| placement[c] == node));
+                    if t.graph_output && node == p.device {
+                        at.push(steps);
+                    }
+                    Some((*at.iter().min()?, *at.iter().max()?))
+                };
+                let peak = (0..=steps)
+                    .map(|step| {
+                        p.tensors
+                            .iter()
+                            .filter(|t| range(t).is_some_and(|(a, b)| a <= step && step <= b))
+                            .map(|t| t.bytes.0)
+                            .sum::<u64>()
+                    })
+                    .max()
+                    .unwrap_or(0);
+                prop_assert_eq!(got[node.0], Bytes(weights + peak), "node {}", node.0);
+            }
         }
     }
 }

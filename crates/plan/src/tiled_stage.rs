@@ -185,19 +185,21 @@ fn expand_layers(
     for l in 0..base.layers() {
         match stage_of[l] {
             None => {
-                new_index[l] = Some(b.layer(l, nodes.clone().map(|n| base.time(l, n))));
+                let time = nodes.clone().map(|n| base.time(l, n));
+                new_index[l] = Some(b.layer(l, base.weights[l], time));
                 pinned.push(None);
             }
             Some(s) if plan.tiled[s].layers[0] == l => {
                 let stage = &plan.tiled[s];
                 let g = &geometry[s];
                 let mut first = usize::MAX;
+                let weights = stage.layers.iter().map(|&sl| base.weights[sl]).sum();
                 for i in 0..g.tiles.len() {
                     let time = nodes.clone().map(|n| tile_time(base, stage, g, i, n));
-                    first = first.min(b.layer(l, time));
+                    first = first.min(b.layer(l, weights, time));
                     pinned.push(Some(stage.nodes[i]));
                 }
-                let gather = b.layer(l, nodes.clone().map(|_| Nanos(0)));
+                let gather = b.layer(l, Bytes(0), nodes.clone().map(|_| Nanos(0)));
                 pinned.push(Some(stage.nodes[0]));
                 stage_layers[s] = (first, gather);
                 new_index[*stage.layers.last().expect("checked")] = Some(gather);

@@ -60,6 +60,7 @@ fn arb_problem(two_tier: bool) -> impl Strategy<Value = Problem> {
                         name: format!("l{i}"),
                         op: "Conv".into(),
                         time,
+                        weights: Bytes(0),
                         spatial: None,
                     });
                     tensors.push(ProblemTensor {
@@ -88,10 +89,12 @@ fn arb_problem(two_tier: bool) -> impl Strategy<Value = Problem> {
                             ProblemNode {
                                 name: "device".into(),
                                 tier: Tier::Device,
+                                memory: None,
                             },
                             ProblemNode {
                                 name: "cloud".into(),
                                 tier: Tier::Cloud,
+                                memory: None,
                             },
                         ],
                         vec![link(0, 1, up_mbps), link(1, 0, up_mbps)],
@@ -102,14 +105,17 @@ fn arb_problem(two_tier: bool) -> impl Strategy<Value = Problem> {
                             ProblemNode {
                                 name: "device".into(),
                                 tier: Tier::Device,
+                                memory: None,
                             },
                             ProblemNode {
                                 name: "edge".into(),
                                 tier: Tier::Edge,
+                                memory: None,
                             },
                             ProblemNode {
                                 name: "cloud".into(),
                                 tier: Tier::Cloud,
+                                memory: None,
                             },
                         ],
                         vec![
@@ -148,6 +154,27 @@ fn arb_problem_direct() -> impl Strategy<Value = Problem> {
         }
         p
     })
+}
+
+/// [`arb_problem`]'s three tiers with weights on every layer and a memory limit on every node,
+/// from a twentieth of everything to more than all of it.
+fn arb_problem_memory() -> impl Strategy<Value = Problem> {
+    (
+        arb_problem(false),
+        prop::collection::vec(1u64..200_000, 9),
+        prop::collection::vec(0.05f64..1.5, 3),
+    )
+        .prop_map(|(mut p, weights, share)| {
+            for (l, w) in p.layers.iter_mut().zip(weights) {
+                l.weights = Bytes(w);
+            }
+            let all: u64 = p.layers.iter().map(|l| l.weights.0).sum::<u64>()
+                + p.tensors.iter().map(|t| t.bytes.0).sum::<u64>();
+            for (n, f) in p.nodes.iter_mut().zip(share) {
+                n.memory = Some(Bytes(((all as f64 * f) as u64).max(1)));
+            }
+            p
+        })
 }
 
 fn cloud(p: &Problem) -> NodeId {
@@ -200,6 +227,30 @@ proptest! {
         for two_tier in [&Dsl as &dyn Planner, &tiersplit_plan::Neurosurgeon] {
             let t = evaluate(&p, &two_tier.plan(&p).unwrap()).latency_sum;
             prop_assert!(cut.latency_sum <= t, "{} beat exact-3tier: {} < {}", two_tier.name(), t, cut.latency_sum);
+        }
+    }
+
+    /// With memory limits, every planner's plan fits or is refused as not fitting; `best`'s
+    /// always fits, and `best` has one whenever another planner's fits.
+    #[test]
+    fn plans_respect_memory_or_say_they_do_not_fit(p in arb_problem_memory()) {
+        let mut any_fits = false;
+        for planner in tiersplit_plan::all_baseline_planners() {
+            let plan = planner.plan(&p).unwrap();
+            match plan.validate(&p) {
+                Ok(()) => any_fits = true,
+                Err(e) => prop_assert!(
+                    matches!(e, tiersplit_plan::PlanError::OutOfMemory { .. }),
+                    "{}: {e}",
+                    planner.name()
+                ),
+            }
+        }
+        for best in [tiersplit_plan::Best::latency(), tiersplit_plan::Best::throughput()] {
+            match best.plan(&p) {
+                Ok(plan) => prop_assert!(plan.validate(&p).is_ok(), "{:?}", plan.validate(&p)),
+                Err(e) => prop_assert!(!any_fits, "best found nothing that fits: {e}"),
+            }
         }
     }
 

@@ -75,6 +75,7 @@ fn arb_cnn() -> impl Strategy<Value = Problem> {
                     name: format!("l{i}"),
                     op: "Conv".into(),
                     time: times(ms),
+                    weights: Bytes(0),
                     spatial: Some(op),
                 });
                 tensors.push(ProblemTensor {
@@ -93,6 +94,7 @@ fn arb_cnn() -> impl Strategy<Value = Problem> {
                 name: "head".into(),
                 op: "Gemm".into(),
                 time: times(2),
+                weights: Bytes(0),
                 spatial: None,
             });
             tensors.push(ProblemTensor {
@@ -106,16 +108,19 @@ fn arb_cnn() -> impl Strategy<Value = Problem> {
             let mut nodes = vec![ProblemNode {
                 name: "device".into(),
                 tier: Tier::Device,
+                memory: None,
             }];
             for e in 0..edges {
                 nodes.push(ProblemNode {
                     name: format!("edge{e}"),
                     tier: Tier::Edge,
+                    memory: None,
                 });
             }
             nodes.push(ProblemNode {
                 name: "cloud".into(),
                 tier: Tier::Cloud,
+                memory: None,
             });
             let link = |from: usize, to: usize, mbps: f64, ms: f64| LinkCost {
                 from: NodeId(from),

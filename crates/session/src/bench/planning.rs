@@ -142,7 +142,7 @@ pub fn refine_time(problem: &Problem, rounds: usize) -> Result<(f64, f64)> {
     let mut refined = before.clone();
     for _ in 0..rounds.max(1) {
         let t = Instant::now();
-        refined = best.refine(&changed, &before);
+        refined = best.refine(&changed, &before)?;
         times.push(t.elapsed().as_secs_f64() * 1e3);
     }
     let full = evaluate(&changed, &best.plan(&changed)?).makespan.0 as f64;
