@@ -38,11 +38,47 @@ def model_spec(name):
     return "zoo:" + name
 
 
+def plans(binary, model, scenario, prof, out):
+    """Every planner's prediction for one model on one scenario, by algorithm."""
+    subprocess.run([binary, "plan", model_spec(model), "--scenario", scenario, "--profile", prof,
+                    "--algo", "best", "--json", out], check=True, capture_output=True)
+    return {p["algorithm"]: p["prediction"] for p in json.load(open(out))["plans"]}
+
+
+def without_radios(scenario):
+    """A copy of the scenario file with no `uplink_mbps`: every link at its own rate."""
+    path = tempfile.mktemp(suffix=".toml")
+    with open(scenario) as f, open(path, "w") as g:
+        g.writelines(l for l in f if not l.startswith("uplink_mbps"))
+    return path
+
+
+def radio_table(binary, name, scenario, profiles, out):
+    """`best` and HPA-VSM's lead over HPA with the device's radio shared, next to the same
+    scenario with a link of its own to each edge node (the figures before radios)."""
+    own = without_radios(scenario)
+    print(f"\n**{name}**, shared radio against links of their own — predicted makespan (ms) of `best`, and `hpa-vsm`'s speedup over `hpa`\n")
+    print("| model | best, shared radio | best, own links | hpa-vsm vs hpa, shared radio | hpa-vsm vs hpa, own links |")
+    print("|---|---|---|---|---|")
+    for prof in profiles:
+        model = os.path.basename(prof)[:-5]
+        row = []
+        for sc in [scenario, own]:
+            p = plans(binary, model, sc, prof, out)
+            row.append((p["best"]["makespan"] / 1e6, p["hpa"]["makespan"] / p["hpa-vsm"]["makespan"]))
+        print(f"| {model} | {row[0][0]:.1f} | {row[1][0]:.1f} | {row[0][1]:.2f}x | {row[1][1]:.2f}x |")
+    os.unlink(own)
+
+
 def main():
     binary = sys.argv[1]
     profiles = sorted(glob.glob(os.path.join(ROOT, "profiles", "*.json")))
     scenarios = sorted(glob.glob(os.path.join(ROOT, "scenarios", "*.toml")))
     out = tempfile.mktemp(suffix=".json")
+    for scenario in scenarios:
+        name = os.path.basename(scenario)[:-5]
+        if name.startswith("d3"):
+            radio_table(binary, name, scenario, profiles, out)
     for scenario in scenarios:
         name = os.path.basename(scenario)[:-5]
         three = name.startswith("d3")
@@ -53,12 +89,10 @@ def main():
         print("|---" * (len(cols) + 3) + "|")
         for prof in profiles:
             model = os.path.basename(prof)[:-5]
-            subprocess.run([binary, "plan", model_spec(model), "--scenario", scenario, "--profile", prof,
-                            "--algo", ours, "--json", out], check=True, capture_output=True)
-            plans = {p["algorithm"]: p["prediction"] for p in json.load(open(out))["plans"]}
-            best = plans[ours]["makespan"]
-            cells = [f"{plans[c]['makespan'] / best:.2f}x" for c in cols]
-            bb = f"{plans[ours]['backbone_bytes'] / 1e3:.0f} kB vs {plans['cloud-only']['backbone_bytes'] / 1e3:.0f} kB" if three else "-"
+            got = plans(binary, model, scenario, prof, out)
+            best = got[ours]["makespan"]
+            cells = [f"{got[c]['makespan'] / best:.2f}x" for c in cols]
+            bb = f"{got[ours]['backbone_bytes'] / 1e3:.0f} kB vs {got['cloud-only']['backbone_bytes'] / 1e3:.0f} kB" if three else "-"
             print(f"| {model} | {best / 1e6:.1f} | " + " | ".join(cells) + f" | {bb} |")
     os.unlink(out)
 

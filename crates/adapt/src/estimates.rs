@@ -174,12 +174,13 @@ impl Estimates {
             .collect()
     }
 
-    /// `nominal` with every estimated link rate and node slowdown in place of the nominal one.
+    /// `nominal` with every estimated link rate and node slowdown in place of the nominal one
+    /// (a link never faster than its sender's radio).
     pub fn apply(&self, nominal: &Problem) -> Problem {
         let mut p = nominal.clone();
         for l in &mut p.links {
             if let Some(m) = self.link_mbps(l.from, l.to) {
-                l.bandwidth = Bandwidth::from_mbps(m);
+                l.bandwidth = nominal.nodes[l.from.0].capped(Bandwidth::from_mbps(m));
             }
         }
         for &node in self.nodes.keys() {

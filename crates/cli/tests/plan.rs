@@ -404,3 +404,35 @@ fn plans_that_do_not_fit_a_node_are_refused_with_the_reason() {
         "best puts {on_device} bytes on the device"
     );
 }
+
+/// `bench optimum`, bounded: the reference optimum is proven on the small zoo models and no
+/// planner's untiled plan beats it.
+#[test]
+fn the_reference_optimum_bench_proves_the_small_models() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let out = tiersplit(&[
+        "bench",
+        "optimum",
+        "--scenarios",
+        root.join("scenarios/d3-2edge.toml").to_str().unwrap(),
+        "--max-layers",
+        "40",
+        "--budget",
+        "20000",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    let rows: Vec<Vec<&str>> = text
+        .lines()
+        .filter(|l| l.starts_with("d3-2edge"))
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    let models: Vec<&str> = rows.iter().map(|r| r[1]).collect();
+    assert_eq!(models, ["alexnet", "vgg16", "nin", "tinyyolov2"], "{text}");
+    for r in &rows {
+        // scenario model layers best untiled (planner) optimum bound proven best/opt unt/opt
+        assert_eq!(r[8], "yes", "{text}");
+        let unt_over_opt: f64 = r[10].parse().unwrap();
+        assert!(unt_over_opt >= 1.0, "{text}");
+    }
+}

@@ -101,10 +101,26 @@ fn every_algorithm_runs_exactly_on_worker_processes() {
 fn real_mobilenet_tiled_across_two_edges_with_emulation() {
     let model = shared_model("mobilenet_v2_imagenet.onnx");
     let image = shared().join("images/chelsea.png");
+    // The local cluster with a link of its own from the device to each edge node (no shared
+    // radio), where scattering the tiles also shares out the upload and tiling pays on any
+    // engine.
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = dir.path().join("own-links.toml");
+    let text = std::fs::read_to_string(local_cluster()).unwrap();
+    let own: String = text
+        .lines()
+        .filter(|l| !l.starts_with("uplink_mbps"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert!(
+        own.len() < text.len(),
+        "the local cluster has a radio to take out"
+    );
+    std::fs::write(&scenario, own).unwrap();
     let (out, v) = run(&[
         model.to_str().unwrap(),
         "--scenario",
-        &local_cluster(),
+        scenario.to_str().unwrap(),
         "--algo",
         "hpa-vsm",
         "--frames",

@@ -1,4 +1,4 @@
-use crate::{CostError, LinkCost, Nanos, Profile, Scenario, Tier};
+use crate::{Bandwidth, CostError, LinkCost, Nanos, Profile, Scenario, Tier};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use tiersplit_graph::{Bytes, ModelGraph};
@@ -20,6 +20,21 @@ pub struct ProblemNode {
     /// Memory the node has for weights and activations; no limit when not given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub memory: Option<Bytes>,
+    /// The node's radio, when everything it sends shares one (see
+    /// [`crate::NodeSpec::uplink_mbps`]): transfers from the node take turns on it, and none of
+    /// its links is faster.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uplink: Option<Bandwidth>,
+}
+
+impl ProblemNode {
+    /// A link rate from this node: `rate`, or the node's radio when that is slower.
+    pub fn capped(&self, rate: Bandwidth) -> Bandwidth {
+        match self.uplink {
+            Some(radio) if radio.0 < rate.0 => radio,
+            _ => rate,
+        }
+    }
 }
 
 /// One layer of a [`Problem`], with its time on every node.
@@ -128,6 +143,7 @@ impl Problem {
                 name: n.name.clone(),
                 tier: n.tier,
                 memory: n.memory_mb.map(|m| Bytes((m * 1024.0 * 1024.0) as u64)),
+                uplink: n.uplink_mbps.map(Bandwidth::from_mbps),
             })
             .collect();
         let device = NodeId(
@@ -182,18 +198,16 @@ impl Problem {
         let mut links = Vec::new();
         for l in &scenario.links {
             let latency = Nanos::from_millis_f64(l.rtt_ms / 2.0) + overhead;
-            let bandwidth = Scenario::link_bandwidth(l);
-            links.push(LinkCost {
-                from: index(&l.from),
-                to: index(&l.to),
-                bandwidth,
-                latency,
-            });
+            let own = Scenario::link_bandwidth(l);
+            let mut ends = vec![(index(&l.from), index(&l.to))];
             if l.bidirectional {
+                ends.push((index(&l.to), index(&l.from)));
+            }
+            for (from, to) in ends {
                 links.push(LinkCost {
-                    from: index(&l.to),
-                    to: index(&l.from),
-                    bandwidth,
+                    from,
+                    to,
+                    bandwidth: nodes[from.0].capped(own),
                     latency,
                 });
             }
@@ -226,6 +240,17 @@ impl Problem {
             l.spatial = op;
         }
         Ok(())
+    }
+
+    /// Gives `node` a radio of rate `uplink` that everything it sends shares, and caps its
+    /// links at it (see [`ProblemNode::uplink`]).
+    pub fn set_uplink(&mut self, node: NodeId, uplink: Bandwidth) {
+        let n = &mut self.nodes[node.0];
+        n.uplink = Some(uplink);
+        let n = n.clone();
+        for l in self.links.iter_mut().filter(|l| l.from == node) {
+            l.bandwidth = n.capped(l.bandwidth);
+        }
     }
 
     /// The tensors each layer reads and writes, by index, in layer order:
@@ -349,6 +374,22 @@ mod tests {
             inputs: vec![TensorId(0)],
             outputs: vec![TensorId(1)],
         }
+    }
+
+    /// A node's radio caps every link it sends on, and only those.
+    #[test]
+    fn a_radio_caps_the_links_it_sends_on() {
+        let scenario = Scenario::from_toml(
+            "name = \"s\"\nframe_rate = 1\n[[nodes]]\nname = \"d\"\ntier = \"device\"\nuplink_mbps = 20\n[[nodes]]\nname = \"e\"\ntier = \"edge\"\n[[nodes]]\nname = \"c\"\ntier = \"cloud\"\n[[links]]\nfrom = \"d\"\nto = \"e\"\nbandwidth_mbps = 50\n[[links]]\nfrom = \"d\"\nto = \"c\"\nbandwidth_mbps = 10\n",
+        )
+        .unwrap();
+        let p = Problem::new(&tiny(), &scenario, &Profile::estimate(&tiny(), 1.0)).unwrap();
+        let mbps = |a, b| p.link(NodeId(a), NodeId(b)).unwrap().bandwidth.as_mbps();
+        assert!((mbps(0, 1) - 20.0).abs() < 1e-9);
+        assert!((mbps(1, 0) - 50.0).abs() < 1e-9);
+        assert!((mbps(0, 2) - 10.0).abs() < 1e-9);
+        assert_eq!(p.nodes[0].uplink, Some(Bandwidth::from_mbps(20.0)));
+        assert_eq!(p.nodes[1].uplink, None);
     }
 
     #[test]

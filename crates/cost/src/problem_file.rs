@@ -109,6 +109,16 @@ impl Problem {
             if l.latency.0 > MAX_NANOS {
                 return Err(field(format!("links[{i}].latency"), "is over 10^15 ns"));
             }
+            let sender = &self.nodes[l.from.0];
+            if sender.capped(l.bandwidth) != l.bandwidth {
+                return Err(field(
+                    format!("links[{i}].bandwidth"),
+                    format!(
+                        "{} is faster than the uplink of node {} ({}), which everything it sends shares",
+                        l.bandwidth, sender.name, sender.capped(l.bandwidth)
+                    ),
+                ));
+            }
         }
         self.check_routes()
     }
@@ -123,6 +133,10 @@ impl Problem {
             }
             if n.memory == Some(Bytes(0)) {
                 return Err(field(format!("nodes[{i}].memory"), "must be positive"));
+            }
+            let radio = n.uplink.map_or(1.0, |b| b.as_mbps());
+            if !(radio.is_finite() && radio > 0.0) {
+                return Err(field(format!("nodes[{i}].uplink"), "must be positive"));
             }
         }
         let devices = self.nodes_of(Tier::Device);
@@ -202,6 +216,7 @@ mod tests {
             name: name.into(),
             tier,
             memory: None,
+            uplink: None,
         };
         let link = |a, b| LinkCost {
             from: NodeId(a),
@@ -287,6 +302,16 @@ mod tests {
                 "nodes[0].speed: unknown field `speed`",
             ),
             ("/links", json!([]), "no route from node d to node c"),
+            (
+                "/nodes/0/uplink",
+                json!(0.0),
+                "nodes[0].uplink: must be positive",
+            ),
+            (
+                "/nodes/0/uplink",
+                json!(125_000.0),
+                "links[0].bandwidth: 10.00 Mbps is faster than the uplink of node d (1.00 Mbps)",
+            ),
         ];
         for (pointer, value, expect) in cases {
             let mut v = small().to_json();

@@ -90,6 +90,12 @@ pub struct NodeSpec {
     /// the activations live on it for a frame. No limit when not given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub memory_mb: Option<f64>,
+    /// Rate of the node's radio, Mbit/s: everything the node sends, over any of its links,
+    /// shares it (a WiFi or cellular uplink), so transfers that overlap on it take turns, and
+    /// no link from the node runs faster. Not shared when not given (a wired node: each link
+    /// carries its own rate).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uplink_mbps: Option<f64>,
 }
 
 /// A network link. Bidirectional links have the same rate both ways.
@@ -212,6 +218,9 @@ impl Scenario {
             if n.memory_mb.is_some_and(|m| !(m.is_finite() && m > 0.0)) {
                 return Err(field(format!("nodes[{i}].memory_mb"), "must be positive"));
             }
+            if n.uplink_mbps.is_some_and(|m| !(m.is_finite() && m > 0.0)) {
+                return Err(field(format!("nodes[{i}].uplink_mbps"), "must be positive"));
+            }
             if n.threads == 0 || n.threads > 1024 {
                 return Err(field(format!("nodes[{i}].threads"), "must be 1 to 1024"));
             }
@@ -271,9 +280,21 @@ impl Scenario {
         self.nodes.iter().map(|n| n.speed).fold(f64::MIN, f64::max)
     }
 
-    /// The rate of `l` as a [`Bandwidth`].
+    /// The link's own rate as a [`Bandwidth`] (its sender's radio may be slower: see
+    /// [`Scenario::link_mbps`]).
     pub fn link_bandwidth(l: &LinkSpec) -> Bandwidth {
         Bandwidth::from_mbps(l.bandwidth_mbps)
+    }
+
+    /// The rate in Mbit/s of the direction `from -> to` of link `l`: its own, or the
+    /// sender's radio when that is slower.
+    pub fn link_mbps(&self, l: &LinkSpec, from: &str) -> f64 {
+        let radio = self
+            .nodes
+            .iter()
+            .find(|n| n.name == from)
+            .and_then(|n| n.uplink_mbps);
+        radio.map_or(l.bandwidth_mbps, |r| r.min(l.bandwidth_mbps))
     }
 }
 
@@ -338,6 +359,10 @@ rtt_ms = 20
             (
                 OK.replace("tier = \"cloud\"", "tier = \"fog\""),
                 "unknown variant `fog`",
+            ),
+            (
+                OK.replace("speed = 0.1", "speed = 0.1\nuplink_mbps = -2"),
+                "nodes[0].uplink_mbps: must be positive",
             ),
         ];
         for (text, expect) in cases {

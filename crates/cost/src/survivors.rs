@@ -113,6 +113,7 @@ mod tests {
             name: name.into(),
             tier,
             memory: None,
+            uplink: None,
         };
         let link = |from, to| LinkCost {
             from: NodeId(from),

@@ -28,15 +28,20 @@ pub struct Prediction {
     pub latency_sum: Nanos,
     /// One frame's latency as the DAG schedule gives it: layers on one node run one after
     /// another in topological order, different nodes run in parallel, transfers queue per
-    /// link, and the frame ends when every output is back on the device.
+    /// link and on their sender's radio when it has one, and the frame ends when every output
+    /// is back on the device.
     pub makespan: Nanos,
-    /// The pipelined frame period: the busiest node's compute time or the busiest link's
-    /// transfer time, whichever is larger (DADS's max(Te, Tt, Tc)).
+    /// The pipelined frame period: the busiest node's compute time, or the busiest link's or
+    /// shared radio's transfer time, whichever is larger (DADS's max(Te, Tt, Tc)).
     pub period: Nanos,
     /// Frames per second when frames are pipelined: 1 / period.
     pub throughput_fps: f64,
     /// Compute time per node for one frame.
     pub compute: Vec<Nanos>,
+    /// Time each node's radio is busy for one frame, by node (empty when no node has one):
+    /// everything it sends over any link, one message at a time.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub radio_busy: Vec<Nanos>,
     /// Traffic on every link that carries any, ordered by (from, to).
     pub links: Vec<LinkLoad>,
     /// Bytes on edge-cloud links (both directions): the backbone traffic D3 reduces.

@@ -44,6 +44,7 @@ mod tests {
             name: name.into(),
             tier,
             memory: None,
+            uplink: None,
         };
         let mut links = Vec::new();
         for (a, b) in [(0, 1), (0, 2), (1, 2), (1, 3), (2, 3)] {

@@ -5,7 +5,7 @@
 //! vectors made allocation most of that time.
 
 use crate::PlanError;
-use tiersplit_cost::{LinkCost, Nanos, NodeId, Problem, Tier};
+use tiersplit_cost::{Bandwidth, LinkCost, Nanos, NodeId, Problem, Tier};
 use tiersplit_graph::Bytes;
 
 /// Directed links by (from, to), and the routing [`Problem::route`] defines.
@@ -13,6 +13,8 @@ use tiersplit_graph::Bytes;
 pub(crate) struct Links {
     n: usize,
     cost: Vec<Option<LinkCost>>,
+    /// Each node's radio, when it has one.
+    uplink: Vec<Option<Bandwidth>>,
 }
 
 /// The hops of one route: none (same node), the direct link, or through one relay.
@@ -22,11 +24,19 @@ impl Links {
     pub fn new(p: &Problem) -> Links {
         let n = p.nodes.len();
         let mut cost = vec![None; n * n];
-        // The first of duplicate links wins, as `Problem::link` finds it.
+        // The first of duplicate links wins, as `Problem::link` finds it. No link runs faster
+        // than its sender's radio (problems made from scenarios are capped already).
         for l in p.links.iter().rev() {
-            cost[l.from.0 * n + l.to.0] = Some(*l);
+            let bandwidth = p.nodes[l.from.0].capped(l.bandwidth);
+            cost[l.from.0 * n + l.to.0] = Some(LinkCost { bandwidth, ..*l });
         }
-        Links { n, cost }
+        let uplink = p.nodes.iter().map(|n| n.uplink).collect();
+        Links { n, cost, uplink }
+    }
+
+    /// Time `from`'s radio is busy sending `bytes` (zero when it has no radio).
+    pub fn airtime(&self, from: NodeId, bytes: Bytes) -> Nanos {
+        self.uplink[from.0].map_or(Nanos(0), |r| r.time_for(bytes))
     }
 
     /// The direct link `a -> b`.
@@ -119,6 +129,8 @@ pub(crate) struct Net {
     pub weights: Vec<Bytes>,
     /// Memory of each node, when limited.
     pub memory: Vec<Option<Bytes>>,
+    /// Whether everything each node sends shares one radio (its transfers take turns on it).
+    pub radio: Vec<bool>,
     pub bytes: Vec<Bytes>,
     pub producer: Vec<Option<usize>>,
     pub graph_output: Vec<bool>,
@@ -172,6 +184,11 @@ impl Net {
 
     pub fn time(&self, l: usize, n: NodeId) -> Nanos {
         self.time[l * self.nodes + n.0]
+    }
+
+    /// Whether any node sends through a shared radio.
+    pub fn has_radios(&self) -> bool {
+        self.radio.iter().any(|&r| r)
     }
 
     /// Whether any node's memory is limited.
@@ -276,6 +293,7 @@ impl NetBuilder {
                 tiers: p.nodes.iter().map(|n| n.tier).collect(),
                 weights: Vec::with_capacity(p.layers.len()),
                 memory: p.nodes.iter().map(|n| n.memory).collect(),
+                radio: p.nodes.iter().map(|n| n.uplink.is_some()).collect(),
                 time: Vec::with_capacity(p.layers.len() * p.nodes.len()),
                 layer_origin: Vec::with_capacity(p.layers.len()),
                 bytes: Vec::with_capacity(p.tensors.len()),

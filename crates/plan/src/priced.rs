@@ -14,6 +14,9 @@ pub(crate) struct Hop {
     pub(crate) occupancy: Nanos,
     /// The link's fixed delay per message.
     pub(crate) latency: Nanos,
+    /// Time the sender's radio is busy with the tensor (zero when it has none): its bytes at
+    /// the radio's rate, which may be quicker than the link's.
+    pub(crate) airtime: Nanos,
 }
 
 /// A tensor's route between two nodes: up to two priced hops.
@@ -69,6 +72,7 @@ impl Priced {
             to: b,
             occupancy: self.occupancy[i],
             latency: link.latency,
+            airtime: links.airtime(a, self.net.bytes[t]),
         }
     }
 
@@ -95,6 +99,7 @@ impl Priced {
                 to,
                 occupancy: Nanos(0),
                 latency: Nanos(0),
+                airtime: Nanos(0),
             }; 2],
         };
         match self.relay[i] {

@@ -1,6 +1,12 @@
 //! One frame's schedule of a placement on a net, the one cost model every plan is scored
-//! with: hops per tensor, compute per node, traffic per link, the pipelined period and the list
-//! schedule's makespan, in buffers kept between calls.
+//! with: hops per tensor, compute per node, traffic per link and per shared radio, the
+//! pipelined period and the list schedule's makespan, in buffers kept between calls.
+//!
+//! A node with a radio ([`tiersplit_cost::ProblemNode::uplink`]) puts everything it sends, over
+//! any link, through it: a hop starts when its link and its sender's radio are both free, holds
+//! the radio for its bytes at the radio's rate and the link for its bytes at the link's (never
+//! quicker), so transfers that overlap on a radio take turns in first-come order, as they do on
+//! a link, while slow links under a fast radio still run side by side.
 
 use crate::net::{Links, Net};
 use crate::priced::{tensor_hops, Hop, Priced};
@@ -19,10 +25,14 @@ pub(crate) struct Scratch {
     pub(crate) compute: Vec<Nanos>,
     /// Per link, by `from * nodes + to`.
     pub(crate) busy: Vec<Nanos>,
+    /// Per node, the time its radio is busy (zero for nodes without one).
+    pub(crate) radio_busy: Vec<Nanos>,
     pub(crate) bytes: Vec<Bytes>,
     pub(crate) messages: Vec<usize>,
     pub(crate) node_free: Vec<Nanos>,
     pub(crate) link_free: Vec<Nanos>,
+    /// Per node, when its radio is next free.
+    pub(crate) radio_free: Vec<Nanos>,
     /// When tensor `t` is present on node `n`, at `t * nodes + n`; [`ABSENT`] before.
     pub(crate) avail: Vec<Nanos>,
     /// The placement of an expanded plan.
@@ -80,6 +90,7 @@ impl Scratch {
             self.compute[node.0] += net.time(l, node);
         }
         reset(&mut self.busy, n * n, Nanos(0));
+        reset(&mut self.radio_busy, n, Nanos(0));
         reset(&mut self.bytes, n * n, Bytes(0));
         reset(&mut self.messages, n * n, 0);
         let mut transfer_sum = Nanos(0);
@@ -89,6 +100,7 @@ impl Scratch {
                 transfer_sum += hop.latency + hop.occupancy;
                 let k = hop.from.0 * n + hop.to.0;
                 self.busy[k] += hop.occupancy;
+                self.radio_busy[hop.from.0] += hop.airtime;
                 self.bytes[k] += net.bytes[t];
                 self.messages[k] += 1;
             }
@@ -96,27 +108,36 @@ impl Scratch {
         transfer_sum
     }
 
-    /// The busiest node's compute or the busiest link's transfer time, after
+    /// The busiest node's compute, or the busiest link's or radio's transfer time, after
     /// [`Scratch::load`].
     pub(crate) fn period(&self) -> Nanos {
         self.compute
             .iter()
             .chain(&self.busy)
+            .chain(&self.radio_busy)
             .copied()
             .max()
             .unwrap_or(Nanos(0))
     }
 
     /// Tensor `t`, present on `at` from `ready`, sent along its hops.
-    pub(crate) fn send(&mut self, n: usize, t: usize, at: NodeId, ready: Nanos) {
+    pub(crate) fn send(&mut self, radio: &[bool], t: usize, at: NodeId, ready: Nanos) {
+        let n = radio.len();
         self.avail[t * n + at.0] = ready;
         for i in self.hop_at[t]..self.hop_at[t + 1] {
             let hop = self.hops[i];
             let present = self.avail[t * n + hop.from.0];
             debug_assert!(present != ABSENT, "hops follow the route");
             let link = hop.from.0 * n + hop.to.0;
-            let busy_until = present.max(self.link_free[link]) + hop.occupancy;
+            let mut start = present.max(self.link_free[link]);
+            if radio[hop.from.0] {
+                start = start.max(self.radio_free[hop.from.0]);
+            }
+            let busy_until = start + hop.occupancy;
             self.link_free[link] = busy_until;
+            if radio[hop.from.0] {
+                self.radio_free[hop.from.0] = start + hop.airtime;
+            }
             let slot = &mut self.avail[t * n + hop.to.0];
             *slot = (*slot).min(busy_until + hop.latency);
         }
@@ -135,10 +156,11 @@ impl Scratch {
         let n = net.nodes;
         reset(&mut self.node_free, n, Nanos(0));
         reset(&mut self.link_free, n * n, Nanos(0));
+        reset(&mut self.radio_free, n, Nanos(0));
         reset(&mut self.avail, net.tensors() * n, ABSENT);
         for t in 0..net.tensors() {
             if net.producer[t].is_none() {
-                self.send(n, t, net.device, Nanos(0));
+                self.send(&net.radio, t, net.device, Nanos(0));
             }
         }
     }
@@ -157,6 +179,7 @@ impl Scratch {
             if let Some(c) = clocks.as_mut() {
                 c.nodes.extend_from_slice(&self.node_free);
                 c.links.extend_from_slice(&self.link_free);
+                c.radios.extend_from_slice(&self.radio_free);
             }
             let mut ready = Nanos(0);
             for &t in net.inputs.row(l) {
@@ -167,7 +190,7 @@ impl Scratch {
             let finish = ready.max(self.node_free[node.0]) + net.time(l, node);
             self.node_free[node.0] = finish;
             for &t in net.outputs.row(l) {
-                self.send(n, t, node, finish);
+                self.send(&net.radio, t, node, finish);
             }
         }
     }
@@ -183,12 +206,21 @@ impl Scratch {
     }
 }
 
-/// Node and link clocks before every layer of one schedule: `nodes[l * n..]` and
-/// `links[l * n * n..]` before layer `l`.
+/// Node, link and radio clocks before every layer of one schedule: `nodes[l * n..]`,
+/// `links[l * n * n..]` and `radios[l * n..]` before layer `l`.
 #[derive(Debug, Default)]
 pub(crate) struct Clocks {
     pub(crate) nodes: Vec<Nanos>,
     pub(crate) links: Vec<Nanos>,
+    pub(crate) radios: Vec<Nanos>,
+}
+
+impl Clocks {
+    pub(crate) fn clear(&mut self) {
+        self.nodes.clear();
+        self.links.clear();
+        self.radios.clear();
+    }
 }
 
 impl Scratch {
@@ -238,6 +270,11 @@ impl Scratch {
                 1e9 / period.0 as f64
             },
             compute: self.compute.clone(),
+            radio_busy: if net.has_radios() {
+                self.radio_busy.clone()
+            } else {
+                Vec::new()
+            },
             links,
             backbone_bytes,
             memory: net.memory_use(placement),

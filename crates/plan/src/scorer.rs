@@ -64,8 +64,7 @@ impl<'p> Scorer<'p> {
     pub fn anchor(&mut self, placement: &[NodeId]) -> Nanos {
         let a = self.anchor.get_or_insert_with(Anchor::default);
         a.scratch.route(&self.links, &mut self.base, placement);
-        a.clocks.nodes.clear();
-        a.clocks.links.clear();
+        a.clocks.clear();
         a.scratch.start(&self.base.net);
         a.scratch
             .run(&self.base.net, placement, 0, Some(&mut a.clocks));
@@ -89,6 +88,8 @@ impl<'p> Scorer<'p> {
         w.compute.extend_from_slice(&a.scratch.compute);
         w.busy.clear();
         w.busy.extend_from_slice(&a.scratch.busy);
+        w.radio_busy.clear();
+        w.radio_busy.extend_from_slice(&a.scratch.radio_busy);
         a.stamp = a.stamp.wrapping_add(1);
         if a.touched.len() != net.tensors() || a.stamp == 0 {
             a.touched = vec![0; net.tensors()];
@@ -111,6 +112,8 @@ impl<'p> Scorer<'p> {
             for hop in anchored {
                 let k = hop.from.0 * n + hop.to.0;
                 w.busy[k] = Nanos(w.busy[k].0 - hop.occupancy.0);
+                let r = &mut w.radio_busy[hop.from.0];
+                *r = Nanos(r.0 - hop.airtime.0);
             }
             a.hops.clear();
             tensor_hops(
@@ -123,6 +126,7 @@ impl<'p> Scorer<'p> {
             );
             for hop in &a.hops {
                 w.busy[hop.from.0 * n + hop.to.0] += hop.occupancy;
+                w.radio_busy[hop.from.0] += hop.airtime;
             }
         }
         w.period()
@@ -164,6 +168,9 @@ impl<'p> Scorer<'p> {
         w.link_free.clear();
         w.link_free
             .extend_from_slice(&a.clocks.links[first * n * n..(first + 1) * n * n]);
+        w.radio_free.clear();
+        w.radio_free
+            .extend_from_slice(&a.clocks.radios[first * n..(first + 1) * n]);
         w.avail.clear();
         w.avail.extend_from_slice(&a.scratch.avail);
         w.avail[t0 * n..].fill(ABSENT);
@@ -275,84 +282,95 @@ mod tests {
     use tiersplit_cost::{Bandwidth, LinkCost, ProblemLayer, ProblemNode, ProblemTensor, Tier};
     use tiersplit_graph::Bytes;
 
-    /// A random DAG on four fully linked nodes: layer `i` reads the input or earlier outputs
-    /// (in an order that is not by producer), sinks are outputs.
+    /// A random DAG on four fully linked nodes, some with a shared radio: layer `i` reads the
+    /// input or earlier outputs (in an order that is not by producer), sinks are outputs.
     fn arb_problem() -> impl Strategy<Value = Problem> {
         let layer = (
             prop::collection::vec(any::<prop::sample::Index>(), 1..3),
             prop::collection::vec(1u64..30, 4),
             1u64..500_000,
         );
-        (prop::collection::vec(layer, 1..14), 1u64..1_000_000).prop_map(|(spec, input)| {
-            let tier = [Tier::Device, Tier::Edge, Tier::Edge, Tier::Cloud];
-            let nodes = (0..4)
-                .map(|i| ProblemNode {
-                    name: format!("n{i}"),
-                    tier: tier[i],
-                    memory: None,
-                })
-                .collect();
-            let mut tensors = vec![ProblemTensor {
-                name: "x".into(),
-                bytes: Bytes(input),
-                producer: None,
-                consumers: vec![],
-                graph_output: false,
-                hw: None,
-            }];
-            let mut layers = Vec::new();
-            for (i, (reads, ms, out)) in spec.into_iter().enumerate() {
-                for r in reads {
-                    let t = r.index(tensors.len());
-                    if !tensors[t].consumers.contains(&i) {
-                        tensors[t].consumers.push(i);
+        let radios = prop::collection::vec(prop::option::of(1.0f64..200.0), 4);
+        (prop::collection::vec(layer, 1..14), 1u64..1_000_000, radios).prop_map(
+            |(spec, input, radios)| {
+                let tier = [Tier::Device, Tier::Edge, Tier::Edge, Tier::Cloud];
+                let nodes = (0..4)
+                    .map(|i| ProblemNode {
+                        name: format!("n{i}"),
+                        tier: tier[i],
+                        memory: None,
+                        uplink: None,
+                    })
+                    .collect();
+                let mut tensors = vec![ProblemTensor {
+                    name: "x".into(),
+                    bytes: Bytes(input),
+                    producer: None,
+                    consumers: vec![],
+                    graph_output: false,
+                    hw: None,
+                }];
+                let mut layers = Vec::new();
+                for (i, (reads, ms, out)) in spec.into_iter().enumerate() {
+                    for r in reads {
+                        let t = r.index(tensors.len());
+                        if !tensors[t].consumers.contains(&i) {
+                            tensors[t].consumers.push(i);
+                        }
+                    }
+                    layers.push(ProblemLayer {
+                        name: format!("l{i}"),
+                        op: "Conv".into(),
+                        time: ms.into_iter().map(|v| Nanos(v * 1_000_000)).collect(),
+                        weights: Bytes(0),
+                        spatial: None,
+                    });
+                    // Outputs listed before the input, so tensor order is not producer order.
+                    tensors.insert(
+                        1,
+                        ProblemTensor {
+                            name: format!("t{i}"),
+                            bytes: Bytes(out),
+                            producer: Some(i),
+                            consumers: vec![],
+                            graph_output: false,
+                            hw: None,
+                        },
+                    );
+                }
+                for t in &mut tensors {
+                    t.graph_output = t.producer.is_some() && t.consumers.is_empty();
+                }
+                let mut links = Vec::new();
+                for a in 0..4 {
+                    for b in (0..4).filter(|&b| b != a) {
+                        links.push(LinkCost {
+                            from: NodeId(a),
+                            to: NodeId(b),
+                            bandwidth: Bandwidth::from_mbps(5.0 + 40.0 * (a * 4 + b) as f64),
+                            latency: Nanos(((a + b) as u64) * 1_000_000),
+                        });
                     }
                 }
-                layers.push(ProblemLayer {
-                    name: format!("l{i}"),
-                    op: "Conv".into(),
-                    time: ms.into_iter().map(|v| Nanos(v * 1_000_000)).collect(),
-                    weights: Bytes(0),
-                    spatial: None,
-                });
-                // Outputs listed before the input, so tensor order is not producer order.
-                tensors.insert(
-                    1,
-                    ProblemTensor {
-                        name: format!("t{i}"),
-                        bytes: Bytes(out),
-                        producer: Some(i),
-                        consumers: vec![],
-                        graph_output: false,
-                        hw: None,
-                    },
-                );
-            }
-            for t in &mut tensors {
-                t.graph_output = t.producer.is_some() && t.consumers.is_empty();
-            }
-            let mut links = Vec::new();
-            for a in 0..4 {
-                for b in (0..4).filter(|&b| b != a) {
-                    links.push(LinkCost {
-                        from: NodeId(a),
-                        to: NodeId(b),
-                        bandwidth: Bandwidth::from_mbps(5.0 + 40.0 * (a * 4 + b) as f64),
-                        latency: Nanos(((a + b) as u64) * 1_000_000),
-                    });
+                let mut p = Problem {
+                    model: "random".into(),
+                    scenario: "random".into(),
+                    nodes,
+                    device: NodeId(0),
+                    layers,
+                    tensors,
+                    links,
+                    frame_rate: 10.0,
+                };
+                // Some nodes send through one radio, so transfers from them take turns.
+                for (i, r) in radios.into_iter().enumerate() {
+                    if let Some(mbps) = r {
+                        p.set_uplink(NodeId(i), Bandwidth::from_mbps(mbps));
+                    }
                 }
-            }
-            Problem {
-                model: "random".into(),
-                scenario: "random".into(),
-                nodes,
-                device: NodeId(0),
-                layers,
-                tensors,
-                links,
-                frame_rate: 10.0,
-            }
-        })
+                p
+            },
+        )
     }
 
     proptest! {

@@ -90,11 +90,13 @@ fn arb_problem(two_tier: bool) -> impl Strategy<Value = Problem> {
                                 name: "device".into(),
                                 tier: Tier::Device,
                                 memory: None,
+                                uplink: None,
                             },
                             ProblemNode {
                                 name: "cloud".into(),
                                 tier: Tier::Cloud,
                                 memory: None,
+                                uplink: None,
                             },
                         ],
                         vec![link(0, 1, up_mbps), link(1, 0, up_mbps)],
@@ -106,16 +108,19 @@ fn arb_problem(two_tier: bool) -> impl Strategy<Value = Problem> {
                                 name: "device".into(),
                                 tier: Tier::Device,
                                 memory: None,
+                                uplink: None,
                             },
                             ProblemNode {
                                 name: "edge".into(),
                                 tier: Tier::Edge,
                                 memory: None,
+                                uplink: None,
                             },
                             ProblemNode {
                                 name: "cloud".into(),
                                 tier: Tier::Cloud,
                                 memory: None,
+                                uplink: None,
                             },
                         ],
                         vec![
@@ -172,6 +177,22 @@ fn arb_problem_memory() -> impl Strategy<Value = Problem> {
                 + p.tensors.iter().map(|t| t.bytes.0).sum::<u64>();
             for (n, f) in p.nodes.iter_mut().zip(share) {
                 n.memory = Some(Bytes(((all as f64 * f) as u64).max(1)));
+            }
+            p
+        })
+}
+
+/// [`arb_problem`]'s three tiers with a shared radio on some nodes.
+fn arb_problem_radio() -> impl Strategy<Value = Problem> {
+    (
+        arb_problem(false),
+        prop::collection::vec(prop::option::of(0.5f64..100.0), 3),
+    )
+        .prop_map(|(mut p, radios)| {
+            for (i, r) in radios.into_iter().enumerate() {
+                if let Some(mbps) = r {
+                    p.set_uplink(NodeId(i), Bandwidth::from_mbps(mbps));
+                }
             }
             p
         })
@@ -370,5 +391,168 @@ proptest! {
         let cost = |s| evaluate(&changed, &Plan::new("hpa", Hpa::placement(&changed, s).unwrap())).latency_sum;
         prop_assert!(cost(after) <= cost(start));
         prop_assert!(report.evaluations >= 1);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 150, failure_persistence: None, ..ProptestConfig::default() })]
+
+    /// A radio caps its node's links, which the cut planners price exactly (summed latency
+    /// does not see turns taken), so they stay optimal; `best` stays ahead of every planner.
+    #[test]
+    fn planners_hold_with_radios(p in arb_problem_radio()) {
+        use tiersplit_plan::Best;
+        let all: Vec<NodeId> = p.node_ids().collect();
+        let (_, opt) = oracle::best_by(&p, &all, |pr| pr.latency_sum).unwrap();
+        let exact = ExactThreeTier.plan(&p).unwrap();
+        prop_assert_eq!(evaluate(&p, &exact).latency_sum, opt.latency_sum);
+        let best = evaluate(&p, &Best::latency().plan(&p).unwrap()).makespan;
+        let best_period = evaluate(&p, &Best::throughput().plan(&p).unwrap()).period;
+        for planner in all_planners() {
+            let plan = planner.plan(&p).unwrap();
+            plan.validate(&p).unwrap();
+            let pred = evaluate(&p, &plan);
+            if planner.name() != "best-throughput" {
+                prop_assert!(best <= pred.makespan, "{} has makespan {} < best {}", planner.name(), pred.makespan, best);
+            }
+            prop_assert!(best_period <= pred.period, "{} has period {} < best-throughput {}", planner.name(), pred.period, best_period);
+        }
+    }
+
+    /// A radio only makes transfers from its node take turns: against the same links without
+    /// it, no placement is quicker, the summed latency is the same, the radio is busy for what
+    /// its node's links carry at its rate, and the period covers it.
+    #[test]
+    fn a_radio_makes_transfers_take_turns(p in arb_problem_radio(), placement in prop::collection::vec(0usize..3, 9)) {
+        let plan = tiersplit_plan::Plan::new("x", placement[..p.layers.len()].iter().map(|&n| NodeId(n)).collect());
+        prop_assume!(plan.validate(&p).is_ok());
+        let mut free = p.clone();
+        for n in &mut free.nodes {
+            n.uplink = None;
+        }
+        let (shared, own) = (evaluate(&p, &plan), evaluate(&free, &plan));
+        prop_assert!(shared.makespan >= own.makespan);
+        prop_assert!(shared.period >= own.period);
+        prop_assert_eq!(shared.latency_sum, own.latency_sum);
+        for node in p.node_ids() {
+            let from = || shared.links.iter().filter(|l| l.from == node);
+            let busy: Nanos = from().map(|l| l.busy).sum();
+            let bytes = Bytes(from().map(|l| l.bytes.0).sum());
+            let messages = from().map(|l| l.messages).sum::<usize>() as i128;
+            let radio = shared.radio_busy.get(node.0).copied().unwrap_or(Nanos(0));
+            match p.nodes[node.0].uplink {
+                // Every byte it sends, at the radio's rate (rounded per message).
+                Some(rate) => {
+                    prop_assert!((rate.time_for(bytes).0 as i128 - radio.0 as i128).abs() <= messages);
+                    prop_assert!(radio <= busy);
+                }
+                None => prop_assert_eq!(radio, Nanos(0)),
+            }
+            prop_assert!(shared.period >= radio);
+        }
+    }
+}
+
+/// An input sent to two edge nodes over one radio: the second copy waits for the first, so
+/// the frame takes one upload longer and the period is both uploads.
+#[test]
+fn a_radio_serialises_a_scatter() {
+    let node = |name: &str, tier| ProblemNode {
+        name: name.into(),
+        tier,
+        memory: None,
+        uplink: None,
+    };
+    let tensor = |name: &str, bytes, producer, consumers: Vec<usize>| ProblemTensor {
+        name: name.into(),
+        bytes: Bytes(bytes),
+        producer,
+        consumers,
+        graph_output: producer.is_some(),
+        hw: None,
+    };
+    let layer = |name: &str| ProblemLayer {
+        name: name.into(),
+        op: "Conv".into(),
+        time: vec![
+            Nanos(5_000_000_000),
+            Nanos(1_000_000_000),
+            Nanos(1_000_000_000),
+        ],
+        weights: Bytes(0),
+        spatial: None,
+    };
+    let link = |from, to| LinkCost {
+        from: NodeId(from),
+        to: NodeId(to),
+        bandwidth: Bandwidth::from_mbps(8.0),
+        latency: Nanos(0),
+    };
+    let mut p = Problem {
+        model: "scatter".into(),
+        scenario: "radio".into(),
+        nodes: vec![
+            node("device", Tier::Device),
+            node("e1", Tier::Edge),
+            node("e2", Tier::Edge),
+        ],
+        device: NodeId(0),
+        layers: vec![layer("a"), layer("b")],
+        tensors: vec![
+            tensor("x", 1_000_000, None, vec![0, 1]),
+            tensor("ya", 1_000, Some(0), vec![]),
+            tensor("yb", 1_000, Some(1), vec![]),
+        ],
+        links: vec![
+            link(0, 1),
+            link(1, 0),
+            link(0, 2),
+            link(2, 0),
+            link(1, 2),
+            link(2, 1),
+        ],
+        frame_rate: 1.0,
+    };
+    let plan = tiersplit_plan::Plan::new("x", vec![NodeId(1), NodeId(2)]);
+    let own = evaluate(&p, &plan);
+    assert_eq!(own.makespan, Nanos(2_001_000_000));
+    assert_eq!(own.period, Nanos(1_000_000_000));
+    p.set_uplink(NodeId(0), Bandwidth::from_mbps(8.0));
+    let shared = evaluate(&p, &plan);
+    assert_eq!(shared.makespan, Nanos(3_001_000_000));
+    assert_eq!(shared.period, Nanos(2_000_000_000));
+    assert_eq!(
+        shared.radio_busy,
+        vec![Nanos(2_000_000_000), Nanos(0), Nanos(0)]
+    );
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 200, failure_persistence: None, ..ProptestConfig::default() })]
+
+    /// Branch and bound reaches the brute-force minimum makespan and proves it, on relay and
+    /// direct topologies, with radios and with memory limits; cut short, its bound is still
+    /// below the minimum.
+    #[test]
+    fn the_reference_optimum_is_the_true_minimum(
+        p in prop_oneof![arb_problem(false), arb_problem_direct(), arb_problem_radio(), arb_problem_memory()]
+    ) {
+        use tiersplit_plan::{reference_optimum, Plan};
+        let starts: Vec<Plan> = all_planners().iter().filter_map(|pl| pl.plan(&p).ok()).collect();
+        let all: Vec<NodeId> = p.node_ids().collect();
+        let got = reference_optimum(&p, &starts, 10_000_000);
+        let Some((_, opt)) = oracle::best_by(&p, &all, |pr| pr.makespan) else {
+            prop_assert!(got.is_none());
+            return Ok(());
+        };
+        let got = got.expect("a placement fits");
+        prop_assert!(got.proven(), "bound {} under {}", got.lower_bound, got.makespan);
+        prop_assert_eq!(got.makespan, opt.makespan);
+        got.plan.validate(&p).unwrap();
+        prop_assert_eq!(evaluate(&p, &got.plan).makespan, got.makespan);
+        // Cut short it may find nothing that fits memory, which no planner's plan does.
+        if let Some(short) = reference_optimum(&p, &starts, 2) {
+            prop_assert!(short.lower_bound <= opt.makespan && opt.makespan <= short.makespan);
+        }
     }
 }

@@ -109,18 +109,21 @@ fn arb_cnn() -> impl Strategy<Value = Problem> {
                 name: "device".into(),
                 tier: Tier::Device,
                 memory: None,
+                uplink: None,
             }];
             for e in 0..edges {
                 nodes.push(ProblemNode {
                     name: format!("edge{e}"),
                     tier: Tier::Edge,
                     memory: None,
+                    uplink: None,
                 });
             }
             nodes.push(ProblemNode {
                 name: "cloud".into(),
                 tier: Tier::Cloud,
                 memory: None,
+                uplink: None,
             });
             let link = |from: usize, to: usize, mbps: f64, ms: f64| LinkCost {
                 from: NodeId(from),
@@ -207,8 +210,12 @@ proptest! {
         prop_assert!(b.links.iter().any(|l| l.to == edges[1]));
     }
 
+    /// With or without a radio the device's uploads to the edges share.
     #[test]
-    fn hpa_vsm_and_best_are_valid_and_never_behind(p in arb_cnn()) {
+    fn hpa_vsm_and_best_are_valid_and_never_behind(mut p in arb_cnn(), radio in prop::option::of(1.0f64..100.0)) {
+        if let Some(mbps) = radio {
+            p.set_uplink(p.device, Bandwidth::from_mbps(mbps));
+        }
         let hpa = Hpa.plan(&p).unwrap();
         let vsm = HpaVsm.plan(&p).unwrap();
         let best = Best::latency().plan(&p).unwrap();

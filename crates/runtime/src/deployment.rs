@@ -99,6 +99,11 @@ pub struct Emulation {
     /// Node name -> factor >= 1: after each part the node stays busy (factor - 1) times the
     /// part's measured compute time, as if its processor were that much slower.
     pub slowdown: BTreeMap<String, f64>,
+    /// Node name -> rate of its radio, Mbit/s: every link the node sends on shares it (what
+    /// overlaps takes turns chunk by chunk, as flows share a real radio), and none of them runs
+    /// faster. Nodes not listed send on each link independently.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub radios: BTreeMap<String, f64>,
 }
 
 /// The emulated shape of the directed link from one node to another.
@@ -152,6 +157,11 @@ impl Emulation {
     /// The shape of the link from `from` to `to`, or `None` when it is not emulated.
     pub fn link(&self, from: &str, to: &str) -> Option<&LinkShape> {
         self.links.iter().find(|l| l.from == from && l.to == to)
+    }
+
+    /// The rate of `node`'s radio, Mbit/s, when it has one.
+    pub fn radio_of(&self, node: &str) -> Option<f64> {
+        self.radios.get(node).copied()
     }
 
     /// The factor `node`'s compute is stretched by (1: not slowed).

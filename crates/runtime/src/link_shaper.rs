@@ -66,6 +66,23 @@ impl Redial {
     }
 }
 
+/// A node's radio in one session: when it is next free. Every link the node sends on shares
+/// it when the emulation gives the node a radio.
+#[derive(Clone, Default)]
+pub(crate) struct Radio(Arc<Mutex<Option<Instant>>>);
+
+impl Radio {
+    /// Holds the radio for `airtime`, from `at` or when it is next free if later; returns
+    /// when that starts. Links reserve chunk by chunk, so messages overlapping on the radio
+    /// take turns with each other's chunks and share its rate, as flows share a real radio.
+    fn reserve(&self, at: Instant, airtime: Duration) -> Instant {
+        let mut free = self.0.lock().expect("not poisoned");
+        let start = free.map_or(at, |f| f.max(at));
+        *free = Some(start + airtime);
+        start
+    }
+}
+
 /// Why a frame could not be sent.
 pub(crate) struct SendFailure {
     pub frame: u64,
@@ -110,6 +127,8 @@ pub(crate) struct LinkContext {
     pub records: Arc<Mutex<Kept<LinkRecord>>>,
     /// The node's log, for the device's estimators.
     pub log: ObservationLog,
+    /// The node's radio, shared by its links when the emulation gives it one.
+    pub radio: Radio,
     pub failures: mpsc::UnboundedSender<SendFailure>,
 }
 
@@ -127,6 +146,7 @@ pub(crate) fn start_link(
         tls,
         records,
         log,
+        radio,
         failures,
     } = cx;
     let (tx, mut rx) = mpsc::unbounded_channel::<Outgoing>();
@@ -149,12 +169,14 @@ pub(crate) fn start_link(
             // Chunks are reported in windows of at least SAMPLE_WINDOW: the timer wakes up to a
             // millisecond late, which would swamp the time of one chunk on a fast link.
             let (mut sample_bytes, mut sample_from) = (0u64, start);
+            // Time chunks waited for their turn on the node's radio: left out of the samples,
+            // which measure the link's own rate (the planner accounts for the radio itself).
+            let mut sample_waited = Duration::ZERO;
             loop {
-                let shape = emulation
-                    .read()
-                    .expect("not poisoned")
-                    .link(&from, &to)
-                    .cloned();
+                let (shape, shared) = {
+                    let e = emulation.read().expect("not poisoned");
+                    (e.link(&from, &to).cloned(), e.radio_of(&from))
+                };
                 delay = shape
                     .as_ref()
                     .map_or(delay, |s| Duration::from_secs_f64(s.delay_ms / 1e3));
@@ -166,13 +188,25 @@ pub(crate) fn start_link(
                 }
                 let chunk = left.min(SHAPING_CHUNK);
                 left -= chunk;
-                at += Duration::from_secs_f64(chunk as f64 * 8.0 / (rate * 1e6));
+                // Under a radio a chunk waits for its turn on it, holds it for its bytes at the
+                // radio's rate, and crosses the link at the slower of the two.
+                let time = |mbps: f64| Duration::from_secs_f64(chunk as f64 * 8.0 / (mbps * 1e6));
+                at = match shared {
+                    Some(r) => {
+                        let turn = radio.reserve(at, time(r));
+                        sample_waited += turn.saturating_duration_since(at);
+                        turn + time(r.min(rate))
+                    }
+                    None => at + time(rate),
+                };
                 // Tokio's timer ticks in milliseconds: sleeping for nothing would still cost one.
                 if at > Instant::now() {
                     tokio::time::sleep_until(at).await;
                 }
                 sample_bytes += chunk as u64;
-                let took = Instant::now().duration_since(sample_from);
+                let took = Instant::now()
+                    .duration_since(sample_from)
+                    .saturating_sub(sample_waited);
                 if took >= SAMPLE_WINDOW || left == 0 {
                     log.push(Observation::Transfer(TransferSample {
                         to: to.clone(),
@@ -180,7 +214,7 @@ pub(crate) fn start_link(
                         micros: took.as_micros() as u64,
                         probe,
                     }));
-                    (sample_bytes, sample_from) = (0, at);
+                    (sample_bytes, sample_from, sample_waited) = (0, at, Duration::ZERO);
                 }
             }
             free_at = at;

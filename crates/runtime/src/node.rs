@@ -8,7 +8,7 @@ use crate::conn::Peer;
 use crate::deployment::{Deployment, Emulation, Route, Work};
 use crate::ids::{DeploymentId, ModelHash};
 use crate::kept::Kept;
-use crate::link_shaper::{start_link, LinkContext, LinkRecord, Outgoing, SendFailure};
+use crate::link_shaper::{start_link, LinkContext, LinkRecord, Outgoing, Radio, SendFailure};
 use crate::observation_log::{Observation, ObservationLog};
 use crate::protocol::tensor_frame;
 use crate::thread_cpu_time::ThreadCpuTime;
@@ -125,11 +125,14 @@ pub(crate) struct Active {
 }
 
 /// What the deployments of one session on a node share: the emulation in force (a trace
-/// changes it while frames flow) and the log of measurements the device reads.
+/// changes it while frames flow), the node's radio and the log of measurements the device
+/// reads.
 #[derive(Clone, Default)]
 pub(crate) struct NodeState {
     pub emulation: Arc<RwLock<Emulation>>,
     pub log: ObservationLog,
+    /// The node's emulated radio, shared by all the links of all the session's deployments.
+    pub radio: Radio,
     /// The data plane's mutual-TLS client side, when the node has an identity.
     pub data_tls: Option<Arc<rustls::ClientConfig>>,
 }
@@ -431,6 +434,7 @@ impl Active {
                     tls: self.node.data_tls.clone(),
                     records: self.link_records.clone(),
                     log: self.node.log.clone(),
+                    radio: self.node.radio.clone(),
                     failures: self.failures.clone(),
                 },
             )

@@ -135,6 +135,14 @@ pub(crate) fn emulation(e: &Emulation) -> Result<(), String> {
             ));
         }
     }
+    for (n, r) in &e.radios {
+        if !RATE_RANGE_MBPS.contains(r) {
+            return Err(format!(
+                "radio of node '{n}': the rate must be within {:?} Mbit/s, got {r}",
+                RATE_RANGE_MBPS
+            ));
+        }
+    }
     for l in &e.links {
         let rate_ok = l.mbps.is_none_or(|r| RATE_RANGE_MBPS.contains(&r));
         let delay_ok = (0.0..=MAX_DELAY_MS).contains(&l.delay_ms);
@@ -193,8 +201,8 @@ mod tests {
     #[test]
     fn emulation_values_must_be_sane() {
         let slow = |f: f64| Emulation {
-            links: vec![],
             slowdown: [("edge0".to_string(), f)].into(),
+            ..Emulation::default()
         };
         assert!(emulation(&slow(3.0)).is_ok());
         for bad in [1e300, f64::NAN, 0.5, f64::INFINITY] {
@@ -207,7 +215,7 @@ mod tests {
                 mbps,
                 delay_ms,
             }],
-            slowdown: Default::default(),
+            ..Emulation::default()
         };
         assert!(emulation(&link(Some(100.0), 5.0)).is_ok());
         assert!(emulation(&link(None, 0.0)).is_ok());
@@ -218,6 +226,18 @@ mod tests {
             (None, -1.0),
         ] {
             assert!(emulation(&link(m, d)).is_err(), "{m:?} {d}");
+        }
+        for (r, ok) in [
+            (50.0, true),
+            (0.0, false),
+            (f64::NAN, false),
+            (1e300, false),
+        ] {
+            let radio = Emulation {
+                radios: [("a".to_string(), r)].into(),
+                ..Emulation::default()
+            };
+            assert_eq!(emulation(&radio).is_ok(), ok, "{r}");
         }
     }
 

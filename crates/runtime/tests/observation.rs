@@ -23,6 +23,7 @@ fn shaped(mbps: f64) -> Emulation {
             delay_ms: 1.0,
         }],
         slowdown: BTreeMap::new(),
+        radios: BTreeMap::new(),
     }
 }
 

@@ -62,6 +62,7 @@ fn sixteen_mebibytes_cross_a_five_megabit_link_whole() {
                 delay_ms: 5.0,
             }],
             slowdown: BTreeMap::new(),
+            radios: BTreeMap::new(),
         })
         .await
         .unwrap();

@@ -35,7 +35,7 @@ impl EmulateMode {
 }
 
 /// Scenario speeds as emulation: links shaped at their rate with half their round trip as
-/// one-way delay; compute slowed relative to the node of speed `fastest`, which runs at this
+/// one-way delay, nodes' radios shared by their links; compute slowed relative to the node of speed `fastest`, which runs at this
 /// machine's own speed (so predictions use the profile scaled by that speed). With
 /// `delays_only`, just the one-way delays (the testbed shapes rates and compute in the
 /// kernel). `fastest` is the scenario's fastest speed as configured: a trace that slows the
@@ -63,7 +63,21 @@ pub fn emulation(scenario: &Scenario, delays_only: bool, fastest: f64) -> Emulat
             .map(|n| (n.name.clone(), (fastest / n.speed).max(1.0)))
             .collect()
     };
-    Emulation { links, slowdown }
+    // A radio caps its links in the shaper itself, so a link keeps its own rate here.
+    let radios = if delays_only {
+        Default::default()
+    } else {
+        scenario
+            .nodes
+            .iter()
+            .filter_map(|n| Some((n.name.clone(), n.uplink_mbps?)))
+            .collect()
+    };
+    Emulation {
+        links,
+        slowdown,
+        radios,
+    }
 }
 
 /// The profile and emulation for a scenario. With emulation the fastest node runs at this

@@ -80,6 +80,24 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 5)]
         rounds: usize,
     },
+    /// How far the planners are from the least makespan: branch and bound over every untiled
+    /// placement (the reference optimum) against `best` and the quickest untiled plan, on
+    /// every zoo and real model of at most `--max-layers` layers, on each scenario.
+    Optimum {
+        /// Scenarios to plan on.
+        #[arg(
+            long,
+            value_delimiter = ',',
+            default_value = "scenarios/dads-4g.toml,scenarios/d3-2edge.toml,scenarios/d3-4edge.toml,scenarios/local-cluster.toml"
+        )]
+        scenarios: Vec<std::path::PathBuf>,
+        /// Largest model, in layers.
+        #[arg(long, default_value_t = 200)]
+        max_layers: usize,
+        /// Most placements (partial or complete) the search looks at per model and scenario.
+        #[arg(long, default_value_t = 300_000)]
+        budget: u64,
+    },
     /// Each model's unsplit time on tract and ONNX Runtime at 1 and N threads and under ONNX
     /// Runtime used directly from Python, as ratios; and the overhead of running it as 2, 4
     /// and 8 chained partitions on each engine, measured interleaved in one run.
@@ -113,6 +131,11 @@ pub fn run(c: BenchCommand) -> Result<ExitCode> {
             threads,
         } => engine(models, rounds, splits, seed, threads),
         BenchCommand::Plan { scenario, rounds } => bench_plan::run(&scenario, rounds),
+        BenchCommand::Optimum {
+            scenarios,
+            max_layers,
+            budget,
+        } => bench_plan::optimum(&scenarios, max_layers, budget),
         BenchCommand::Cluster { frames } => bench_cluster::run(frames),
         BenchCommand::Adapt {
             traces,

@@ -1,5 +1,5 @@
-//! `tiersplit bench plan|readjust`: planning time of every planner, and HPA's local
-//! re-adjustment against a full re-solve.
+//! `tiersplit bench plan|readjust|optimum`: planning time of every planner, HPA's local
+//! re-adjustment against a full re-solve, and the planners against the reference optimum.
 
 use crate::listing;
 use anyhow::{Context, Result};
@@ -8,7 +8,8 @@ use std::process::ExitCode;
 use tiersplit_cost::Scenario;
 use tiersplit_plan::all_planners;
 use tiersplit_session::bench::{
-    planning_problems, planning_times, readjust_problems, readjust_rows, refine_time,
+    optimum_row, planning_problems, planning_times, readjust_problems, readjust_rows,
+    reference_problems, refine_time,
 };
 
 fn short(name: &str) -> &str {
@@ -93,5 +94,62 @@ pub fn readjust(scenario_path: &Path, rounds: usize) -> Result<ExitCode> {
         }
     }
     println!("vs full / vs exact: summed latency of the re-adjusted plan over the full HPA re-solve's and the exact three-tier planner's (1.000 = as good)");
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn optimum(
+    scenarios: &[std::path::PathBuf],
+    max_layers: usize,
+    budget: u64,
+) -> Result<ExitCode> {
+    println!("makespan (ms) of best, of the quickest untiled plan of any planner, and the reference optimum: branch and bound over every untiled placement (at most {budget} placements looked at); PREDICTIONS of the cost model, measured profiles in profiles/");
+    println!(
+        "{:<14} {:<22} {:>6} {:>9} {:>9} {:<14} {:>9} {:>9} {:>7} {:>8} {:>8} {:>10} {:>9}",
+        "scenario",
+        "model",
+        "layers",
+        "best",
+        "untiled",
+        "(planner)",
+        "optimum",
+        "bound",
+        "proven",
+        "best/opt",
+        "unt/opt",
+        "explored",
+        "search ms"
+    );
+    for path in scenarios {
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let scenario = Scenario::from_toml(&text)?;
+        for (model, layers, problem) in reference_problems(&scenario, max_layers)? {
+            let Some(r) = optimum_row(&model, layers, &problem, budget)? else {
+                println!(
+                    "{:<14} {:<22} {layers:>6} no untiled placement fits",
+                    scenario.name, model
+                );
+                continue;
+            };
+            let ms = |n: tiersplit_cost::Nanos| n.as_millis_f64();
+            println!(
+                "{:<14} {:<22} {:>6} {:>9.1} {:>9.1} {:<14} {:>9.1} {:>9.1} {:>7} {:>8.3} {:>8.3} {:>10} {:>9.0}",
+                scenario.name,
+                r.model,
+                r.layers,
+                ms(r.best),
+                ms(r.untiled.0),
+                r.untiled.1,
+                ms(r.reference),
+                ms(r.lower_bound),
+                if r.proven() { "yes" } else { "no" },
+                ms(r.best) / ms(r.reference),
+                ms(r.untiled.0) / ms(r.reference),
+                r.explored,
+                r.ms
+            );
+        }
+    }
+    println!("best/opt under 1: best's tiles beat every untiled placement; unt/opt: the quickest untiled plan of any planner over the optimum");
     Ok(ExitCode::SUCCESS)
 }

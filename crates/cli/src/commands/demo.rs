@@ -89,7 +89,14 @@ pub fn run(a: Args) -> Result<ExitCode> {
     );
     println!("{}", scenario.description);
     if mode == EmulateMode::On {
-        println!("EMULATED on this machine: links shaped in the transport (token bucket at the link rate, half the RTT as one-way delay); node speeds by stretching each node's compute (device x{:.0}, edge x{:.0}, cloud x1 against this machine, where the unsplit model takes {:.1} ms)",
+        let radios: Vec<String> = c
+            .emulation
+            .radios
+            .iter()
+            .map(|(node, mbps)| format!("{node}'s radio shared by its links at {mbps} Mbit/s"))
+            .collect();
+        println!("EMULATED on this machine: links shaped in the transport (token bucket at the link rate, half the RTT as one-way delay{}); node speeds by stretching each node's compute (device x{:.0}, edge x{:.0}, cloud x1 against this machine, where the unsplit model takes {:.1} ms)",
+            radios.iter().map(|r| format!("; {r}")).collect::<String>(),
             c.emulation.slowdown["device"], c.emulation.slowdown["edge0"], c.whole_ms);
     } else {
         println!("NOT emulated: every node at this machine's speed, links unshaped (predictions use the scenario's speeds and links, so they do not apply)");

@@ -6,6 +6,7 @@ mod adapt;
 mod cluster;
 mod engine;
 mod faults;
+mod optimum;
 mod planning;
 
 pub use adapt::{adapt_rows, ratios, AdaptRow, StepAnswer, METRICS};
@@ -17,6 +18,7 @@ pub use engine::{
     engine_speeds, ort_python, split_overhead, EngineRow, EngineSpeeds, SPEED_BLOCKS,
 };
 pub use faults::{fault_summary, FaultSummary};
+pub use optimum::{optimum_row, reference_problems, OptimumRow};
 pub use planning::{
     generated_dag, planning_problems, planning_times, readjust_problems, readjust_rows,
     refine_time, ReadjustRow,

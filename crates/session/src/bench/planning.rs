@@ -95,7 +95,7 @@ pub fn readjust_problems(scenario: &Scenario) -> Result<Vec<(&'static str, Probl
 
 /// The measured profile in `profiles/NAME.json` when it is there and fits, else a FLOP
 /// estimate.
-fn profile_for(g: &ModelGraph, name: &str) -> Profile {
+pub(crate) fn profile_for(g: &ModelGraph, name: &str) -> Profile {
     std::fs::read_to_string(format!("profiles/{name}.json"))
         .ok()
         .and_then(|t| Profile::from_json(&t).ok())
