@@ -14,6 +14,9 @@ pub const PLANS_FORMAT: &str = "tiersplit-plan/1";
 /// Largest layer time or link latency a problem may give, in nanoseconds (about 11.6 days):
 /// sums of thousands of them stay far from the cut solver's infinity.
 const MAX_NANOS: u64 = 1_000_000_000_000_000;
+/// Largest tensor or layer weights a problem may give, in bytes (1 PiB): with times capped
+/// too, the sums the planners form stay far from overflowing.
+const MAX_BYTES: u64 = 1 << 50;
 /// Largest kernel, stride, dilation, padding or map side a problem may give.
 const MAX_GEOMETRY: u64 = 1 << 20;
 
@@ -93,6 +96,15 @@ impl Problem {
         for (i, t) in self.tensors.iter().enumerate() {
             self.validate_tensor(i, t)?;
         }
+        let largest = Bytes(self.tensors.iter().map(|t| t.bytes.0).max().unwrap_or(0));
+        for (i, n) in self.nodes.iter().enumerate() {
+            if n.uplink.is_some_and(|r| r.time_for(largest).0 > MAX_NANOS) {
+                return Err(field(
+                    format!("nodes[{i}].uplink"),
+                    "so slow that the largest tensor would take over 10^15 ns",
+                ));
+            }
+        }
         for (i, l) in self.links.iter().enumerate() {
             for (end, n) in [("from", l.from), ("to", l.to)] {
                 if n.0 >= self.nodes.len() {
@@ -108,6 +120,12 @@ impl Problem {
             }
             if l.latency.0 > MAX_NANOS {
                 return Err(field(format!("links[{i}].latency"), "is over 10^15 ns"));
+            }
+            if l.bandwidth.time_for(largest).0 > MAX_NANOS {
+                return Err(field(
+                    format!("links[{i}].bandwidth"),
+                    "so slow that the largest tensor would take over 10^15 ns",
+                ));
             }
             let sender = &self.nodes[l.from.0];
             if sender.capped(l.bandwidth) != l.bandwidth {
@@ -162,6 +180,9 @@ impl Problem {
         if let Some(k) = l.time.iter().position(|t| t.0 > MAX_NANOS) {
             return Err(field(format!("layers[{i}].time[{k}]"), "is over 10^15 ns"));
         }
+        if l.weights.0 > MAX_BYTES {
+            return Err(field(format!("layers[{i}].weights"), "is over 2^50 bytes"));
+        }
         if let Some(op) = &l.spatial {
             let (h, w) = op.windows();
             for a in [h, w] {
@@ -196,6 +217,9 @@ impl Problem {
                     "reads a tensor made by a later layer: layers must be in topological order",
                 ));
             }
+        }
+        if t.bytes.0 > MAX_BYTES {
+            return Err(field(format!("tensors[{i}].bytes"), "is over 2^50 bytes"));
         }
         if let Some((h, w)) = t.hw {
             if h == 0 || w == 0 || h > MAX_GEOMETRY || w > MAX_GEOMETRY {
@@ -306,6 +330,11 @@ mod tests {
                 "/nodes/0/uplink",
                 json!(0.0),
                 "nodes[0].uplink: must be positive",
+            ),
+            (
+                "/nodes/0/uplink",
+                json!(1e-9),
+                "nodes[0].uplink: so slow that the largest tensor would take over 10^15 ns",
             ),
             (
                 "/nodes/0/uplink",

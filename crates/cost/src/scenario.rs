@@ -281,20 +281,9 @@ impl Scenario {
     }
 
     /// The link's own rate as a [`Bandwidth`] (its sender's radio may be slower: see
-    /// [`Scenario::link_mbps`]).
+    /// [`NodeSpec::uplink_mbps`]).
     pub fn link_bandwidth(l: &LinkSpec) -> Bandwidth {
         Bandwidth::from_mbps(l.bandwidth_mbps)
-    }
-
-    /// The rate in Mbit/s of the direction `from -> to` of link `l`: its own, or the
-    /// sender's radio when that is slower.
-    pub fn link_mbps(&self, l: &LinkSpec, from: &str) -> f64 {
-        let radio = self
-            .nodes
-            .iter()
-            .find(|n| n.name == from)
-            .and_then(|n| n.uplink_mbps);
-        radio.map_or(l.bandwidth_mbps, |r| r.min(l.bandwidth_mbps))
     }
 }
 

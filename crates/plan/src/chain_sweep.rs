@@ -122,8 +122,4 @@ impl<'a> ChainSweep<'a> {
             self.tensor_cost[ti] = new;
         }
     }
-
-    pub fn placement(&self) -> Vec<NodeId> {
-        self.at.iter().map(|&k| self.nodes[k]).collect()
-    }
 }

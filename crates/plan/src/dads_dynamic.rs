@@ -21,6 +21,7 @@ impl Planner for DadsDynamic {
         let light_period = evaluate(p, &light).period;
         if light_period.0 as f64 <= interval_ns {
             let mut plan = Plan::new(self.name(), light.placement);
+            plan.notes = light.notes;
             plan.notes.push(format!(
                 "light load: DSL keeps up ({} per frame <= {:.2} ms)",
                 light_period,
@@ -31,6 +32,7 @@ impl Planner for DadsDynamic {
         let heavy = self.dsh.plan(p)?;
         let heavy_period = evaluate(p, &heavy).period;
         let mut plan = Plan::new(self.name(), heavy.placement);
+        plan.notes = heavy.notes;
         plan.notes.push(format!(
             "heavy load: DSL period {} exceeds 1/{} s, switched to DSH",
             light_period, p.frame_rate

@@ -1,3 +1,4 @@
+use crate::fit::{Choice, Fit};
 use crate::scorer::Scorer;
 use crate::{Plan, PlanError, Planner};
 use tiersplit_cost::{NodeId, Problem, Tier};
@@ -114,15 +115,15 @@ impl Planner for Decc {
         let n = p.layers.len();
         let mut scorer = Scorer::new(p);
         let mut score = |placement: &[NodeId]| scorer.makespan_of(placement);
+        let fit = Fit::new(p);
+        let fits = |placement: &Vec<NodeId>| fit.fits(placement);
+        let mut choice = Choice::new();
         // Chain splits between edge and cloud.
-        let mut best: Vec<NodeId> = vec![e; n];
-        let mut best_t = score(&best);
+        let all_edge = vec![e; n];
+        choice.offer(score(&all_edge), all_edge, fits);
         for k in 0..n {
             let cand: Vec<NodeId> = (0..n).map(|l| if l < k { e } else { c }).collect();
-            let t = score(&cand);
-            if t < best_t {
-                (best, best_t) = (cand, t);
-            }
+            choice.offer(score(&cand), cand, fits);
         }
         // Branch-parallel placements, one region at a time.
         let succ = successors(p);
@@ -147,16 +148,23 @@ impl Planner for Decc {
                         let mut cand = placement.clone();
                         apply(&mut cand, &trial);
                         let t = score(&cand);
+                        if fit.limited() {
+                            choice.offer(t, cand.clone(), fits);
+                        }
                         if t < current {
                             (cuts, current, placement) = (trial, t, cand);
                         }
                     }
                 }
             }
-            if current < best_t {
-                (best, best_t) = (placement, current);
-            }
+            choice.offer(current, placement, fits);
         }
-        Ok(Plan::new(self.name(), best))
+        let (best, fitting) = choice.best().expect("chain splits were offered");
+        let mut plan = Plan::new(self.name(), best);
+        if !fitting {
+            plan.notes
+                .push("no plan it tried fits the nodes' memory".into());
+        }
+        Ok(plan)
     }
 }

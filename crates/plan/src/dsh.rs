@@ -1,4 +1,5 @@
 use crate::dsl::{server_of, two_tier_cut};
+use crate::fit::or_chain_that_fits;
 use crate::scorer::Scorer;
 use crate::{Plan, PlanError, Planner};
 use tiersplit_cost::Problem;
@@ -74,6 +75,7 @@ impl Planner for Dsh {
                 }
             }
         }
-        Ok(best.expect("grid is not empty").1)
+        let plan = best.expect("grid is not empty").1;
+        Ok(or_chain_that_fits(p, plan, &[p.device, server]))
     }
 }

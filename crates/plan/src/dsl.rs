@@ -1,3 +1,4 @@
+use crate::fit::or_chain_that_fits;
 use crate::min_cut::{CutGraph, INF};
 use crate::{Plan, PlanError, Planner};
 use tiersplit_cost::{NodeId, Problem, Tier};
@@ -72,6 +73,7 @@ impl Planner for Dsl {
 
     fn plan(&self, p: &Problem) -> Result<Plan, PlanError> {
         let server = server_of(p, self.name())?;
-        Ok(Plan::new(self.name(), two_tier_cut(p, server, 1.0, 1.0)))
+        let plan = Plan::new(self.name(), two_tier_cut(p, server, 1.0, 1.0));
+        Ok(or_chain_that_fits(p, plan, &[p.device, server]))
     }
 }

@@ -28,8 +28,10 @@ pub struct Prediction {
     pub latency_sum: Nanos,
     /// One frame's latency as the DAG schedule gives it: layers on one node run one after
     /// another in topological order, different nodes run in parallel, transfers queue per
-    /// link and on their sender's radio when it has one, and the frame ends when every output
-    /// is back on the device.
+    /// link and on their sender's radio when it has one (first come, first served: where a
+    /// real radio shares its rate among overlapping transfers, the first of them arrives
+    /// later than this, the last at the same time), and the frame ends when every output is
+    /// back on the device.
     pub makespan: Nanos,
     /// The pipelined frame period: the busiest node's compute time, or the busiest link's or
     /// shared radio's transfer time, whichever is larger (DADS's max(Te, Tt, Tc)).

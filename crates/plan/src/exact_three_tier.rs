@@ -1,5 +1,6 @@
 use crate::dsl::{outputs_back, two_tier_cut};
 use crate::evaluate::{hops_time, hops_to};
+use crate::fit::or_chain_that_fits;
 use crate::min_cut::{CutGraph, INF};
 use crate::scorer::Scorer;
 use crate::{Plan, PlanError, Planner};
@@ -231,6 +232,8 @@ impl Planner for ExactThreeTier {
     }
 
     fn plan(&self, p: &Problem) -> Result<Plan, PlanError> {
-        Ok(ExactThreeTier::solve(p)?.plan)
+        let t = Tiers::of(p)?;
+        let plan = ExactThreeTier::solve(p)?.plan;
+        Ok(or_chain_that_fits(p, plan, &[t.d, t.e, t.c]))
     }
 }

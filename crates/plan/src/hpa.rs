@@ -1,4 +1,5 @@
-use crate::chain_sweep::ChainSweep;
+use crate::fit::chain_points;
+use crate::neurosurgeon::NO_SPLIT_FITS;
 use crate::scorer::Scorer;
 use crate::{Plan, PlanError, Planner};
 use serde::{Deserialize, Serialize};
@@ -68,41 +69,23 @@ impl Hpa {
             .collect())
     }
 
-    /// The best pair of split points, searched exhaustively.
+    /// The best pair of split points, searched exhaustively (among those that fit the nodes'
+    /// memory, when any does).
     pub fn solve(p: &Problem) -> Result<SplitPoints, PlanError> {
+        Ok(Hpa::solve_fitting(p)?.0)
+    }
+
+    /// [`Hpa::solve`], and whether its split points fit the nodes' memory.
+    fn solve_fitting(p: &Problem) -> Result<(SplitPoints, bool), PlanError> {
         let (d, e, c) = nodes(p)?;
-        let n = p.layers.len();
-        let mut sweep = ChainSweep::new(p, vec![d, e, c], 2);
-        let mut best = (
-            Nanos(u64::MAX),
+        let ((edge_from, cloud_from), fits) = chain_points(p, &[d, e, c]);
+        Ok((
             SplitPoints {
-                edge_from: 0,
-                cloud_from: 0,
+                edge_from,
+                cloud_from,
             },
-        );
-        for i in 0..=n {
-            if i > 0 {
-                sweep.set(i - 1, 0);
-            }
-            for l in i..n {
-                sweep.set(l, 2);
-            }
-            for j in i..=n {
-                if j > i {
-                    sweep.set(j - 1, 1);
-                }
-                if sweep.total < best.0 {
-                    best = (
-                        sweep.total,
-                        SplitPoints {
-                            edge_from: i,
-                            cloud_from: j,
-                        },
-                    );
-                }
-            }
-        }
-        Ok(best.1)
+            fits,
+        ))
     }
 
     /// Summed latency of a pair of split points, by the evaluator, remembered per pair.
@@ -217,6 +200,11 @@ impl Planner for Hpa {
     }
 
     fn plan(&self, p: &Problem) -> Result<Plan, PlanError> {
-        Ok(Plan::new(self.name(), Hpa::placement(p, Hpa::solve(p)?)?))
+        let (points, fits) = Hpa::solve_fitting(p)?;
+        let mut plan = Plan::new(self.name(), Hpa::placement(p, points)?);
+        if !fits {
+            plan.notes.push(NO_SPLIT_FITS.into());
+        }
+        Ok(plan)
     }
 }

@@ -1,3 +1,4 @@
+use crate::fit::{Choice, Fit};
 use crate::net::Net;
 use crate::scorer::Scorer;
 use crate::{tileable_runs, Hpa, Plan, PlanError, Planner, TiledStage};
@@ -153,7 +154,10 @@ impl Planner for HpaVsm {
         let points = Hpa::solve(p)?;
         let mut best = Plan::new(self.name(), Hpa::placement(p, points)?);
         let mut scorer = Scorer::new(p);
-        let mut best_t = scorer.makespan(&best);
+        let limited = Fit::new(p).limited();
+        let fits = |plan: &Plan| !limited || plan.validate(p).is_ok();
+        let mut choice = Choice::new();
+        choice.offer(scorer.makespan(&best), best.clone(), fits);
         let edges = edges_fastest_first(p);
         if edges.len() < 2 {
             best.notes
@@ -202,14 +206,16 @@ impl Planner for HpaVsm {
                             .collect();
                         for tiles in tiled.iter().flatten() {
                             let plan = with_tiled(self.name(), &placement, tiles);
-                            let t = scorer.makespan(&plan);
-                            if t < best_t {
-                                (best, best_t) = (plan, t);
-                            }
+                            choice.offer(scorer.makespan(&plan), plan, fits);
                         }
                     }
                 }
             }
+        }
+        let (mut best, fitting) = choice.best().expect("HPA's plan was offered");
+        if !fitting {
+            best.notes
+                .push("no plan it tried fits the nodes' memory".into());
         }
         Ok(best)
     }

@@ -21,6 +21,7 @@ mod error;
 mod evaluate;
 mod exact_three_tier;
 mod fail_over;
+mod fit;
 mod hpa;
 mod hpa_vsm;
 mod min_cut;

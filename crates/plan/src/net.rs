@@ -205,7 +205,7 @@ impl Net {
         let (n, layers) = (self.nodes, self.layers());
         let mut held = vec![0u64; n];
         for (l, node) in placement.iter().enumerate() {
-            held[node.0] += self.weights[l].0;
+            held[node.0] = held[node.0].saturating_add(self.weights[l].0);
         }
         // Per node, bytes that become live at step i and stop being live after it.
         let steps = layers + 1;

@@ -1,11 +1,12 @@
-use crate::chain_sweep::ChainSweep;
 use crate::dsl::server_of;
+use crate::fit::{chain, chain_points};
 use crate::{Hpa, Plan, PlanError, Planner};
 use tiersplit_cost::Problem;
 
 /// Neurosurgeon: the layers in topological order as a chain, split once; the prefix runs on
 /// the device, the rest on the server (the cloud, or the edge when there is no cloud). Picks
-/// the split with the smallest summed latency, trying every split point.
+/// the split with the smallest summed latency, trying every split point (among those that fit
+/// the nodes' memory, when any does).
 pub struct Neurosurgeon;
 
 /// Neurosurgeon extended to three tiers: the best two split points of the chain, device then
@@ -19,19 +20,18 @@ impl Planner for Neurosurgeon {
 
     fn plan(&self, p: &Problem) -> Result<Plan, PlanError> {
         let server = server_of(p, self.name())?;
-        // Start with everything on the server and move the prefix to the device one layer at
-        // a time: split k puts layers 0..k on the device.
-        let mut sweep = ChainSweep::new(p, vec![p.device, server], 1);
-        let mut best = (sweep.total, sweep.placement());
-        for l in 0..p.layers.len() {
-            sweep.set(l, 0);
-            if sweep.total < best.0 {
-                best = (sweep.total, sweep.placement());
-            }
+        let nodes = [p.device, server];
+        let ((k, _), fits) = chain_points(p, &nodes);
+        let mut plan = Plan::new(self.name(), chain(&nodes, p.layers.len(), k, k));
+        if !fits {
+            plan.notes.push(NO_SPLIT_FITS.into());
         }
-        Ok(Plan::new(self.name(), best.1))
+        Ok(plan)
     }
 }
+
+/// What a chain planner says when none of its splits fits the nodes' memory.
+pub(crate) const NO_SPLIT_FITS: &str = "no split point fits the nodes' memory";
 
 impl Planner for Neurosurgeon3 {
     fn name(&self) -> &'static str {
@@ -40,6 +40,8 @@ impl Planner for Neurosurgeon3 {
 
     fn plan(&self, p: &Problem) -> Result<Plan, PlanError> {
         // The exhaustive two-point chain search is HPA's full solve.
-        Ok(Plan::new(self.name(), Hpa::placement(p, Hpa::solve(p)?)?))
+        let mut plan = Hpa.plan(p)?;
+        plan.algorithm = self.name().into();
+        Ok(plan)
     }
 }

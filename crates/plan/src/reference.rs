@@ -3,12 +3,14 @@
 //! the small random DAGs the brute-force oracle enumerates.
 //!
 //! Layers are placed in topological order. A partial placement is bounded by the list schedule
-//! of the evaluator with every transfer taken at its route's time and no link or radio
-//! contention (contention only delays), and every layer not yet placed on whichever allowed
-//! node it would finish soonest on. That relaxation keeps each node's order and the tier rule
-//! (no tensor flows to a lower tier), and every figure in it is no later than the evaluator's,
-//! so it is a lower bound: a search that ends within its budget has proven its plan optimal,
-//! and one that does not still returns the least bound of what it left unexplored.
+//! of the evaluator with no link or radio contention (contention only delays) and every
+//! transfer at the quickest path over the links, any number of hops (the evaluator forwards a
+//! tensor along the union of its routes, so it can arrive by a path no single route takes), and
+//! every layer not yet placed on whichever allowed node it would finish soonest on. That
+//! relaxation keeps each node's order and the tier rule (no tensor flows to a lower tier), and
+//! every time in it is no later than the evaluator's, so it is a lower bound: a search that ends
+//! within its budget has proven its plan optimal, and one that does not still returns the least
+//! bound of what it left unexplored.
 
 use crate::net::{Links, Net};
 use crate::scorer::Scorer;
@@ -36,13 +38,13 @@ impl ReferenceOptimum {
     }
 }
 
-/// Not reachable: a node a layer cannot run on, or a bound not yet met.
+/// Not reachable: a node a layer cannot run on (problem files keep real times far below it).
 const NEVER: Nanos = Nanos(u64::MAX / 4);
 
 /// The least makespan over every valid untiled placement of `p`, by branch and bound from the
 /// quickest valid untiled plan of `starts` (such as every planner's), looking at no more than
-/// `budget` partial or complete placements; `None` when no untiled placement fits the nodes'
-/// memory.
+/// `budget` partial or complete placements; `None` when it found no untiled placement that
+/// fits the nodes' memory (there is none when the search ended within its budget).
 pub fn reference_optimum(p: &Problem, starts: &[Plan], budget: u64) -> Option<ReferenceOptimum> {
     let mut search = Search::new(p, budget);
     for plan in starts {
@@ -63,18 +65,35 @@ pub fn reference_optimum(p: &Problem, starts: &[Plan], budget: u64) -> Option<Re
     })
 }
 
-/// The contention-free time of `bytes` from `a` to `b`: the route the evaluator takes.
-fn route_time(links: &Links, a: NodeId, b: NodeId, bytes: Bytes) -> Nanos {
-    match links.route(a, b, bytes) {
-        Some((hops, len)) => hops[..len].iter().map(|&h| links.hop(h).time(bytes)).sum(),
-        None => NEVER,
+/// The quickest time of `bytes` between every two nodes over any path of links, without
+/// contention (Floyd-Warshall): at `a * n + b`.
+fn quickest_paths(links: &Links, n: usize, bytes: Bytes) -> Vec<Nanos> {
+    let mut d = vec![NEVER; n * n];
+    for a in 0..n {
+        d[a * n + a] = Nanos(0);
+        for b in (0..n).filter(|&b| b != a) {
+            if let Some(l) = links.get(NodeId(a), NodeId(b)) {
+                d[a * n + b] = l.time(bytes).min(NEVER);
+            }
+        }
     }
+    for k in 0..n {
+        for a in 0..n {
+            for b in 0..n {
+                let via = d[a * n + k] + d[k * n + b];
+                if via < d[a * n + b] {
+                    d[a * n + b] = via;
+                }
+            }
+        }
+    }
+    d
 }
 
 struct Search<'p> {
     net: Net,
     scorer: Scorer<'p>,
-    /// Route time of tensor `t` from node `a` to `b`, at `(t * n + a) * n + b`.
+    /// Quickest time of tensor `t` from node `a` to `b`, at `(t * n + a) * n + b`.
     dist: Vec<Nanos>,
     budget: u64,
     explored: u64,
@@ -99,21 +118,15 @@ impl<'p> Search<'p> {
         let net = Net::of(p);
         let n = net.nodes;
         let links = Links::new(p);
-        let mut dist = vec![Nanos(0); net.tensors() * n * n];
-        for t in 0..net.tensors() {
-            for a in 0..n {
-                for b in (0..n).filter(|&b| b != a) {
-                    dist[(t * n + a) * n + b] =
-                        route_time(&links, NodeId(a), NodeId(b), net.bytes[t]);
-                }
-            }
-        }
+        let dist = (0..net.tensors())
+            .flat_map(|t| quickest_paths(&links, n, net.bytes[t]))
+            .collect();
         Search {
             dist,
             budget,
             explored: 0,
-            unexplored: NEVER,
-            incumbent: NEVER,
+            unexplored: Nanos(u64::MAX),
+            incumbent: Nanos(u64::MAX),
             best: Vec::new(),
             placement: Vec::with_capacity(net.layers()),
             finish: Vec::with_capacity(net.layers()),
@@ -139,26 +152,34 @@ impl<'p> Search<'p> {
         }
     }
 
+    /// Soonest arrival of tensor `t` on node `m` in the relaxation: from its producer's node
+    /// when placed, else from whichever node the producer would finish soonest on (one no
+    /// higher in tier than `m` when `tiers`, for a reader there).
+    fn arrival(&self, t: usize, m: usize, tiers: bool) -> Nanos {
+        let net = &self.net;
+        let n = net.nodes;
+        let allowed = |a: usize| !tiers || net.tiers[a] <= net.tiers[m];
+        match self.source(t) {
+            Some((a, at)) if allowed(a) => at + self.dist(t, a, m),
+            Some(_) => NEVER,
+            None => {
+                let u = net.producer[t].expect("unplaced layers make their tensors");
+                (0..n)
+                    .filter(|&a| allowed(a))
+                    .map(|a| self.finish_on[u * n + a] + self.dist(t, a, m))
+                    .min()
+                    .unwrap_or(NEVER)
+            }
+        }
+    }
+
     /// Soonest finish of layer `l` on node `m` in the relaxation, with the placed layers
     /// fixed and the unplaced ones before it at their soonest on any node they may run on.
     fn soonest(&self, l: usize, m: usize) -> Nanos {
         let net = &self.net;
-        let n = net.nodes;
         let mut ready = Nanos(0);
         for &t in net.inputs.row(l) {
-            let arrive = match self.source(t) {
-                Some((a, _)) if net.tiers[a] > net.tiers[m] => NEVER,
-                Some((a, at)) => at + self.dist(t, a, m),
-                None => {
-                    let u = net.producer[t].expect("unplaced layers make their tensors");
-                    (0..n)
-                        .filter(|&a| net.tiers[a] <= net.tiers[m])
-                        .map(|a| self.finish_on[u * n + a] + self.dist(t, a, m))
-                        .min()
-                        .unwrap_or(NEVER)
-                }
-            };
-            ready = ready.max(arrive);
+            ready = ready.max(self.arrival(t, m, true));
         }
         if ready >= NEVER {
             return NEVER;
@@ -177,17 +198,8 @@ impl<'p> Search<'p> {
         let device = self.net.device.0;
         let mut end = Nanos(0);
         for t in (0..self.net.tensors()).filter(|&t| self.net.graph_output[t]) {
-            let back = match self.source(t) {
-                Some((a, at)) => at + self.dist(t, a, device),
-                None => {
-                    let u = self.net.producer[t].expect("outputs are made by layers");
-                    (0..n)
-                        .map(|a| self.finish_on[u * n + a] + self.dist(t, a, device))
-                        .min()
-                        .unwrap_or(NEVER)
-                }
-            };
-            end = end.max(back);
+            // Outputs go back to the device whatever its tier.
+            end = end.max(self.arrival(t, device, false));
         }
         end
     }
@@ -201,18 +213,18 @@ impl<'p> Search<'p> {
             return;
         }
         let n = self.net.nodes;
-        let mut children: Vec<(Nanos, usize)> = Vec::with_capacity(n);
+        let mut children: Vec<(Nanos, usize, Nanos)> = Vec::with_capacity(n);
         for m in 0..n {
             let f = self.soonest(l, m);
-            let w = self.weights[m] + self.net.weights[l].0;
+            let w = self.weights[m].saturating_add(self.net.weights[l].0);
             if f >= NEVER || self.net.memory[m].is_some_and(|has| w > has.0) {
                 continue;
             }
             let bound = self.with_placed(l, m, f, |s| s.bound());
-            children.push((bound, m));
+            children.push((bound, m, f));
         }
         children.sort();
-        for (bound, m) in children {
+        for (bound, m, f) in children {
             if bound >= self.incumbent {
                 break;
             }
@@ -220,7 +232,6 @@ impl<'p> Search<'p> {
                 self.unexplored = self.unexplored.min(bound);
                 continue;
             }
-            let f = self.soonest(l, m);
             self.with_placed(l, m, f, |s| s.descend());
         }
     }
@@ -237,9 +248,10 @@ impl<'p> Search<'p> {
         self.placement.push(NodeId(m));
         self.finish.push(finish);
         self.node_free[m] = finish;
-        self.weights[m] += self.net.weights[l].0;
+        let held = self.weights[m];
+        self.weights[m] = held.saturating_add(self.net.weights[l].0);
         let r = f(self);
-        self.weights[m] -= self.net.weights[l].0;
+        self.weights[m] = held;
         self.node_free[m] = free;
         self.finish.pop();
         self.placement.pop();

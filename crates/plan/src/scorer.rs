@@ -111,9 +111,10 @@ impl<'p> Scorer<'p> {
             let anchored = &a.scratch.hops[a.scratch.hop_at[t]..a.scratch.hop_at[t + 1]];
             for hop in anchored {
                 let k = hop.from.0 * n + hop.to.0;
-                w.busy[k] = Nanos(w.busy[k].0 - hop.occupancy.0);
+                // Saturating: sums that saturated (times near u64::MAX) cannot go negative.
+                w.busy[k] = Nanos(w.busy[k].0.saturating_sub(hop.occupancy.0));
                 let r = &mut w.radio_busy[hop.from.0];
-                *r = Nanos(r.0 - hop.airtime.0);
+                *r = Nanos(r.0.saturating_sub(hop.airtime.0));
             }
             a.hops.clear();
             tensor_hops(

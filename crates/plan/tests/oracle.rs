@@ -198,6 +198,39 @@ fn arb_problem_radio() -> impl Strategy<Value = Problem> {
         })
 }
 
+/// [`arb_problem`]'s three tiers (at most 6 layers) and a second edge node, every pair of nodes
+/// linked at rates from 0.01 to 1,000 Mbit/s: tensors sent to several nodes can reach one over
+/// a chain of relays that no single route takes.
+fn arb_problem_four() -> impl Strategy<Value = Problem> {
+    (
+        arb_problem(false).prop_filter("small enough to enumerate", |p| p.layers.len() <= 6),
+        prop::collection::vec(1u64..40, 6),
+        prop::collection::vec(-2.0f64..3.0, 12),
+    )
+        .prop_map(|(mut p, edge_ms, log_mbps)| {
+            p.nodes.push(ProblemNode {
+                name: "edge2".into(),
+                tier: Tier::Edge,
+                memory: None,
+                uplink: None,
+            });
+            for (l, ms) in p.layers.iter_mut().zip(edge_ms) {
+                l.time.push(Nanos(ms * 1_000_000));
+            }
+            p.links.clear();
+            let pairs = (0..4).flat_map(|a| (0..4).filter(move |&b| b != a).map(move |b| (a, b)));
+            for ((a, b), lm) in pairs.zip(log_mbps) {
+                p.links.push(LinkCost {
+                    from: NodeId(a),
+                    to: NodeId(b),
+                    bandwidth: Bandwidth::from_mbps(10f64.powf(lm)),
+                    latency: Nanos(((a + b) as u64) * 100_000),
+                });
+            }
+            p
+        })
+}
+
 fn cloud(p: &Problem) -> NodeId {
     NodeId(p.nodes.len() - 1)
 }
@@ -251,20 +284,36 @@ proptest! {
         }
     }
 
-    /// With memory limits, every planner's plan fits or is refused as not fitting; `best`'s
+    /// With memory limits, every planner's plan fits or is refused as not fitting; the chain
+    /// and cut planners' plans fit whenever a chain split over their nodes does; `best`'s
     /// always fits, and `best` has one whenever another planner's fits.
     #[test]
     fn plans_respect_memory_or_say_they_do_not_fit(p in arb_problem_memory()) {
+        let n = p.layers.len();
+        let chain_fits = |tiers: &[usize]| (0..=n).any(|i| (i..=n).any(|j| {
+            let at = |l: usize| if l < i { 0 } else if l < j { 1 } else { 2 };
+            let placement = (0..n).map(|l| NodeId(tiers[at(l)])).collect();
+            tiersplit_plan::Plan::new("chain", placement).validate(&p).is_ok()
+        }));
+        let (two, three) = (chain_fits(&[0, 2, 2]), chain_fits(&[0, 1, 2]));
         let mut any_fits = false;
         for planner in tiersplit_plan::all_baseline_planners() {
             let plan = planner.plan(&p).unwrap();
+            let must_fit = match planner.name() {
+                "neurosurgeon" | "dads-dsl" | "dads-dsh" | "dads" => two,
+                "neurosurgeon-3tier" | "hpa" | "hpa-vsm" | "exact-3tier" => three,
+                _ => false,
+            };
             match plan.validate(&p) {
                 Ok(()) => any_fits = true,
-                Err(e) => prop_assert!(
-                    matches!(e, tiersplit_plan::PlanError::OutOfMemory { .. }),
-                    "{}: {e}",
-                    planner.name()
-                ),
+                Err(e) => {
+                    prop_assert!(!must_fit, "{}: a chain split fits, its plan does not: {e}", planner.name());
+                    prop_assert!(
+                        matches!(e, tiersplit_plan::PlanError::OutOfMemory { .. }),
+                        "{}: {e}",
+                        planner.name()
+                    )
+                }
             }
         }
         for best in [tiersplit_plan::Best::latency(), tiersplit_plan::Best::throughput()] {
@@ -535,10 +584,15 @@ proptest! {
     /// below the minimum.
     #[test]
     fn the_reference_optimum_is_the_true_minimum(
-        p in prop_oneof![arb_problem(false), arb_problem_direct(), arb_problem_radio(), arb_problem_memory()]
+        p in prop_oneof![arb_problem(false), arb_problem_direct(), arb_problem_radio(), arb_problem_memory()],
+        from_planners in any::<bool>(),
     ) {
         use tiersplit_plan::{reference_optimum, Plan};
-        let starts: Vec<Plan> = all_planners().iter().filter_map(|pl| pl.plan(&p).ok()).collect();
+        // From the planners' plans, or from nothing, so no incumbent hides a bound too high.
+        let starts: Vec<Plan> = match from_planners {
+            true => all_planners().iter().filter_map(|pl| pl.plan(&p).ok()).collect(),
+            false => vec![],
+        };
         let all: Vec<NodeId> = p.node_ids().collect();
         let got = reference_optimum(&p, &starts, 10_000_000);
         let Some((_, opt)) = oracle::best_by(&p, &all, |pr| pr.makespan) else {
@@ -555,4 +609,97 @@ proptest! {
             prop_assert!(short.lower_bound <= opt.makespan && opt.makespan <= short.makespan);
         }
     }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 400, failure_persistence: None, ..ProptestConfig::default() })]
+
+    /// On fully linked four-node meshes, where a tensor sent to several nodes can reach one
+    /// over a chain of relays that no single route takes, branch and bound from no plan at all
+    /// still finds and proves the brute-force minimum.
+    #[test]
+    fn the_reference_optimum_holds_on_meshes(p in arb_problem_four()) {
+        let all: Vec<NodeId> = p.node_ids().collect();
+        let (_, opt) = oracle::best_by(&p, &all, |pr| pr.makespan).unwrap();
+        let got = tiersplit_plan::reference_optimum(&p, &[], 10_000_000).unwrap();
+        prop_assert!(got.proven());
+        prop_assert_eq!(got.makespan, opt.makespan);
+    }
+}
+
+/// The input reaches the cloud fastest as device -> edge X -> edge A -> cloud: no single route
+/// takes that path (the route to the cloud goes over the slow device -> A link), but the union
+/// of the routes to A and to the cloud does, and the evaluator forwards along it. The search's
+/// bound must allow for it, or it proves the wrong plan optimal.
+#[test]
+fn the_reference_optimum_sees_paths_no_single_route_takes() {
+    let node = |name: &str, tier| ProblemNode {
+        name: name.into(),
+        tier,
+        memory: None,
+        uplink: None,
+    };
+    let s = |secs: f64| Nanos((secs * 1e9) as u64);
+    let link = |from, to, mbps| LinkCost {
+        from: NodeId(from),
+        to: NodeId(to),
+        bandwidth: Bandwidth::from_mbps(mbps),
+        latency: Nanos(0),
+    };
+    let tensor = |name: &str, bytes, producer, consumers: Vec<usize>| ProblemTensor {
+        name: name.into(),
+        bytes: Bytes(bytes),
+        producer,
+        consumers,
+        graph_output: producer.is_some(),
+        hw: None,
+    };
+    let layer = |name: &str, time: Vec<Nanos>| ProblemLayer {
+        name: name.into(),
+        op: "Conv".into(),
+        time,
+        weights: Bytes(0),
+        spatial: None,
+    };
+    // device, edge A, cloud, edge X
+    let p = Problem {
+        model: "relays".into(),
+        scenario: "mesh".into(),
+        nodes: vec![
+            node("device", Tier::Device),
+            node("a", Tier::Edge),
+            node("cloud", Tier::Cloud),
+            node("x", Tier::Edge),
+        ],
+        device: NodeId(0),
+        layers: vec![
+            layer("on_a", vec![s(10.0), s(0.001), s(10.0), s(10.0)]),
+            layer("on_cloud", vec![s(10.0), s(2.5), s(0.001), s(2.5)]),
+        ],
+        tensors: vec![
+            tensor("x", 1_000_000, None, vec![0, 1]),
+            tensor("y0", 1_000, Some(0), vec![]),
+            tensor("y1", 1_000, Some(1), vec![]),
+        ],
+        links: vec![
+            link(0, 1, 1.0),
+            link(0, 3, 100.0),
+            link(3, 1, 100.0),
+            link(1, 2, 100.0),
+            link(3, 2, 0.5),
+            link(1, 0, 100.0),
+            link(3, 0, 100.0),
+            link(2, 1, 100.0),
+            link(1, 3, 100.0),
+            link(2, 3, 100.0),
+        ],
+        frame_rate: 1.0,
+    };
+    let all: Vec<NodeId> = p.node_ids().collect();
+    let (plan, opt) = oracle::best_by(&p, &all, |pr| pr.makespan).unwrap();
+    assert_eq!(plan.placement, [NodeId(1), NodeId(2)]);
+    assert!(opt.makespan < s(0.5), "{}", opt.makespan);
+    let got = tiersplit_plan::reference_optimum(&p, &[], 1_000).unwrap();
+    assert!(got.proven());
+    assert_eq!(got.makespan, opt.makespan);
 }

@@ -35,8 +35,9 @@ impl EmulateMode {
 }
 
 /// Scenario speeds as emulation: links shaped at their rate with half their round trip as
-/// one-way delay, nodes' radios shared by their links; compute slowed relative to the node of speed `fastest`, which runs at this
-/// machine's own speed (so predictions use the profile scaled by that speed). With
+/// one-way delay, nodes' radios shared by their links; compute slowed relative to the node of
+/// speed `fastest`, which runs at this machine's own speed (so predictions use the profile
+/// scaled by that speed). With
 /// `delays_only`, just the one-way delays (the testbed shapes rates and compute in the
 /// kernel). `fastest` is the scenario's fastest speed as configured: a trace that slows the
 /// fastest node must not speed the others up.
