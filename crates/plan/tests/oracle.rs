@@ -502,41 +502,51 @@ proptest! {
     }
 }
 
-/// An input sent to two edge nodes over one radio: the second copy waits for the first, so
-/// the frame takes one upload longer and the period is both uploads.
-#[test]
-fn a_radio_serialises_a_scatter() {
-    let node = |name: &str, tier| ProblemNode {
+/// Parts of the hand-made problems below: a node without limits, a tensor (graph outputs are
+/// the ones a layer makes), a layer with its time on each node, a link without latency.
+fn node(name: &str, tier: Tier) -> ProblemNode {
+    ProblemNode {
         name: name.into(),
         tier,
         memory: None,
         uplink: None,
-    };
-    let tensor = |name: &str, bytes, producer, consumers: Vec<usize>| ProblemTensor {
+    }
+}
+
+fn tensor(name: &str, bytes: u64, producer: Option<usize>, consumers: Vec<usize>) -> ProblemTensor {
+    ProblemTensor {
         name: name.into(),
         bytes: Bytes(bytes),
         producer,
         consumers,
         graph_output: producer.is_some(),
         hw: None,
-    };
-    let layer = |name: &str| ProblemLayer {
+    }
+}
+
+fn layer(name: &str, secs: &[f64]) -> ProblemLayer {
+    ProblemLayer {
         name: name.into(),
         op: "Conv".into(),
-        time: vec![
-            Nanos(5_000_000_000),
-            Nanos(1_000_000_000),
-            Nanos(1_000_000_000),
-        ],
+        time: secs.iter().map(|&s| Nanos((s * 1e9) as u64)).collect(),
         weights: Bytes(0),
         spatial: None,
-    };
-    let link = |from, to| LinkCost {
+    }
+}
+
+fn link(from: usize, to: usize, mbps: f64) -> LinkCost {
+    LinkCost {
         from: NodeId(from),
         to: NodeId(to),
-        bandwidth: Bandwidth::from_mbps(8.0),
+        bandwidth: Bandwidth::from_mbps(mbps),
         latency: Nanos(0),
-    };
+    }
+}
+
+/// An input sent to two edge nodes over one radio: the second copy waits for the first, so
+/// the frame takes one upload longer and the period is both uploads.
+#[test]
+fn a_radio_serialises_a_scatter() {
     let mut p = Problem {
         model: "scatter".into(),
         scenario: "radio".into(),
@@ -546,20 +556,15 @@ fn a_radio_serialises_a_scatter() {
             node("e2", Tier::Edge),
         ],
         device: NodeId(0),
-        layers: vec![layer("a"), layer("b")],
+        layers: vec![layer("a", &[5.0, 1.0, 1.0]), layer("b", &[5.0, 1.0, 1.0])],
         tensors: vec![
             tensor("x", 1_000_000, None, vec![0, 1]),
             tensor("ya", 1_000, Some(0), vec![]),
             tensor("yb", 1_000, Some(1), vec![]),
         ],
-        links: vec![
-            link(0, 1),
-            link(1, 0),
-            link(0, 2),
-            link(2, 0),
-            link(1, 2),
-            link(2, 1),
-        ],
+        links: [(0, 1), (1, 0), (0, 2), (2, 0), (1, 2), (2, 1)]
+            .map(|(a, b)| link(a, b, 8.0))
+            .to_vec(),
         frame_rate: 1.0,
     };
     let plan = tiersplit_plan::Plan::new("x", vec![NodeId(1), NodeId(2)]);
@@ -633,34 +638,7 @@ proptest! {
 /// bound must allow for it, or it proves the wrong plan optimal.
 #[test]
 fn the_reference_optimum_sees_paths_no_single_route_takes() {
-    let node = |name: &str, tier| ProblemNode {
-        name: name.into(),
-        tier,
-        memory: None,
-        uplink: None,
-    };
     let s = |secs: f64| Nanos((secs * 1e9) as u64);
-    let link = |from, to, mbps| LinkCost {
-        from: NodeId(from),
-        to: NodeId(to),
-        bandwidth: Bandwidth::from_mbps(mbps),
-        latency: Nanos(0),
-    };
-    let tensor = |name: &str, bytes, producer, consumers: Vec<usize>| ProblemTensor {
-        name: name.into(),
-        bytes: Bytes(bytes),
-        producer,
-        consumers,
-        graph_output: producer.is_some(),
-        hw: None,
-    };
-    let layer = |name: &str, time: Vec<Nanos>| ProblemLayer {
-        name: name.into(),
-        op: "Conv".into(),
-        time,
-        weights: Bytes(0),
-        spatial: None,
-    };
     // device, edge A, cloud, edge X
     let p = Problem {
         model: "relays".into(),
@@ -673,8 +651,8 @@ fn the_reference_optimum_sees_paths_no_single_route_takes() {
         ],
         device: NodeId(0),
         layers: vec![
-            layer("on_a", vec![s(10.0), s(0.001), s(10.0), s(10.0)]),
-            layer("on_cloud", vec![s(10.0), s(2.5), s(0.001), s(2.5)]),
+            layer("on_a", &[10.0, 0.001, 10.0, 10.0]),
+            layer("on_cloud", &[10.0, 2.5, 0.001, 2.5]),
         ],
         tensors: vec![
             tensor("x", 1_000_000, None, vec![0, 1]),
