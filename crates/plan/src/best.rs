@@ -264,20 +264,24 @@ impl Best {
         // Plans with tiled stages compete at the end; local search moves whole layers only.
         let (tiled, untiled): (Vec<&Plan>, Vec<&Plan>) =
             portfolio.iter().partition(|pl| !pl.tiled.is_empty());
-        let mut candidates: Vec<Vec<NodeId>> =
-            untiled.into_iter().map(|pl| pl.placement.clone()).collect();
-        candidates.push(list_schedule(p));
-        candidates.extend(extra);
-        let mut scorer = Scorer::new(p);
-        let (mut best, mut best_t) = candidates
+        // Each starting placement with where it came from, for the note on the result.
+        let mut candidates: Vec<(String, Vec<NodeId>)> = untiled
             .into_iter()
-            .filter(|c| valid(p, c))
+            .map(|pl| (format!("{}'s plan", pl.algorithm), pl.placement.clone()))
+            .collect();
+        candidates.push(("the list schedule".into(), list_schedule(p)));
+        candidates.extend(extra.map(|c| ("the latency plan".into(), c)));
+        let mut scorer = Scorer::new(p);
+        let ((origin, mut best), mut best_t) = candidates
+            .into_iter()
+            .filter(|(_, c)| valid(p, c))
             .map(|c| {
-                let t = self.score(&mut scorer, &c);
+                let t = self.score(&mut scorer, &c.1);
                 (c, t)
             })
             .min_by_key(|(_, t)| *t)
             .ok_or(PlanError::NothingFits(self.name()))?;
+        let mut moves = 0usize;
         let limited = scorer.net().limits_memory();
         // Descendants of every layer, for block moves.
         let n = p.layers.len();
@@ -321,6 +325,7 @@ impl Best {
                         };
                         if t < best_t {
                             (best, best_t, improved) = (cand, t, true);
+                            moves += 1;
                             scorer.anchor(&best);
                             break;
                         }
@@ -329,6 +334,10 @@ impl Best {
             }
         }
         let mut result = Plan::new(self.name(), best.clone());
+        result.notes.push(match moves {
+            0 => format!("took {origin} as it is"),
+            _ => format!("started from {origin}, improved by {moves} local-search moves"),
+        });
         for mut plan in
             tiled
                 .into_iter()
@@ -340,8 +349,15 @@ impl Best {
             }
             let t = self.score_plan(&mut scorer, &plan);
             if t < best_t {
+                let from = match (plan.algorithm == self.name(), moves) {
+                    (true, 0) => format!("its own tiling of {origin}"),
+                    (true, _) => {
+                        format!("its own tiling of {origin} after {moves} local-search moves")
+                    }
+                    (false, _) => format!("{}'s tiled plan", plan.algorithm),
+                };
                 plan.algorithm = self.name().to_string();
-                plan.notes.clear();
+                plan.notes = vec![format!("took {from}")];
                 (result, best_t) = (plan, t);
             }
         }

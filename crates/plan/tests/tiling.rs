@@ -225,6 +225,13 @@ proptest! {
         let m = |plan: &Plan| evaluate(&p, plan).makespan;
         prop_assert!(m(&vsm) <= m(&hpa));
         prop_assert!(m(&best) <= m(&vsm));
+        // `best` says which plan it took: a planner's, the list schedule, or its own tiling.
+        prop_assert_eq!(best.notes.len(), 1, "{:?}", best.notes);
+        let said = &best.notes[0];
+        prop_assert!(said.starts_with("took ") || said.starts_with("started from "), "{}", said);
+        if !best.tiled.is_empty() {
+            prop_assert!(said.contains("tiled plan") || said.contains("own tiling"), "{}", said);
+        }
     }
 }
 
