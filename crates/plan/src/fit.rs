@@ -15,9 +15,11 @@ pub(crate) struct Fit {
 
 impl Fit {
     pub fn new(p: &Problem) -> Fit {
-        let net = Net::of(p);
+        // The net is built only when there is memory to check: planners without limits pay
+        // nothing.
+        let limited = p.nodes.iter().any(|n| n.memory.is_some());
         Fit {
-            net: net.limits_memory().then_some(net),
+            net: limited.then(|| Net::of(p)),
         }
     }
 

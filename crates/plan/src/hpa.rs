@@ -1,4 +1,4 @@
-use crate::fit::chain_points;
+use crate::fit::{chain, chain_points};
 use crate::neurosurgeon::NO_SPLIT_FITS;
 use crate::scorer::Scorer;
 use crate::{Plan, PlanError, Planner};
@@ -56,17 +56,7 @@ impl Hpa {
     /// cloud. Fails when the problem has no edge or no cloud node.
     pub fn placement(p: &Problem, s: SplitPoints) -> Result<Vec<NodeId>, PlanError> {
         let (d, e, c) = nodes(p)?;
-        Ok((0..p.layers.len())
-            .map(|l| {
-                if l < s.edge_from {
-                    d
-                } else if l < s.cloud_from {
-                    e
-                } else {
-                    c
-                }
-            })
-            .collect())
+        Ok(chain(&[d, e, c], p.layers.len(), s.edge_from, s.cloud_from))
     }
 
     /// The best pair of split points, searched exhaustively (among those that fit the nodes'
