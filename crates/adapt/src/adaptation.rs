@@ -80,6 +80,13 @@ pub enum Trigger {
         /// The node that came back.
         node: NodeId,
     },
+    /// A link cut earlier carries again: plans may send over it again.
+    LinkBack {
+        /// Sending node of the link.
+        from: NodeId,
+        /// Receiving node of the link.
+        to: NodeId,
+    },
     /// Link estimates drifted since the last re-plan.
     Drift,
 }
@@ -106,6 +113,9 @@ impl Trigger {
             Trigger::Refine => "refining the quick plan".into(),
             Trigger::CooldownOver => "retry after the cooldown".into(),
             Trigger::NodeBack { node } => format!("node {} answers again", name(node)),
+            Trigger::LinkBack { from, to } => {
+                format!("link {}->{} carries again", name(from), name(to))
+            }
             Trigger::Drift => "periodic check".into(),
         }
     }
@@ -267,6 +277,8 @@ pub struct Adaptation {
     trigger: Option<(Trigger, f64)>,
     /// Nodes lost now (re-plans plan around them).
     lost: Vec<NodeId>,
+    /// Directed links cut now (re-plans route around them).
+    cut: Vec<(NodeId, NodeId)>,
     retry_from_frame: Option<u64>,
     pending: bool,
     /// Re-plans asked for, probes sent, re-plans that found no plan keeping up.
@@ -303,6 +315,7 @@ impl Adaptation {
             planned_with: Estimates::default(),
             trigger: None,
             lost: Vec::new(),
+            cut: Vec::new(),
             retry_from_frame: None,
             pending: false,
             replans: 0,
@@ -329,6 +342,16 @@ impl Adaptation {
             self.trigger = Some((Trigger::NodeBack { node }, at_s));
         }
         self.lost = lost;
+    }
+
+    /// The directed links cut now: every re-plan from now on routes around them (and plans
+    /// without the nodes they cut off). A link no longer among them makes the next tick
+    /// re-plan, so the plan may use it again.
+    pub fn set_cut(&mut self, cut: Vec<(NodeId, NodeId)>, at_s: f64) {
+        if let Some(&(from, to)) = self.cut.iter().find(|l| !cut.contains(l)) {
+            self.trigger = Some((Trigger::LinkBack { from, to }, at_s));
+        }
+        self.cut = cut;
     }
 
     /// The plan serving now.
@@ -429,11 +452,13 @@ impl Adaptation {
         ReplanRequest {
             trigger,
             seen_s,
-            // Without the lost nodes' links, so the plan's tensors are not routed through them.
+            // Without the lost nodes' links and the cut ones, so the plan's tensors are not
+            // routed over them.
             problem: self
                 .estimates
                 .apply(&self.nominal)
-                .without_links_of(&self.lost),
+                .without_links_of(&self.lost)
+                .without_links(&self.cut),
             current: self.current.clone(),
             frame,
             lost: self.lost.clone(),
@@ -621,6 +646,30 @@ mod tests {
             assert!(replans(a.tick(t, 14 + i, true)).is_empty(), "at {t}");
         }
         assert_eq!(a.replans, 2);
+    }
+
+    #[test]
+    fn a_cut_link_is_left_out_of_replans_and_its_mending_replans() {
+        let mut a = adaptation("best", None, 3);
+        let cloud = NodeId(2);
+        let has = |r: &ReplanRequest, from, to| r.problem.link(from, to).is_some();
+        a.set_cut(vec![(EDGE, cloud), (cloud, EDGE)], 1.0);
+        // Nothing came back: no re-plan of its own (the frame loop fails over).
+        assert!(replans(a.tick(1.0, 1, true)).is_empty());
+        a.set_cut(vec![(cloud, EDGE)], 2.0);
+        let r = replans(a.tick(2.0, 2, true)).pop().expect("a re-plan");
+        assert_eq!(
+            r.trigger,
+            Trigger::LinkBack {
+                from: EDGE,
+                to: cloud
+            }
+        );
+        assert!(has(&r, EDGE, cloud) && !has(&r, cloud, EDGE));
+        assert_eq!(
+            r.trigger.describe(&r.problem),
+            "link edge0->cloud carries again"
+        );
     }
 
     #[test]

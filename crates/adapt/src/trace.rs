@@ -34,6 +34,17 @@ use tiersplit_cost::Scenario;
 /// nodes = ["edge0"]
 /// fault = "kill"
 /// ```
+///
+/// Or cut scenario links (both directions of a bidirectional one) and restore them later:
+/// `fault = "cut"` with `links` (and no `mbps`): nothing crosses a cut link, as when a cable is
+/// pulled or a radio link drops; `fault = "restore"` mends it.
+///
+/// ```toml
+/// [[steps]]
+/// at_s = 5.0
+/// links = ["edge0->cloud"]
+/// fault = "cut"
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Trace {
@@ -67,7 +78,7 @@ pub struct TraceStep {
     /// New load factor of those nodes (>= 1: compute takes this many times as long).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub load: Option<f64>,
-    /// A fault done to those nodes instead.
+    /// A fault done to those nodes (or, for `cut` and `restore`, to those links) instead.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fault: Option<Fault>,
 }
@@ -85,17 +96,29 @@ pub enum Fault {
     /// The process is killed if it runs and started again at the same address: it comes back
     /// with nothing of any device's session.
     Restart,
+    /// A link stops carrying anything, both ways for a bidirectional link (a cable pulled):
+    /// connections over it stall rather than close.
+    Cut,
+    /// A cut link carries again.
+    Restore,
 }
 
 impl Fault {
-    /// The fault's name in traces: `kill`, `stop`, `resume`, `restart`.
+    /// The fault's name in traces: `kill`, `stop`, `resume`, `restart`, `cut`, `restore`.
     pub fn name(self) -> &'static str {
         match self {
             Fault::Kill => "kill",
             Fault::Stop => "stop",
             Fault::Resume => "resume",
             Fault::Restart => "restart",
+            Fault::Cut => "cut",
+            Fault::Restore => "restore",
         }
+    }
+
+    /// Whether the fault is done to links (`cut`, `restore`) rather than to nodes.
+    pub fn on_links(self) -> bool {
+        matches!(self, Fault::Cut | Fault::Restore)
     }
 }
 
@@ -105,14 +128,14 @@ impl std::fmt::Display for Fault {
     }
 }
 
-/// One fault of a trace, on one node.
+/// One fault of a trace, on one node or one link.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct FaultEvent {
     /// When, seconds from the start.
     pub at_s: f64,
     /// What.
     pub fault: Fault,
-    /// To which node.
+    /// To which node; for a link fault, the link as the trace wrote it ("edge0->cloud").
     pub node: String,
 }
 
@@ -137,6 +160,7 @@ impl Process {
             }
             (Process::Stopped, Fault::Stop) => Err("the node is stopped already"),
             (Process::Running, Fault::Resume) => Err("the node is not stopped"),
+            (_, Fault::Cut | Fault::Restore) => Err("cut and restore are done to links"),
         }
     }
 }
@@ -196,15 +220,23 @@ impl Trace {
             if i > 0 && s.at_s < self.steps[i - 1].at_s {
                 return Err(bad("steps must be in time order".into()));
             }
-            if s.links.is_empty() != s.mbps.is_none() {
+            let link_fault = s.fault.is_some_and(Fault::on_links);
+            let node_fault = s.fault.is_some() && !link_fault;
+            if link_fault && (s.mbps.is_some() || !s.nodes.is_empty() || s.links.is_empty()) {
+                return Err(bad(format!(
+                    "`fault = \"{}\"` goes with `links` alone",
+                    s.fault.expect("a link fault")
+                )));
+            }
+            if !link_fault && s.links.is_empty() != s.mbps.is_none() {
                 return Err(bad("`links` and `mbps` go together".into()));
             }
-            if s.load.is_some() && s.fault.is_some() {
+            if s.load.is_some() && node_fault {
                 return Err(bad(
                     "a step changes `load` or does a `fault`, not both".into()
                 ));
             }
-            if s.nodes.is_empty() != (s.load.is_none() && s.fault.is_none()) {
+            if s.nodes.is_empty() != (s.load.is_none() && !node_fault) && !link_fault {
                 return Err(bad("`nodes` goes with `load` or `fault`".into()));
             }
             if s.links.is_empty() && s.nodes.is_empty() {
@@ -229,14 +261,63 @@ impl Trace {
                 if !scenario.nodes.iter().any(|x| &x.name == n) {
                     return Err(bad(format!("no node '{n}' in scenario {}", scenario.name)));
                 }
-                if s.fault.is_some() && *n == scenario.device().name {
+                if node_fault && *n == scenario.device().name {
                     return Err(bad(format!(
                         "'{n}' is the device, which plays the trace: it cannot be faulted"
                     )));
                 }
             }
         }
-        self.check_faults()
+        self.check_faults()?;
+        self.check_cuts(scenario)
+    }
+
+    /// A link is cut only when whole, and restored only when cut.
+    fn check_cuts(&self, scenario: &Scenario) -> Result<(), TraceError> {
+        let mut cut = vec![false; scenario.links.len()];
+        for (i, s) in self.steps.iter().enumerate() {
+            let Some(fault) = s.fault.filter(|f| f.on_links()) else {
+                continue;
+            };
+            for l in &s.links {
+                let k = link_index(scenario, l).expect("checked above");
+                if cut[k] == (fault == Fault::Cut) {
+                    return Err(TraceError::Step {
+                        step: i + 1,
+                        at_s: s.at_s,
+                        msg: format!(
+                            "cannot {fault} link {l}: it is {} by then",
+                            if cut[k] { "cut already" } else { "not cut" }
+                        ),
+                    });
+                }
+                cut[k] = fault == Fault::Cut;
+            }
+        }
+        Ok(())
+    }
+
+    /// The directed links (from, to) cut `t_s` seconds into the trace: both directions of a
+    /// bidirectional scenario link.
+    pub fn cut_at(&self, scenario: &Scenario, t_s: f64) -> Vec<(String, String)> {
+        let mut cut = std::collections::BTreeSet::new();
+        for s in self.steps.iter().filter(|s| s.at_s <= t_s) {
+            for k in s.links.iter().filter_map(|l| link_index(scenario, l).ok()) {
+                match s.fault {
+                    Some(Fault::Cut) => drop(cut.insert(k)),
+                    Some(Fault::Restore) => drop(cut.remove(&k)),
+                    _ => {}
+                }
+            }
+        }
+        let mut out = Vec::new();
+        for l in cut.into_iter().map(|k| &scenario.links[k]) {
+            out.push((l.from.clone(), l.to.clone()));
+            if l.bidirectional {
+                out.push((l.to.clone(), l.from.clone()));
+            }
+        }
+        out
     }
 
     /// Each fault must fit the state the earlier ones leave its node in (no resume of a node
@@ -244,7 +325,9 @@ impl Trace {
     fn check_faults(&self) -> Result<(), TraceError> {
         let mut state = std::collections::BTreeMap::new();
         for (i, s) in self.steps.iter().enumerate() {
-            let Some(fault) = s.fault else { continue };
+            let Some(fault) = s.fault.filter(|f| !f.on_links()) else {
+                continue;
+            };
             for n in &s.nodes {
                 let now = state.get(n).copied().unwrap_or(Process::Running);
                 let next = now.after(fault).map_err(|why| TraceError::Step {
@@ -258,13 +341,14 @@ impl Trace {
         Ok(())
     }
 
-    /// The trace's faults, node by node, in time order.
+    /// The trace's faults, node by node (or link by link), in time order.
     pub fn faults(&self) -> Vec<FaultEvent> {
         self.steps
             .iter()
             .filter_map(|s| s.fault.map(|f| (s, f)))
             .flat_map(|(s, fault)| {
-                s.nodes.iter().map(move |n| FaultEvent {
+                let targets = if fault.on_links() { &s.links } else { &s.nodes };
+                targets.iter().map(move |n| FaultEvent {
                     at_s: s.at_s,
                     fault,
                     node: n.clone(),
@@ -286,7 +370,7 @@ impl Trace {
         let mut s = base.clone();
         let mut load: Vec<f64> = vec![1.0; s.nodes.len()];
         for step in self.steps.iter().filter(|st| st.at_s <= t_s) {
-            if let Some(m) = step.mbps {
+            if let (Some(m), None) = (step.mbps, step.fault) {
                 for l in &step.links {
                     if let Ok(i) = link_index(base, l) {
                         s.links[i].bandwidth_mbps = m;
@@ -497,5 +581,64 @@ fault = "restart"
         ]
         .map(|(a, b, c)| (a, b, c.to_string()));
         assert_eq!(f, want);
+    }
+
+    #[test]
+    fn links_are_cut_and_restored_in_order() {
+        let t = Trace::from_toml(
+            r#"
+name = "t"
+duration_s = 20
+[[steps]]
+at_s = 4
+links = ["cloud->edge0"]
+fault = "cut"
+[[steps]]
+at_s = 6
+links = ["device->edge0"]
+mbps = 5
+[[steps]]
+at_s = 9
+links = ["edge0->cloud"]
+fault = "restore"
+"#,
+            &scenario(),
+        )
+        .unwrap();
+        let base = scenario();
+        assert!(t.cut_at(&base, 3.9).is_empty());
+        let both = [("edge0", "cloud"), ("cloud", "edge0")].map(|(a, b)| (a.into(), b.into()));
+        assert_eq!(t.cut_at(&base, 4.0), both);
+        assert!(t.cut_at(&base, 9.0).is_empty());
+        // A cut changes no rate, and is played as a fault.
+        assert_eq!(t.scenario_at(&base, 5.0), base);
+        let f: Vec<(Fault, String)> = t.faults().into_iter().map(|e| (e.fault, e.node)).collect();
+        assert_eq!(
+            f,
+            [
+                (Fault::Cut, "cloud->edge0".to_string()),
+                (Fault::Restore, "edge0->cloud".to_string())
+            ]
+        );
+        let err = |steps: &str| {
+            Trace::from_toml(&format!("name = \"t\"\nduration_s = 20\n{steps}"), &base)
+                .unwrap_err()
+                .to_string()
+        };
+        let e = err("[[steps]]\nat_s = 1\nlinks = [\"edge0->cloud\"]\nfault = \"restore\"");
+        assert!(
+            e.contains("cannot restore link edge0->cloud: it is not cut"),
+            "{e}"
+        );
+        let e = err("[[steps]]\nat_s = 1\nlinks = [\"edge0->cloud\"]\nfault = \"cut\"\nmbps = 3");
+        assert!(e.contains("goes with `links` alone"), "{e}");
+        let e = err("[[steps]]\nat_s = 1\nnodes = [\"edge0\"]\nfault = \"cut\"");
+        assert!(e.contains("goes with `links` alone"), "{e}");
+        let e = err("[[steps]]\nat_s = 1\nlinks = [\"edge0->cloud\"]\nfault = \"kill\"");
+        assert!(e.contains("`links` and `mbps` go together"), "{e}");
+        let e = err("[[steps]]\nat_s = 1\nlinks = [\"device->cloud\"]\nfault = \"cut\"");
+        assert!(e.contains("no link device->cloud"), "{e}");
+        let e = err("[[steps]]\nat_s = 1\nlinks = [\"edge0->cloud\"]\nfault = \"cut\"\n[[steps]]\nat_s = 2\nlinks = [\"cloud->edge0\"]\nfault = \"cut\"");
+        assert!(e.contains("step 2") && e.contains("cut already"), "{e}");
     }
 }

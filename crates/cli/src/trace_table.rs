@@ -178,16 +178,22 @@ fn print_faults(reports: &[TraceReport]) {
             );
         }
         for o in &r.failovers {
-            println!(
-                "  fail-over at {:.2} s: lost {}; now {}",
-                o.down_s,
-                o.lost
-                    .iter()
-                    .map(|(n, why)| format!("{n} ({why})"))
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                o.placement
-            );
+            let lost = o
+                .lost
+                .iter()
+                .map(|(n, why)| format!("{n} ({why})"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            match o.kept {
+                true => println!(
+                    "  cut at {:.2} s: {lost}; kept {} (it crosses none)",
+                    o.down_s, o.placement
+                ),
+                false => println!(
+                    "  fail-over at {:.2} s: lost {lost}; now {}",
+                    o.down_s, o.placement
+                ),
+            }
         }
     }
 }

@@ -1,7 +1,8 @@
-//! A trace of node faults played on the local cluster's worker processes while frames flow:
-//! an edge worker killed and restarted, the other edge hung and woken, the cloud restarted
-//! between two heartbeats. Every fault is seen and planned around, every node comes back and
-//! is re-admitted, and no frame is lost: each one fed is answered once, exactly.
+//! Traces of faults played on the local cluster's worker processes while frames flow: an edge
+//! worker killed and restarted, the other edge hung and woken, the cloud restarted between two
+//! heartbeats; then links cut and mended while their nodes live. Every fault is seen and
+//! planned around, every node and link comes back, and no frame is lost: each one fed is
+//! answered once, exactly.
 
 mod common;
 
@@ -17,14 +18,12 @@ fn path(rel: &str) -> String {
         .to_string()
 }
 
-#[test]
-fn every_fault_of_the_trace_is_planned_around_and_no_frame_is_lost() {
+/// Plays `trace` on the local cluster's worker processes; its report, once every frame fed is
+/// checked answered once, exactly, with no failure, and its text.
+fn play(trace: &str) -> (Value, String) {
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("faults.json");
-    let (scenario, trace) = (
-        path("scenarios/local-cluster.toml"),
-        path("traces/node-faults.toml"),
-    );
+    let (scenario, trace) = (path("scenarios/local-cluster.toml"), path(trace));
     let o = tiersplit(&[
         "run",
         "zoo:mobilenetv2",
@@ -48,7 +47,7 @@ fn every_fault_of_the_trace_is_planned_around_and_no_frame_is_lost() {
     assert!(o.status.success(), "{text}");
     let reports: Vec<Value> =
         serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
-    let r = &reports[0];
+    let r = reports[0].clone();
     let frames = r["frames"].as_array().unwrap();
     // Every frame fed answered once, exactly.
     assert!(r["failures"].as_array().unwrap().is_empty(), "{text}");
@@ -60,27 +59,74 @@ fn every_fault_of_the_trace_is_planned_around_and_no_frame_is_lost() {
     numbers.dedup();
     assert_eq!(numbers.len(), frames.len(), "a frame answered twice");
     assert!(r["all_exact"].as_bool().unwrap(), "{text}");
-    // All five faults done; kill, stop and the cloud's restart each seen and planned around.
-    let faults = r["faults"].as_array().unwrap();
-    assert_eq!(faults.len(), 5, "{text}");
-    let failovers = r["failovers"].as_array().unwrap();
-    let lost: Vec<&str> = failovers
-        .iter()
-        .flat_map(|f| f["lost"].as_array().unwrap())
-        .map(|l| l[0].as_str().unwrap())
-        .collect();
-    for node in ["edge0", "edge1", "cloud"] {
-        assert!(lost.contains(&node), "{node} not planned around: {text}");
-    }
-    // Every node back and re-admitted.
-    let back: Vec<&str> = r["readmitted"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|b| b[0].as_str().unwrap())
-        .collect();
-    for node in ["edge0", "edge1", "cloud"] {
-        assert!(back.contains(&node), "{node} not re-admitted: {text}");
-    }
     assert!(out.contains("faults (seen:"), "{out}");
+    (r, text)
+}
+
+/// The names a run's report lists under `key` (fail-overs' losses, or what came back).
+fn named(r: &Value, key: &str) -> Vec<String> {
+    match key {
+        "lost" => r["failovers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|f| f["lost"].as_array().unwrap())
+            .map(|l| l[0].as_str().unwrap().to_string())
+            .collect(),
+        _ => r[key]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|b| b[0].as_str().unwrap().to_string())
+            .collect(),
+    }
+}
+
+#[test]
+fn every_fault_of_the_trace_is_planned_around_and_no_frame_is_lost() {
+    let (r, text) = play("traces/node-faults.toml");
+    // All five faults done; kill, stop and the cloud's restart each seen and planned around.
+    assert_eq!(r["faults"].as_array().unwrap().len(), 5, "{text}");
+    let (lost, back) = (named(&r, "lost"), named(&r, "readmitted"));
+    for node in ["edge0", "edge1", "cloud"] {
+        assert!(
+            lost.iter().any(|l| l == node),
+            "{node} not planned around: {text}"
+        );
+        assert!(
+            back.iter().any(|b| b == node),
+            "{node} not re-admitted: {text}"
+        );
+    }
+}
+
+#[test]
+fn a_cut_link_is_routed_around_while_its_nodes_live() {
+    let (r, text) = play("traces/link-faults.toml");
+    assert_eq!(r["faults"].as_array().unwrap().len(), 4, "{text}");
+    let (lost, back) = (named(&r, "lost"), named(&r, "readmitted"));
+    // Each cut seen both ways, planned around, and seen mended; no node lost or re-admitted.
+    for link in [
+        "edge0->edge1",
+        "edge1->edge0",
+        "device->edge0",
+        "edge0->device",
+    ] {
+        assert!(
+            lost.iter().any(|l| l == link),
+            "{link} not planned around: {text}"
+        );
+        assert!(
+            back.iter().any(|b| b == link),
+            "{link} not seen mended: {text}"
+        );
+    }
+    assert!(lost.iter().chain(&back).all(|n| n.contains("->")), "{text}");
+    // Each cut seen within 2 s of it.
+    for f in r["fault_figures"].as_array().unwrap() {
+        if f["fault"] == "cut" {
+            let seen = f["detected_ms"].as_f64().unwrap();
+            assert!(seen < 2000.0, "{f}: {text}");
+        }
+    }
 }

@@ -70,6 +70,7 @@ fn round_trip() -> Deployment {
         sink: "device".into(),
         inputs: vec!["a".into(), "b".into()],
         outputs: vec!["y".into()],
+        watch: Vec::new(),
     }
 }
 

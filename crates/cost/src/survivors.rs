@@ -40,6 +40,14 @@ impl Problem {
         p
     }
 
+    /// This problem without the directed links `cut` (from, to), node ids kept: what is left
+    /// when links stop carrying. [`Problem::surviving`] then drops any node they cut off.
+    pub fn without_links(&self, cut: &[(NodeId, NodeId)]) -> Problem {
+        let mut p = self.clone();
+        p.links.retain(|l| !cut.contains(&(l.from, l.to)));
+        p
+    }
+
     /// The surviving node (never the device) with the most other survivors it cannot reach
     /// or be reached from, if any pair of survivors lacks a route.
     fn worst_unroutable(&self, alive: &[bool]) -> Option<NodeId> {
@@ -165,6 +173,24 @@ mod tests {
         assert_eq!(s.problem.links.len(), 4);
         assert!(s.problem.links.iter().all(|l| l.from.0 < 3 && l.to.0 < 3));
         assert!(s.problem.check_routes().is_ok());
+    }
+
+    #[test]
+    fn a_cut_link_is_routed_around_and_what_it_isolates_is_dropped() {
+        let p = cluster();
+        let (e0, e1, cloud) = (NodeId(1), NodeId(2), NodeId(3));
+        let q = p.without_links(&[(e0, cloud), (cloud, e0)]);
+        assert_eq!(q.links.len(), p.links.len() - 2);
+        // edge0 reaches the cloud through edge1 now; everyone survives.
+        let hops = q.route(e0, cloud, tiersplit_graph::Bytes(1000)).unwrap();
+        assert_eq!(hops, [(e0, e1), (e1, cloud)]);
+        assert!(q.surviving(&[]).dropped.is_empty());
+        // With both of the cloud's links cut it is cut off.
+        let r = q.without_links(&[(e1, cloud), (cloud, e1)]);
+        assert_eq!(r.surviving(&[]).dropped, [cloud]);
+        // One direction alone cut off is enough: nothing comes back from the cloud.
+        let one_way = p.without_links(&[(cloud, e0), (cloud, e1)]);
+        assert_eq!(one_way.surviving(&[]).dropped, [cloud]);
     }
 
     #[test]

@@ -9,7 +9,7 @@ use crate::control_service::pb::{
 };
 use crate::control_service::{CONTROL_VERSION, MAX_CONTROL_MESSAGE, UPLOAD_CHUNK};
 use crate::error::NodeError;
-use crate::health::{HealthConfig, HealthWatch, NodeHealth};
+use crate::health::{CutLink, HealthConfig, HealthWatch, NodeHealth};
 use crate::ids::SessionId;
 use crate::node::{FrameResult, NodeStats};
 use crate::observation_log::Observations;
@@ -379,6 +379,8 @@ pub struct ClusterDriver {
     newest: Option<Deployment>,
     /// Nodes the emulation in force has not reached yet.
     stale_emulation: BTreeSet<String>,
+    /// The directed links every deployment asks its nodes to watch.
+    watched: Vec<(String, String)>,
 }
 
 impl ClusterDriver {
@@ -467,6 +469,7 @@ impl ClusterDriver {
             emulation: Emulation::default(),
             newest: None,
             stale_emulation: BTreeSet::new(),
+            watched: Vec::new(),
         };
         driver.watch_health(HealthConfig::default());
         // Opens the session on every node, so it is this device's before anyone else names it.
@@ -483,6 +486,20 @@ impl ClusterDriver {
             .map(|r| (r.name.clone(), r.client.clone()))
             .collect();
         self.health = HealthWatch::start(&self.device.name, self.session, nodes, config);
+    }
+
+    /// Has the nodes watch the directed links `links` (from, to) from the next deployment on:
+    /// each pings its peers over them ([`crate::PING_EVERY`]) and reports those that stop
+    /// answering, which [`ClusterDriver::cut_links`] reads.
+    pub fn watch_links(&mut self, links: Vec<(String, String)>) {
+        self.watched = links;
+    }
+
+    /// The watched links found cut now: down as their sender sees them while their receiver
+    /// still answers heartbeats (a dead or hung node is [`ClusterDriver::health`]'s news).
+    pub fn cut_links(&self) -> Vec<CutLink> {
+        let own = self.device.links_down(self.session);
+        self.health.cut_links(&self.device.name, &own)
     }
 
     /// Every remote node's health as its heartbeats see it now.
@@ -759,6 +776,12 @@ impl ClusterDriver {
         dep.first_frame = self.next_frame;
         dep.nodes = self.addresses();
         dep.session = self.session;
+        dep.watch = self
+            .watched
+            .iter()
+            .filter(|(a, b)| dep.nodes.contains_key(a) && dep.nodes.contains_key(b))
+            .cloned()
+            .collect();
         dep.check().map_err(|message| RuntimeError::Protocol {
             worker: self.device.name.clone(),
             message,

@@ -16,12 +16,12 @@ pub mod pb {
 
 use pb::{
     DeployReply, DeployRequest, EmulateReply, EmulateRequest, HasReply, HasRequest, HelloReply,
-    HelloRequest, ModelChunk, ObserveReply, ObserveRequest, ProbeReply, ProbeRequest, StatsReply,
-    StatsRequest, UploadReply,
+    HelloRequest, LinkDown, ModelChunk, ObserveReply, ObserveRequest, ProbeReply, ProbeRequest,
+    StatsReply, StatsRequest, UploadReply,
 };
 
 /// The control protocol version; a peer speaking another is refused at hello.
-pub const CONTROL_VERSION: u32 = 4;
+pub const CONTROL_VERSION: u32 = 5;
 /// Most hashes one `Has` call asks about.
 const MAX_HAS: usize = 4096;
 /// Largest control message either side accepts (deployments are JSON of a few hundred kB).
@@ -97,6 +97,15 @@ impl pb::control_server::Control for ControlService {
             );
         let (engine, threads) = self.worker.engine();
         let (sessions, deployments) = self.worker.held();
+        let links_down = match holds_session {
+            true => self
+                .worker
+                .links_down_as(session(&req.session)?, Caller::Remote(&caller))
+                .into_iter()
+                .map(|(to, cause)| LinkDown { to, cause })
+                .collect(),
+            false => Vec::new(),
+        };
         Ok(Response::new(HelloReply {
             protocol_version: CONTROL_VERSION,
             node: self.worker.name.clone(),
@@ -106,6 +115,7 @@ impl pb::control_server::Control for ControlService {
             sessions: sessions as u32,
             deployments: deployments as u32,
             instance: self.worker.instance(),
+            links_down,
         }))
     }
 

@@ -36,6 +36,10 @@ pub struct Deployment {
     pub inputs: Vec<String>,
     /// Graph output tensors, delivered to the sink node.
     pub outputs: Vec<String>,
+    /// Directed links (from, to) the device wants watched: each node pings the peers of the
+    /// ones leaving it and reports those that stop answering. Set by the driver.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub watch: Vec<(String, String)>,
 }
 
 /// One piece of work on one node, run once per frame when all its inputs are there.
@@ -119,6 +123,10 @@ pub struct LinkShape {
     pub mbps: Option<f64>,
     /// One-way delay added after the message leaves the bucket.
     pub delay_ms: f64,
+    /// The link is cut: nothing crosses it (tensors wait, pings go unanswered) until the
+    /// emulation mends it, as when a cable is pulled.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub cut: bool,
 }
 
 impl Deployment {
@@ -150,6 +158,23 @@ impl Deployment {
         }
         n.insert(self.sink.clone());
         n
+    }
+
+    /// The directed links (from, to) its tensors cross.
+    pub fn hops(&self) -> std::collections::BTreeSet<(String, String)> {
+        self.routes
+            .iter()
+            .map(|r| (r.from.clone(), r.to.clone()))
+            .collect()
+    }
+
+    /// The peers `node` watches its links to, with their addresses.
+    pub(crate) fn watched_from(&self, node: &str) -> Vec<(String, String)> {
+        self.watch
+            .iter()
+            .filter(|(from, _)| from == node)
+            .filter_map(|(_, to)| Some((to.clone(), self.nodes.get(to)?.clone())))
+            .collect()
     }
 }
 

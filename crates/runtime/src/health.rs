@@ -191,16 +191,76 @@ impl Beats {
     }
 }
 
+/// A link found cut: its sender's pings go unanswered (or it cannot dial its peer) while the
+/// peer itself still answers the device's heartbeats.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CutLink {
+    /// The sending node.
+    pub from: String,
+    /// The receiving node.
+    pub to: String,
+    /// Why, as its sender said.
+    pub cause: String,
+}
+
+/// The links the nodes report down, each with when the device first saw it so: pure, so the
+/// cut-or-dead decision is tested without sockets.
+#[derive(Debug, Default)]
+pub struct LinkReports {
+    down: BTreeMap<(String, String), (Instant, String)>,
+}
+
+impl LinkReports {
+    /// Node `from`'s report at `now`: the links it watches that are down, (to, why). Its links
+    /// not listed are up.
+    pub fn report(&mut self, from: &str, down: &[(String, String)], now: Instant) {
+        self.down
+            .retain(|(f, t), _| f != from || down.iter().any(|(to, _)| to == t));
+        for (to, cause) in down {
+            self.down
+                .entry((from.to_string(), to.clone()))
+                .and_modify(|e| e.1 = cause.clone())
+                .or_insert((now, cause.clone()));
+        }
+    }
+
+    /// The links down whose sender is up and whose receiver answered since the link was first
+    /// seen down (`answered_since(node, t)`): cut links, where a dead or hung receiver would
+    /// have stopped answering too.
+    pub fn cut(
+        &self,
+        up: impl Fn(&str) -> bool,
+        answered_since: impl Fn(&str, Instant) -> bool,
+    ) -> Vec<CutLink> {
+        self.down
+            .iter()
+            .filter(|((from, to), (since, _))| up(from) && answered_since(to, *since))
+            .map(|((from, to), (_, cause))| CutLink {
+                from: from.clone(),
+                to: to.clone(),
+                cause: cause.clone(),
+            })
+            .collect()
+    }
+}
+
 /// Every watched node's health, shared with the heartbeat tasks.
 type Table = Arc<Mutex<BTreeMap<String, NodeHealth>>>;
 
 /// When each node last answered a heartbeat.
 type Answered = Arc<Mutex<BTreeMap<String, Instant>>>;
 
+/// A node back up after being down or restarted leaves its links reported down for a moment
+/// (their watch dials again every 250 ms): for this long after it, they are not called cut.
+const SETTLE: Duration = Duration::from_millis(750);
+
 /// Heartbeat tasks for a set of nodes; they stop when it is dropped.
 pub struct HealthWatch {
     table: Table,
     answered: Answered,
+    /// When each node last came back up (answering again, or re-admitted).
+    back: Answered,
+    links: Arc<Mutex<LinkReports>>,
     config: HealthConfig,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -224,10 +284,12 @@ impl HealthWatch {
         let answered: Answered = Arc::new(Mutex::new(
             nodes.iter().map(|(n, _)| (n.clone(), now)).collect(),
         ));
+        let links = Arc::new(Mutex::new(LinkReports::default()));
+        let back: Answered = Arc::default();
         let tasks = nodes
             .into_iter()
             .map(|(name, client)| {
-                let shared = (table.clone(), answered.clone());
+                let shared = (table.clone(), answered.clone(), links.clone(), back.clone());
                 let hello = HelloRequest {
                     protocol_version: CONTROL_VERSION,
                     client: device.to_string(),
@@ -240,9 +302,31 @@ impl HealthWatch {
         HealthWatch {
             table,
             answered,
+            back,
+            links,
             config,
             tasks,
         }
+    }
+
+    /// The links found cut, the device's own (`device`, whose report is `own`) among them.
+    pub fn cut_links(&self, device: &str, own: &[(String, String)]) -> Vec<CutLink> {
+        let mut links = self.links.lock().expect("not poisoned");
+        links.report(device, own, Instant::now());
+        let table = self.table.lock().expect("not poisoned");
+        let answered = self.answered.lock().expect("not poisoned");
+        let back = self.back.lock().expect("not poisoned");
+        links.cut(
+            |n| n == device || table.get(n).is_some_and(NodeHealth::is_up),
+            |n, since| {
+                // Down since before the node came back: news only once it settled.
+                let from = match back.get(n) {
+                    Some(b) if *b > since => *b + SETTLE,
+                    _ => since,
+                };
+                n == device || answered.get(n).is_some_and(|at| *at > from)
+            },
+        )
     }
 
     /// Nodes up as far as the heartbeats have decided, but whose last answer is older than
@@ -270,6 +354,8 @@ impl HealthWatch {
         if let Some(h) = self.table.lock().expect("not poisoned").get_mut(node) {
             *h = NodeHealth::Up;
         }
+        let mut back = self.back.lock().expect("not poisoned");
+        back.insert(node.to_string(), Instant::now());
     }
 }
 
@@ -287,7 +373,7 @@ async fn heartbeat(
     name: String,
     mut client: ControlClient<Channel>,
     config: HealthConfig,
-    (table, answered): (Table, Answered),
+    (table, answered, links, back): (Table, Answered, Arc<Mutex<LinkReports>>, Answered),
 ) {
     let mut beats = Beats::new(config);
     loop {
@@ -305,6 +391,12 @@ async fn heartbeat(
         let beat = match tokio::time::timeout(config.timeout, call).await {
             Ok(Ok(r)) => {
                 let r = r.into_inner();
+                let down: Vec<(String, String)> =
+                    r.links_down.into_iter().map(|l| (l.to, l.cause)).collect();
+                links
+                    .lock()
+                    .expect("not poisoned")
+                    .report(&name, &down, Instant::now());
                 Beat::Answered {
                     holds: r.holds_session,
                     instance: r.instance,
@@ -328,6 +420,11 @@ async fn heartbeat(
                 .insert(name.clone(), Instant::now());
         }
         if let Some(h) = beats.record(beat, Instant::now()) {
+            if h.is_up() {
+                back.lock()
+                    .expect("not poisoned")
+                    .insert(name.clone(), Instant::now());
+            }
             match h.cause() {
                 None => tracing::info!(node = %name, "node answers again"),
                 Some(cause) => tracing::warn!(node = %name, "node lost: {cause}"),
@@ -477,5 +574,34 @@ mod tests {
             ),
             Some(NodeHealth::Restarted { .. })
         ));
+    }
+
+    #[test]
+    fn a_link_is_cut_only_while_its_receiver_still_answers() {
+        let t0 = Instant::now();
+        let later = t0 + Duration::from_millis(300);
+        let down = |to: &str| vec![(to.to_string(), "no answer to pings".to_string())];
+        let mut r = LinkReports::default();
+        r.report("edge0", &down("cloud"), t0);
+        r.report("device", &down("edge1"), t0);
+        // The cloud answered after the link went down: cut. edge1 has not (dead or hung): not
+        // a cut link.
+        let answered = |n: &str, since: Instant| n == "cloud" && later > since;
+        let cut = r.cut(|_| true, answered);
+        assert_eq!(cut.len(), 1);
+        assert_eq!(
+            (cut[0].from.as_str(), cut[0].to.as_str()),
+            ("edge0", "cloud")
+        );
+        // A sender that is down itself says nothing worth believing.
+        assert!(r.cut(|n| n != "edge0", answered).is_empty());
+        // A later report keeps the first time seen; one without the link mends it.
+        r.report("edge0", &down("cloud"), later);
+        assert!(r.cut(|_| true, |_, since| since < later).len() == 2);
+        r.report("edge0", &[], later);
+        assert!(r
+            .cut(|_| true, |_, _| true)
+            .iter()
+            .all(|c| c.from == "device"));
     }
 }

@@ -97,6 +97,8 @@ pub(crate) struct Outgoing {
 /// Messages are shaped in chunks of this size, each at the rate in force when it starts
 /// (small enough that a collapsed link shows within a fraction of a second).
 const SHAPING_CHUNK: usize = 16 << 10;
+/// How often a link held by an emulated cut looks whether it is mended.
+const CUT_POLL: Duration = Duration::from_millis(10);
 /// Shaped chunks are reported as progress samples of at least this long (or a whole message).
 const SAMPLE_WINDOW: Duration = Duration::from_millis(20);
 
@@ -177,6 +179,15 @@ pub(crate) fn start_link(
                     let e = emulation.read().expect("not poisoned");
                     (e.link(&from, &to).cloned(), e.radio_of(&from))
                 };
+                if shape.as_ref().is_some_and(|s| s.cut) {
+                    // Held while the emulation cuts the link, as a pulled cable holds a
+                    // connection's bytes; the time held is no sample of the link's rate.
+                    let held = Instant::now();
+                    tokio::time::sleep(CUT_POLL).await;
+                    sample_waited += held.elapsed();
+                    at = at.max(Instant::now());
+                    continue;
+                }
                 delay = shape
                     .as_ref()
                     .map_or(delay, |s| Duration::from_secs_f64(s.delay_ms / 1e3));

@@ -9,6 +9,7 @@ use crate::deployment::{Deployment, Emulation, Route, Work};
 use crate::ids::{DeploymentId, ModelHash};
 use crate::kept::Kept;
 use crate::link_shaper::{start_link, LinkContext, LinkRecord, Outgoing, Radio, SendFailure};
+use crate::link_watch::LinkWatch;
 use crate::observation_log::{Observation, ObservationLog};
 use crate::protocol::tensor_frame;
 use crate::thread_cpu_time::ThreadCpuTime;
@@ -135,6 +136,8 @@ pub(crate) struct NodeState {
     pub radio: Radio,
     /// The data plane's mutual-TLS client side, when the node has an identity.
     pub data_tls: Option<Arc<rustls::ClientConfig>>,
+    /// The links the session's newest deployment asked this node to watch.
+    pub watch: Arc<Mutex<LinkWatch>>,
 }
 
 impl Active {

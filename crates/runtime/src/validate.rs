@@ -49,6 +49,19 @@ pub(crate) fn deployment(d: &Deployment) -> Result<(), String> {
             stitch(shape, regions).map_err(|e| format!("stitch part '{}': {e}", p.id))?;
         }
     }
+    if d.watch.len() > MAX_PARTS {
+        return Err(format!(
+            "{} links to watch: at most {MAX_PARTS}",
+            d.watch.len()
+        ));
+    }
+    for (from, to) in &d.watch {
+        if from == to || !d.nodes.contains_key(from) || !d.nodes.contains_key(to) {
+            return Err(format!(
+                "link to watch {from}->{to} is not between two nodes of the deployment"
+            ));
+        }
+    }
     for r in &d.routes {
         for n in [&r.from, &r.to] {
             if !d.nodes.contains_key(n) {
@@ -214,6 +227,7 @@ mod tests {
                 to: "b".into(),
                 mbps,
                 delay_ms,
+                cut: false,
             }],
             ..Emulation::default()
         };
@@ -263,6 +277,7 @@ mod tests {
             sink: "a".into(),
             inputs: vec![],
             outputs: vec![],
+            watch: Vec::new(),
         };
         assert!(deployment(&d).unwrap_err().contains("used twice"));
     }

@@ -5,6 +5,7 @@ use crate::control_service::{
 use crate::deployment::{Deployment, Emulation};
 use crate::error::NodeError;
 use crate::ids::{ModelHash, SessionId};
+use crate::link_watch::WatchContext;
 use crate::model_cache::{ModelCache, MODEL_BUDGET};
 use crate::node::{Active, FrameResult, NodeState, NodeStats};
 use crate::observation_log::Observations;
@@ -206,6 +207,23 @@ impl Worker {
         self.instance
     }
 
+    /// The links this node watches for `session` that are down now: (peer, why). Empty when
+    /// it holds no such session.
+    pub fn links_down(&self, session: SessionId) -> Vec<(String, String)> {
+        self.links_down_as(session, Caller::Local)
+    }
+
+    pub(crate) fn links_down_as(
+        &self,
+        session: SessionId,
+        caller: Caller<'_>,
+    ) -> Vec<(String, String)> {
+        self.with_session(session, caller, false, |s| {
+            Ok(s.state.watch.lock().expect("not poisoned").down())
+        })
+        .unwrap_or_default()
+    }
+
     /// The sessions this node holds and the deployments they keep, across all devices.
     pub fn held(&self) -> (usize, usize) {
         self.sessions.lock().expect("not poisoned").counts()
@@ -286,7 +304,19 @@ impl Worker {
             });
         }
         let (id, first) = (dep.session, dep.first_frame);
+        let peers = dep.watched_from(&self.name);
         self.with_session(id, caller, true, |s| {
+            let cx = WatchContext {
+                from: self.name.clone(),
+                session: id,
+                emulation: s.state.emulation.clone(),
+                tls: self.data_tls.clone(),
+            };
+            s.state
+                .watch
+                .lock()
+                .expect("not poisoned")
+                .follow(&peers, &cx);
             let active = Active::start(
                 dep,
                 &self.name,

@@ -62,7 +62,11 @@ fn hello_checks_the_protocol_version() {
             .await
             .unwrap_err();
         assert_eq!(e.code(), Code::FailedPrecondition);
-        assert!(e.message().contains("version 4, the client 99"), "{e}");
+        assert!(
+            e.message()
+                .contains(&format!("version {CONTROL_VERSION}, the client 99")),
+            "{e}"
+        );
     });
 }
 

@@ -61,6 +61,7 @@ fn deployment(parts: Vec<PartSpec>, routes: Vec<Route>) -> Deployment {
         sink: "device".into(),
         inputs: vec!["x".into()],
         outputs: vec!["y".into()],
+        watch: Vec::new(),
     }
 }
 

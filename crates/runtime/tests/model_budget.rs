@@ -49,6 +49,7 @@ fn on_edge0(hash: &ModelHash, input: &str, output: &str) -> Deployment {
         sink: "device".into(),
         inputs: vec!["x".into()],
         outputs: vec!["y".into()],
+        watch: Vec::new(),
     }
 }
 

@@ -21,6 +21,7 @@ fn shaped(mbps: f64) -> Emulation {
             to: "edge0".into(),
             mbps: Some(mbps),
             delay_ms: 1.0,
+            cut: false,
         }],
         slowdown: BTreeMap::new(),
         radios: BTreeMap::new(),
@@ -78,6 +79,7 @@ fn probes_measure_the_emulated_rate_and_follow_a_live_change() {
             sink: "device".into(),
             inputs: vec![],
             outputs: vec![],
+            watch: Vec::new(),
         };
         d.set_emulation(shaped(40.0)).await.unwrap();
         d.deploy(&dep, &Default::default()).await.unwrap();
@@ -131,6 +133,7 @@ fn two_switches_before_the_next_frame_keep_the_frames_in_flight_on_their_plan() 
             sink: "device".into(),
             inputs: vec![],
             outputs: vec![],
+            watch: Vec::new(),
         };
         let t = tiersplit_exec::HostTensor::f32(vec![1], vec![0.0]).unwrap();
         w.deploy(dep("a", 1), None).unwrap();

@@ -46,6 +46,7 @@ fn scatter() -> Deployment {
         sink: "device".into(),
         inputs: vec!["x".into()],
         outputs: vec!["y0".into(), "y1".into()],
+        watch: Vec::new(),
     }
 }
 
@@ -65,6 +66,7 @@ async fn one_frame(radio: bool) -> Duration {
         to: to.into(),
         mbps: Some(MBPS),
         delay_ms: 1.0,
+        cut: false,
     };
     let radios = match radio {
         true => BTreeMap::from([("device".to_string(), MBPS)]),

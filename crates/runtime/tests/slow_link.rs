@@ -39,6 +39,7 @@ fn echo() -> Deployment {
         sink: "device".into(),
         inputs: vec!["x".into()],
         outputs: vec!["y".into()],
+        watch: Vec::new(),
     }
 }
 
@@ -60,6 +61,7 @@ fn sixteen_mebibytes_cross_a_five_megabit_link_whole() {
                 to: "edge0".into(),
                 mbps: Some(5.0),
                 delay_ms: 5.0,
+                cut: false,
             }],
             slowdown: BTreeMap::new(),
             radios: BTreeMap::new(),

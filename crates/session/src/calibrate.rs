@@ -49,6 +49,7 @@ pub fn emulation(scenario: &Scenario, delays_only: bool, fastest: f64) -> Emulat
             to: to.into(),
             mbps: (!delays_only).then_some(l.bandwidth_mbps),
             delay_ms: l.rtt_ms / 2.0,
+            cut: false,
         };
         links.push(shape(&l.from, &l.to));
         if l.bidirectional {

@@ -90,6 +90,7 @@ pub fn compile(model: &OnnxModel, problem: &Problem, plan: &Plan) -> Result<Comp
         sink: problem.nodes[problem.device.0].name.clone(),
         inputs: tensor_names(g, &g.inputs),
         outputs: tensor_names(g, &g.outputs),
+        watch: Vec::new(),
     };
     Ok(Compiled {
         deployment,

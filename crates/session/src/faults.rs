@@ -1,7 +1,8 @@
-//! Faults a trace does to the cluster's processes (`kill`, `stop`, `resume`, `restart`), through
-//! one trait with two implementations: the worker processes this device started
-//! ([`LocalFaults`]: signalled, restarted at their address) and an outside command
-//! ([`HookFaults`], `COMMAND FAULT NODE`: `scripts/testbed` signals its namespaced workers so).
+//! Faults a trace does to the cluster's processes (`kill`, `stop`, `resume`, `restart`) and to
+//! links the emulation does not shape (`cut`, `restore`), through one trait with two
+//! implementations: the worker processes this device started ([`LocalFaults`]: signalled,
+//! restarted at their address) and an outside command ([`HookFaults`], `COMMAND FAULT TARGET`:
+//! `scripts/testbed` signals its namespaced workers and drops a cut link's packets so).
 //! [`FaultPlayer`] remembers what it broke, so the cluster is healed between runs.
 
 use crate::error::{Result, SessionError};
@@ -61,6 +62,11 @@ impl FaultInjector for LocalFaults {
             Fault::Stop => signal(w.pid(), "-STOP"),
             Fault::Resume => signal(w.pid(), "-CONT"),
             Fault::Restart => w.restart(),
+            // The session cuts a local cluster's links in its emulation; a link fault that
+            // gets here has no emulated link to cut.
+            Fault::Cut | Fault::Restore => Err(SessionError::invalid(format!(
+                "cannot {fault} {node}: the local cluster cuts only links its emulation shapes"
+            ))),
         }
     }
 }
@@ -137,8 +143,12 @@ impl FaultPlayer {
     pub fn inject(&mut self, fault: Fault, node: &str) -> Result<()> {
         self.injector.inject(fault, node)?;
         match fault {
-            Fault::Kill | Fault::Stop => drop(self.broken.insert(node.to_string(), fault)),
-            Fault::Resume | Fault::Restart => drop(self.broken.remove(node)),
+            Fault::Kill | Fault::Stop | Fault::Cut => {
+                self.broken.insert(node.to_string(), fault);
+            }
+            Fault::Resume | Fault::Restart | Fault::Restore => {
+                self.broken.remove(node);
+            }
         }
         Ok(())
     }
@@ -151,6 +161,7 @@ impl FaultPlayer {
         for (node, fault) in broken {
             let cure = match fault {
                 Fault::Stop => Fault::Resume,
+                Fault::Cut => Fault::Restore,
                 _ => Fault::Restart,
             };
             self.injector.inject(cure, &node)?;
@@ -183,15 +194,17 @@ mod tests {
         p.inject(Fault::Kill, "edge1").unwrap();
         p.inject(Fault::Stop, "cloud").unwrap();
         p.inject(Fault::Resume, "cloud").unwrap();
+        p.inject(Fault::Cut, "edge0->cloud").unwrap();
         let healed = p.heal().unwrap();
         assert_eq!(
             healed,
             [
                 (Fault::Resume, "edge0".to_string()),
+                (Fault::Restore, "edge0->cloud".to_string()),
                 (Fault::Restart, "edge1".to_string())
             ]
         );
-        assert_eq!(log.lock().unwrap().len(), 6);
+        assert_eq!(log.lock().unwrap().len(), 8);
         assert!(p.heal().unwrap().is_empty());
     }
 

@@ -23,7 +23,7 @@ use tiersplit_exec::{Difference, HostTensor};
 use tiersplit_onnx::OnnxModel;
 use tiersplit_plan::{evaluate, plan_surviving, planner_by_name, Plan, Planner, SingleNode};
 use tiersplit_runtime::{
-    in_background, DeploymentId, Emulation, FrameResult, Observation, RuntimeError,
+    in_background, CutLink, DeploymentId, Emulation, FrameResult, Observation, RuntimeError,
 };
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
@@ -86,7 +86,7 @@ pub struct PhaseLog {
     pub what: String,
 }
 
-/// A fault a trace did to a node.
+/// A fault a trace did to a node or a link.
 #[derive(Debug, Clone, Serialize)]
 pub struct FaultLog {
     /// When it was due, seconds from the start.
@@ -97,7 +97,7 @@ pub struct FaultLog {
     pub applied_s: f64,
     /// What was done.
     pub fault: Fault,
-    /// To which node.
+    /// To which node, or which link ("from->to") for a cut or a restore.
     pub node: String,
 }
 
@@ -108,7 +108,8 @@ pub struct Condition {
     pub at_s: f64,
     /// The emulation in force from then on (`None`: unchanged).
     pub emulation: Option<Emulation>,
-    /// A fault done to a node's process then (through the session's [`crate::FaultPlayer`]).
+    /// A fault done then: to a node's process or a link, through the session's
+    /// [`crate::FaultPlayer`]; with an emulation too, the emulation plays it (a cut link).
     pub fault: Option<(Fault, String)>,
     /// What changes, in words, for the log.
     pub what: String,
@@ -140,19 +141,20 @@ pub struct FrameLog {
     pub reissued: bool,
 }
 
-/// A fail-over: nodes lost, the plan re-made on the survivors, the frames in flight on the
-/// lost plan fed again on the new one.
+/// A fail-over: nodes lost or links cut, the plan re-made on what survives, the frames in
+/// flight on the lost plan fed again on the new one.
 #[derive(Debug, Clone, Serialize)]
 pub struct FailOverLog {
-    /// The nodes lost, with why (from their heartbeats).
+    /// The nodes lost (from their heartbeats) and the links cut ("from->to", from their
+    /// senders' pings), with why.
     pub lost: Vec<(String, String)>,
     /// When the loop saw the loss, seconds from the start (within a turn of the loop, at
     /// most 100 ms, of the heartbeats marking the node down).
     pub down_s: f64,
-    /// When the new plan was deployed (serving every frame fed from then on), seconds from
     /// When the plan around them was made (the rest, until `ready_s`, is compiling, uploading
-    /// and starting it).
+    /// and starting it), seconds from the start.
     pub planned_s: f64,
+    /// When the new plan was deployed (serving every frame fed from then on), seconds from
     /// the start.
     pub ready_s: f64,
     /// The first frame number the new plan served.
@@ -167,6 +169,9 @@ pub struct FailOverLog {
     pub placement: String,
     /// The deployment switched to.
     pub to: DeploymentId,
+    /// Only links were cut, and the plan serving crosses none of them: it was kept (`to` is
+    /// it), and only frames of earlier plans that crossed them were fed again.
+    pub kept: bool,
 }
 
 impl FailOverLog {
@@ -249,9 +254,10 @@ pub struct LoopReport {
     pub switches: Vec<SwitchLog>,
     /// Changes of conditions applied, in order.
     pub phases: Vec<PhaseLog>,
-    /// Fail-overs around lost nodes, in order.
+    /// Fail-overs around lost nodes and cut links, in order.
     pub failovers: Vec<FailOverLog>,
-    /// Nodes that came back and were re-admitted: (node, seconds from the start).
+    /// Nodes that came back and were re-admitted, and cut links that carry again ("from->to"):
+    /// (name, seconds from the start).
     pub readmitted: Vec<(String, f64)>,
     /// Faults the trace did, in order.
     pub faults: Vec<FaultLog>,
@@ -294,12 +300,22 @@ pub struct FrameLoop<'s, 'a> {
     numbers: HashMap<DeploymentId, u64>,
     /// The plan serving new frames and its deployment's id.
     current: Option<(Plan, DeploymentId)>,
-    /// The nodes each deployment still serving frames gives work or relays to, to tell which
-    /// frames a lost node held.
-    touches: HashMap<DeploymentId, BTreeSet<String>>,
+    /// The nodes each deployment still serving frames gives work or relays to, and the links
+    /// its tensors cross, to tell which frames a lost node or a cut link held.
+    touches: HashMap<DeploymentId, Touches>,
     /// Nodes lost (down), by name: plans avoid them until they answer again.
     lost: BTreeSet<String>,
+    /// Links found cut (from, to) with why: plans route around them until they carry again.
+    cut: BTreeMap<(String, String), String>,
     run: RunState,
+}
+
+/// What one deployment's frames depend on.
+struct Touches {
+    /// The nodes it gives work or relays to.
+    nodes: BTreeSet<String>,
+    /// The links (from, to) its tensors cross.
+    hops: BTreeSet<(String, String)>,
 }
 
 /// The state of one run of frames.
@@ -359,6 +375,13 @@ impl RunState {
 impl<'s, 'a> FrameLoop<'s, 'a> {
     /// A loop over `session`'s cluster for `setup`, with no plan deployed yet.
     pub fn new(session: &'s mut Session, setup: &'a LoopSetup<'a>) -> FrameLoop<'s, 'a> {
+        // Every link of the scenario is watched, used by the plan or not, so a cut is routed
+        // around and a mended link is planned on again.
+        let p = &setup.nominal;
+        let name = |n: NodeId| p.nodes[n.0].name.clone();
+        session
+            .driver
+            .watch_links(p.links.iter().map(|l| (name(l.from), name(l.to))).collect());
         FrameLoop {
             session,
             setup,
@@ -367,6 +390,7 @@ impl<'s, 'a> FrameLoop<'s, 'a> {
             current: None,
             touches: HashMap::new(),
             lost: BTreeSet::new(),
+            cut: BTreeMap::new(),
             run: RunState::new(&Frames::sequential(0), &[]),
         }
     }
@@ -383,8 +407,12 @@ impl<'s, 'a> FrameLoop<'s, 'a> {
 
     /// Compiles `plan` as the next deployment (numbered, its id `ALGORITHM#N`).
     fn compile_next(&mut self, plan: &Plan) -> Result<(Compiled, u64)> {
-        // Routed around the lost nodes: no tensor relayed through one.
-        let routing = self.setup.nominal.without_links_of(&self.lost_ids());
+        // Routed around the lost nodes and the cut links: no tensor relayed through one.
+        let routing = self
+            .setup
+            .nominal
+            .without_links_of(&self.lost_ids())
+            .without_links(&self.cut_ids());
         let mut c = compile(&self.setup.model, &routing, plan)?;
         self.deployments += 1;
         c.deployment.id = DeploymentId::of_plan(&plan.algorithm, self.deployments);
@@ -396,7 +424,11 @@ impl<'s, 'a> FrameLoop<'s, 'a> {
     /// Records the nodes `dep` touches, and forgets those of deployments that serve neither
     /// new frames nor frames in flight.
     fn touched(&mut self, dep: &tiersplit_runtime::Deployment) {
-        self.touches.insert(dep.id.clone(), dep.nodes_with_work());
+        let touches = Touches {
+            nodes: dep.nodes_with_work(),
+            hops: dep.hops(),
+        };
+        self.touches.insert(dep.id.clone(), touches);
         let current = self.current.as_ref().map(|c| &c.1);
         let in_flight = &self.run.in_flight;
         self.touches.retain(|id, _| {
@@ -526,6 +558,19 @@ impl FrameLoop<'_, '_> {
                 break;
             }
             self.run.next_condition += 1;
+            if let (Some(e), Some((fault, node))) = (&c.emulation, &c.fault) {
+                let started_s = self.run.secs(Instant::now());
+                self.session.set_emulation(e.clone()).await?;
+                tracing::info!(link = %node, "trace fault: {fault}, emulated");
+                self.run.report.faults.push(FaultLog {
+                    at_s: c.at_s,
+                    started_s,
+                    applied_s: self.run.secs(Instant::now()),
+                    fault: *fault,
+                    node: node.clone(),
+                });
+                continue;
+            }
             if let Some(e) = c.emulation {
                 self.session.set_emulation(e).await?;
                 let applied_s = self.run.secs(Instant::now());
@@ -953,6 +998,11 @@ fn run_planner(algorithm: &str) -> Box<dyn Planner> {
         .unwrap_or_else(|_| Box::new(SingleNode(tiersplit_cost::Tier::Device)))
 }
 
+/// A directed link's name in logs and reports, as traces write it.
+fn link_name(from: &str, to: &str) -> String {
+    format!("{from}->{to}")
+}
+
 /// How long a frame's failure is held for the heartbeats' verdict: longer than they take to
 /// call a hung node down (two late heartbeats of 500 ms, 250 ms apart).
 const DOUBT: f64 = 2.5;
@@ -979,15 +1029,89 @@ impl FrameLoop<'_, '_> {
         for node in back {
             readmitted |= self.readmit(&node).await;
         }
-        if !lost.is_empty() {
-            self.lost.extend(lost.iter().map(|(n, _)| n.clone()));
+        let lost_now: BTreeSet<String> = lost.iter().map(|(n, _)| n.clone()).collect();
+        self.lost.extend(lost_now.iter().cloned());
+        let (cut, mended) = self.link_news();
+        if !lost.is_empty() || !cut.is_empty() {
+            let cut_now: BTreeSet<(String, String)> =
+                cut.iter().map(|c| (c.from.clone(), c.to.clone())).collect();
+            let mut gone = lost;
+            for c in cut {
+                gone.push((link_name(&c.from, &c.to), c.cause.clone()));
+                self.cut.insert((c.from, c.to), c.cause);
+            }
             self.tell_lost(changes);
-            self.fail_over(lost, changes).await?;
-        } else if readmitted {
+            let crossed = |t: &Touches| t.hops.iter().any(|h| cut_now.contains(h));
+            let serving = self.current.as_ref().and_then(|c| self.touches.get(&c.1));
+            if lost_now.is_empty() && !serving.is_some_and(crossed) {
+                self.keep_plan(gone)?;
+            } else {
+                self.fail_over(gone, changes).await?;
+            }
+        } else if readmitted || !mended.is_empty() {
             self.tell_lost(changes);
         }
         self.expire_doubtful();
         Ok(())
+    }
+
+    /// Links cut that the plan serving does not cross: it serves on; the frames of earlier
+    /// plans that crossed them are fed again on it.
+    fn keep_plan(&mut self, cut: Vec<(String, String)>) -> Result<()> {
+        let t = self.run.secs(Instant::now());
+        let reissued = self.reissue(&BTreeSet::new())?;
+        let (plan, to) = self.current.clone().expect("deployed");
+        tracing::info!(cut = ?cut, "kept {to}: it crosses no cut link");
+        self.run.report.failovers.push(FailOverLog {
+            lost: cut,
+            down_s: t,
+            planned_s: t,
+            ready_s: t,
+            first_frame: self.session.driver.next_frame(),
+            first_answer_s: None,
+            reissued,
+            algorithm: plan.algorithm.clone(),
+            placement: placement_summary(&self.setup.nominal, &plan),
+            to,
+            kept: true,
+        });
+        Ok(())
+    }
+
+    /// Links newly found cut between nodes not lost; and links cut before
+    /// that carry again, forgotten here (an adaptive run may plan on them again) and logged
+    /// with the nodes back.
+    fn link_news(&mut self) -> (Vec<CutLink>, Vec<(String, String)>) {
+        let now_cut: Vec<_> = self
+            .session
+            .driver
+            .cut_links()
+            .into_iter()
+            .filter(|c| !self.lost.contains(&c.from) && !self.lost.contains(&c.to))
+            .collect();
+        let is_cut = |(f, t): &(String, String)| now_cut.iter().any(|c| c.from == *f && c.to == *t);
+        let mended: Vec<(String, String)> =
+            self.cut.keys().filter(|l| !is_cut(l)).cloned().collect();
+        let t = self.run.secs(Instant::now());
+        for l in &mended {
+            self.cut.remove(l);
+            tracing::info!(link = %link_name(&l.0, &l.1), "link carries again");
+            self.run.report.readmitted.push((link_name(&l.0, &l.1), t));
+        }
+        let cut = now_cut
+            .into_iter()
+            .filter(|c| !self.cut.contains_key(&(c.from.clone(), c.to.clone())))
+            .collect();
+        (cut, mended)
+    }
+
+    /// The cut links as the nominal problem's ids.
+    fn cut_ids(&self) -> Vec<(NodeId, NodeId)> {
+        let nominal = &self.setup.nominal;
+        self.cut
+            .keys()
+            .filter_map(|(f, t)| Some((nominal.node_by_name(f)?, nominal.node_by_name(t)?)))
+            .collect()
     }
 
     /// The lost nodes as the nominal problem's ids.
@@ -999,11 +1123,12 @@ impl FrameLoop<'_, '_> {
             .collect()
     }
 
-    /// An adaptive run's controller plans around the lost nodes from now on.
+    /// An adaptive run's controller plans around the lost nodes and the cut links from now on.
     fn tell_lost(&mut self, changes: &mut PlanChanges) {
         if let PlanChanges::Adaptive(a) = changes {
             let t = self.run.secs(Instant::now());
             a.set_lost(self.lost_ids(), t);
+            a.set_cut(self.cut_ids(), t);
         }
     }
 
@@ -1021,9 +1146,9 @@ impl FrameLoop<'_, '_> {
         true
     }
 
-    /// Plans around the lost nodes with the run's planner (the device alone when it cannot),
-    /// deploys the plan for the next frame fed, and feeds again every frame in flight on a
-    /// plan that used a lost node.
+    /// Plans around the lost nodes and cut links (`lost` names both, with why) with the run's
+    /// planner (the device alone when it cannot), deploys the plan for the next frame fed,
+    /// and feeds again every frame in flight on a plan that used a lost node or a cut link.
     async fn fail_over(
         &mut self,
         lost: Vec<(String, String)>,
@@ -1033,7 +1158,8 @@ impl FrameLoop<'_, '_> {
         let problem = match changes {
             PlanChanges::Adaptive(a) => a.estimates().apply(&self.setup.nominal),
             _ => (*self.setup.nominal).clone(),
-        };
+        }
+        .without_links(&self.cut_ids());
         let current = self.current.as_ref().expect("deployed").0.algorithm.clone();
         let ids = self.lost_ids();
         let (plan, dropped) =
@@ -1081,23 +1207,24 @@ impl FrameLoop<'_, '_> {
             algorithm: plan.algorithm.clone(),
             placement: placement_summary(&self.setup.nominal, &plan),
             to,
+            kept: false,
         });
         Ok(())
     }
 
     /// Feeds again, on the current plan, every frame in flight on a deployment that gives work
-    /// to, or relays through, one of `lost`; returns their original numbers.
+    /// to, or relays through, one of `lost`, or sends over a cut link; returns their original
+    /// numbers.
     fn reissue(&mut self, lost: &BTreeSet<String>) -> Result<Vec<u64>> {
         let id = self.current.as_ref().expect("deployed").1.clone();
+        let held = |t: &Touches| {
+            !t.nodes.is_disjoint(lost) || t.hops.iter().any(|h| self.cut.contains_key(h))
+        };
         let stale: Vec<u64> = self
             .run
             .in_flight
             .iter()
-            .filter(|(_, (dep, _, _))| {
-                self.touches
-                    .get(dep)
-                    .is_none_or(|nodes| !nodes.is_disjoint(lost))
-            })
+            .filter(|(_, (dep, _, _))| self.touches.get(dep).is_none_or(held))
             .map(|(&f, _)| f)
             .collect();
         let mut out = Vec::new();

@@ -284,14 +284,30 @@ impl TraceSetup {
     }
 
     fn emulation_at(&self, t_s: f64) -> tiersplit_runtime::Emulation {
-        if !self.trace.changes_conditions() {
-            return self.base_emulation.clone();
+        let mut e = if self.trace.changes_conditions() {
+            // Traces need the transport to shape rates (not only delays): `run` checks it. The
+            // configured fastest speed, not the phase's: a trace that slows the fastest node
+            // must not speed the others up.
+            let fastest = self.base().fastest_speed();
+            emulation(&self.trace.scenario_at(self.base(), t_s), false, fastest)
+        } else {
+            self.base_emulation.clone()
+        };
+        let cut = self.trace.cut_at(self.base(), t_s);
+        for l in e.links.iter_mut().filter(|l| l.mbps.is_some()) {
+            l.cut = cut.contains(&(l.from.clone(), l.to.clone()));
         }
-        // Traces need the transport to shape rates (not only delays): `run` checks it. The
-        // configured fastest speed, not the phase's: a trace that slows the fastest node must
-        // not speed the others up.
-        let fastest = self.base().fastest_speed();
-        emulation(&self.trace.scenario_at(self.base(), t_s), false, fastest)
+        e
+    }
+
+    /// Whether the emulation cuts link `name` ("from->to"): it does the links whose rate it
+    /// shapes; the others are cut by the session's fault hook (the testbed's kernel).
+    fn emulates_cut(&self, name: &str) -> bool {
+        name.split_once("->").is_some_and(|(from, to)| {
+            self.base_emulation
+                .link(from.trim(), to.trim())
+                .is_some_and(|l| l.mbps.is_some())
+        })
     }
 
     /// The trace's changes after the start, as the frame loop applies them.
@@ -306,11 +322,15 @@ impl TraceSetup {
                 what: describe_change(&w[0].1, &w[1].1),
             })
             .collect();
-        all.extend(self.trace.faults().into_iter().map(|f| Condition {
-            at_s: f.at_s,
-            emulation: None,
-            what: format!("{} {}", f.fault, f.node),
-            fault: Some((f.fault, f.node)),
+        all.extend(self.trace.faults().into_iter().map(|f| {
+            Condition {
+                at_s: f.at_s,
+                // A link cut in the emulation is played by the emulation in force from then on.
+                emulation: (f.fault.on_links() && self.emulates_cut(&f.node))
+                    .then(|| self.emulation_at(f.at_s)),
+                what: format!("{} {}", f.fault, f.node),
+                fault: Some((f.fault, f.node)),
+            }
         }));
         // Stable: at equal times, condition changes first, then faults in trace order.
         all.sort_by(|a, b| a.at_s.total_cmp(&b.at_s));
@@ -678,18 +698,20 @@ pub fn fault_figures(r: &TraceReport) -> Vec<FaultFigure> {
                 r.faults
                     .iter()
                     .enumerate()
-                    .filter(|(_, g)| g.node == f.node && g.fault != Fault::Resume)
+                    .filter(|(_, g)| {
+                        g.node == f.node && !matches!(g.fault, Fault::Resume | Fault::Restore)
+                    })
                     .rfind(|(_, g)| g.started_s <= o.down_s + 0.05)
                     .map(|(j, _)| j)
             };
             let failover = r
                 .failovers
                 .iter()
-                .find(|o| o.lost.iter().any(|(n, _)| *n == f.node) && caused_by(o) == Some(i));
+                .find(|o| o.lost.iter().any(|(n, _)| same(n, &f.node)) && caused_by(o) == Some(i));
             let readmitted = r
                 .readmitted
                 .iter()
-                .find(|(n, at)| *n == f.node && *at >= t && *at < next)
+                .find(|(n, at)| same(n, &f.node) && *at >= t && *at < next)
                 .map(|(_, at)| (at - t) * 1e3);
             let fed_in = |from: f64, to: f64| {
                 r.frames
@@ -721,6 +743,17 @@ pub fn fault_figures(r: &TraceReport) -> Vec<FaultFigure> {
             }
         })
         .collect()
+}
+
+/// Whether a node or link named in a report is the fault's target: a link is cut both ways,
+/// so either direction of it is, and so is either end of it lost (a cut that takes a node's
+/// heartbeats with it, as in testbed mode).
+fn same(reported: &str, target: &str) -> bool {
+    let flip = |s: &str| s.split_once("->").map(|(a, b)| format!("{b}->{a}"));
+    let ends = target.split_once("->").map(|(a, b)| [a, b]);
+    reported == target
+        || flip(reported).as_deref() == Some(target)
+        || ends.is_some_and(|e| e.contains(&reported))
 }
 
 /// The number of the last answered frame fed before `t` (0 if none): failed frames carry
@@ -763,6 +796,7 @@ mod tests {
             algorithm: "best".into(),
             placement: "device:100".into(),
             to: "best#2".into(),
+            kept: false,
         }
     }
 

@@ -193,8 +193,12 @@ pub fn print_measured(m: &Measured, feed: Feed) {
     }
     for f in &m.failovers {
         let lost = listing(&f.lost, |(n, why)| format!("{n} ({why})"));
+        let what = match f.kept {
+            true => "CUT (the plan crosses none: kept)",
+            false => "FAIL-OVER",
+        };
         println!(
-            "FAIL-OVER: lost {lost} at {:.0} ms; plan {} ({}) serving from frame {} at {:.0} ms; recovered (first answer) after {}; frames fed again: {:?}",
+            "{what}: lost {lost} at {:.0} ms; plan {} ({}) serving from frame {} at {:.0} ms; recovered (first answer) after {}; frames fed again: {:?}",
             f.down_s * 1e3,
             f.algorithm,
             f.placement,
@@ -205,10 +209,11 @@ pub fn print_measured(m: &Measured, feed: Feed) {
         );
     }
     for (node, at) in &m.readmitted {
-        println!(
-            "RE-ADMITTED: {node} answers again at {:.0} ms; plans may use it again",
-            at * 1e3
-        );
+        let back = match node.contains("->") {
+            true => format!("LINK BACK: {node} carries again"),
+            false => format!("RE-ADMITTED: {node} answers again"),
+        };
+        println!("{back} at {:.0} ms; plans may use it again", at * 1e3);
     }
     if let Some(why) = &m.ended {
         println!("RUN ENDED EARLY: {why}");

@@ -53,5 +53,6 @@ pub fn round_trip(device: &str) -> Deployment {
         sink: device.into(),
         inputs: vec!["a".into(), "b".into()],
         outputs: vec!["y".into()],
+        watch: Vec::new(),
     }
 }

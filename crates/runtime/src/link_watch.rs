@@ -1,0 +1,207 @@
+//! Link health from the data plane. Each node pings every peer the device asked it to watch
+//! (the scenario's links leaving it) over a data connection of the watch's own, so a ping never
+//! waits behind a tensor, and the peer echoes each one. A link that echoes nothing for
+//! [`DEAD_AFTER`], or whose peer cannot be dialled, is down; the node's heartbeat answers carry
+//! its down links to the device, which tells a cut link from a dead node by whether the far end
+//! still answers heartbeats.
+//!
+//! An emulated cut ([`crate::LinkShape::cut`]) holds the pings as it holds the link's tensors,
+//! so a cut on a one-machine cluster is seen the way a pulled cable is: by silence.
+
+use crate::conn::dial_data;
+use crate::deployment::Emulation;
+use crate::ids::SessionId;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+use tiersplit_graph::DType;
+use tiersplit_net::{read_frame, write_frame, Frame, FrameKind, Limits};
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+/// Time between two pings on a watched link.
+pub const PING_EVERY: Duration = Duration::from_millis(250);
+/// A watched link whose peer echoed nothing for this long is down (four pings lost).
+pub const DEAD_AFTER: Duration = Duration::from_millis(1000);
+
+/// Where a node's link watch reads what it needs.
+#[derive(Clone)]
+pub(crate) struct WatchContext {
+    /// The watching node.
+    pub from: String,
+    /// The device's session, named in the pings.
+    pub session: SessionId,
+    /// The session's emulation: a link it cuts gets no pings.
+    pub emulation: Arc<RwLock<Emulation>>,
+    /// Mutual TLS towards the peers, when the node has an identity.
+    pub tls: Option<Arc<rustls::ClientConfig>>,
+}
+
+/// A watched link's state: `None` while up, the cause while down.
+type State = Arc<Mutex<Option<String>>>;
+
+struct Watched {
+    addr: String,
+    state: State,
+    task: JoinHandle<()>,
+}
+
+/// The links one node watches in one session; their tasks end when it is dropped.
+#[derive(Default)]
+pub(crate) struct LinkWatch {
+    peers: HashMap<String, Watched>,
+}
+
+impl Drop for LinkWatch {
+    fn drop(&mut self) {
+        for w in self.peers.values() {
+            w.task.abort();
+        }
+    }
+}
+
+impl LinkWatch {
+    /// Watches exactly `peers` (name, data-plane address) from now on: links no longer listed,
+    /// or whose peer moved, stop being watched; new ones start, up until found otherwise.
+    pub fn follow(&mut self, peers: &[(String, String)], cx: &WatchContext) {
+        self.peers.retain(|name, w| {
+            let keep = peers.iter().any(|(n, a)| n == name && *a == w.addr);
+            if !keep {
+                w.task.abort();
+            }
+            keep
+        });
+        for (name, addr) in peers {
+            if self.peers.contains_key(name) {
+                continue;
+            }
+            let state = State::default();
+            let task = tokio::spawn(watch_peer(
+                name.clone(),
+                addr.clone(),
+                cx.clone(),
+                state.clone(),
+            ));
+            self.peers.insert(
+                name.clone(),
+                Watched {
+                    addr: addr.clone(),
+                    state,
+                    task,
+                },
+            );
+        }
+    }
+
+    /// The watched links that are down now: (peer, why).
+    pub fn down(&self) -> Vec<(String, String)> {
+        let mut out: Vec<(String, String)> = self
+            .peers
+            .iter()
+            .filter_map(|(n, w)| {
+                let why = w.state.lock().expect("not poisoned").clone()?;
+                Some((n.clone(), why))
+            })
+            .collect();
+        out.sort();
+        out
+    }
+}
+
+fn set(state: &State, to: Option<String>) {
+    *state.lock().expect("not poisoned") = to;
+}
+
+/// Whether the session's emulation cuts the link to `to` now.
+fn cut(cx: &WatchContext, to: &str) -> bool {
+    let e = cx.emulation.read().expect("not poisoned");
+    e.link(&cx.from, to).is_some_and(|l| l.cut)
+}
+
+/// Whether `heard` is older than [`DEAD_AFTER`]: then the link is down, and `state` says so.
+fn judge(state: &State, heard: &Mutex<Instant>, from: &str) -> bool {
+    let silent = heard.lock().expect("not poisoned").elapsed();
+    let down = silent > DEAD_AFTER;
+    if down {
+        let why = format!(
+            "no answer to pings from {from} for {} ms",
+            silent.as_millis()
+        );
+        set(state, Some(why));
+    }
+    down
+}
+
+/// Pings `to` at `addr` forever (until aborted), keeping `state` up to date: up on every echo
+/// and on every connection made (its handshake crossed the link both ways), down after
+/// [`DEAD_AFTER`] without one, or at once when a dial fails.
+async fn watch_peer(to: String, addr: String, cx: WatchContext, state: State) {
+    let mut seq = 0u64;
+    // The last sign of life, over any connection.
+    let heard = Arc::new(Mutex::new(Instant::now()));
+    loop {
+        // An emulated cut holds dials as it holds pings.
+        if cut(&cx, &to) {
+            judge(&state, &heard, &cx.from);
+            tokio::time::sleep(PING_EVERY).await;
+            continue;
+        }
+        let conn = match dial_data(&addr, &to, cx.tls.as_ref(), DEAD_AFTER).await {
+            Ok(c) => c,
+            Err(e) => {
+                set(
+                    &state,
+                    Some(format!("cannot reach node {to} at {addr}: {e}")),
+                );
+                tokio::time::sleep(PING_EVERY).await;
+                continue;
+            }
+        };
+        let connected = Instant::now();
+        *heard.lock().expect("not poisoned") = connected;
+        set(&state, None);
+        let (mut rd, mut wr) = tokio::io::split(conn);
+        let (echoes, up) = (heard.clone(), state.clone());
+        let reader = tokio::spawn(async move {
+            // Anything the peer sends back counts; the connection idles only if it does.
+            while let Ok(Some(_)) = read_frame(&mut rd, Limits::default(), DEAD_AFTER * 60).await {
+                *echoes.lock().expect("not poisoned") = Instant::now();
+                set(&up, None);
+            }
+        });
+        let mut tick = tokio::time::interval(PING_EVERY);
+        loop {
+            tick.tick().await;
+            if reader.is_finished() {
+                break;
+            }
+            if !cut(&cx, &to) {
+                seq += 1;
+                if write_frame(&mut wr, &ping(cx.session, seq), DEAD_AFTER)
+                    .await
+                    .is_err()
+                {
+                    break;
+                }
+            }
+            // After an outage TCP retransmits on a back-off of seconds: a fresh connection
+            // answers as soon as the path carries again.
+            if judge(&state, &heard, &cx.from) && connected.elapsed() > DEAD_AFTER {
+                break;
+            }
+        }
+        reader.abort();
+    }
+}
+
+fn ping(session: SessionId, seq: u64) -> Frame {
+    Frame {
+        kind: FrameKind::Ping,
+        session: session.to_wire(),
+        frame: seq,
+        name: String::new(),
+        dtype: DType::U8,
+        shape: vec![0],
+        payload: Vec::new(),
+    }
+}
