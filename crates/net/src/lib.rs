@@ -22,4 +22,4 @@ mod transport;
 
 pub use error::NetError;
 pub use frame::{Frame, FrameKind, Limits, MAX_PAYLOAD, PROTOCOL_VERSION};
-pub use transport::{read_frame, write_frame, MAX_ERROR_PAYLOAD};
+pub use transport::{read_frame, write_frame, write_header, write_payload, MAX_ERROR_PAYLOAD};

@@ -30,6 +30,48 @@ pub async fn write_frame<W: AsyncWrite + Unpin>(
     Ok(())
 }
 
+/// Writes all of `bytes`, each wait for the peer to take more within `limit`, then flushes.
+async fn write_all_within<W: AsyncWrite + Unpin>(
+    w: &mut W,
+    bytes: &[u8],
+    limit: Duration,
+) -> Result<(), NetError> {
+    let late = || NetError::Timeout(limit, "the peer to accept more of a frame");
+    let mut done = 0;
+    while done < bytes.len() {
+        let n = timeout(limit, w.write(&bytes[done..]))
+            .await
+            .map_err(|_| late())??;
+        if n == 0 {
+            return Err(NetError::Closed("while sending"));
+        }
+        done += n;
+    }
+    timeout(limit, w.flush()).await.map_err(|_| late())??;
+    Ok(())
+}
+
+/// Writes a frame's header alone: its payload follows in pieces ([`write_payload`]), as a
+/// paced sender releases them, so a paced link's last bytes leave when its pace says rather
+/// than a whole frame's write later. `limit` bounds every wait, as in [`write_frame`].
+pub async fn write_header<W: AsyncWrite + Unpin>(
+    w: &mut W,
+    frame: &Frame,
+    limit: Duration,
+) -> Result<(), NetError> {
+    write_all_within(w, &frame.header()?, limit).await
+}
+
+/// Writes the next piece of the payload of the frame whose header [`write_header`] wrote; the
+/// pieces must add up to the payload the header announced.
+pub async fn write_payload<W: AsyncWrite + Unpin>(
+    w: &mut W,
+    piece: &[u8],
+    limit: Duration,
+) -> Result<(), NetError> {
+    write_all_within(w, piece, limit).await
+}
+
 /// Fills `buf`, each read within `stall`.
 async fn read_exact_or_closed<R: AsyncRead + Unpin>(
     r: &mut R,

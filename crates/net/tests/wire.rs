@@ -4,7 +4,9 @@
 use proptest::prelude::*;
 use std::time::Duration;
 use tiersplit_graph::DType;
-use tiersplit_net::{read_frame, write_frame, Frame, FrameKind, Limits, NetError};
+use tiersplit_net::{
+    read_frame, write_frame, write_header, write_payload, Frame, FrameKind, Limits, NetError,
+};
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 
@@ -53,6 +55,28 @@ fn tensors_cross_a_real_socket() {
         let got = tokio::time::timeout(T, server).await.unwrap().unwrap();
         assert_eq!(got, frames);
         assert_eq!(got[2].kind, FrameKind::Error);
+    });
+}
+
+#[test]
+fn a_frame_written_in_pieces_reads_as_one() {
+    rt().block_on(async {
+        let (mut a, mut b) = tokio::io::duplex(1 << 16);
+        let payload: Vec<u8> = (0..200_000).map(|i| (i % 253) as u8).collect();
+        let f = Frame::tensor(3, "x", DType::F32, vec![50_000], payload);
+        let sent = f.clone();
+        let writer = tokio::spawn(async move {
+            write_header(&mut a, &sent, T).await.unwrap();
+            for piece in sent.payload.chunks(16 << 10) {
+                write_payload(&mut a, piece, T).await.unwrap();
+            }
+            write_frame(&mut a, &Frame::probe(8), T).await.unwrap();
+        });
+        let got = read_frame(&mut b, Limits::default(), T).await.unwrap();
+        assert_eq!(got, Some(f));
+        let next = read_frame(&mut b, Limits::default(), T).await.unwrap();
+        assert_eq!(next.map(|f| f.kind), Some(FrameKind::Probe));
+        writer.await.unwrap();
     });
 }
 

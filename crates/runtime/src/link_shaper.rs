@@ -7,7 +7,7 @@ use crate::kept::Kept;
 use crate::observation_log::{Observation, ObservationLog};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
-use tiersplit_net::{write_frame, Frame, FrameKind};
+use tiersplit_net::{write_frame, write_header, write_payload, Frame, FrameKind};
 use tokio::io::AsyncWriteExt;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
@@ -134,6 +134,19 @@ pub(crate) struct LinkContext {
     pub failures: mpsc::UnboundedSender<SendFailure>,
 }
 
+/// What the shaper hands the writer: a message begins, then its payload is released piece by
+/// piece, each due at the peer at its time.
+enum Wire {
+    /// A message reached the head of the queue at `start` (queued at `enqueued`).
+    Begin {
+        frame: Frame,
+        enqueued: Instant,
+        start: Instant,
+    },
+    /// The payload up to byte `upto` may be at the peer at `at`.
+    Release { upto: usize, at: Instant },
+}
+
 /// Starts the link's tasks; frames sent to the returned queue go to `addr` in order. Failures
 /// are reported on `failures` with the frame they cost.
 pub(crate) fn start_link(
@@ -141,164 +154,300 @@ pub(crate) fn start_link(
     addr: String,
     cx: LinkContext,
 ) -> mpsc::UnboundedSender<Outgoing> {
+    let (tx, rx) = mpsc::unbounded_channel::<Outgoing>();
+    // Shaping and writing are two tasks so the one-way delay pipelines: a frame in flight does
+    // not hold the link for its delay, only for its serialisation time.
+    let (wire_tx, wire_rx) = mpsc::unbounded_channel::<Wire>();
+    let writer = Writer {
+        to: to.clone(),
+        addr,
+        io_timeout: cx.io_timeout,
+        tls: cx.tls.clone(),
+        records: cx.records.clone(),
+        failures: cx.failures.clone(),
+    };
+    tokio::spawn(shape(to, cx, rx, wire_tx));
+    tokio::spawn(writer.run(wire_rx));
+    tx
+}
+
+/// Releases each message's payload chunk by chunk at the emulated rate in force for each
+/// chunk (read afresh, so a trace's change takes effect mid-message), logging the chunks as
+/// progress samples: the bytes over time a sender sees while its data drains onto a link.
+async fn shape(
+    to: String,
+    cx: LinkContext,
+    mut rx: mpsc::UnboundedReceiver<Outgoing>,
+    wire: mpsc::UnboundedSender<Wire>,
+) {
     let LinkContext {
         from,
         emulation,
-        io_timeout,
-        tls,
-        records,
         log,
         radio,
-        failures,
+        ..
     } = cx;
-    let (tx, mut rx) = mpsc::unbounded_channel::<Outgoing>();
-    // Shaping and writing are two tasks so the one-way delay pipelines: a frame in flight does
-    // not hold the link for its delay, only for its serialisation time.
-    let (wire_tx, mut wire_rx) = mpsc::unbounded_channel::<(Instant, Instant, Instant, Frame)>();
-    let shaper_to = to.clone();
-    tokio::spawn(async move {
-        let to = shaper_to;
-        let mut free_at = Instant::now();
-        while let Some(out) = rx.recv().await {
-            let start = free_at.max(Instant::now());
-            let probe = out.frame.kind == FrameKind::Probe;
-            // The rate is applied chunk by chunk, read afresh for each, so a trace's change
-            // takes effect mid-message, and each chunk's time is a progress sample: the bytes
-            // over time a sender sees while its data drains onto a link.
-            let mut at = start;
-            let mut left = out.frame.payload.len();
-            let mut delay = Duration::ZERO;
-            // Chunks are reported in windows of at least SAMPLE_WINDOW: the timer wakes up to a
-            // millisecond late, which would swamp the time of one chunk on a fast link.
-            let (mut sample_bytes, mut sample_from) = (0u64, start);
-            // Time chunks waited for their turn on the node's radio: left out of the samples,
-            // which measure the link's own rate (the planner accounts for the radio itself).
-            let mut sample_waited = Duration::ZERO;
-            loop {
-                let (shape, shared) = {
-                    let e = emulation.read().expect("not poisoned");
-                    (e.link(&from, &to).cloned(), e.radio_of(&from))
-                };
-                if shape.as_ref().is_some_and(|s| s.cut) {
-                    // Held while the emulation cuts the link, as a pulled cable holds a
-                    // connection's bytes; the time held is no sample of the link's rate.
-                    let held = Instant::now();
-                    tokio::time::sleep(CUT_POLL).await;
-                    sample_waited += held.elapsed();
-                    at = at.max(Instant::now());
+    let mut free_at = Instant::now();
+    while let Some(out) = rx.recv().await {
+        let start = free_at.max(Instant::now());
+        let probe = out.frame.kind == FrameKind::Probe;
+        let len = out.frame.payload.len();
+        let begin = Wire::Begin {
+            frame: out.frame,
+            enqueued: out.enqueued,
+            start,
+        };
+        if wire.send(begin).is_err() {
+            break;
+        }
+        let mut at = start;
+        let mut left = len;
+        let mut delay = Duration::ZERO;
+        // Chunks are reported in windows of at least SAMPLE_WINDOW: the timer wakes up to a
+        // millisecond late, which would swamp the time of one chunk on a fast link.
+        let (mut sample_bytes, mut sample_from) = (0u64, start);
+        // Time chunks waited for their turn on the node's radio: left out of the samples,
+        // which measure the link's own rate (the planner accounts for the radio itself).
+        let mut sample_waited = Duration::ZERO;
+        loop {
+            let (shape, shared) = {
+                let e = emulation.read().expect("not poisoned");
+                (e.link(&from, &to).cloned(), e.radio_of(&from))
+            };
+            if shape.as_ref().is_some_and(|s| s.cut) {
+                // Held while the emulation cuts the link, as a pulled cable holds a
+                // connection's bytes; the time held is no sample of the link's rate.
+                let held = Instant::now();
+                tokio::time::sleep(CUT_POLL).await;
+                sample_waited += held.elapsed();
+                at = at.max(Instant::now());
+                continue;
+            }
+            delay = shape
+                .as_ref()
+                .map_or(delay, |s| Duration::from_secs_f64(s.delay_ms / 1e3));
+            let Some(rate) = shape.and_then(|s| s.mbps) else {
+                break;
+            };
+            if left == 0 {
+                break;
+            }
+            let chunk = left.min(SHAPING_CHUNK);
+            left -= chunk;
+            // Under a radio a chunk waits for its turn on it, holds it for its bytes at the
+            // radio's rate, and crosses the link at the slower of the two.
+            let time = |mbps: f64| Duration::from_secs_f64(chunk as f64 * 8.0 / (mbps * 1e6));
+            at = match shared {
+                Some(r) => {
+                    let turn = radio.reserve(at, time(r));
+                    sample_waited += turn.saturating_duration_since(at);
+                    turn + time(r.min(rate))
+                }
+                None => at + time(rate),
+            };
+            wait_until(at, left == 0).await;
+            let released = Wire::Release {
+                upto: len - left,
+                at: at + delay,
+            };
+            if wire.send(released).is_err() {
+                return;
+            }
+            sample_bytes += chunk as u64;
+            let took = Instant::now()
+                .duration_since(sample_from)
+                .saturating_sub(sample_waited);
+            if took >= SAMPLE_WINDOW || left == 0 {
+                log.push(Observation::Transfer(TransferSample {
+                    to: to.clone(),
+                    bytes: sample_bytes,
+                    micros: took.as_micros() as u64,
+                    probe,
+                }));
+                (sample_bytes, sample_from, sample_waited) = (0, at, Duration::ZERO);
+            }
+        }
+        free_at = at;
+        // What the rate did not release (an unshaped link: all of it) goes at once.
+        if left > 0 || len == 0 {
+            let rest = Wire::Release {
+                upto: len,
+                at: at + delay,
+            };
+            if wire.send(rest).is_err() {
+                return;
+            }
+        }
+    }
+}
+
+/// Sleeps until `at`. Tokio's timer wakes up to a millisecond late, which is most of a small
+/// message's time on a fast link: the `last` chunk of a message (whose end is when the peer
+/// has it all) waits out the final millisecond by yielding instead.
+async fn wait_until(at: Instant, last: bool) {
+    const TICK: Duration = Duration::from_millis(1);
+    if !last {
+        // Earlier chunks may wake late: the next ones are paced from `at`, not from now.
+        if at > Instant::now() {
+            tokio::time::sleep_until(at).await;
+        }
+        return;
+    }
+    if at > Instant::now() + TICK {
+        tokio::time::sleep_until(at - TICK).await;
+    }
+    while Instant::now() < at {
+        tokio::task::yield_now().await;
+    }
+}
+
+/// The writing end of a link: one connection to the peer, dialled when needed.
+struct Writer {
+    to: String,
+    addr: String,
+    io_timeout: Duration,
+    tls: Option<Arc<rustls::ClientConfig>>,
+    records: Arc<Mutex<Kept<LinkRecord>>>,
+    failures: mpsc::UnboundedSender<SendFailure>,
+}
+
+/// The message being written.
+struct Current {
+    frame: Frame,
+    enqueued: Instant,
+    start: Instant,
+    /// Payload bytes written so far; `None` once the header is not yet out.
+    written: Option<usize>,
+    /// Why it failed, once it has (its later pieces are skipped).
+    failed: bool,
+}
+
+impl Writer {
+    /// Writes what the shaper releases, each piece when it is due, until the shaper ends;
+    /// then ends the connection cleanly (a TLS close_notify), so the peer sees the end of a
+    /// stream, not a truncation.
+    async fn run(self, mut wire: mpsc::UnboundedReceiver<Wire>) {
+        let mut stream: Option<Conn> = None;
+        let mut redial = Redial::default();
+        let mut current: Option<Current> = None;
+        while let Some(item) = wire.recv().await {
+            let (upto, at) = match item {
+                Wire::Begin {
+                    frame,
+                    enqueued,
+                    start,
+                } => {
+                    current = Some(Current {
+                        frame,
+                        enqueued,
+                        start,
+                        written: None,
+                        failed: false,
+                    });
                     continue;
                 }
-                delay = shape
-                    .as_ref()
-                    .map_or(delay, |s| Duration::from_secs_f64(s.delay_ms / 1e3));
-                let Some(rate) = shape.and_then(|s| s.mbps) else {
-                    break;
-                };
-                if left == 0 {
-                    break;
-                }
-                let chunk = left.min(SHAPING_CHUNK);
-                left -= chunk;
-                // Under a radio a chunk waits for its turn on it, holds it for its bytes at the
-                // radio's rate, and crosses the link at the slower of the two.
-                let time = |mbps: f64| Duration::from_secs_f64(chunk as f64 * 8.0 / (mbps * 1e6));
-                at = match shared {
-                    Some(r) => {
-                        let turn = radio.reserve(at, time(r));
-                        sample_waited += turn.saturating_duration_since(at);
-                        turn + time(r.min(rate))
-                    }
-                    None => at + time(rate),
-                };
-                // Tokio's timer ticks in milliseconds: sleeping for nothing would still cost one.
+                Wire::Release { upto, at } => (upto, at),
+            };
+            let Some(c) = current.as_mut() else { continue };
+            if !c.failed {
                 if at > Instant::now() {
                     tokio::time::sleep_until(at).await;
                 }
-                sample_bytes += chunk as u64;
-                let took = Instant::now()
-                    .duration_since(sample_from)
-                    .saturating_sub(sample_waited);
-                if took >= SAMPLE_WINDOW || left == 0 {
-                    log.push(Observation::Transfer(TransferSample {
-                        to: to.clone(),
-                        bytes: sample_bytes,
-                        micros: took.as_micros() as u64,
-                        probe,
-                    }));
-                    (sample_bytes, sample_from, sample_waited) = (0, at, Duration::ZERO);
-                }
-            }
-            free_at = at;
-            if wire_tx
-                .send((out.enqueued, start, free_at + delay, out.frame))
-                .is_err()
-            {
-                break;
-            }
-        }
-    });
-    tokio::spawn(async move {
-        let mut stream: Option<Conn> = None;
-        let mut redial = Redial::default();
-        while let Some((enqueued, start, deliver_at, frame)) = wire_rx.recv().await {
-            if deliver_at > Instant::now() {
-                tokio::time::sleep_until(deliver_at).await;
-            }
-            if stream.is_none() {
-                if let Some(why) = redial.refused(Instant::now()) {
-                    let _ = failures.send(SendFailure {
-                        frame: frame.frame,
-                        message: format!("cannot reach node {to} at {addr}: {why}"),
-                    });
-                    continue;
-                }
-                match dial_data(&addr, &to, tls.as_ref(), io_timeout).await {
-                    Ok(s) => {
-                        redial.connected();
-                        stream = Some(s);
-                    }
-                    Err(e) => {
-                        let why = if e.kind() == std::io::ErrorKind::TimedOut {
-                            format!("no answer within {io_timeout:?}")
-                        } else {
-                            e.to_string()
-                        };
-                        let _ = failures.send(SendFailure {
-                            frame: frame.frame,
-                            message: format!("cannot reach node {to} at {addr}: {why}"),
-                        });
-                        redial.failed(Instant::now(), why);
-                        continue;
-                    }
-                }
-            }
-            let s = stream.as_mut().expect("connected above");
-            match write_frame(s, &frame, io_timeout).await {
-                // Probes are measured by their chunks; only tensors count as traffic.
-                Ok(()) if frame.kind == FrameKind::Probe => {}
-                Ok(()) => records.lock().expect("not poisoned").push(LinkRecord {
-                    frame: frame.frame,
-                    to: to.clone(),
-                    bytes: frame.payload.len() as u64,
-                    busy_us: Instant::now().duration_since(start).as_micros() as u64,
-                    queued_us: start.duration_since(enqueued).as_micros() as u64,
-                }),
-                Err(e) => {
-                    stream = None;
-                    let _ = failures.send(SendFailure {
-                        frame: frame.frame,
-                        message: format!("sending '{}' to node {to}: {e}", frame.name),
+                if let Err(message) = self.piece(&mut stream, &mut redial, c, upto).await {
+                    c.failed = true;
+                    let _ = self.failures.send(SendFailure {
+                        frame: c.frame.frame,
+                        message,
                     });
                 }
             }
+            if upto == c.frame.payload.len() {
+                if !c.failed && c.frame.kind != FrameKind::Probe {
+                    self.record(c);
+                }
+                current = None;
+            }
         }
-        // The deployment is gone: end the connection cleanly (a TLS close_notify), so the
-        // peer sees the end of a stream, not a truncation.
         if let Some(mut s) = stream {
-            let _ = tokio::time::timeout(io_timeout, s.shutdown()).await;
+            let _ = tokio::time::timeout(self.io_timeout, s.shutdown()).await;
         }
-    });
-    tx
+    }
+
+    /// Writes `c`'s payload up to `upto` (its header first, dialling first if need be).
+    async fn piece(
+        &self,
+        stream: &mut Option<Conn>,
+        redial: &mut Redial,
+        c: &mut Current,
+        upto: usize,
+    ) -> Result<(), String> {
+        let to = &self.to;
+        if stream.is_none() {
+            *stream = Some(self.dial(redial).await?);
+        }
+        let s = stream.as_mut().expect("connected above");
+        let sending =
+            |e: tiersplit_net::NetError| format!("sending '{}' to node {to}: {e}", c.frame.name);
+        if c.written.is_none() && upto == c.frame.payload.len() {
+            // Released whole (an unshaped link): one vectored write.
+            if let Err(e) = write_frame(s, &c.frame, self.io_timeout).await {
+                *stream = None;
+                return Err(sending(e));
+            }
+            c.written = Some(upto);
+            return Ok(());
+        }
+        let from = match c.written {
+            Some(n) => n,
+            None => {
+                if let Err(e) = write_header(s, &c.frame, self.io_timeout).await {
+                    *stream = None;
+                    return Err(sending(e));
+                }
+                0
+            }
+        };
+        let piece = &c.frame.payload[from..upto.max(from)];
+        if let Err(e) = write_payload(s, piece, self.io_timeout).await {
+            *stream = None;
+            return Err(sending(e));
+        }
+        c.written = Some(upto.max(from));
+        Ok(())
+    }
+
+    /// A new connection to the peer, unless dials must wait after failing.
+    async fn dial(&self, redial: &mut Redial) -> Result<Conn, String> {
+        let (to, addr) = (&self.to, &self.addr);
+        if let Some(why) = redial.refused(Instant::now()) {
+            return Err(format!("cannot reach node {to} at {addr}: {why}"));
+        }
+        match dial_data(addr, to, self.tls.as_ref(), self.io_timeout).await {
+            Ok(s) => {
+                redial.connected();
+                Ok(s)
+            }
+            Err(e) => {
+                let why = if e.kind() == std::io::ErrorKind::TimedOut {
+                    format!("no answer within {:?}", self.io_timeout)
+                } else {
+                    e.to_string()
+                };
+                redial.failed(Instant::now(), why.clone());
+                Err(format!("cannot reach node {to} at {addr}: {why}"))
+            }
+        }
+    }
+
+    fn record(&self, c: &Current) {
+        self.records.lock().expect("not poisoned").push(LinkRecord {
+            frame: c.frame.frame,
+            to: self.to.clone(),
+            bytes: c.frame.payload.len() as u64,
+            busy_us: Instant::now().duration_since(c.start).as_micros() as u64,
+            queued_us: c.start.duration_since(c.enqueued).as_micros() as u64,
+        });
+    }
 }
 
 #[cfg(test)]

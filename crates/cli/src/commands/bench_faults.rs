@@ -1,8 +1,9 @@
-//! `tiersplit bench faults`: what node faults cost on the local cluster. The shipped fault trace
-//! (an edge worker killed and restarted, the other hung and woken, the cloud restarted) is played
-//! by `tiersplit run --trace` (this binary, a cluster of worker processes) for a few rounds; for
-//! each fault, the time to see it, to answer again without the node and to re-admit it, the
-//! frames fed again or failed, and the latency meanwhile.
+//! `tiersplit bench faults`: what faults cost on the local cluster. A fault trace (by default
+//! the shipped node faults: an edge worker killed and restarted, the other hung and woken, the
+//! cloud restarted; `--trace traces/link-faults.toml` cuts and mends links) is played by
+//! `tiersplit run --trace` (this binary, a cluster of worker processes) for a few rounds; for
+//! each fault, the time to see it, to answer again without the node or link and to take it
+//! back, the frames fed again or failed, and the latency meanwhile.
 
 use anyhow::{bail, Context, Result};
 use serde_json::Value;
@@ -79,12 +80,12 @@ fn print_summary(
     let ms = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.0}"));
     println!();
     println!(
-        "node faults on the emulated local cluster ({model}, {fps} fps, adaptive best), medians over {} round(s), measured in this run",
+        "faults on the emulated local cluster ({model}, {fps} fps, adaptive best), medians over {} round(s), measured in this run",
         rounds.len()
     );
-    println!("seen: fault to the heartbeats' verdict; recovered: verdict to the first answer without the node, of which plan (the run's planner on the survivors) and deploy (compile, upload, start); back: fault to re-admission");
+    println!("seen: fault to the verdict (heartbeats for a node, its sender's pings for a link); recovered: verdict to the first answer without it, of which plan (the run's planner on what survives) and deploy (compile, upload, start); back: fault to re-admission (a link: to its pings answered again)");
     println!(
-        "{:>6} {:<8} {:<7} {:>8} {:>13} {:>8} {:>10} {:>8} {:>10} {:>7} {:>10} {:>15}",
+        "{:>6} {:<8} {:<13} {:>8} {:>13} {:>8} {:>10} {:>8} {:>10} {:>7} {:>10} {:>15}",
         "at s",
         "fault",
         "node",
@@ -100,7 +101,7 @@ fn print_summary(
     );
     for s in fault_summary(rounds) {
         println!(
-            "{:>6.1} {:<8} {:<7} {:>8} {:>13} {:>8} {:>10} {:>8} {:>10} {:>7} {:>10.1} {:>15.1}",
+            "{:>6.1} {:<8} {:<13} {:>8} {:>13} {:>8} {:>10} {:>8} {:>10} {:>7} {:>10.1} {:>15.1}",
             s.at_s,
             s.fault.name(),
             s.node,

@@ -135,12 +135,12 @@ impl ErrorSpread {
 
 /// A model that only passes a tensor of `bytes` through (Relu), for link measurements.
 fn pass_through(bytes: u64) -> Result<(ModelSource, Arc<OnnxModel>)> {
-    let channels = (bytes / 4 / (512 * 512)).max(1);
+    let rows = (bytes / 4 / 256).max(1);
     let mut b = tiersplit_zoo::NetBuilder::new("pass-through", 0);
-    let x = b.input("x", &[1, channels, 512, 512]);
+    let x = b.input("x", &[1, 1, rows, 256]);
     let y = b.relu(&x);
     let source = ModelSource {
-        label: format!("pass-through of {channels}x512x512 floats"),
+        label: format!("pass-through of {rows}x256 floats"),
         bytes: b.finish(&[y]).encode_to_vec(),
     };
     let model = source.import(&ImportOptions::default())?;
@@ -160,8 +160,8 @@ pub fn link_scenario(mbps: f64, delay_ms: f64) -> Result<Scenario> {
 /// One tensor size's transfer over a link, there and back.
 #[derive(Debug, Clone, Copy)]
 pub struct Goodput {
-    /// The tensor's size (MiB).
-    pub mb: u64,
+    /// The tensor's size (KiB).
+    pub kib: u64,
     /// The bytes' rate as a fraction of the link's (the delays and compute taken out).
     pub ratio: f64,
     /// Median time of the round trip, delays and compute included (ms).
@@ -174,14 +174,14 @@ pub struct Goodput {
 pub async fn goodput(
     session: &mut Session,
     scenario: &Scenario,
-    sizes_mb: &[u64],
+    sizes_kib: &[u64],
     frames: usize,
 ) -> Result<Vec<Goodput>> {
     let link = &scenario.links[0];
     let (mbps, delay_ms) = (link.bandwidth_mbps, link.rtt_ms / 2.0);
     let mut out = Vec::new();
-    for &mb in sizes_mb {
-        let (source, model) = pass_through(mb << 20)?;
+    for &kib in sizes_kib {
+        let (source, model) = pass_through(kib << 10)?;
         let inputs = model_inputs(&model, &InputChoice::random(0))?;
         let profile = Profile::estimate(&model.graph, 1.0).scaled(0.0);
         let on = EmulateMode::On;
@@ -192,10 +192,10 @@ pub async fn goodput(
         let w = c.workload(&model, &problem);
         let m = run_plan(session, &w, &plan, frames, Feed::Sequential).await?;
         let compute = mean_ms(&m, |b| b.compute_ms.values().sum());
-        let sent = 2.0 * (mb << 20) as f64 * 8.0;
+        let sent = 2.0 * (kib << 10) as f64 * 8.0;
         let secs = (m.p50_ms - 2.0 * delay_ms - compute) / 1e3;
         out.push(Goodput {
-            mb,
+            kib,
             ratio: sent / secs / 1e6 / mbps,
             p50_ms: m.p50_ms,
         });
