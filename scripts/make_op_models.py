@@ -10,7 +10,10 @@ export-time shape arithmetic that must fold away (Shape, Equal, ConstantOfShape,
 and OUT_DIR/norm_upsample.onnx (opset 18): InstanceNormalization, ConvTranspose (stride 2,
 pads, output_padding), LayerNormalization, SpaceToDepth, DepthToSpace, CumSum, ReduceL2,
 Hardmax, ArgMax (an int64 second output); and OUT_DIR/select_einsum.onnx (opset 17): TopK,
-GatherElements, GatherND, ScatterND, ScatterElements, Einsum.
+GatherElements, GatherND, ScatterND, ScatterElements, Einsum; and OUT_DIR/legacy6.onnx (opset
+6, which ONNX Runtime does not run): Add and Mul broadcasting at an axis, BatchNormalization and
+Dropout with `is_test`, a per-channel PRelu slope, Gemm with `broadcast`; with numpy's answer
+for a fixed input, OUT_DIR/legacy6-x.npy and OUT_DIR/legacy6-y.npy, as its reference.
 """
 import os
 import sys
@@ -166,6 +169,65 @@ def select_einsum():
     return model
 
 
+def conv2d(x, w, pad):
+    """Plain NCHW convolution, stride 1, no bias (numpy reference)."""
+    n, c, h, wd = x.shape
+    k, _, kh, kw = w.shape
+    xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    out = np.zeros((n, k, h + 2 * pad - kh + 1, wd + 2 * pad - kw + 1), dtype=np.float64)
+    for i in range(out.shape[2]):
+        for j in range(out.shape[3]):
+            patch = xp[:, :, i:i + kh, j:j + kw]
+            out[:, :, i, j] = np.tensordot(patch, w, axes=([1, 2, 3], [1, 2, 3]))
+    return out
+
+
+def legacy6(out):
+    """An opset-6 model of the operators whose semantics changed at opset 7, and numpy's
+    answer for a fixed input (ONNX Runtime cannot run opset 6 to give one)."""
+    rng = np.random.default_rng(6)
+    f = lambda *shape: (rng.standard_normal(shape) * 0.3).astype(np.float32)
+    w, bias, m = f(4, 3, 3, 3), f(4), f(4, 8)
+    scale, shift, mean = f(4) + 1.0, f(4), f(4)
+    var = np.abs(f(4)) + 0.5
+    slope, gw, gc = np.abs(f(4)), f(256, 10), f(10)
+    inits = [const(n, a) for n, a in [("w", w), ("bias", bias), ("m", m), ("scale", scale),
+             ("shift", shift), ("mean", mean), ("var", var), ("slope", slope), ("gw", gw), ("gc", gc)]]
+    nodes = [
+        helper.make_node("Conv", ["x", "w"], ["c"], pads=[1, 1, 1, 1]),
+        helper.make_node("Add", ["c", "bias"], ["cb"], broadcast=1, axis=1),
+        helper.make_node("BatchNormalization", ["cb", "scale", "shift", "mean", "var"], ["bn"],
+                         epsilon=1e-5, is_test=1),
+        helper.make_node("PRelu", ["bn", "slope"], ["pr"]),
+        helper.make_node("Mul", ["pr", "m"], ["mm"], broadcast=1, axis=1),
+        helper.make_node("Dropout", ["mm"], ["dr"], is_test=1, ratio=0.5),
+        helper.make_node("Flatten", ["dr"], ["fl"], axis=1),
+        helper.make_node("Gemm", ["fl", "gw", "gc"], ["y"], broadcast=1),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "legacy6",
+        # IR version 3: every initializer is a graph input too, as old exporters wrote them.
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 8, 8])]
+        + [helper.make_tensor_value_info(t.name, TensorProto.FLOAT, list(t.dims)) for t in inits],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 10])],
+        inits,
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 6)])
+    model.ir_version = 3
+    onnx.checker.check_model(model)
+    x = np.random.default_rng(1).standard_normal((1, 3, 8, 8)).astype(np.float32)
+    v = conv2d(x.astype(np.float64), w, 1) + bias[None, :, None, None]
+    v = (v - mean[None, :, None, None]) / np.sqrt(var[None, :, None, None] + 1e-5)
+    v = v * scale[None, :, None, None] + shift[None, :, None, None]
+    v = np.where(v < 0, v * slope[None, :, None, None], v)
+    v = v * m[None, :, :, None]
+    y = v.reshape(1, -1) @ gw + gc
+    np.save(os.path.join(out, "legacy6-x.npy"), x)
+    np.save(os.path.join(out, "legacy6-y.npy"), y.astype(np.float32))
+    return model
+
+
 def main():
     out = sys.argv[1]
     os.makedirs(out, exist_ok=True)
@@ -173,6 +235,7 @@ def main():
         ("logic_generate", logic_generate),
         ("norm_upsample", norm_upsample),
         ("select_einsum", select_einsum),
+        ("legacy6", lambda: legacy6(out)),
     ]:
         path = os.path.join(out, name + ".onnx")
         onnx.save(make(), path)

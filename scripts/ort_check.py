@@ -2,9 +2,11 @@
 """Checks partitions written by `tiersplit split` with independent tools.
 
 Each part must pass the ONNX checker and load in ONNX Runtime; running the parts chained in
-ONNX Runtime must reproduce ONNX Runtime's run of the original model on the same input.
+ONNX Runtime must reproduce ONNX Runtime's run of the original model on the same input, or,
+given EXPECTED.npy (for a model ONNX Runtime cannot run, such as an opset-6 one), that
+reference answer of its first output.
 
-usage: ort_check.py MODEL.onnx PARTS_DIR INPUT.npy
+usage: ort_check.py MODEL.onnx PARTS_DIR INPUT.npy [EXPECTED.npy]
 """
 import json
 import sys
@@ -23,10 +25,16 @@ def session(path):
 def main():
     model_path, parts_dir, input_path = sys.argv[1:4]
     x = np.load(input_path).astype(np.float32)
-    ref_sess = session(model_path)
-    feed_name = ref_sess.get_inputs()[0].name
-    ref_outs = ref_sess.run(None, {feed_name: x})
-    ref = {o.name: v for o, v in zip(ref_sess.get_outputs(), ref_outs)}
+    if len(sys.argv) > 4:
+        graph = onnx.load(model_path).graph
+        inits = {t.name for t in graph.initializer}
+        feed_name = [i.name for i in graph.input if i.name not in inits][0]
+        ref = {graph.output[0].name: np.load(sys.argv[4])}
+    else:
+        ref_sess = session(model_path)
+        feed_name = ref_sess.get_inputs()[0].name
+        ref_outs = ref_sess.run(None, {feed_name: x})
+        ref = {o.name: v for o, v in zip(ref_sess.get_outputs(), ref_outs)}
 
     manifest = json.load(open(f"{parts_dir}/parts.json"))
     env = {feed_name: x}

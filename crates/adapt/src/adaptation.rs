@@ -484,7 +484,11 @@ impl Adaptation {
                 .probed_at
                 .get(&(from, to))
                 .is_some_and(|&p| at_s - p < self.config.probe_gap_s);
-            if self.used_links.contains(&(from, to)) || recent {
+            // A cut link, or one to a lost node, would hold its probe until it carries again.
+            let gone = self.cut.contains(&(from, to))
+                || self.lost.contains(&from)
+                || self.lost.contains(&to);
+            if self.used_links.contains(&(from, to)) || recent || gone {
                 continue;
             }
             self.probed_at.insert((from, to), at_s);
@@ -670,6 +674,13 @@ mod tests {
             r.trigger.describe(&r.problem),
             "link edge0->cloud carries again"
         );
+        // The link still cut is never probed.
+        for t in [3.0, 3.5, 4.0, 4.5] {
+            assert!(
+                !probes(&a.tick(t, 3, true)).contains(&(cloud, EDGE)),
+                "at {t}"
+            );
+        }
     }
 
     #[test]

@@ -190,8 +190,14 @@ impl Trace {
     /// Parses a trace and checks it against the scenario it will be played on; errors name the
     /// step and the field.
     pub fn from_toml(text: &str, scenario: &Scenario) -> Result<Trace, TraceError> {
-        let t: Trace = toml::from_str(text).map_err(|e| TraceError::Toml(e.to_string()))?;
+        let mut t: Trace = toml::from_str(text).map_err(|e| TraceError::Toml(e.to_string()))?;
         t.validate(scenario)?;
+        // One spelling of every link from here on ("edge0 -> cloud" is "edge0->cloud").
+        for l in t.steps.iter_mut().flat_map(|s| s.links.iter_mut()) {
+            if let Some((from, to)) = l.split_once("->") {
+                *l = format!("{}->{}", from.trim(), to.trim());
+            }
+        }
         Ok(t)
     }
 
@@ -222,7 +228,8 @@ impl Trace {
             }
             let link_fault = s.fault.is_some_and(Fault::on_links);
             let node_fault = s.fault.is_some() && !link_fault;
-            if link_fault && (s.mbps.is_some() || !s.nodes.is_empty() || s.links.is_empty()) {
+            let alone = s.mbps.is_none() && s.load.is_none() && s.nodes.is_empty();
+            if link_fault && (!alone || s.links.is_empty()) {
                 return Err(bad(format!(
                     "`fault = \"{}\"` goes with `links` alone",
                     s.fault.expect("a link fault")
@@ -370,7 +377,7 @@ impl Trace {
         let mut s = base.clone();
         let mut load: Vec<f64> = vec![1.0; s.nodes.len()];
         for step in self.steps.iter().filter(|st| st.at_s <= t_s) {
-            if let (Some(m), None) = (step.mbps, step.fault) {
+            if let Some(m) = step.mbps {
                 for l in &step.links {
                     if let Ok(i) = link_index(base, l) {
                         s.links[i].bandwidth_mbps = m;
@@ -591,7 +598,7 @@ name = "t"
 duration_s = 20
 [[steps]]
 at_s = 4
-links = ["cloud->edge0"]
+links = ["cloud -> edge0"]
 fault = "cut"
 [[steps]]
 at_s = 6
@@ -631,6 +638,8 @@ fault = "restore"
             "{e}"
         );
         let e = err("[[steps]]\nat_s = 1\nlinks = [\"edge0->cloud\"]\nfault = \"cut\"\nmbps = 3");
+        assert!(e.contains("goes with `links` alone"), "{e}");
+        let e = err("[[steps]]\nat_s = 1\nlinks = [\"edge0->cloud\"]\nfault = \"cut\"\nload = 2");
         assert!(e.contains("goes with `links` alone"), "{e}");
         let e = err("[[steps]]\nat_s = 1\nnodes = [\"edge0\"]\nfault = \"cut\"");
         assert!(e.contains("goes with `links` alone"), "{e}");

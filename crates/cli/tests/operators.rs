@@ -4,7 +4,9 @@
 //! (Shape, Equal, ConstantOfShape, Where, Range) that folds away at import; normalisations,
 //! a transposed convolution, pixel shuffles, scans and index reductions (an int64 output).
 //! Each model imports with every shape static, random legal partitions chained on tract equal
-//! the unsplit run, and its parts pass the ONNX checker and chain exactly in ONNX Runtime.
+//! the unsplit run, and its parts pass the ONNX checker and chain exactly in ONNX Runtime. An
+//! opset-6 model (which ONNX Runtime does not run) is read as opset 7 and answers as numpy
+//! does.
 
 mod common;
 
@@ -152,4 +154,63 @@ fn index_selection_and_einsum_ops_import_split_and_run_exactly() {
     ];
     let model = dir.path().join("select_einsum.onnx");
     check(&python, &model, &ops, 9, "1, 4, 6");
+}
+
+#[test]
+fn an_opset6_model_is_read_as_opset7_and_answers_as_numpy_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(python) = make_models(dir.path()) else {
+        return;
+    };
+    let (model, x, y) = (
+        dir.path().join("legacy6.onnx"),
+        dir.path().join("legacy6-x.npy"),
+        dir.path().join("legacy6-y.npy"),
+    );
+    let m = model.to_str().unwrap();
+    // The whole model on tract equals numpy's answer.
+    let out = dir.path().join("out.npy");
+    let o = tiersplit(&[
+        "infer",
+        m,
+        "--input",
+        x.to_str().unwrap(),
+        "--output",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = Command::new(&python)
+        .args([
+            "-c",
+            "import numpy as np, sys; a, b = np.load(sys.argv[1]), np.load(sys.argv[2]); \
+             d = float(np.abs(a - b).max() / np.abs(b).max()); print('rel', d); sys.exit(d > 1e-4)",
+        ])
+        .args([&out, &y])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+    // Random partitions chain exactly on tract; in ONNX Runtime, as opset-7 parts, they
+    // reproduce numpy's answer.
+    let o = tiersplit(&["verify", m, "--partitions", "5", "--seed", "3"]);
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+    assert!(stdout(&o).contains("PASS"), "{}", stdout(&o));
+    let parts = dir.path().join("legacy6-parts");
+    let o = tiersplit(&[
+        "split",
+        m,
+        "--random",
+        "5",
+        "--seed",
+        "3",
+        "-o",
+        parts.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = Command::new(&python)
+        .arg(script("ort_check.py"))
+        .args([&model, &parts, &x, &y])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+    assert!(stdout(&o).contains("5 parts pass"), "{}", stdout(&o));
 }

@@ -10,7 +10,7 @@ use std::collections::{HashMap, HashSet};
 use tiersplit_graph::{Bytes, DType, Flops, Layer, LayerId, ModelGraph, TensorId, TensorInfo};
 
 /// Opsets of the default ONNX domain that tiersplit imports.
-pub const SUPPORTED_OPSETS: std::ops::RangeInclusive<i64> = 7..=21;
+pub const SUPPORTED_OPSETS: std::ops::RangeInclusive<i64> = 6..=21;
 
 /// Constants up to this many elements are decoded for shape computations; larger ones (weights)
 /// are only measured.
@@ -40,6 +40,8 @@ pub struct OnnxModel {
     pub graph: ModelGraph,
     pub(crate) proto: ModelProto,
     pub(crate) initializers: HashMap<String, TensorProto>,
+    /// The file was written for opset 6 and is read as opset 7.
+    from_opset6: bool,
 }
 
 pub(crate) fn value_info_of(name: &str, dtype: DType, shape: &[u64]) -> ValueInfoProto {
@@ -147,15 +149,23 @@ impl OnnxModel {
             .into_iter()
             .filter(|(n, _)| used_consts.contains(n))
             .collect();
-        let proto = folded_proto(model, g, opset, &graph, layers_nodes);
+        let proto = folded_proto(model, g, opset.max(7), &graph, layers_nodes);
         Ok(OnnxModel {
             graph,
             proto,
             initializers,
+            from_opset6: opset == 6,
         })
     }
 
-    /// The opset of the default domain the model was written for.
+    /// Whether the file was written for opset 6, which engines starting at opset 7 (ONNX
+    /// Runtime) and tract's reading of initializers listed as inputs cannot run as it is: its
+    /// reference run is then its opset-7 reading ([`OnnxModel::to_bytes`]).
+    pub fn read_from_opset6(&self) -> bool {
+        self.from_opset6
+    }
+
+    /// The opset of the default domain the model is read as (an opset-6 file reads as 7).
     pub fn opset(&self) -> i64 {
         self.proto
             .opset_import
@@ -192,6 +202,16 @@ fn decode_model(bytes: &[u8]) -> Result<(ModelProto, GraphProto, i64)> {
             domain: "ai.onnx".into(),
             version: opset,
             supported: format!("{} to {}", SUPPORTED_OPSETS.start(), SUPPORTED_OPSETS.end()),
+        });
+    }
+    if opset == 6 {
+        // Read as opset 7 (`legacy`), which its partitions then declare.
+        model
+            .opset_import
+            .retain(|o| !(o.domain.is_empty() || o.domain == "ai.onnx"));
+        model.opset_import.push(crate::proto::OperatorSetIdProto {
+            domain: String::new(),
+            version: 7,
         });
     }
     Ok((model, g, opset))
@@ -366,6 +386,8 @@ fn check_reads_provided(nodes: &[NodeProto], vals: &HashMap<String, Val>) -> Res
 /// rest as layers with inferred shapes and FLOPs.
 struct Folder {
     opset: i64,
+    /// The file was written for opset 6: each node is rewritten as opset 7 first.
+    from_opset6: bool,
     /// Type, shape and (small constants only) value of every tensor known so far.
     vals: HashMap<String, Val>,
     /// Initializers and folded values.
@@ -385,7 +407,8 @@ impl Folder {
             vals.insert(name.clone(), const_val(t)?);
         }
         Ok(Folder {
-            opset,
+            opset: opset.max(7),
+            from_opset6: opset == 6,
             available: consts.keys().cloned().collect(),
             vals,
             consts,
@@ -440,9 +463,15 @@ impl Folder {
             .all(|i| i.is_empty() || self.available.contains(i))
     }
 
-    fn visit(&mut self, node: NodeProto) -> Result<()> {
+    fn visit(&mut self, mut node: NodeProto) -> Result<()> {
         if node.op_type == "Constant" {
             return self.add_const(constant_node_value(&node)?);
+        }
+        if self.from_opset6 {
+            let ins = self.inputs_of(&node);
+            if let Some(c) = crate::legacy::to_opset7(&mut node, &ins, &self.consts)? {
+                self.add_const(c)?;
+            }
         }
         let opset = self.opset;
         let ins = self.inputs_of(&node);

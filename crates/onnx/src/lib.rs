@@ -16,6 +16,7 @@ mod attributes;
 mod const_tensor;
 mod error;
 mod import;
+mod legacy;
 mod ops;
 mod sealed;
 mod sub_model;

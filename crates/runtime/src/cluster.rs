@@ -502,6 +502,18 @@ impl ClusterDriver {
         self.health.cut_links(&self.device.name, &own)
     }
 
+    /// Every watched link some node reports down now, cut or not (a dead receiver's too).
+    pub fn links_reported_down(&self) -> BTreeSet<(String, String)> {
+        let own = self.device.links_down(self.session);
+        self.health.reported_down(&self.device.name, &own)
+    }
+
+    /// Catches up the nodes an emulation change missed (they were down or suspect then), so a
+    /// trace's cut or restore reaches them even in a run that does not observe.
+    pub async fn catch_up(&mut self) -> Result<(), RuntimeError> {
+        self.resend_emulation().await
+    }
+
     /// Every remote node's health as its heartbeats see it now.
     pub fn health(&self) -> BTreeMap<String, NodeHealth> {
         self.health.snapshot()

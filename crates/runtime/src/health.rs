@@ -309,6 +309,18 @@ impl HealthWatch {
         }
     }
 
+    /// Every link reported down now, the device's own (`device`, whose report is `own`) among
+    /// them.
+    pub fn reported_down(
+        &self,
+        device: &str,
+        own: &[(String, String)],
+    ) -> BTreeSet<(String, String)> {
+        let mut links = self.links.lock().expect("not poisoned");
+        links.report(device, own, Instant::now());
+        links.down.keys().cloned().collect()
+    }
+
     /// The links found cut, the device's own (`device`, whose report is `own`) among them.
     pub fn cut_links(&self, device: &str, own: &[(String, String)]) -> Vec<CutLink> {
         let mut links = self.links.lock().expect("not poisoned");
@@ -316,13 +328,16 @@ impl HealthWatch {
         let table = self.table.lock().expect("not poisoned");
         let answered = self.answered.lock().expect("not poisoned");
         let back = self.back.lock().expect("not poisoned");
+        let now = Instant::now();
+        // A node back lately (from down, or re-admitted) reports, and is reported of, stale
+        // link states until its watches dial again: neither end counts before it settled.
+        let settled = |n: &str| back.get(n).is_none_or(|b| now > *b + SETTLE);
         links.cut(
-            |n| n == device || table.get(n).is_some_and(NodeHealth::is_up),
+            |n| n == device || (table.get(n).is_some_and(NodeHealth::is_up) && settled(n)),
             |n, since| {
-                // Down since before the node came back: news only once it settled.
                 let from = match back.get(n) {
-                    Some(b) if *b > since => *b + SETTLE,
-                    _ => since,
+                    Some(b) => since.max(*b + SETTLE),
+                    None => since,
                 };
                 n == device || answered.get(n).is_some_and(|at| *at > from)
             },

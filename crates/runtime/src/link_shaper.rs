@@ -216,7 +216,11 @@ async fn shape(
             };
             if shape.as_ref().is_some_and(|s| s.cut) {
                 // Held while the emulation cuts the link, as a pulled cable holds a
-                // connection's bytes; the time held is no sample of the link's rate.
+                // connection's bytes; the time held is no sample of the link's rate. A
+                // deployment dropped meanwhile ends the link rather than wait for a mend.
+                if rx.is_closed() {
+                    return;
+                }
                 let held = Instant::now();
                 tokio::time::sleep(CUT_POLL).await;
                 sample_waited += held.elapsed();

@@ -162,17 +162,17 @@ async fn watch_peer(to: String, addr: String, cx: WatchContext, state: State) {
         set(&state, None);
         let (mut rd, mut wr) = tokio::io::split(conn);
         let (echoes, up) = (heard.clone(), state.clone());
-        let reader = tokio::spawn(async move {
+        let reader = AbortOnDrop(tokio::spawn(async move {
             // Anything the peer sends back counts; the connection idles only if it does.
             while let Ok(Some(_)) = read_frame(&mut rd, Limits::default(), DEAD_AFTER * 60).await {
                 *echoes.lock().expect("not poisoned") = Instant::now();
                 set(&up, None);
             }
-        });
+        }));
         let mut tick = tokio::time::interval(PING_EVERY);
         loop {
             tick.tick().await;
-            if reader.is_finished() {
+            if reader.0.is_finished() {
                 break;
             }
             if !cut(&cx, &to) {
@@ -190,7 +190,16 @@ async fn watch_peer(to: String, addr: String, cx: WatchContext, state: State) {
                 break;
             }
         }
-        reader.abort();
+    }
+}
+
+/// A task aborted when its handle is dropped: the echo reader ends with its watch, and its
+/// half of the connection with it.
+struct AbortOnDrop(JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 

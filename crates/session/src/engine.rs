@@ -104,8 +104,17 @@ pub fn load_unsplit_on(
             )
         })
         .collect();
+    // No engine runs an opset-6 file as it is: its opset-7 reading stands in for it.
+    let read;
+    let bytes = match model.read_from_opset6() {
+        true => {
+            read = model.to_bytes();
+            &read
+        }
+        false => &source.bytes,
+    };
     executor
-        .load(&source.bytes, &shapes)
+        .load(bytes, &shapes)
         .with_context(|| format!("loading {} unsplit", source.label))
 }
 

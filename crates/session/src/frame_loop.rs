@@ -1012,6 +1012,9 @@ impl FrameLoop<'_, '_> {
     /// and feed again the frames they held; nodes back are re-admitted and may be planned on
     /// again. Failures held for the verdict that no loss explained are failures.
     async fn watch_health(&mut self, changes: &mut PlanChanges) -> Result<()> {
+        // An emulation change a node missed while suspect (a trace's cut or restore) reaches
+        // it now.
+        self.session.driver.catch_up().await?;
         let health = self.session.driver.health();
         let lost: Vec<(String, String)> = health
             .iter()
@@ -1044,7 +1047,7 @@ impl FrameLoop<'_, '_> {
             let crossed = |t: &Touches| t.hops.iter().any(|h| cut_now.contains(h));
             let serving = self.current.as_ref().and_then(|c| self.touches.get(&c.1));
             if lost_now.is_empty() && !serving.is_some_and(crossed) {
-                self.keep_plan(gone)?;
+                self.keep_plan(gone, changes)?;
             } else {
                 self.fail_over(gone, changes).await?;
             }
@@ -1055,10 +1058,21 @@ impl FrameLoop<'_, '_> {
         Ok(())
     }
 
+    /// A re-plan under way was planned with what is now lost or cut: dropped.
+    fn abandon_replan(&mut self, changes: &mut PlanChanges) {
+        if let Some(h) = self.run.pending.take() {
+            h.abort();
+            if let PlanChanges::Adaptive(a) = changes {
+                a.abandoned();
+            }
+        }
+    }
+
     /// Links cut that the plan serving does not cross: it serves on; the frames of earlier
     /// plans that crossed them are fed again on it.
-    fn keep_plan(&mut self, cut: Vec<(String, String)>) -> Result<()> {
+    fn keep_plan(&mut self, cut: Vec<(String, String)>, changes: &mut PlanChanges) -> Result<()> {
         let t = self.run.secs(Instant::now());
+        self.abandon_replan(changes);
         let reissued = self.reissue(&BTreeSet::new())?;
         let (plan, to) = self.current.clone().expect("deployed");
         tracing::info!(cut = ?cut, "kept {to}: it crosses no cut link");
@@ -1082,16 +1096,23 @@ impl FrameLoop<'_, '_> {
     /// that carry again, forgotten here (an adaptive run may plan on them again) and logged
     /// with the nodes back.
     fn link_news(&mut self) -> (Vec<CutLink>, Vec<(String, String)>) {
-        let now_cut: Vec<_> = self
-            .session
-            .driver
+        let driver = &self.session.driver;
+        let now_cut: Vec<_> = driver
             .cut_links()
             .into_iter()
             .filter(|c| !self.lost.contains(&c.from) && !self.lost.contains(&c.to))
             .collect();
-        let is_cut = |(f, t): &(String, String)| now_cut.iter().any(|c| c.from == *f && c.to == *t);
-        let mended: Vec<(String, String)> =
-            self.cut.keys().filter(|l| !is_cut(l)).cloned().collect();
+        // Mended: its sender, up, no longer reports it down, and neither end is lost (a link
+        // dropped from the cut ones because an end went away is not news of the link).
+        let (down, health) = (driver.links_reported_down(), driver.health());
+        let up = |n: &String| *n == driver.device.name || health.get(n).is_some_and(|h| h.is_up());
+        let mended: Vec<(String, String)> = self
+            .cut
+            .keys()
+            .filter(|(f, t)| !down.contains(&(f.clone(), t.clone())) && up(f))
+            .filter(|(f, t)| !self.lost.contains(f) && !self.lost.contains(t))
+            .cloned()
+            .collect();
         let t = self.run.secs(Instant::now());
         for l in &mended {
             self.cut.remove(l);
@@ -1167,13 +1188,7 @@ impl FrameLoop<'_, '_> {
                 .await
                 .map_err(SessionError::Task)?;
         let planned_s = self.run.secs(Instant::now());
-        // A re-plan under way was planned with the lost nodes.
-        if let Some(h) = self.run.pending.take() {
-            h.abort();
-            if let PlanChanges::Adaptive(a) = changes {
-                a.abandoned();
-            }
-        }
+        self.abandon_replan(changes);
         let first_frame = self.session.driver.next_frame();
         self.deploy(&plan, changes)
             .await
