@@ -39,6 +39,22 @@ fn make_models(dir: &Path) -> Option<String> {
     Some(python)
 }
 
+/// 5 random legal parts (seed 3) of `model` chained on tract equal the unsplit run (`verify`,
+/// whose output is returned), and the same parts written next to it by `split`.
+fn verify_and_split(model: &Path) -> (String, PathBuf) {
+    let m = model.to_str().unwrap();
+    let o = tiersplit(&["verify", m, "--partitions", "5", "--seed", "3"]);
+    let verified = stdout(&o);
+    assert!(o.status.success(), "{verified}\n{}", stderr(&o));
+    assert!(verified.contains("PASS"), "{verified}");
+    let stem = model.file_stem().unwrap().to_str().unwrap();
+    let parts = model.parent().unwrap().join(format!("{stem}-parts"));
+    let out = parts.to_str().unwrap();
+    let o = tiersplit(&["split", m, "--random", "5", "--seed", "3", "-o", out]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    (verified, parts)
+}
+
 /// `model` imports with `ops` as layers and `layers` layers in all; 5 random legal parts
 /// (seed 3) chained on tract equal the unsplit run, and pass the ONNX checker and chain
 /// exactly in ONNX Runtime on an input of `shape`. Returns the `verify` output.
@@ -54,24 +70,9 @@ fn check(python: &str, model: &Path, ops: &[&str], layers: usize, shape: &str) -
         );
     }
     assert!(listing.contains(&format!("{layers} layers")), "{listing}");
-    let o = tiersplit(&["verify", m, "--partitions", "5", "--seed", "3"]);
-    let verified = stdout(&o);
-    assert!(o.status.success(), "{verified}\n{}", stderr(&o));
-    assert!(verified.contains("PASS"), "{verified}");
+    let (verified, parts) = verify_and_split(model);
     let dir = model.parent().unwrap();
     let stem = model.file_stem().unwrap().to_str().unwrap();
-    let parts = dir.join(format!("{stem}-parts"));
-    let o = tiersplit(&[
-        "split",
-        m,
-        "--random",
-        "5",
-        "--seed",
-        "3",
-        "-o",
-        parts.to_str().unwrap(),
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
     let x = dir.join(format!("{stem}-x.npy"));
     let o = Command::new(python)
         .args([
@@ -191,21 +192,7 @@ fn an_opset6_model_is_read_as_opset7_and_answers_as_numpy_does() {
     assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
     // Random partitions chain exactly on tract; in ONNX Runtime, as opset-7 parts, they
     // reproduce numpy's answer.
-    let o = tiersplit(&["verify", m, "--partitions", "5", "--seed", "3"]);
-    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
-    assert!(stdout(&o).contains("PASS"), "{}", stdout(&o));
-    let parts = dir.path().join("legacy6-parts");
-    let o = tiersplit(&[
-        "split",
-        m,
-        "--random",
-        "5",
-        "--seed",
-        "3",
-        "-o",
-        parts.to_str().unwrap(),
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    let (_, parts) = verify_and_split(&model);
     let o = Command::new(&python)
         .arg(script("ort_check.py"))
         .args([&model, &parts, &x, &y])
