@@ -114,6 +114,7 @@ proptest! {
 fn large_models_split_exactly() {
     for (spec, k) in [
         ("zoo:alexnet", 3),
+        ("zoo:alexnet-towers", 5),
         ("zoo:vgg16", 4),
         ("zoo:resnet50", 6),
         ("zoo:nin", 4),

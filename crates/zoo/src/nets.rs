@@ -60,6 +60,14 @@ pub const ZOO: &[ZooEntry] = &[
         build: nin,
     },
     ZooEntry {
+        name: "alexnet-towers",
+        description: "AlexNet as first trained on two GPUs (Krizhevsky et al. 2012): two towers \
+                      joined at conv3 and the classifier, written tower by tower; DAG, 61.0 M \
+                      parameters",
+        input: [1, 3, 224, 224],
+        build: alexnet_towers,
+    },
+    ZooEntry {
         name: "tinyyolov2",
         description: "tiny YOLOv2 (Darknet tiny-yolo-voc), chain, 416x416, 15.9 M parameters",
         input: [1, 3, 416, 416],
@@ -89,31 +97,73 @@ pub fn build_bytes(name: &str, seed: u64) -> Result<Vec<u8>, ZooError> {
 fn alexnet(seed: u64) -> ModelProto {
     let mut b = NetBuilder::new("alexnet", seed);
     let x = b.input("input", &[1, 3, 224, 224]);
-    let mut h = x;
-    for (i, &(c, k, s, p, pool)) in [
-        (64, 11, 4, 2, true),
-        (192, 5, 1, 2, true),
-        (384, 3, 1, 1, false),
-        (256, 3, 1, 1, false),
-        (256, 3, 1, 1, true),
-    ]
-    .iter()
-    .enumerate()
-    {
-        b.scope(&format!("features.conv{i}"));
+    let h = tower(
+        &mut b,
+        "features",
+        &x,
+        &[
+            (64, 11, 4, 2, true),
+            (192, 5, 1, 2, true),
+            (384, 3, 1, 1, false),
+            (256, 3, 1, 1, false),
+            (256, 3, 1, 1, true),
+        ],
+    );
+    let y = classifier(&mut b, &h);
+    b.finish(&[y])
+}
+
+/// AlexNet's and VGG's classifier: flatten, two 4096-wide layers with ReLU, 1000 classes.
+fn classifier(b: &mut NetBuilder, h: &Sym) -> Sym {
+    b.scope("classifier");
+    let mut h = b.flatten(h);
+    for _ in 0..2 {
+        h = b.linear(&h, 4096);
+        h = b.relu(&h);
+    }
+    b.linear(&h, 1000)
+}
+
+/// A run of convolutions (each followed by ReLU, and by max pooling where asked), its layers
+/// named `{name}.conv{i}`: AlexNet's features, or one of its towers.
+fn tower(b: &mut NetBuilder, name: &str, x: &Sym, convs: &[(u64, u64, u64, u64, bool)]) -> Sym {
+    let mut h = x.clone();
+    for (i, &(c, k, s, p, pool)) in convs.iter().enumerate() {
+        b.scope(&format!("{name}.conv{i}"));
         h = b.conv(&h, c, k, s, p, 1, true);
         h = b.relu(&h);
         if pool {
             h = b.max_pool(&h, 3, 2, 0, false);
         }
     }
+    h
+}
+
+/// The original AlexNet's layout: its layers split in two towers (one per GPU) that see each
+/// other only at conv3 and the classifier. Each stage is written tower by tower, as a forward
+/// pass over two branch modules is: a topological order that runs one tower's stage before the
+/// other's, so a cut through both towers' middles is no prefix of it (what DADS's min-cut finds
+/// and Neurosurgeon's chain split cannot).
+fn alexnet_towers(seed: u64) -> ModelProto {
+    let mut b = NetBuilder::new("alexnet-towers", seed);
+    let x = b.input("input", &[1, 3, 224, 224]);
+    let first = [(48, 11, 4, 2, true), (128, 5, 1, 2, true)];
+    let (a, c) = (
+        tower(&mut b, "a", &x, &first),
+        tower(&mut b, "b", &x, &first),
+    );
+    b.scope("join.conv2");
+    let joined = b.concat(&[a, c]);
+    let second = [
+        (192, 3, 1, 1, false),
+        (192, 3, 1, 1, false),
+        (128, 3, 1, 1, true),
+    ];
+    let a = tower(&mut b, "a.late", &joined, &second);
+    let c = tower(&mut b, "b.late", &joined, &second);
     b.scope("classifier");
-    let mut h = b.flatten(&h);
-    for _ in 0..2 {
-        h = b.linear(&h, 4096);
-        h = b.relu(&h);
-    }
-    let y = b.linear(&h, 1000);
+    let h = b.concat(&[a, c]);
+    let y = classifier(&mut b, &h);
     b.finish(&[y])
 }
 
@@ -131,13 +181,7 @@ fn vgg16(seed: u64) -> ModelProto {
         }
         h = b.max_pool(&h, 2, 2, 0, false);
     }
-    b.scope("classifier");
-    let mut h = b.flatten(&h);
-    for _ in 0..2 {
-        h = b.linear(&h, 4096);
-        h = b.relu(&h);
-    }
-    let y = b.linear(&h, 1000);
+    let y = classifier(&mut b, &h);
     b.finish(&[y])
 }
 

@@ -14,6 +14,9 @@ fn params(name: &str) -> u64 {
 #[test]
 fn reference_parameter_counts() {
     assert_eq!(params("alexnet"), 61_100_840);
+    // Krizhevsky et al.'s two towers: 34,944 + 307,456 + 885,120 + 663,936 + 442,624 in the
+    // convolutions, 58,631,144 in the classifier ("60 million parameters").
+    assert_eq!(params("alexnet-towers"), 60_965_224);
     assert_eq!(params("vgg16"), 138_357_544);
     assert_eq!(params("resnet18"), 11_689_512);
     assert_eq!(params("resnet50"), 25_557_032);

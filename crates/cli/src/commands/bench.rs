@@ -1,11 +1,15 @@
 //! `tiersplit bench`: the benchmarks, each printing figures measured side by side in one run.
 
-use crate::commands::{bench_adapt, bench_cluster, bench_faults, bench_plan, bench_transport};
+use crate::commands::{
+    bench_adapt, bench_cluster, bench_faults, bench_paper, bench_plan, bench_transport,
+};
 use anyhow::Result;
 use std::process::ExitCode;
 use tiersplit_exec::{EngineSpec, OrtExecutor};
 use tiersplit_session::assets::assets_dir;
-use tiersplit_session::bench::{engine_speeds, ort_python, split_overhead, SPEED_BLOCKS};
+use tiersplit_session::bench::{
+    engine_speeds, ort_python, split_overhead, MeasureBudget, SPEED_BLOCKS,
+};
 use tiersplit_session::ModelSource;
 
 #[derive(clap::Subcommand)]
@@ -52,6 +56,40 @@ pub enum BenchCommand {
         /// Rounds of the trace; timings are reported as medians over them.
         #[arg(long, default_value_t = 3)]
         rounds: usize,
+    },
+    /// A paper's experiments re-run on a local cluster of worker processes: each of its
+    /// published figures beside our prediction and our measurement, as Markdown tables.
+    Paper {
+        /// Which paper.
+        #[arg(value_enum)]
+        paper: bench_paper::Paper,
+        /// Zoo models (default: each paper's: DADS's five and the two-tower AlexNet; for D3
+        /// the five ImageNet classifiers; for DECC GoogLeNet, ResNet-18 and the two-tower
+        /// AlexNet).
+        #[arg(long, value_delimiter = ',')]
+        models: Vec<String>,
+        /// Uplinks by the paper's names (default: all of CAT1, 3G, 4G, WiFi).
+        #[arg(long, value_delimiter = ',')]
+        uplinks: Vec<String>,
+        /// Frames per latency run at most (after a warm-up frame).
+        #[arg(long, default_value_t = 5)]
+        frames: usize,
+        /// Plans predicted to take longer than this many seconds a frame are not run.
+        #[arg(long, default_value_t = 10.0)]
+        max_frame_s: f64,
+        /// Seconds a run may take, about (slow plans get fewer frames, at least 2).
+        #[arg(long, default_value_t = 8.0)]
+        run_s: f64,
+        /// Plan and predict only; run nothing on the cluster.
+        #[arg(long)]
+        predict_only: bool,
+        /// Skip the bandwidth sweeps (DADS's Figs. 17 and 18).
+        #[arg(long)]
+        no_sweeps: bool,
+        /// Skip the throughput runs (measured by default for DADS and DECC, whose figures
+        /// include it; D3's do not).
+        #[arg(long)]
+        no_throughput: bool,
     },
     /// Tensor transfer rate over one loopback TCP hop with the raw frame data plane.
     Transport {
@@ -153,6 +191,29 @@ pub fn run(c: BenchCommand) -> Result<ExitCode> {
             rounds,
         } => bench_faults::run(trace, model, fps, rounds),
         BenchCommand::Readjust { scenario, rounds } => bench_plan::readjust(&scenario, rounds),
+        BenchCommand::Paper {
+            paper,
+            models,
+            uplinks,
+            frames,
+            max_frame_s,
+            run_s,
+            predict_only,
+            no_sweeps,
+            no_throughput,
+        } => bench_paper::run(bench_paper::PaperArgs {
+            paper,
+            models,
+            uplinks,
+            budget: MeasureBudget {
+                frames,
+                max_frame_s,
+                run_s,
+                throughput: !no_throughput && !matches!(paper, bench_paper::Paper::D3),
+            },
+            predict_only,
+            sweeps: !no_sweeps,
+        }),
     }
 }
 

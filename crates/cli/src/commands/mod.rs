@@ -2,6 +2,7 @@ pub mod bench;
 pub mod bench_adapt;
 pub mod bench_cluster;
 pub mod bench_faults;
+pub mod bench_paper;
 pub mod bench_plan;
 pub mod bench_transport;
 pub mod certs;

@@ -7,6 +7,7 @@ mod cluster;
 mod engine;
 mod faults;
 mod optimum;
+mod paper;
 mod planning;
 
 pub use adapt::{adapt_rows, ratios, AdaptRow, StepAnswer, METRICS};
@@ -19,6 +20,13 @@ pub use engine::{
 };
 pub use faults::{fault_summary, FaultSummary};
 pub use optimum::{optimum_row, reference_problems, OptimumRow};
+pub use paper::{
+    cut_of, d3_claims, dads_claims, dads_rows, dads_scenario, dads_sweep, decc_claims, find,
+    latency_gain, on_one_machine, pi3bplus_ms, plans_on, spread, throughput_gain, Claim, DadsRow,
+    Gain, Load, MeasureBudget, PaperModel, Pin, PlanFigures, ScenarioRow, SweepPoint, Uplink,
+    D3_MODELS, D3_PLANNERS, DADS_PLANNERS, DADS_UPLINKS, DECC_MODELS, DECC_PLANNERS,
+    PI3BPLUS_GFLOPS, PI3BPLUS_MS,
+};
 pub use planning::{
     generated_dag, planning_problems, planning_times, readjust_problems, readjust_rows,
     refine_time, ReadjustRow,
