@@ -466,6 +466,16 @@ rtt_ms = 30
         Scenario::from_toml(SCENARIO).unwrap()
     }
 
+    /// Why a 20-second trace of `steps` on the test scenario is refused.
+    fn refusal(steps: &str) -> String {
+        Trace::from_toml(
+            &format!("name = \"t\"\nduration_s = 20\n{steps}"),
+            &scenario(),
+        )
+        .unwrap_err()
+        .to_string()
+    }
+
     #[test]
     fn steps_apply_from_their_time_on() {
         let t = Trace::from_toml(
@@ -501,14 +511,7 @@ load = 1
 
     #[test]
     fn bad_traces_name_the_step_and_field() {
-        let err = |steps: &str| {
-            Trace::from_toml(
-                &format!("name = \"t\"\nduration_s = 20\n{steps}"),
-                &scenario(),
-            )
-            .unwrap_err()
-            .to_string()
-        };
+        let err = refusal;
         let e = err("[[steps]]\nat_s = 1\nlinks = [\"device->cloud\"]\nmbps = 3");
         assert!(
             e.contains("step 1") && e.contains("no link device->cloud"),
@@ -627,11 +630,7 @@ fault = "restore"
                 (Fault::Restore, "edge0->cloud".to_string())
             ]
         );
-        let err = |steps: &str| {
-            Trace::from_toml(&format!("name = \"t\"\nduration_s = 20\n{steps}"), &base)
-                .unwrap_err()
-                .to_string()
-        };
+        let err = refusal;
         let e = err("[[steps]]\nat_s = 1\nlinks = [\"edge0->cloud\"]\nfault = \"restore\"");
         assert!(
             e.contains("cannot restore link edge0->cloud: it is not cut"),

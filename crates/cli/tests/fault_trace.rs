@@ -82,22 +82,24 @@ fn named(r: &Value, key: &str) -> Vec<String> {
     }
 }
 
+/// Each of `names` was planned around (in `lost`) and seen back (in `back`).
+fn each_lost_and_back(names: &[&str], lost: &[String], back: &[String], text: &str) {
+    for name in names {
+        assert!(
+            lost.iter().any(|l| l == name),
+            "{name} not planned around: {text}"
+        );
+        assert!(back.iter().any(|b| b == name), "{name} not back: {text}");
+    }
+}
+
 #[test]
 fn every_fault_of_the_trace_is_planned_around_and_no_frame_is_lost() {
     let (r, text) = play("traces/node-faults.toml");
     // All five faults done; kill, stop and the cloud's restart each seen and planned around.
     assert_eq!(r["faults"].as_array().unwrap().len(), 5, "{text}");
     let (lost, back) = (named(&r, "lost"), named(&r, "readmitted"));
-    for node in ["edge0", "edge1", "cloud"] {
-        assert!(
-            lost.iter().any(|l| l == node),
-            "{node} not planned around: {text}"
-        );
-        assert!(
-            back.iter().any(|b| b == node),
-            "{node} not re-admitted: {text}"
-        );
-    }
+    each_lost_and_back(&["edge0", "edge1", "cloud"], &lost, &back, &text);
 }
 
 #[test]
@@ -106,21 +108,13 @@ fn a_cut_link_is_routed_around_while_its_nodes_live() {
     assert_eq!(r["faults"].as_array().unwrap().len(), 4, "{text}");
     let (lost, back) = (named(&r, "lost"), named(&r, "readmitted"));
     // Each cut seen both ways, planned around, and seen mended; no node lost or re-admitted.
-    for link in [
+    let cut = [
         "edge0->edge1",
         "edge1->edge0",
         "device->edge0",
         "edge0->device",
-    ] {
-        assert!(
-            lost.iter().any(|l| l == link),
-            "{link} not planned around: {text}"
-        );
-        assert!(
-            back.iter().any(|b| b == link),
-            "{link} not seen mended: {text}"
-        );
-    }
+    ];
+    each_lost_and_back(&cut, &lost, &back, &text);
     assert!(lost.iter().chain(&back).all(|n| n.contains("->")), "{text}");
     // Each cut seen within 2 s of it.
     for f in r["fault_figures"].as_array().unwrap() {

@@ -14,10 +14,21 @@ pub async fn write_frame<W: AsyncWrite + Unpin>(
     limit: Duration,
 ) -> Result<(), NetError> {
     let header = frame.header()?;
-    let late = || NetError::Timeout(limit, "the peer to accept more of a frame");
     let mut bufs = [IoSlice::new(&header), IoSlice::new(&frame.payload)];
-    let mut slices: &mut [IoSlice<'_>] = &mut bufs;
-    while !slices.is_empty() {
+    write_within(w, &mut bufs, limit).await
+}
+
+/// Writes all of `bufs` (vectored), each wait for the peer to take more within `limit`, then
+/// flushes.
+async fn write_within<W: AsyncWrite + Unpin>(
+    w: &mut W,
+    bufs: &mut [IoSlice<'_>],
+    limit: Duration,
+) -> Result<(), NetError> {
+    let late = || NetError::Timeout(limit, "the peer to accept more of a frame");
+    let mut slices = bufs;
+    // Empty slices are nothing to write: a write of only those would return 0, read as closed.
+    while slices.iter().any(|s| !s.is_empty()) {
         let n = timeout(limit, w.write_vectored(slices))
             .await
             .map_err(|_| late())??;
@@ -25,27 +36,6 @@ pub async fn write_frame<W: AsyncWrite + Unpin>(
             return Err(NetError::Closed("while sending"));
         }
         IoSlice::advance_slices(&mut slices, n);
-    }
-    timeout(limit, w.flush()).await.map_err(|_| late())??;
-    Ok(())
-}
-
-/// Writes all of `bytes`, each wait for the peer to take more within `limit`, then flushes.
-async fn write_all_within<W: AsyncWrite + Unpin>(
-    w: &mut W,
-    bytes: &[u8],
-    limit: Duration,
-) -> Result<(), NetError> {
-    let late = || NetError::Timeout(limit, "the peer to accept more of a frame");
-    let mut done = 0;
-    while done < bytes.len() {
-        let n = timeout(limit, w.write(&bytes[done..]))
-            .await
-            .map_err(|_| late())??;
-        if n == 0 {
-            return Err(NetError::Closed("while sending"));
-        }
-        done += n;
     }
     timeout(limit, w.flush()).await.map_err(|_| late())??;
     Ok(())
@@ -59,7 +49,7 @@ pub async fn write_header<W: AsyncWrite + Unpin>(
     frame: &Frame,
     limit: Duration,
 ) -> Result<(), NetError> {
-    write_all_within(w, &frame.header()?, limit).await
+    write_within(w, &mut [IoSlice::new(&frame.header()?)], limit).await
 }
 
 /// Writes the next piece of the payload of the frame whose header [`write_header`] wrote; the
@@ -69,7 +59,7 @@ pub async fn write_payload<W: AsyncWrite + Unpin>(
     piece: &[u8],
     limit: Duration,
 ) -> Result<(), NetError> {
-    write_all_within(w, piece, limit).await
+    write_within(w, &mut [IoSlice::new(piece)], limit).await
 }
 
 /// Fills `buf`, each read within `stall`.

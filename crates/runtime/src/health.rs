@@ -247,8 +247,14 @@ impl LinkReports {
 /// Every watched node's health, shared with the heartbeat tasks.
 type Table = Arc<Mutex<BTreeMap<String, NodeHealth>>>;
 
-/// When each node last answered a heartbeat.
-type Answered = Arc<Mutex<BTreeMap<String, Instant>>>;
+/// A time per node: when each last answered a heartbeat, or last came back up.
+type NodeTimes = Arc<Mutex<BTreeMap<String, Instant>>>;
+
+/// Records now as `node`'s time in `times`.
+fn mark_now(times: &NodeTimes, node: &str) {
+    let mut times = times.lock().expect("not poisoned");
+    times.insert(node.to_string(), Instant::now());
+}
 
 /// A node back up after being down or restarted leaves its links reported down for a moment
 /// (their watch dials again every 250 ms): for this long after it, they are not called cut.
@@ -257,9 +263,10 @@ const SETTLE: Duration = Duration::from_millis(750);
 /// Heartbeat tasks for a set of nodes; they stop when it is dropped.
 pub struct HealthWatch {
     table: Table,
-    answered: Answered,
+    /// When each node last answered a heartbeat.
+    answered: NodeTimes,
     /// When each node last came back up (answering again, or re-admitted).
-    back: Answered,
+    back: NodeTimes,
     links: Arc<Mutex<LinkReports>>,
     config: HealthConfig,
     tasks: Vec<JoinHandle<()>>,
@@ -281,11 +288,11 @@ impl HealthWatch {
                 .collect(),
         ));
         let now = Instant::now();
-        let answered: Answered = Arc::new(Mutex::new(
+        let answered: NodeTimes = Arc::new(Mutex::new(
             nodes.iter().map(|(n, _)| (n.clone(), now)).collect(),
         ));
         let links = Arc::new(Mutex::new(LinkReports::default()));
-        let back: Answered = Arc::default();
+        let back: NodeTimes = Arc::default();
         let tasks = nodes
             .into_iter()
             .map(|(name, client)| {
@@ -369,8 +376,7 @@ impl HealthWatch {
         if let Some(h) = self.table.lock().expect("not poisoned").get_mut(node) {
             *h = NodeHealth::Up;
         }
-        let mut back = self.back.lock().expect("not poisoned");
-        back.insert(node.to_string(), Instant::now());
+        mark_now(&self.back, node);
     }
 }
 
@@ -388,7 +394,7 @@ async fn heartbeat(
     name: String,
     mut client: ControlClient<Channel>,
     config: HealthConfig,
-    (table, answered, links, back): (Table, Answered, Arc<Mutex<LinkReports>>, Answered),
+    (table, answered, links, back): (Table, NodeTimes, Arc<Mutex<LinkReports>>, NodeTimes),
 ) {
     let mut beats = Beats::new(config);
     loop {
@@ -429,16 +435,11 @@ async fn heartbeat(
             Err(_) => Beat::Late,
         };
         if matches!(beat, Beat::Answered { .. }) {
-            answered
-                .lock()
-                .expect("not poisoned")
-                .insert(name.clone(), Instant::now());
+            mark_now(&answered, &name);
         }
         if let Some(h) = beats.record(beat, Instant::now()) {
             if h.is_up() {
-                back.lock()
-                    .expect("not poisoned")
-                    .insert(name.clone(), Instant::now());
+                mark_now(&back, &name);
             }
             match h.cause() {
                 None => tracing::info!(node = %name, "node answers again"),
