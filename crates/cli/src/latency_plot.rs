@@ -6,7 +6,8 @@ use plotters::prelude::*;
 use std::path::Path;
 use tiersplit_session::TraceReport;
 
-const PALETTE: [RGBColor; 6] = [
+/// Line colours, in order (the static plans here; the planners in `paper_plot`).
+pub(crate) const PALETTE: [RGBColor; 6] = [
     RGBColor(31, 119, 180),
     RGBColor(44, 160, 44),
     RGBColor(148, 103, 189),
@@ -83,6 +84,16 @@ pub fn draw(path: &Path, title: &str, runs: &[TraceReport], duration_s: f64) -> 
                 .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], dashed));
         }
     }
+    legend_and_present(&mut chart, &root, path)
+}
+
+/// Draws `chart`'s legend (top right) and writes `root` to `path`.
+pub(crate) fn legend_and_present<'a, CT: CoordTranslate>(
+    chart: &mut ChartContext<'a, SVGBackend<'a>, CT>,
+    root: &DrawingArea<SVGBackend<'a>, plotters::coord::Shift>,
+    path: &Path,
+) -> Result<()> {
+    let err = |e: &dyn std::fmt::Display| anyhow!("drawing {}: {e}", path.display());
     chart
         .configure_series_labels()
         .position(SeriesLabelPosition::UpperRight)

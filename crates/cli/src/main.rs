@@ -7,6 +7,7 @@ mod commands;
 mod engine_args;
 mod input_args;
 mod latency_plot;
+mod paper_plot;
 mod profile_args;
 mod progress_bar;
 mod trace_table;

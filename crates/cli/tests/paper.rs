@@ -14,6 +14,7 @@ fn rows<'a>(text: &'a str, model: &str) -> Vec<&'a str> {
 
 #[test]
 fn the_dads_experiment_is_measured_and_min_cut_beats_the_chain_on_two_towers() {
+    let plots = tempfile::tempdir().unwrap();
     let out = tiersplit(&[
         "bench",
         "paper",
@@ -27,6 +28,8 @@ fn the_dads_experiment_is_measured_and_min_cut_beats_the_chain_on_two_towers() {
         "--run-s",
         "1",
         "--no-sweeps",
+        "--plots",
+        plots.path().to_str().unwrap(),
     ]);
     assert!(out.status.success(), "{}", stderr(&out));
     let text = stdout(&out);
@@ -58,6 +61,14 @@ fn the_dads_experiment_is_measured_and_min_cut_beats_the_chain_on_two_towers() {
         .expect("a predicted ratio");
     assert!(predicted < 0.95, "{line}");
     assert!(!line.ends_with("measured -"), "{line}");
+    for figure in ["latency", "throughput"] {
+        let svg = std::fs::read_to_string(plots.path().join(format!("paper-dads-{figure}.svg")));
+        let svg = svg.unwrap_or_else(|e| panic!("{figure}: {e}"));
+        assert!(
+            svg.starts_with("<svg") && svg.contains("DADS ("),
+            "{figure}"
+        );
+    }
 }
 
 #[test]

@@ -90,6 +90,10 @@ pub enum BenchCommand {
         /// include it; D3's do not).
         #[arg(long)]
         no_throughput: bool,
+        /// Draw DADS's latency and throughput against the uplink (ResNet-18, or the first
+        /// model) into DIR/paper-dads-latency.svg and DIR/paper-dads-throughput.svg.
+        #[arg(long)]
+        plots: Option<std::path::PathBuf>,
     },
     /// Tensor transfer rate over one loopback TCP hop with the raw frame data plane.
     Transport {
@@ -201,6 +205,7 @@ pub fn run(c: BenchCommand) -> Result<ExitCode> {
             predict_only,
             no_sweeps,
             no_throughput,
+            plots,
         } => bench_paper::run(bench_paper::PaperArgs {
             paper,
             models,
@@ -213,6 +218,7 @@ pub fn run(c: BenchCommand) -> Result<ExitCode> {
             },
             predict_only,
             sweeps: !no_sweeps,
+            plots,
         }),
     }
 }

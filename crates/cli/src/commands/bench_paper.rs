@@ -5,14 +5,15 @@
 //! 17 and 18. `docs/papers.md` is made from its output.
 
 use crate::commands::run::start_local_nodes;
+use crate::paper_plot::{self, Series};
 use anyhow::{bail, Context, Result};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 use tiersplit_cost::{Profile, Scenario};
 use tiersplit_session::bench::{
     d3_claims, dads_claims, dads_rows, dads_sweep, decc_claims, on_one_machine, plans_on, Claim,
-    DadsRow, MeasureBudget, PaperModel, Pin, PlanFigures, ScenarioRow, Uplink, D3_MODELS,
+    DadsRow, Load, MeasureBudget, PaperModel, Pin, PlanFigures, ScenarioRow, Uplink, D3_MODELS,
     D3_PLANNERS, DADS_PLANNERS, DADS_UPLINKS, DECC_MODELS, DECC_PLANNERS,
 };
 use tiersplit_session::{LocalTls, ModelSource, Session, StartedNodes};
@@ -48,6 +49,7 @@ pub struct PaperArgs {
     pub budget: MeasureBudget,
     pub predict_only: bool,
     pub sweeps: bool,
+    pub plots: Option<PathBuf>,
 }
 
 /// A zoo model with its reference profile from `profiles/`.
@@ -164,10 +166,12 @@ async fn dads(a: &PaperArgs) -> Result<ExitCode> {
     print_rows(&rows);
     print_claims(&dads_claims(&rows));
     print_towers(&towers);
-    if a.sweeps {
-        if let Some(r18) = models.iter().find(|m| m.name == "resnet18") {
-            print_sweeps(r18, &base)?;
-        }
+    let r18 = models.iter().find(|m| m.name == "resnet18");
+    if let Some(r18) = r18.filter(|_| a.sweeps) {
+        print_sweeps(r18, &base)?;
+    }
+    if let Some(dir) = &a.plots {
+        plot_dads(r18.unwrap_or(&models[0]), &base, &rows, dir)?;
     }
     all_exact(rows.iter().flat_map(|r| &r.plans).chain(&towers))
 }
@@ -425,6 +429,83 @@ fn print_sweeps(m: &PaperModel, base: &Scenario) -> Result<()> {
             );
         }
         println!();
+    }
+    Ok(())
+}
+
+/// The planners of DADS's figures, by the paper's names.
+const DADS_PLOTTED: [(&str, &str); 4] = [
+    ("device-only", "Edge-Only"),
+    ("cloud-only", "Cloud-Only"),
+    ("neurosurgeon", "Neurosurgeon"),
+    ("dads", "DADS"),
+];
+
+/// One of DADS's figures: its load, name, axis, and the figure predicted (from a plan's
+/// predicted ms and frames per second) and measured.
+struct DadsFigure {
+    load: Load,
+    what: &'static str,
+    y_desc: &'static str,
+    predicted: fn(f64, f64) -> f64,
+    measured: fn(&PlanFigures) -> Option<f64>,
+}
+
+const DADS_FIGURES: [DadsFigure; 2] = [
+    DadsFigure {
+        load: Load::Light,
+        what: "latency",
+        y_desc: "latency of one frame (ms, log scale)",
+        predicted: |ms, _| ms,
+        measured: |f| f.measured_ms,
+    },
+    DadsFigure {
+        load: Load::Heavy,
+        what: "throughput",
+        y_desc: "frames per second, pipelined (log scale)",
+        predicted: |_, fps| fps,
+        measured: |f| f.measured_fps,
+    },
+];
+
+/// DADS's Figs. 15 and 16 in the paper's style for `m`: latency under light load and
+/// throughput under heavy load against the uplink, each planner predicted along a sweep from
+/// 0.1 to 100 Mbit/s, with the points measured at Table I's rates.
+fn plot_dads(m: &PaperModel, base: &Scenario, rows: &[DadsRow], dir: &Path) -> Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let rates: Vec<f64> = (0..=30)
+        .map(|i| 0.1 * 10f64.powf(i as f64 / 10.0))
+        .collect();
+    for fig in &DADS_FIGURES {
+        let sweep = dads_sweep(m, base, fig.load.fps(), &rates)?;
+        let mut series = Vec::new();
+        for (name, label) in DADS_PLOTTED {
+            let i = DADS_PLANNERS
+                .iter()
+                .position(|p| *p == name)
+                .expect("a DADS planner");
+            let predicted = sweep
+                .iter()
+                .map(|p| (p.mbps, (fig.predicted)(p.plans[i].1, p.plans[i].2)));
+            let measured = rows
+                .iter()
+                .filter(|r| r.model == m.name && r.load == fig.load)
+                .filter_map(|r| Some((r.uplink.mbps, (fig.measured)(r.plan(name)?)?)));
+            series.push(Series {
+                label: label.into(),
+                predicted: predicted.collect(),
+                measured: measured.collect(),
+            });
+        }
+        let file = dir.join(format!("paper-dads-{}.svg", fig.what));
+        let title = format!(
+            "DADS, {}: {} under {} load against the uplink",
+            m.name,
+            fig.what,
+            fig.load.name()
+        );
+        paper_plot::draw(&file, &title, fig.y_desc, &series)?;
+        println!("wrote {}", file.display());
     }
     Ok(())
 }

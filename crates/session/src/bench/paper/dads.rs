@@ -434,6 +434,8 @@ pub struct SweepPoint {
     pub dsl_ms: f64,
     /// DSL's predicted frames per second.
     pub dsl_fps: f64,
+    /// Every planner of [`DADS_PLANNERS`]: (name, predicted ms, predicted frames per second).
+    pub plans: Vec<(String, f64, f64)>,
 }
 
 /// DADS on `m` at each of `bandwidths` with frames at `fps`: its mode and DSL's cut,
@@ -451,12 +453,18 @@ pub fn dads_sweep(
         let (dsl, dsl_cut) = cut_of(&problem, "dads-dsl")?;
         let rule = planner_by_name("dads")?.plan(&problem)?;
         let p = evaluate(&problem, &dsl);
+        let mut plans = Vec::new();
+        for name in DADS_PLANNERS {
+            let f = predicted(&problem, &planner_by_name(name)?.plan(&problem)?);
+            plans.push((f.algorithm, f.predicted_ms, f.predicted_fps));
+        }
         out.push(SweepPoint {
             mbps,
             heavy: rule.notes.iter().any(|n| n.starts_with("heavy load")),
             dsl_cut,
             dsl_ms: p.makespan.as_millis_f64(),
             dsl_fps: p.throughput_fps,
+            plans,
         });
     }
     Ok(out)
