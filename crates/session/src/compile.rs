@@ -73,7 +73,7 @@ pub fn compile(model: &OnnxModel, problem: &Problem, plan: &Plan) -> Result<Comp
     plan.validate(problem).context("the plan is not valid")?;
     let g = &model.graph;
     let mut b = Builder::default();
-    for (i, (node, layers)) in node_runs(g, plan).into_iter().enumerate() {
+    for (i, (node, layers)) in node_runs(g, plan, problem.device).into_iter().enumerate() {
         b.chain_part(model, problem, i, node, layers)?;
     }
     for (s, stage) in plan.tiled.iter().enumerate() {
@@ -103,30 +103,55 @@ fn tensor_names(g: &ModelGraph, ts: &[TensorId]) -> Vec<String> {
     ts.iter().map(|&t| g.tensor(t).name.clone()).collect()
 }
 
-/// Runs of consecutive same-node layers in the node-affine order; a tiled layer ends a run (a
-/// run is then contiguous in a topological order, hence convex, and the parts form a DAG).
-fn node_runs(g: &ModelGraph, plan: &Plan) -> Vec<(NodeId, Vec<LayerId>)> {
+/// Runs of consecutive same-node layers in the node-affine order. A run also ends after a layer
+/// whose output another node reads and before a layer that reads another node's output, so a
+/// part's outputs leave as soon as they are made and no layer waits for an input it does not
+/// read: parts of independent branches on different nodes overlap at run time as in the
+/// evaluator's DAG schedule. A tiled layer ends a run (a run is then contiguous in a
+/// topological order, hence convex, and the parts form a DAG).
+pub(crate) fn node_runs(
+    g: &ModelGraph,
+    plan: &Plan,
+    device: NodeId,
+) -> Vec<(NodeId, Vec<LayerId>)> {
+    let node_of = untiled_nodes(plan);
+    let mut runs: Vec<(NodeId, Vec<LayerId>)> = Vec::new();
+    let mut broken = true;
+    for l in node_affine_order(g, &node_of) {
+        let Some(n) = node_of[l.index()] else {
+            broken = true;
+            continue;
+        };
+        let layer = &g.layers[l.index()];
+        let reads_elsewhere = layer.inputs.iter().any(|&t| {
+            g.tensor(t)
+                .producer
+                .map_or(n != device, |p| node_of[p.index()] != Some(n))
+        });
+        match runs.last_mut() {
+            Some((m, run)) if *m == n && !broken && !reads_elsewhere => run.push(l),
+            _ => runs.push((n, vec![l])),
+        }
+        broken = layer.outputs.iter().any(|&t| {
+            (n != device && g.outputs.contains(&t))
+                || g.tensor(t)
+                    .consumers
+                    .iter()
+                    .any(|c| node_of[c.index()] != Some(n))
+        });
+    }
+    runs
+}
+
+/// Each layer's node, or `None` for a tiled layer.
+fn untiled_nodes(plan: &Plan) -> Vec<Option<NodeId>> {
     let mut node_of: Vec<Option<NodeId>> = plan.placement.iter().map(|&n| Some(n)).collect();
     for stage in &plan.tiled {
         for &l in &stage.layers {
             node_of[l] = None;
         }
     }
-    let mut runs: Vec<(NodeId, Vec<LayerId>)> = Vec::new();
-    let mut broken = true;
-    for l in node_affine_order(g, &node_of) {
-        match node_of[l.index()] {
-            None => broken = true,
-            Some(n) => match runs.last_mut() {
-                Some((m, run)) if *m == n && !broken => run.push(l),
-                _ => {
-                    runs.push((n, vec![l]));
-                    broken = false;
-                }
-            },
-        }
-    }
-    runs
+    node_of
 }
 
 /// Layers in a topological order that keeps each node's layers together where the DAG allows
@@ -494,5 +519,84 @@ mod tests {
             to_edge1.contains(&format!("{input}#stage0tile1").as_str()),
             "{to_edge1:?}"
         );
+    }
+
+    #[test]
+    fn parts_read_elsewhere_only_first_and_are_read_elsewhere_only_last() {
+        // GoogLeNet under random placements over four nodes: every layer in exactly one run,
+        // inputs from another node read only by a run's first layer, outputs read on another
+        // node (or the device's graph outputs) made only by its last.
+        let bytes = tiersplit_zoo::build_bytes("googlenet", 0).unwrap();
+        let model = OnnxModel::from_bytes(&bytes, &ImportOptions::default()).unwrap();
+        let g = &model.graph;
+        let device = NodeId(0);
+        let mut state = 7u64;
+        for _ in 0..20 {
+            let placement: Vec<NodeId> = (0..g.layers.len())
+                .map(|_| {
+                    state = state
+                        .wrapping_mul(6364136223846793005)
+                        .wrapping_add(1442695040888963407);
+                    // Long same-node stretches, so runs have several layers.
+                    NodeId(((state >> 60) as usize).min(3) * usize::from(state >> 59 & 1 == 0))
+                })
+                .collect();
+            let plan = Plan::new("t", placement.clone());
+            let runs = node_runs(g, &plan, device);
+            let mut seen = vec![0; g.layers.len()];
+            for (n, run) in &runs {
+                for (i, &l) in run.iter().enumerate() {
+                    seen[l.index()] += 1;
+                    assert_eq!(placement[l.index()], *n);
+                    let layer = g.layer(l);
+                    let reads_elsewhere = layer.inputs.iter().any(|&t| {
+                        g.tensor(t)
+                            .producer
+                            .map_or(*n != device, |p| placement[p.index()] != *n)
+                    });
+                    assert!(
+                        i == 0 || !reads_elsewhere,
+                        "{} mid-run reads elsewhere",
+                        layer.name
+                    );
+                    let read_elsewhere = layer.outputs.iter().any(|&t| {
+                        (*n != device && g.outputs.contains(&t))
+                            || g.tensor(t)
+                                .consumers
+                                .iter()
+                                .any(|c| placement[c.index()] != *n)
+                    });
+                    assert!(
+                        i + 1 == run.len() || !read_elsewhere,
+                        "{} mid-run is read elsewhere",
+                        layer.name
+                    );
+                }
+            }
+            assert!(seen.iter().all(|&k| k == 1));
+        }
+    }
+
+    #[test]
+    fn branches_read_on_another_node_leave_the_device_one_by_one() {
+        // Four branches begun on the device and finished on the cloud: each branch leaves the
+        // device as it is made, so the cloud starts on one while the device makes the next.
+        let bytes = tiersplit_zoo::build_bytes("googlenet", 0).unwrap();
+        let model = OnnxModel::from_bytes(&bytes, &ImportOptions::default()).unwrap();
+        let g = &model.graph;
+        let (device, cloud) = (NodeId(0), NodeId(3));
+        // The first Concat joins four branches; put the stem and the branches' first layers
+        // on the device and everything after them on the cloud.
+        let concat = g.layers.iter().find(|l| l.op == "Concat").unwrap().id;
+        let branch_heads: Vec<LayerId> = g.predecessors(concat);
+        let mut placement = vec![cloud; g.layers.len()];
+        for l in g.layers.iter().filter(|l| l.id.index() < concat.index()) {
+            if !branch_heads.contains(&l.id) {
+                placement[l.id.index()] = device;
+            }
+        }
+        let runs = node_runs(g, &Plan::new("t", placement), device);
+        let device_runs = runs.iter().filter(|(n, _)| *n == device).count();
+        assert!(device_runs >= 2, "{runs:?}");
     }
 }
