@@ -363,6 +363,14 @@ fn demo_runs_every_algorithm_on_the_local_cluster() {
         assert!(row.contains("PASS"), "{row}");
     }
     assert!(text.contains("pipelined"), "{text}");
+    // The second table: the two-tower AlexNet, every plan labelled with its kind.
+    let towers = text
+        .split("WHAT EACH PLANNER IS FOR")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no second table: {text}"));
+    assert!(towers.contains("zoo:alexnet-towers"), "{towers}");
+    assert!(towers.contains("device|edge|cloud splits: "), "{towers}");
+    assert!(towers.contains("+branches"), "{towers}");
 }
 
 #[test]

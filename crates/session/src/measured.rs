@@ -9,6 +9,7 @@ use crate::frame_loop::{
 use crate::median::percentile;
 use crate::session::Session;
 use crate::summary::placement_summary;
+use crate::PlanKind;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -63,6 +64,8 @@ pub struct Measured {
     pub algorithm: String,
     /// Layers per node, then the tiled stages and the nodes they spread over.
     pub placement: String,
+    /// The plan's kind: the tiers it uses, tiles, parts computing at once.
+    pub kind: PlanKind,
     /// Parts deployed (sub-models, tiles, stitchers).
     pub parts: usize,
     /// Predicted latency of one frame: the plan's makespan (ms).
@@ -338,6 +341,7 @@ fn measured(
     Measured {
         algorithm: plan.algorithm.clone(),
         placement: placement_summary(w.problem, plan),
+        kind: PlanKind::of(&w.model.graph, w.problem, plan),
         parts: deployed.parts,
         predicted_ms,
         predicted_fps: prediction.throughput_fps,

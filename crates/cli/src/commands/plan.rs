@@ -6,9 +6,11 @@ use anyhow::{Context, Result};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use tiersplit_cost::Problem;
+use tiersplit_graph::ModelGraph;
 use tiersplit_plan::{planner_by_name, Plan};
 use tiersplit_session::{
-    placement_summary, plan_dot, plans_json, uplink_bytes, ModelSource, Predicted, Setting,
+    placement_summary, plan_dot, plans_json, uplink_bytes, ModelSource, PlanKind, Predicted,
+    Setting, PLAN_KIND_LEGEND,
 };
 
 #[derive(clap::Args)]
@@ -54,7 +56,7 @@ pub fn run(a: Args) -> Result<ExitCode> {
             problem.frame_rate,
             path.display()
         );
-        table(&a, &problem)?;
+        table(&a, &problem, None)?;
         return Ok(ExitCode::SUCCESS);
     }
     let (Some(model), Some(scenario_path)) = (&a.model, &a.scenario) else {
@@ -81,7 +83,7 @@ pub fn run(a: Args) -> Result<ExitCode> {
         "reference profile: {} on {}, whole model {:.2} ms",
         profile.engine, profile.machine, profile.whole_model_ms
     );
-    let chosen = table(&a, &problem)?;
+    let chosen = table(&a, &problem, Some(g))?;
     if let Some(path) = &a.dot {
         std::fs::write(path, plan_dot(&problem, g, &chosen))
             .with_context(|| format!("writing {}", path.display()))?;
@@ -90,14 +92,14 @@ pub fn run(a: Args) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Every planner's plan of `problem`, predicted side by side; writes `--json`; returns the
-/// plan of `--algo`.
-fn table(a: &Args, problem: &Problem) -> Result<Plan> {
+/// Every planner's plan of `problem`, predicted side by side (with each plan's kind when the
+/// model's `graph` is known); writes `--json`; returns the plan of `--algo`.
+fn table(a: &Args, problem: &Problem, graph: Option<&ModelGraph>) -> Result<Plan> {
     let chosen_planner = planner_by_name(&a.algo)?;
     println!("PREDICTED figures (cost model, not measured runs):\n");
     println!(
-        "{:<20} {:>10} {:>10} {:>8} {:>10} {:>10} {:>7} {:>7}  placement",
-        "algorithm", "sum ms", "DAG ms", "fps", "uplink", "backbone", "vs dev", "vs cld",
+        "{:<20} {:>10} {:>10} {:>8} {:>10} {:>10} {:>7} {:>7}  {:<28} placement",
+        "algorithm", "sum ms", "DAG ms", "fps", "uplink", "backbone", "vs dev", "vs cld", "kind",
     );
     let predicted = Predicted::of(problem)?;
     for (name, e) in &predicted.failed {
@@ -116,8 +118,9 @@ fn table(a: &Args, problem: &Problem) -> Result<Plan> {
             b.map(|b| format!("{:.2}x", b / pred.makespan.0 as f64))
                 .unwrap_or_else(|| "-".into())
         };
+        let kind = graph.map_or("-".into(), |g| PlanKind::of(g, problem, plan).to_string());
         println!(
-            "{:<20} {:>10.2} {:>10.2} {:>8.2} {:>10} {:>10} {:>7} {:>7}  {}",
+            "{:<20} {:>10.2} {:>10.2} {:>8.2} {:>10} {:>10} {:>7} {:>7}  {:<28} {}",
             name,
             pred.latency_sum.as_millis_f64(),
             pred.makespan.as_millis_f64(),
@@ -126,11 +129,15 @@ fn table(a: &Args, problem: &Problem) -> Result<Plan> {
             pred.backbone_bytes.to_string(),
             ratio(dev),
             ratio(cld),
+            kind,
             placement_summary(problem, plan)
         );
         for note in &plan.notes {
             println!("{:<20}   {note}", "");
         }
+    }
+    if graph.is_some() {
+        println!("\n{PLAN_KIND_LEGEND}");
     }
     let (_, chosen, pred) = results
         .iter()
