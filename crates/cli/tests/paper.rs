@@ -61,18 +61,16 @@ fn the_dads_experiment_is_measured_and_min_cut_beats_the_chain_on_two_towers() {
         .expect("a predicted ratio");
     assert!(predicted < 0.95, "{line}");
     assert!(!line.ends_with("measured -"), "{line}");
-    for figure in ["latency", "throughput"] {
+    for figure in ["latency", "throughput", "switch"] {
         let svg = std::fs::read_to_string(plots.path().join(format!("paper-dads-{figure}.svg")));
         let svg = svg.unwrap_or_else(|e| panic!("{figure}: {e}"));
-        assert!(
-            svg.starts_with("<svg") && svg.contains("DADS ("),
-            "{figure}"
-        );
+        assert!(svg.starts_with("<svg") && svg.contains("DADS"), "{figure}");
     }
 }
 
 #[test]
 fn the_d3_and_decc_experiments_print_every_figure() {
+    let plots = tempfile::tempdir().unwrap();
     let out = tiersplit(&[
         "bench",
         "paper",
@@ -80,9 +78,16 @@ fn the_d3_and_decc_experiments_print_every_figure() {
         "--models",
         "alexnet,resnet18",
         "--predict-only",
+        "--plots",
+        plots.path().to_str().unwrap(),
     ]);
     assert!(out.status.success(), "{}", stderr(&out));
     let text = stdout(&out);
+    let svg = std::fs::read_to_string(plots.path().join("paper-d3-backbone.svg")).unwrap();
+    assert!(
+        svg.contains("resnet18") && svg.contains("d3-4edge"),
+        "{svg}"
+    );
     assert_eq!(
         rows(&text, "alexnet").len(),
         3,
@@ -104,4 +109,29 @@ fn the_d3_and_decc_experiments_print_every_figure() {
         assert!(!row.contains("/ - |"), "every plan measured: {row}");
     }
     assert!(text.contains("DECC: latency speed-up"), "{text}");
+}
+
+#[test]
+fn a_v100_cloud_is_predicted_from_its_published_times() {
+    let out = tiersplit(&[
+        "bench",
+        "paper",
+        "dads",
+        "--cloud",
+        "v100",
+        "--models",
+        "resnet18",
+        "--uplinks",
+        "wifi",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains("cloud 1.95 ms (ncnn table, Tesla V100)"),
+        "{text}"
+    );
+    assert!(text.contains("Predicted only"), "{text}");
+    for row in rows(&text, "resnet18") {
+        assert!(row.contains("/ - |"), "nothing measured: {row}");
+    }
 }

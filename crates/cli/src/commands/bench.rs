@@ -8,9 +8,18 @@ use std::process::ExitCode;
 use tiersplit_exec::{EngineSpec, OrtExecutor};
 use tiersplit_session::assets::assets_dir;
 use tiersplit_session::bench::{
-    engine_speeds, ort_python, split_overhead, MeasureBudget, SPEED_BLOCKS,
+    engine_speeds, ort_python, split_overhead, CloudHw, MeasureBudget, SPEED_BLOCKS,
 };
 use tiersplit_session::ModelSource;
+
+/// What the DADS experiment's cloud is.
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+pub enum CloudArg {
+    /// This machine, emulating the paper's 8-core server.
+    ThisMachine,
+    /// A Tesla V100 GPU server (ncnn's benchmark table), predicted only.
+    V100,
+}
 
 #[derive(clap::Subcommand)]
 pub enum BenchCommand {
@@ -90,8 +99,14 @@ pub enum BenchCommand {
         /// include it; D3's do not).
         #[arg(long)]
         no_throughput: bool,
-        /// Draw DADS's latency and throughput against the uplink (ResNet-18, or the first
-        /// model) into DIR/paper-dads-latency.svg and DIR/paper-dads-throughput.svg.
+        /// DADS's cloud: this machine (emulating the paper's 8-core server, measured) or a
+        /// Tesla V100 GPU server at its times in ncnn's benchmark table (predicted only).
+        #[arg(long, value_enum, default_value = "this-machine")]
+        cloud: CloudArg,
+        /// Draw the paper's figures into DIR: for DADS, latency and throughput against the
+        /// uplink and the switching point (ResNet-18, or the first model:
+        /// paper-dads-latency.svg, -throughput.svg, -switch.svg); for D3, backbone traffic
+        /// per model and scenario (paper-d3-backbone.svg).
         #[arg(long)]
         plots: Option<std::path::PathBuf>,
     },
@@ -206,6 +221,7 @@ pub fn run(c: BenchCommand) -> Result<ExitCode> {
             no_sweeps,
             no_throughput,
             plots,
+            cloud,
         } => bench_paper::run(bench_paper::PaperArgs {
             paper,
             models,
@@ -219,6 +235,10 @@ pub fn run(c: BenchCommand) -> Result<ExitCode> {
             predict_only,
             sweeps: !no_sweeps,
             plots,
+            cloud: match cloud {
+                CloudArg::ThisMachine => CloudHw::ThisMachine,
+                CloudArg::V100 => CloudHw::V100,
+            },
         }),
     }
 }

@@ -5,7 +5,7 @@
 //! 17 and 18. `docs/papers.md` is made from its output.
 
 use crate::commands::run::start_local_nodes;
-use crate::paper_plot::{self, Series};
+use crate::paper_plot::{self, Bars, Series};
 use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -13,8 +13,8 @@ use std::time::Duration;
 use tiersplit_cost::{Profile, Scenario};
 use tiersplit_session::bench::{
     d3_claims, dads_claims, dads_rows, dads_sweep, decc_claims, on_one_machine, plans_on, Claim,
-    DadsRow, Load, MeasureBudget, PaperModel, Pin, PlanFigures, ScenarioRow, Uplink, D3_MODELS,
-    D3_PLANNERS, DADS_PLANNERS, DADS_UPLINKS, DECC_MODELS, DECC_PLANNERS,
+    CloudHw, DadsRow, Load, MeasureBudget, PaperModel, Pin, PlanFigures, ScenarioRow, Uplink,
+    D3_MODELS, D3_PLANNERS, D3_TWO_TIER, DADS_PLANNERS, DADS_UPLINKS, DECC_MODELS, DECC_PLANNERS,
 };
 use tiersplit_session::{LocalTls, ModelSource, Session, StartedNodes};
 
@@ -50,6 +50,7 @@ pub struct PaperArgs {
     pub predict_only: bool,
     pub sweeps: bool,
     pub plots: Option<PathBuf>,
+    pub cloud: CloudHw,
 }
 
 /// A zoo model with its reference profile from `profiles/`.
@@ -124,18 +125,11 @@ pub fn run(a: PaperArgs) -> Result<ExitCode> {
 }
 
 async fn dads(a: &PaperArgs) -> Result<ExitCode> {
+    if a.cloud == CloudHw::V100 {
+        return dads_on_v100(a).await;
+    }
     let base = on_one_machine(&Scenario::from_toml(DADS_BASE)?);
-    let models = models_or(
-        &a.models,
-        &[
-            "nin",
-            "tinyyolov2",
-            "vgg16",
-            "alexnet",
-            "resnet18",
-            "alexnet-towers",
-        ],
-    )?;
+    let models = models_or(&a.models, &DADS_MODELS)?;
     let uplinks = uplinks(&a.uplinks)?;
     let mut c = cluster(&base, a.predict_only).await?;
     let rows = dads_rows(
@@ -144,6 +138,7 @@ async fn dads(a: &PaperArgs) -> Result<ExitCode> {
         &models,
         &uplinks,
         a.budget,
+        a.cloud,
     )
     .await?;
     drop(c);
@@ -162,7 +157,7 @@ async fn dads(a: &PaperArgs) -> Result<ExitCode> {
     )
     .await?;
     drop(c);
-    print_setting(&rows, a);
+    print_setting(&rows, a.predict_only, a);
     print_rows(&rows);
     print_claims(&dads_claims(&rows));
     print_towers(&towers);
@@ -176,6 +171,39 @@ async fn dads(a: &PaperArgs) -> Result<ExitCode> {
     all_exact(rows.iter().flat_map(|r| &r.plans).chain(&towers))
 }
 
+/// DADS's models and the two-tower AlexNet.
+const DADS_MODELS: [&str; 6] = [
+    "nin",
+    "tinyyolov2",
+    "vgg16",
+    "alexnet",
+    "resnet18",
+    "alexnet-towers",
+];
+
+/// The DADS experiment with a V100 GPU server for its cloud, predicted only: the emulated
+/// cluster runs its fastest node at this machine's speed, and a V100 is quicker.
+async fn dads_on_v100(a: &PaperArgs) -> Result<ExitCode> {
+    let base = on_one_machine(&Scenario::from_toml(DADS_BASE)?);
+    let models = models_or(&a.models, &DADS_MODELS)?;
+    let rows = dads_rows(
+        None,
+        &base,
+        &models,
+        &uplinks(&a.uplinks)?,
+        a.budget,
+        a.cloud,
+    )
+    .await?;
+    print_setting(&rows, true, a);
+    print_rows(&rows);
+    print_claims(&dads_claims(&rows));
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Draws an experiment's rows into a folder.
+type PlotRows = fn(&[ScenarioRow], &Path) -> Result<()>;
+
 /// One experiment run on each of its scenarios as configured: its title, scenarios (TOML),
 /// default models, planners, whether its tables show backbone bytes (or frames per second),
 /// and its claims.
@@ -186,6 +214,8 @@ struct OnScenarios {
     planners: &'static [&'static str],
     backbone: bool,
     claims: fn(&[ScenarioRow]) -> Vec<Claim>,
+    /// Its figures as pictures into a folder (`--plots`), when it has any.
+    plot: Option<PlotRows>,
 }
 
 const D3: OnScenarios = OnScenarios {
@@ -195,6 +225,7 @@ const D3: OnScenarios = OnScenarios {
     planners: &D3_PLANNERS,
     backbone: true,
     claims: d3_claims,
+    plot: Some(plot_d3),
 };
 
 const DECC: OnScenarios = OnScenarios {
@@ -204,6 +235,7 @@ const DECC: OnScenarios = OnScenarios {
     planners: &DECC_PLANNERS,
     backbone: false,
     claims: decc_claims,
+    plot: None,
 };
 
 /// Every model's plans on each of the experiment's scenarios, printed.
@@ -231,6 +263,10 @@ async fn on_scenarios(a: &PaperArgs, e: &OnScenarios) -> Result<ExitCode> {
         e.backbone,
     );
     print_claims(&(e.claims)(&rows));
+    if let (Some(dir), Some(plot)) = (&a.plots, e.plot) {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        plot(&rows, dir)?;
+    }
     all_exact(rows.iter().flat_map(|r| &r.plans))
 }
 
@@ -295,20 +331,28 @@ fn backbone_cell(p: &PlanFigures) -> String {
     )
 }
 
-fn print_setting(rows: &[DadsRow], a: &PaperArgs) {
+fn print_setting(rows: &[DadsRow], predict_only: bool, a: &PaperArgs) {
     println!("## DADS (INFOCOM 2019) re-run: `scenarios/dads-wifi.toml`, uplink set per row\n");
-    println!("The device runs each model in a Raspberry Pi 3B+'s time; the cloud at this machine's speed on the device's engine.\n");
+    match a.cloud {
+        CloudHw::ThisMachine => println!("The device runs each model in a Raspberry Pi 3B+'s time; the cloud at this machine's speed on the device's engine.\n"),
+        CloudHw::V100 => println!("The device runs each model in a Raspberry Pi 3B+'s time; the cloud is a Tesla V100 GPU server, each model in its time in ncnn's table.\n"),
+    }
     let mut seen: Vec<&str> = Vec::new();
     for r in rows {
         if !seen.contains(&r.model.as_str()) {
+            let cloud = r.cloud_ms.as_ref().map_or(String::new(), |(ms, why)| {
+                format!(", cloud {ms:.2} ms ({why})")
+            });
             println!(
-                "- {}: device {:.0} ms ({})",
+                "- {}: device {:.0} ms ({}){cloud}",
                 r.model, r.device_ms.0, r.device_ms.1
             );
             seen.push(&r.model);
         }
     }
-    if a.predict_only {
+    if a.cloud == CloudHw::V100 {
+        println!("\nPredicted only: a V100 cloud is not emulated, as the emulated cluster runs its fastest node at this machine's speed and a V100 is quicker.");
+    } else if predict_only {
         println!("\nPredicted only (`--predict-only`): nothing was run on the cluster.");
     } else {
         println!(
@@ -470,7 +514,7 @@ const DADS_FIGURES: [DadsFigure; 2] = [
 
 /// DADS's Figs. 15 and 16 in the paper's style for `m`: latency under light load and
 /// throughput under heavy load against the uplink, each planner predicted along a sweep from
-/// 0.1 to 100 Mbit/s, with the points measured at Table I's rates.
+/// 0.1 to 100 Mbit/s, with the points measured at Table I's rates; then its switching point.
 fn plot_dads(m: &PaperModel, base: &Scenario, rows: &[DadsRow], dir: &Path) -> Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let rates: Vec<f64> = (0..=30)
@@ -492,7 +536,7 @@ fn plot_dads(m: &PaperModel, base: &Scenario, rows: &[DadsRow], dir: &Path) -> R
                 .filter(|r| r.model == m.name && r.load == fig.load)
                 .filter_map(|r| Some((r.uplink.mbps, (fig.measured)(r.plan(name)?)?)));
             series.push(Series {
-                label: label.into(),
+                label: format!("{label} (predicted; dots measured)"),
                 predicted: predicted.collect(),
                 measured: measured.collect(),
             });
@@ -507,5 +551,106 @@ fn plot_dads(m: &PaperModel, base: &Scenario, rows: &[DadsRow], dir: &Path) -> R
         paper_plot::draw(&file, &title, fig.y_desc, &series)?;
         println!("wrote {}", file.display());
     }
+    plot_switch(m, base, rows, dir)
+}
+
+/// DADS's switching point for `m` (its Fig. 17's question) as a picture: DSL's and DSH's
+/// pipelined frame period against the uplink, predicted along a sweep, DSL's measured under
+/// heavy load at Table I's rates, and the frame interval 1/Q of each load. DADS turns to
+/// heavy-load mode where DSL's period is above 1/Q.
+fn plot_switch(m: &PaperModel, base: &Scenario, rows: &[DadsRow], dir: &Path) -> Result<()> {
+    let rates: Vec<f64> = (0..=30)
+        .map(|i| 0.1 * 10f64.powf(i as f64 / 10.0))
+        .collect();
+    let sweep = dads_sweep(m, base, Load::Heavy.fps(), &rates)?;
+    let period = |name: &str| -> Vec<(f64, f64)> {
+        let i = DADS_PLANNERS.iter().position(|p| *p == name);
+        sweep
+            .iter()
+            .filter_map(|p| Some((p.mbps, 1e3 / p.plans[i?].2)))
+            .collect()
+    };
+    let measured = rows
+        .iter()
+        .filter(|r| r.model == m.name && r.load == Load::Heavy)
+        .filter_map(|r| Some((r.uplink.mbps, 1e3 / r.plan("dads-dsl")?.measured_fps?)))
+        .collect();
+    let mut series = vec![
+        Series {
+            label: "DSL's frame period (predicted; dots measured)".into(),
+            predicted: period("dads-dsl"),
+            measured,
+        },
+        Series {
+            label: "DSH's frame period (predicted)".into(),
+            predicted: period("dads-dsh"),
+            measured: Vec::new(),
+        },
+    ];
+    for load in [Load::Light, Load::Heavy] {
+        let interval = 1e3 / load.fps();
+        series.push(Series {
+            label: format!("1/Q, {} load ({} frames/s)", load.name(), load.fps()),
+            predicted: vec![(rates[0], interval), (rates[rates.len() - 1], interval)],
+            measured: Vec::new(),
+        });
+    }
+    let file = dir.join("paper-dads-switch.svg");
+    let title = format!(
+        "DADS's switching point, {}: heavy-load mode where DSL's period is above 1/Q",
+        m.name
+    );
+    let y_desc = "ms per frame, pipelined (log scale)";
+    paper_plot::draw(&file, &title, y_desc, &series)?;
+    println!("wrote {}", file.display());
+    Ok(())
+}
+
+/// D3's backbone figure: bytes per frame on edge-cloud links for each model and scenario,
+/// the quicker two-tier plan's against HPA's, HPA-VSM's and `best`'s, predicted as bars and
+/// measured as dots.
+fn plot_d3(rows: &[ScenarioRow], dir: &Path) -> Result<()> {
+    let categories: Vec<String> = rows
+        .iter()
+        .map(|r| format!("{}\n{}", r.model, r.scenario))
+        .collect();
+    let kb = |b: u64| b as f64 / 1e3;
+    let two_tier = Bars {
+        label: "two-tier (quicker of Neurosurgeon, DSL)".into(),
+        predicted: rows
+            .iter()
+            .map(|r| {
+                r.quickest(&D3_TWO_TIER)
+                    .map_or(0.0, |p| kb(p.predicted_backbone))
+            })
+            .collect(),
+        measured: rows
+            .iter()
+            .map(|r| Some(kb(r.quickest(&D3_TWO_TIER)?.measured_backbone?)))
+            .collect(),
+    };
+    let mut series = vec![two_tier];
+    for (name, label) in [
+        ("hpa", "HPA"),
+        ("hpa-vsm", "HPA + VSM (D3)"),
+        ("best", "our best"),
+    ] {
+        let plan = |r: &ScenarioRow| r.plans.iter().find(|p| p.algorithm == name).cloned();
+        series.push(Bars {
+            label: label.into(),
+            predicted: rows
+                .iter()
+                .map(|r| plan(r).map_or(0.0, |p| kb(p.predicted_backbone)))
+                .collect(),
+            measured: rows
+                .iter()
+                .map(|r| Some(kb(plan(r)?.measured_backbone?)))
+                .collect(),
+        });
+    }
+    let file = dir.join("paper-d3-backbone.svg");
+    let title = "D3: backbone (edge-cloud) traffic per frame, bars predicted, dots measured";
+    paper_plot::draw_bars(&file, title, "kB per frame", &categories, &series)?;
+    println!("wrote {}", file.display());
     Ok(())
 }

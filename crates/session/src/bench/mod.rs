@@ -22,10 +22,10 @@ pub use faults::{fault_summary, FaultSummary};
 pub use optimum::{optimum_row, reference_problems, OptimumRow};
 pub use paper::{
     cut_of, d3_claims, dads_claims, dads_rows, dads_scenario, dads_sweep, decc_claims, find,
-    latency_gain, on_one_machine, pi3bplus_ms, plans_on, spread, throughput_gain, Claim, DadsRow,
-    Gain, Load, MeasureBudget, PaperModel, Pin, PlanFigures, ScenarioRow, SweepPoint, Uplink,
-    D3_MODELS, D3_PLANNERS, DADS_PLANNERS, DADS_UPLINKS, DECC_MODELS, DECC_PLANNERS,
-    PI3BPLUS_GFLOPS, PI3BPLUS_MS,
+    latency_gain, on_one_machine, pi3bplus_ms, plans_on, spread, throughput_gain, v100_ms, Claim,
+    CloudHw, DadsRow, Gain, Load, MeasureBudget, PaperModel, Pin, PlanFigures, ScenarioRow,
+    SweepPoint, Uplink, D3_MODELS, D3_PLANNERS, D3_TWO_TIER, DADS_PLANNERS, DADS_UPLINKS,
+    DECC_MODELS, DECC_PLANNERS, PI3BPLUS_GFLOPS, PI3BPLUS_MS, V100_GFLOPS, V100_MS,
 };
 pub use planning::{
     generated_dag, planning_problems, planning_times, readjust_problems, readjust_rows,

@@ -13,7 +13,7 @@ pub const D3_MODELS: [&str; 5] = ["alexnet", "vgg16", "resnet18", "googlenet", "
 pub const D3_PLANNERS: [&str; 5] = ["neurosurgeon", "dads-dsl", "hpa", "hpa-vsm", "best"];
 
 /// The two-tier planners D3 is compared with.
-const TWO_TIER: [&str; 2] = ["neurosurgeon", "dads-dsl"];
+pub const D3_TWO_TIER: [&str; 2] = ["neurosurgeon", "dads-dsl"];
 
 /// The largest of `(value, label)`s, as "x (label)".
 fn largest(values: impl Iterator<Item = (f64, String)>, show: fn(f64) -> String) -> String {
@@ -30,7 +30,7 @@ fn times(x: f64) -> String {
 fn speedups(rows: &[ScenarioRow], algorithm: &str) -> Vec<(String, f64, Option<f64>)> {
     rows.iter()
         .filter_map(|r| {
-            let (two, d3) = (r.quickest(&TWO_TIER)?, find(&r.plans, algorithm)?);
+            let (two, d3) = (r.quickest(&D3_TWO_TIER)?, find(&r.plans, algorithm)?);
             let measured = two.measured_ms.zip(d3.measured_ms).map(|(t, d)| t / d);
             let at = format!("{}, {}", r.model, r.scenario);
             Some((at, two.predicted_ms / d3.predicted_ms, measured))
@@ -50,7 +50,7 @@ fn traffic_cuts(rows: &[ScenarioRow], algorithm: &str) -> Vec<(String, f64, Opti
     };
     rows.iter()
         .filter_map(|r| {
-            let (two, d3) = (r.quickest(&TWO_TIER)?, find(&r.plans, algorithm)?);
+            let (two, d3) = (r.quickest(&D3_TWO_TIER)?, find(&r.plans, algorithm)?);
             let measured = two.measured_backbone.zip(d3.measured_backbone);
             let at = format!("{}, {}", r.model, r.scenario);
             let predicted = ratio(two.predicted_backbone, d3.predicted_backbone);

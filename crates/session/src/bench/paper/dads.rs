@@ -100,18 +100,71 @@ pub const PI3BPLUS_GFLOPS: f64 = 8.74;
 /// rate for the two-tower AlexNet (the same layers in two halves), the median rate otherwise;
 /// with where the figure comes from.
 pub fn pi3bplus_ms(name: &str, gflop: f64) -> (f64, String) {
-    let table = |n: &str| PI3BPLUS_MS.iter().find(|(m, _)| *m == n).map(|&(_, ms)| ms);
-    if let Some(ms) = table(name) {
-        return (ms, "ncnn table".into());
+    published_ms(&PI3BPLUS_MS, PI3BPLUS_GFLOPS, "", name, gflop)
+}
+
+/// A machine's time for `name` of `gflop` from its row of ncnn's table (`board` names the
+/// row when it is not the Pi's): the entry, AlexNet's rate for the two-tower AlexNet, or the
+/// row's `median` rate (GFLOP/s); with where it comes from.
+fn published_ms(
+    table: &[(&str, f64)],
+    median: f64,
+    board: &str,
+    name: &str,
+    gflop: f64,
+) -> (f64, String) {
+    let entry = |n: &str| table.iter().find(|(m, _)| *m == n).map(|&(_, ms)| ms);
+    let row = if board.is_empty() {
+        String::new()
+    } else {
+        format!(", {board}")
+    };
+    if let Some(ms) = entry(name) {
+        return (ms, format!("ncnn table{row}"));
     }
-    if name == "alexnet-towers" {
-        let rate = 1.43 / table("alexnet").unwrap_or(276.13);
-        return (gflop / rate, "AlexNet's rate in the ncnn table".into());
+    if let (true, Some(alexnet)) = (name == "alexnet-towers", entry("alexnet")) {
+        let rate = 1.43 / alexnet;
+        return (
+            gflop / rate,
+            format!("AlexNet's rate in the ncnn table{row}"),
+        );
     }
     (
-        gflop / PI3BPLUS_GFLOPS * 1e3,
-        format!("{gflop:.2} GFLOP at the table's median {PI3BPLUS_GFLOPS} GFLOP/s"),
+        gflop / median * 1e3,
+        format!("{gflop:.2} GFLOP at the table's median {median} GFLOP/s{row}"),
     )
+}
+
+/// Tesla V100 (PCIe, 32 GB) times in ms from the same ncnn table (its Vulkan GPU backend,
+/// `benchncnn 300 1 0 0 0`: one host thread, average of 300 runs).
+pub const V100_MS: [(&str, f64); 5] = [
+    ("alexnet", 1.49),
+    ("vgg16", 3.17),
+    ("resnet18", 1.95),
+    ("googlenet", 4.10),
+    ("mobilenetv2", 1.76),
+];
+
+/// The V100's rate on models its table lacks: the median over the tabled models of their
+/// FLOPs (as tiersplit counts them) over their time, in GFLOP/s (AlexNet's 1.43 GFLOP in
+/// 1.49 ms; the others give 353 to 9,770).
+pub const V100_GFLOPS: f64 = 959.7;
+
+/// What the DADS cloud is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CloudHw {
+    /// The paper's 8-core server, emulated by this machine on one thread: it runs the cloud's
+    /// part at its own speed on its engine.
+    ThisMachine,
+    /// A Tesla V100 GPU server, each model in its time in ncnn's table. Quicker than this
+    /// machine, so it cannot be emulated here: predicted only.
+    V100,
+}
+
+/// How long a V100 takes for the zoo model `name` of `gflop`, with where the figure comes
+/// from (as [`pi3bplus_ms`] does for the device).
+pub fn v100_ms(name: &str, gflop: f64) -> (f64, String) {
+    published_ms(&V100_MS, V100_GFLOPS, "Tesla V100", name, gflop)
 }
 
 /// The DADS scenario `base` (a device and a cloud over one uplink) with the uplink at `mbps`
@@ -125,12 +178,26 @@ pub fn dads_scenario(base: &Scenario, mbps: f64, fps: f64) -> Scenario {
     s
 }
 
-/// `m` imported and timed, its device pinned to the Pi 3B+'s time for it.
-fn prepare_on_pi(m: &PaperModel, base: &Scenario) -> Result<Prepared> {
+/// `m` imported and timed, its device pinned to the Pi 3B+'s time for it, and its cloud's
+/// time for it when that is not this machine's (with where it comes from).
+fn prepare_on_pi(
+    m: &PaperModel,
+    base: &Scenario,
+    cloud: CloudHw,
+) -> Result<(Prepared, Option<(f64, String)>)> {
     let mut prep = prepare(m, base)?;
     let gflop = prep.model.graph.total_flops().0 as f64 / 1e9;
     prep.device_ms = pi3bplus_ms(&m.name, gflop);
-    Ok(prep)
+    let cloud_ms = match cloud {
+        CloudHw::ThisMachine => None,
+        CloudHw::V100 => {
+            let ms = v100_ms(&m.name, gflop);
+            // The fastest node takes the model in this time: the cloud's.
+            prep.calibrated.whole_ms = ms.0;
+            Some(ms)
+        }
+    };
+    Ok((prep, cloud_ms))
 }
 
 /// Every plan of [`DADS_PLANNERS`] for one model, uplink and load.
@@ -144,6 +211,8 @@ pub struct DadsRow {
     pub load: Load,
     /// The device's time for the whole model (ms), and where it comes from.
     pub device_ms: (f64, String),
+    /// The cloud's, when it is not this machine's.
+    pub cloud_ms: Option<(f64, String)>,
     /// In [`DADS_PLANNERS`] order.
     pub plans: Vec<PlanFigures>,
 }
@@ -166,18 +235,23 @@ impl DadsRow {
     }
 }
 
-/// The DADS experiment for `models` over `uplinks` and both loads: every plan predicted, and
-/// measured on `session` (a cluster of `base`'s nodes) within `budget` when there is one.
+/// The DADS experiment for `models` over `uplinks` and both loads with the cloud `cloud`:
+/// every plan predicted, and measured on `session` (a cluster of `base`'s nodes) within
+/// `budget` when there is one and the cloud is this machine.
 pub async fn dads_rows(
     mut session: Option<&mut Session>,
     base: &Scenario,
     models: &[PaperModel],
     uplinks: &[Uplink],
     budget: MeasureBudget,
+    cloud: CloudHw,
 ) -> Result<Vec<DadsRow>> {
+    if cloud != CloudHw::ThisMachine {
+        session = None;
+    }
     let mut rows = Vec::new();
     for m in models {
-        let mut prep = prepare_on_pi(m, base)?;
+        let (mut prep, cloud_ms) = prepare_on_pi(m, base, cloud)?;
         for &uplink in uplinks {
             // Plans are measured once per uplink: both loads share what they both use.
             let mut runs: BTreeMap<String, Runs> = BTreeMap::new();
@@ -203,6 +277,7 @@ pub async fn dads_rows(
                     uplink,
                     load,
                     device_ms: prep.device_ms.clone(),
+                    cloud_ms: cloud_ms.clone(),
                     plans,
                 });
             }
@@ -446,7 +521,7 @@ pub fn dads_sweep(
     fps: f64,
     bandwidths: &[f64],
 ) -> Result<Vec<SweepPoint>> {
-    let mut prep = prepare_on_pi(m, base)?;
+    let (mut prep, _) = prepare_on_pi(m, base, CloudHw::ThisMachine)?;
     let mut out = Vec::new();
     for &mbps in bandwidths {
         let problem = prep.pinned(&dads_scenario(base, mbps, fps), &m.profile)?;
@@ -486,16 +561,25 @@ mod tests {
     }
 
     #[test]
-    fn the_median_rate_is_the_tables() {
+    fn the_median_rates_are_the_tables() {
         // GFLOP of the tabled zoo models as tiersplit counts them (`tiersplit inspect`).
         let gflop = [1.43, 30.97, 3.64, 3.02, 0.621];
-        let mut rates: Vec<f64> = PI3BPLUS_MS
-            .iter()
-            .zip(gflop)
-            .map(|((_, ms), g)| g / ms * 1e3)
-            .collect();
-        rates.sort_by(f64::total_cmp);
-        assert!((rates[2] - PI3BPLUS_GFLOPS).abs() < 0.01, "{rates:?}");
+        for (table, median) in [(PI3BPLUS_MS, PI3BPLUS_GFLOPS), (V100_MS, V100_GFLOPS)] {
+            let mut rates: Vec<f64> = table
+                .iter()
+                .zip(gflop)
+                .map(|((_, ms), g)| g / ms * 1e3)
+                .collect();
+            rates.sort_by(f64::total_cmp);
+            assert!((rates[2] - median).abs() < 0.1, "{rates:?}");
+        }
+    }
+
+    #[test]
+    fn the_v100_takes_its_table_time_or_the_median_rate() {
+        assert_eq!(v100_ms("resnet18", 3.64).0, 1.95);
+        let (ms, why) = v100_ms("nin", 1.43);
+        assert!((ms - 1.49).abs() < 0.01, "{ms} ({why})");
     }
 
     #[test]

@@ -11,10 +11,11 @@ mod d3;
 mod dads;
 mod decc;
 
-pub use d3::{d3_claims, D3_MODELS, D3_PLANNERS};
+pub use d3::{d3_claims, D3_MODELS, D3_PLANNERS, D3_TWO_TIER};
 pub use dads::{
-    cut_of, dads_claims, dads_rows, dads_scenario, dads_sweep, pi3bplus_ms, DadsRow, Load,
-    SweepPoint, Uplink, DADS_PLANNERS, DADS_UPLINKS, PI3BPLUS_GFLOPS, PI3BPLUS_MS,
+    cut_of, dads_claims, dads_rows, dads_scenario, dads_sweep, pi3bplus_ms, v100_ms, CloudHw,
+    DadsRow, Load, SweepPoint, Uplink, DADS_PLANNERS, DADS_UPLINKS, PI3BPLUS_GFLOPS, PI3BPLUS_MS,
+    V100_GFLOPS, V100_MS,
 };
 pub use decc::{decc_claims, DECC_MODELS, DECC_PLANNERS};
 
