@@ -363,6 +363,12 @@ fn demo_runs_every_algorithm_on_the_local_cluster() {
         assert!(row.contains("PASS"), "{row}");
     }
     assert!(text.contains("pipelined"), "{text}");
+    // `best` says whose plan it took.
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("best: took") || l.starts_with("best: started from")),
+        "{text}"
+    );
     // The second table: the two-tower AlexNet, every plan labelled with its kind.
     let towers = text
         .split("WHAT EACH PLANNER IS FOR")

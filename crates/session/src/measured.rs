@@ -66,6 +66,8 @@ pub struct Measured {
     pub placement: String,
     /// The plan's kind: the tiers it uses, tiles, parts computing at once.
     pub kind: PlanKind,
+    /// What the planner said of its plan (`best`: which planner's plan it took).
+    pub notes: Vec<String>,
     /// Parts deployed (sub-models, tiles, stitchers).
     pub parts: usize,
     /// Predicted latency of one frame: the plan's makespan (ms).
@@ -342,6 +344,7 @@ fn measured(
         algorithm: plan.algorithm.clone(),
         placement: placement_summary(w.problem, plan),
         kind: PlanKind::of(&w.model.graph, w.problem, plan),
+        notes: plan.notes.clone(),
         parts: deployed.parts,
         predicted_ms,
         predicted_fps: prediction.throughput_fps,

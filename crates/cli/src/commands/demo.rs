@@ -236,6 +236,11 @@ fn print_table(
             m.placement
         );
     }
+    for m in rows.iter().filter(|m| m.algorithm.starts_with("best")) {
+        for note in &m.notes {
+            println!("{}: {note}", m.algorithm);
+        }
+    }
     println!("\n{PLAN_KIND_LEGEND}");
     let with = |is: fn(&PlanKind) -> bool| {
         let names: Vec<&str> = rows
