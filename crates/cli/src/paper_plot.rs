@@ -99,9 +99,11 @@ pub fn draw_bars(
                 .chain(s.measured.iter().flatten().copied())
         })
         .fold(0.0, f64::max);
-    if categories.is_empty() || top <= 0.0 {
+    if categories.is_empty() {
         return Err(anyhow!("nothing to draw"));
     }
+    // All zero (nothing crosses anywhere) still draws, on a unit axis.
+    let top = if top > 0.0 { top } else { 1.0 };
     let root = SVGBackend::new(path, (1100, 560)).into_drawing_area();
     root.fill(&WHITE).map_err(|e| err(&e))?;
     let n = categories.len() as f64;

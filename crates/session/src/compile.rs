@@ -105,10 +105,12 @@ fn tensor_names(g: &ModelGraph, ts: &[TensorId]) -> Vec<String> {
 
 /// Runs of consecutive same-node layers in the node-affine order. A run also ends after a layer
 /// whose output another node reads and before a layer that reads another node's output, so a
-/// part's outputs leave as soon as they are made and no layer waits for an input it does not
-/// read: parts of independent branches on different nodes overlap at run time as in the
-/// evaluator's DAG schedule. A tiled layer ends a run (a run is then contiguous in a
-/// topological order, hence convex, and the parts form a DAG).
+/// part's outputs leave as soon as they are made and its inputs from other nodes all feed its
+/// first layer: parts of independent branches on different nodes overlap at run time as in
+/// the evaluator's DAG schedule. A later layer of a run that does not depend on its first
+/// still waits for the run's inputs (a part starts when all are in), which the schedule does
+/// not charge. A tiled layer ends a run (a run is then contiguous in a topological order,
+/// hence convex, and the parts form a DAG).
 pub(crate) fn node_runs(
     g: &ModelGraph,
     plan: &Plan,

@@ -5,7 +5,7 @@ use crate::compile::node_runs;
 use serde::Serialize;
 use std::fmt;
 use tiersplit_cost::{NodeId, Problem, Tier};
-use tiersplit_graph::ModelGraph;
+use tiersplit_graph::{LayerId, ModelGraph};
 use tiersplit_plan::Plan;
 
 /// A part counts as work when it takes at least this share of the frame's summed compute:
@@ -84,44 +84,69 @@ impl fmt::Display for PlanKind {
 }
 
 /// Whether two parts doing work on different nodes are unordered by the data they exchange.
+/// A part starts once all its inputs are in, so the order is that of the parts' graph, not
+/// of their layers'.
 fn branch_parallel(graph: &ModelGraph, problem: &Problem, plan: &Plan) -> bool {
     let runs = node_runs(graph, plan, problem.device);
     let time = |n: NodeId, l: usize| problem.layers[l].time[n.0].0 as f64;
     let total: f64 = (0..plan.placement.len())
         .map(|l| time(plan.placement[l], l))
         .sum();
-    let working: Vec<(NodeId, Vec<usize>)> = runs
-        .into_iter()
-        .map(|(n, run)| (n, run.iter().map(|l| l.index()).collect::<Vec<_>>()))
-        .filter(|(n, run)| run.iter().map(|&l| time(*n, l)).sum::<f64>() >= WORK_SHARE * total)
+    let reach = part_reach(graph, &runs);
+    let working: Vec<(usize, NodeId)> = runs
+        .iter()
+        .enumerate()
+        .filter(|(_, (n, run))| {
+            let work: f64 = run.iter().map(|l| time(*n, l.index())).sum();
+            work > 0.0 && work >= WORK_SHARE * total
+        })
+        .map(|(i, (n, _))| (i, *n))
         .collect();
-    let reach = reachable(graph);
-    let reaches = |a: &[usize], b: &[usize]| a.iter().any(|&x| b.iter().any(|&y| reach[x][y]));
-    working.iter().enumerate().any(|(i, (n, a))| {
-        working[i + 1..]
+    working.iter().enumerate().any(|(k, &(a, n))| {
+        working[k + 1..]
             .iter()
-            .any(|(m, b)| m != n && !reaches(a, b) && !reaches(b, a))
+            .any(|&(b, m)| m != n && !reach[a][b] && !reach[b][a])
     })
 }
 
-/// `reach[a][b]`: whether layer `b` depends on layer `a` (directly or not).
-fn reachable(graph: &ModelGraph) -> Vec<Vec<bool>> {
-    let n = graph.layers.len();
-    let mut reach = vec![vec![false; n]; n];
-    // Layers are in topological order, so every successor is done before its producer.
-    for a in (0..n).rev() {
-        for &t in &graph.layers[a].outputs {
-            for c in &graph.tensor(t).consumers {
-                let c = c.index();
-                reach[a][c] = true;
-                let (lo, hi) = reach.split_at_mut(c);
-                for (r, &s) in lo[a].iter_mut().zip(&hi[0]) {
-                    *r |= s;
+/// `reach[a][b]`: whether part `b` waits (directly or not) for part `a`, over the runs and
+/// one part for each tiled layer (whose tiles and stitcher start together).
+fn part_reach(graph: &ModelGraph, runs: &[(NodeId, Vec<LayerId>)]) -> Vec<Vec<bool>> {
+    let mut part_of: Vec<Option<usize>> = vec![None; graph.layers.len()];
+    for (i, (_, run)) in runs.iter().enumerate() {
+        for l in run {
+            part_of[l.index()] = Some(i);
+        }
+    }
+    let mut parts = runs.len();
+    for p in part_of.iter_mut().filter(|p| p.is_none()) {
+        *p = Some(parts);
+        parts += 1;
+    }
+    let part = |l: LayerId| part_of[l.index()].expect("every layer has a part");
+    let mut next: Vec<Vec<usize>> = vec![Vec::new(); parts];
+    for layer in &graph.layers {
+        for &t in &layer.inputs {
+            if let Some(q) = graph.tensor(t).producer {
+                let (from, to) = (part(q), part(layer.id));
+                if from != to && !next[from].contains(&to) {
+                    next[from].push(to);
                 }
             }
         }
     }
-    reach
+    (0..parts)
+        .map(|a| {
+            let mut seen = vec![false; parts];
+            let mut stack = next[a].clone();
+            while let Some(b) = stack.pop() {
+                if !std::mem::replace(&mut seen[b], true) {
+                    stack.extend(&next[b]);
+                }
+            }
+            seen
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -574,6 +574,7 @@ fn plot_switch(m: &PaperModel, base: &Scenario, rows: &[DadsRow], dir: &Path) ->
         .iter()
         .filter(|r| r.model == m.name && r.load == Load::Heavy)
         .filter_map(|r| Some((r.uplink.mbps, 1e3 / r.plan("dads-dsl")?.measured_fps?)))
+        .filter(|p| p.1.is_finite())
         .collect();
     let mut series = vec![
         Series {
