@@ -12,9 +12,10 @@ use std::process::ExitCode;
 use std::time::Duration;
 use tiersplit_cost::{Profile, Scenario};
 use tiersplit_session::bench::{
-    d3_claims, dads_claims, dads_rows, dads_sweep, decc_claims, on_one_machine, plans_on, Claim,
-    CloudHw, DadsRow, Load, MeasureBudget, PaperModel, Pin, PlanFigures, ScenarioRow, Uplink,
-    D3_MODELS, D3_PLANNERS, D3_TWO_TIER, DADS_PLANNERS, DADS_UPLINKS, DECC_MODELS, DECC_PLANNERS,
+    d3_claims, dads_claims, dads_rows, dads_sweep, decc_claims, find, on_one_machine, plans_on,
+    Claim, CloudHw, DadsRow, Load, MeasureBudget, PaperModel, Pin, PlanFigures, ScenarioRow,
+    SweepPoint, Uplink, D3_MODELS, D3_PLANNERS, D3_TWO_TIER, DADS_PLANNERS, DADS_UPLINKS,
+    DECC_MODELS, DECC_PLANNERS,
 };
 use tiersplit_session::{LocalTls, ModelSource, Session, StartedNodes};
 
@@ -157,7 +158,7 @@ async fn dads(a: &PaperArgs) -> Result<ExitCode> {
     )
     .await?;
     drop(c);
-    print_setting(&rows, a.predict_only, a);
+    print_setting(&rows, a);
     print_rows(&rows);
     print_claims(&dads_claims(&rows));
     print_towers(&towers);
@@ -195,7 +196,7 @@ async fn dads_on_v100(a: &PaperArgs) -> Result<ExitCode> {
         a.cloud,
     )
     .await?;
-    print_setting(&rows, true, a);
+    print_setting(&rows, a);
     print_rows(&rows);
     print_claims(&dads_claims(&rows));
     Ok(ExitCode::SUCCESS)
@@ -331,7 +332,7 @@ fn backbone_cell(p: &PlanFigures) -> String {
     )
 }
 
-fn print_setting(rows: &[DadsRow], predict_only: bool, a: &PaperArgs) {
+fn print_setting(rows: &[DadsRow], a: &PaperArgs) {
     println!("## DADS (INFOCOM 2019) re-run: `scenarios/dads-wifi.toml`, uplink set per row\n");
     match a.cloud {
         CloudHw::ThisMachine => println!("The device runs each model in a Raspberry Pi 3B+'s time; the cloud at this machine's speed on the device's engine.\n"),
@@ -352,7 +353,7 @@ fn print_setting(rows: &[DadsRow], predict_only: bool, a: &PaperArgs) {
     }
     if a.cloud == CloudHw::V100 {
         println!("\nPredicted only: a V100 cloud is not emulated, as the emulated cluster runs its fastest node at this machine's speed and a V100 is quicker.");
-    } else if predict_only {
+    } else if a.predict_only {
         println!("\nPredicted only (`--predict-only`): nothing was run on the cluster.");
     } else {
         println!(
@@ -517,11 +518,18 @@ const DADS_FIGURES: [DadsFigure; 2] = [
 /// 0.1 to 100 Mbit/s, with the points measured at Table I's rates; then its switching point.
 fn plot_dads(m: &PaperModel, base: &Scenario, rows: &[DadsRow], dir: &Path) -> Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    // From 0.1 to 100 Mbit/s, ten rates a decade.
     let rates: Vec<f64> = (0..=30)
         .map(|i| 0.1 * 10f64.powf(i as f64 / 10.0))
         .collect();
+    let light = dads_sweep(m, base, Load::Light.fps(), &rates)?;
+    let heavy = dads_sweep(m, base, Load::Heavy.fps(), &rates)?;
     for fig in &DADS_FIGURES {
-        let sweep = dads_sweep(m, base, fig.load.fps(), &rates)?;
+        let sweep = if fig.load == Load::Heavy {
+            &heavy
+        } else {
+            &light
+        };
         let mut series = Vec::new();
         for (name, label) in DADS_PLOTTED {
             let i = DADS_PLANNERS
@@ -551,18 +559,18 @@ fn plot_dads(m: &PaperModel, base: &Scenario, rows: &[DadsRow], dir: &Path) -> R
         paper_plot::draw(&file, &title, fig.y_desc, &series)?;
         println!("wrote {}", file.display());
     }
-    plot_switch(m, base, rows, dir)
+    plot_switch(m, &heavy, rows, dir)
 }
 
 /// DADS's switching point for `m` (its Fig. 17's question) as a picture: DSL's and DSH's
-/// pipelined frame period against the uplink, predicted along a sweep, DSL's measured under
-/// heavy load at Table I's rates, and the frame interval 1/Q of each load. DADS turns to
-/// heavy-load mode where DSL's period is above 1/Q.
-fn plot_switch(m: &PaperModel, base: &Scenario, rows: &[DadsRow], dir: &Path) -> Result<()> {
-    let rates: Vec<f64> = (0..=30)
-        .map(|i| 0.1 * 10f64.powf(i as f64 / 10.0))
-        .collect();
-    let sweep = dads_sweep(m, base, Load::Heavy.fps(), &rates)?;
+/// pipelined frame period against the uplink, predicted along `sweep` (under heavy load),
+/// DSL's measured under heavy load at Table I's rates, and the frame interval 1/Q of each
+/// load. DADS turns to heavy-load mode where DSL's period is above 1/Q.
+fn plot_switch(m: &PaperModel, sweep: &[SweepPoint], rows: &[DadsRow], dir: &Path) -> Result<()> {
+    let (first, last) = match (sweep.first(), sweep.last()) {
+        (Some(a), Some(b)) => (a.mbps, b.mbps),
+        _ => bail!("no sweep to draw"),
+    };
     let period = |name: &str| -> Vec<(f64, f64)> {
         let i = DADS_PLANNERS.iter().position(|p| *p == name);
         sweep
@@ -592,7 +600,7 @@ fn plot_switch(m: &PaperModel, base: &Scenario, rows: &[DadsRow], dir: &Path) ->
         let interval = 1e3 / load.fps();
         series.push(Series {
             label: format!("1/Q, {} load ({} frames/s)", load.name(), load.fps()),
-            predicted: vec![(rates[0], interval), (rates[rates.len() - 1], interval)],
+            predicted: vec![(first, interval), (last, interval)],
             measured: Vec::new(),
         });
     }
@@ -636,16 +644,15 @@ fn plot_d3(rows: &[ScenarioRow], dir: &Path) -> Result<()> {
         ("hpa-vsm", "HPA + VSM (D3)"),
         ("best", "our best"),
     ] {
-        let plan = |r: &ScenarioRow| r.plans.iter().find(|p| p.algorithm == name).cloned();
         series.push(Bars {
             label: label.into(),
             predicted: rows
                 .iter()
-                .map(|r| plan(r).map_or(0.0, |p| kb(p.predicted_backbone)))
+                .map(|r| find(&r.plans, name).map_or(0.0, |p| kb(p.predicted_backbone)))
                 .collect(),
             measured: rows
                 .iter()
-                .map(|r| Some(kb(plan(r)?.measured_backbone?)))
+                .map(|r| Some(kb(find(&r.plans, name)?.measured_backbone?)))
                 .collect(),
         });
     }
