@@ -38,6 +38,9 @@ enum Command {
     Infer(commands::infer::Args),
     /// Cut a model into random legal partitions, run them chained and compare with unsplit.
     Verify(commands::verify::Args),
+    /// Check a corpus of real models (scripts/make_corpus.py): import, run whole and cut,
+    /// compare with ONNX Runtime; K/N per family.
+    Corpus(commands::corpus::Args),
     /// List or export the built-in model zoo.
     #[command(subcommand)]
     Zoo(commands::zoo::ZooCommand),
@@ -81,6 +84,7 @@ fn main() -> ExitCode {
         Command::Tile(a) => commands::tile::run(a),
         Command::Infer(a) => commands::infer::run(a),
         Command::Verify(a) => commands::verify::run(a),
+        Command::Corpus(a) => commands::corpus::run(a),
         Command::Zoo(c) => commands::zoo::run(c),
         Command::Profile(a) => commands::profile::run(a),
         Command::Plan(a) => commands::plan::run(a),

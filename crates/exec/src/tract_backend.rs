@@ -1,28 +1,29 @@
 use crate::{ExecError, Executor, HostTensor, LoadedModel, TensorData};
 use std::sync::{Arc, OnceLock};
 use tract_onnx::model::ParsingContext;
-use tract_onnx::pb::NodeProto;
+use tract_onnx::pb::attribute_proto::AttributeType;
+use tract_onnx::pb::{AttributeProto, ModelProto, NodeProto};
 use tract_onnx::prelude::*;
 use tract_onnx::tract_hir::infer::InferenceOp;
 
 type OpBuilder =
     fn(&ParsingContext, &NodeProto) -> TractResult<(Box<dyn InferenceOp>, Vec<String>)>;
 
+/// tract's own builder of an operator.
+fn builtin(op: &'static str) -> OpBuilder {
+    *tract_onnx::onnx()
+        .op_register
+        .0
+        .get(op)
+        .expect("tract registers the operators it is asked for here")
+}
+
 /// tract has no Upsample (opset 7 to 9, deprecated by Resize in opset 10). Upsample-9 takes
-/// (X, scales) with the same meaning as Resize-10, so it is built by tract's own Resize
-/// builder as if the model were opset 10.
+/// (X, scales) with the same meaning as Resize-10, so it is built as a Resize-10.
 fn upsample(
     ctx: &ParsingContext,
     node: &NodeProto,
 ) -> TractResult<(Box<dyn InferenceOp>, Vec<String>)> {
-    static RESIZE: OnceLock<OpBuilder> = OnceLock::new();
-    let resize = RESIZE.get_or_init(|| {
-        *tract_onnx::onnx()
-            .op_register
-            .0
-            .get("Resize")
-            .expect("tract registers Resize")
-    });
     if ctx.onnx_operator_set_version < 9 {
         anyhow::bail!("Upsample before opset 9 (scales as an attribute) is not supported");
     }
@@ -31,9 +32,85 @@ fn upsample(
     resize(&ctx, node)
 }
 
+/// Resize, with the nearest pixel of opsets before 11 made explicit. Those opsets have no
+/// `nearest_mode`, and tract reads them with Resize-11's default, `round_prefer_floor`; ONNX
+/// Runtime, which exporters of that time checked their models against, truncates the source
+/// coordinate when enlarging and rounds it up when shrinking (and so answers as Upsample's
+/// repeat does). At 4x, `round_prefer_floor` takes the next source pixel from the third
+/// output pixel on: a PaddleOCR text detector's map differed by up to 1.0 before this.
+fn resize(
+    ctx: &ParsingContext,
+    node: &NodeProto,
+) -> TractResult<(Box<dyn InferenceOp>, Vec<String>)> {
+    static RESIZE: OnceLock<OpBuilder> = OnceLock::new();
+    let resize = RESIZE.get_or_init(|| builtin("Resize"));
+    let nearest = node
+        .attribute
+        .iter()
+        .any(|a| a.name == "mode" && a.s == b"nearest");
+    let explicit = node.attribute.iter().any(|a| a.name == "nearest_mode");
+    if ctx.onnx_operator_set_version >= 11 || !nearest || explicit {
+        return resize(ctx, node);
+    }
+    let shrinking = node
+        .input
+        .get(1)
+        .and_then(|name| constant_floats(ctx.model, name))
+        .is_some_and(|s| s.iter().any(|&v| v < 1.0) && s.iter().all(|&v| v <= 1.0));
+    let mode: &[u8] = if shrinking { b"ceil" } else { b"floor" };
+    let mut node = node.clone();
+    node.attribute.push(AttributeProto {
+        name: "nearest_mode".into(),
+        r#type: AttributeType::String as i32,
+        s: mode.to_vec(),
+        ..AttributeProto::default()
+    });
+    resize(ctx, &node)
+}
+
+/// The values of a float initializer or Constant node of the main graph, if `name` is one.
+fn constant_floats(model: &ModelProto, name: &str) -> Option<Vec<f32>> {
+    let graph = model.graph.as_ref()?;
+    let tensor = graph
+        .initializer
+        .iter()
+        .find(|t| t.name == name)
+        .or_else(|| {
+            graph
+                .node
+                .iter()
+                .find(|n| n.op_type == "Constant" && n.output.iter().any(|o| o == name))
+                .and_then(|n| n.attribute.iter().find(|a| a.name == "value"))
+                .and_then(|a| a.t.as_ref())
+        })?;
+    if !tensor.float_data.is_empty() {
+        return Some(tensor.float_data.clone());
+    }
+    let raw = &tensor.raw_data;
+    (raw.len() % 4 == 0).then(|| {
+        raw.chunks_exact(4)
+            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect()
+    })
+}
+
+/// tract 0.23 computes GlobalLpPool as the mean of `x^p`, with neither the absolute value nor
+/// the p-th root of ONNX's `(sum |x|^p)^(1/p)`: a wrong answer, so it is refused with the way out.
+fn global_lp_pool(
+    _: &ParsingContext,
+    _: &NodeProto,
+) -> TractResult<(Box<dyn InferenceOp>, Vec<String>)> {
+    anyhow::bail!(
+        "tract computes GlobalLpPool wrongly (a mean of x^p, no root); run this model on ONNX \
+         Runtime (engine \"ort\")"
+    )
+}
+
 fn framework() -> tract_onnx::Onnx {
     let mut onnx = tract_onnx::onnx();
     onnx.op_register.insert("Upsample", upsample);
+    onnx.op_register.insert("Resize", resize);
+    onnx.op_register.insert("GlobalLpPool", global_lp_pool);
     onnx
 }
 

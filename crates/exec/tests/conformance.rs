@@ -126,3 +126,91 @@ fn bad_input_is_refused_with_the_engine_named() {
         assert!(matches!(err, ExecError::Input { .. }), "{name}: {err}");
     }
 }
+
+/// A Resize of an 8-wide ramp by `scale` (nearest pixel) alone in an opset-`opset` model.
+fn resize_model(opset: i64, scale: f32, width: i64) -> Vec<u8> {
+    /// ONNX's element type number of float32.
+    const FLOAT: i32 = 1;
+    use tiersplit_onnx::proto::{
+        attribute_proto::AttributeType, tensor_shape_proto::dimension,
+        tensor_shape_proto::Dimension, type_proto, AttributeProto, GraphProto, ModelProto,
+        NodeProto, OperatorSetIdProto, TensorProto, TensorShapeProto, TypeProto, ValueInfoProto,
+    };
+    let info = |name: &str, dims: Option<Vec<i64>>| ValueInfoProto {
+        name: name.into(),
+        r#type: Some(TypeProto {
+            value: Some(type_proto::Value::TensorType(type_proto::Tensor {
+                elem_type: FLOAT,
+                shape: dims.map(|d| TensorShapeProto {
+                    dim: d
+                        .into_iter()
+                        .map(|v| Dimension {
+                            value: Some(dimension::Value::DimValue(v)),
+                            ..Default::default()
+                        })
+                        .collect(),
+                }),
+            })),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    ModelProto {
+        ir_version: 7,
+        opset_import: vec![OperatorSetIdProto {
+            domain: String::new(),
+            version: opset,
+        }],
+        graph: Some(GraphProto {
+            name: "resize".into(),
+            node: vec![NodeProto {
+                op_type: "Resize".into(),
+                input: vec!["x".into(), "scales".into()],
+                output: vec!["y".into()],
+                attribute: vec![AttributeProto {
+                    name: "mode".into(),
+                    r#type: AttributeType::String as i32,
+                    s: b"nearest".to_vec(),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+            initializer: vec![TensorProto {
+                name: "scales".into(),
+                dims: vec![4],
+                data_type: FLOAT,
+                float_data: vec![1.0, 1.0, 1.0, scale],
+                ..Default::default()
+            }],
+            input: vec![info("x", Some(vec![1, 1, 1, width]))],
+            output: vec![info("y", None)],
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+    .encode_to_vec()
+}
+
+#[test]
+fn resize_before_opset_11_takes_the_nearest_pixel_as_onnx_runtime_does() {
+    // Enlarging repeats each pixel (the source coordinate truncated); shrinking rounds it up.
+    // tract alone read these opsets with Resize-11's round_prefer_floor: [0, 0, 0, 1, 1, 1, 1, 1]
+    // at 4x.
+    let cases: [(f32, i64, &[f32]); 3] = [
+        (4.0, 2, &[0.0, 0.0, 0.0, 0.0, 1.0, 1.0, 1.0, 1.0]),
+        (3.0, 2, &[0.0, 0.0, 0.0, 1.0, 1.0, 1.0]),
+        (0.75, 4, &[0.0, 2.0, 3.0]),
+    ];
+    for (scale, width, want) in cases {
+        let bytes = resize_model(10, scale, width);
+        let x = HostTensor::f32(
+            vec![1, 1, 1, width as usize],
+            (0..width).map(|v| v as f32).collect(),
+        )
+        .unwrap();
+        for (name, e) in executors() {
+            let got = e.load(&bytes, &[]).unwrap().run(vec![x.clone()]).unwrap();
+            assert_eq!(got[0].to_f32(), want, "{name} at {scale}x");
+        }
+    }
+}

@@ -82,6 +82,13 @@ fn declared(vi: &ValueInfoProto) -> Result<(DType, Option<Vec<Option<u64>>>)> {
     };
     let dtype = DType::from_onnx(t.elem_type)
         .ok_or_else(|| err(format!("unsupported element type {}", t.elem_type)))?;
+    // Values given to a model are float32, int64 or bool tensors (what engines, the wire and
+    // .npy files carry here); another element type would only fail later, at the first run.
+    if !matches!(dtype, DType::F32 | DType::I64 | DType::Bool) {
+        return Err(err(format!(
+            "element type {dtype} is not supported for graph inputs (f32, i64 or bool)"
+        )));
+    }
     let dims = t.shape.as_ref().map(|s| {
         s.dim
             .iter()
@@ -137,6 +144,7 @@ impl OnnxModel {
             folder.add_activation(name, *dtype, shape.clone());
         }
         name_nodes(&mut g.node)?;
+        drop_unread_dropout_masks(&mut g.node, &g.output);
         check_reads_provided(&g.node, &folder.vals)?;
         folder.run(std::mem::take(&mut g.node))?;
         let (graph, used_consts) = build_graph(&g, &graph_inputs, &folder)?;
@@ -359,6 +367,23 @@ fn name_nodes(nodes: &mut [NodeProto]) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Dropout's mask output is of the input's type before opset 10 and boolean after, and tract
+/// insists on a boolean one at every opset; at inference it is all ones, and nothing reads it
+/// in exported models. An unread mask is dropped, so that a written part means the same to
+/// every engine.
+fn drop_unread_dropout_masks(nodes: &mut [NodeProto], outputs: &[ValueInfoProto]) {
+    let read: HashSet<String> = nodes
+        .iter()
+        .flat_map(|n| n.input.iter().cloned())
+        .chain(outputs.iter().map(|o| o.name.clone()))
+        .collect();
+    for node in nodes.iter_mut().filter(|n| n.op_type == "Dropout") {
+        if node.output.get(1).is_some_and(|mask| !read.contains(mask)) {
+            node.output.truncate(1);
+        }
+    }
 }
 
 /// Everything a node reads must be provided somewhere, so that a failed topological order

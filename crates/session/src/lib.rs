@@ -29,6 +29,7 @@ pub mod bench;
 mod calibrate;
 pub mod certs;
 mod compile;
+pub mod corpus;
 mod engine;
 mod error;
 mod faults;

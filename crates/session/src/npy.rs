@@ -5,30 +5,45 @@ use npyz::WriterBuilder;
 use std::path::Path;
 use tiersplit_exec::{HostTensor, TensorData};
 
-/// Reads a little-endian f32 (or f64, converted) `.npy` array.
+/// Reads a little-endian `.npy` array: float32 (float64 is narrowed to it), int64 (int32 is
+/// widened to it) or bool, the element types tensors take in tiersplit.
 pub fn read_npy(path: &Path) -> Result<HostTensor> {
     let bytes = read(path)?;
     let bad = |e: std::io::Error| SessionError::io(path, e);
     let npy = npyz::NpyFile::new(&bytes[..]).map_err(bad)?;
     let shape: Vec<usize> = npy.shape().iter().map(|&d| d as usize).collect();
-    let data: Vec<f32> = match npy.dtype() {
-        npyz::DType::Plain(t) if t.to_string().ends_with("f4") => {
-            npy.into_vec::<f32>().map_err(bad)?
-        }
-        npyz::DType::Plain(t) if t.to_string().ends_with("f8") => npy
-            .into_vec::<f64>()
-            .map_err(bad)?
-            .into_iter()
-            .map(|x| x as f32)
-            .collect(),
+    let code = match npy.dtype() {
+        npyz::DType::Plain(t) => t.to_string(),
         other => {
             return Err(SessionError::invalid(format!(
-                "{}: unsupported .npy dtype {other:?} (use float32)",
+                "{}: unsupported .npy dtype {other:?}",
                 path.display()
             )))
         }
     };
-    Ok(HostTensor::f32(shape, data)?)
+    let tensor = match code.trim_start_matches(['<', '|', '=']) {
+        "f4" => HostTensor::f32(shape, npy.into_vec::<f32>().map_err(bad)?),
+        "f8" => {
+            let v = npy.into_vec::<f64>().map_err(bad)?;
+            HostTensor::f32(shape, v.into_iter().map(|x| x as f32).collect())
+        }
+        "i8" => HostTensor::i64(shape, npy.into_vec::<i64>().map_err(bad)?),
+        "i4" => {
+            let v = npy.into_vec::<i32>().map_err(bad)?;
+            HostTensor::i64(shape, v.into_iter().map(i64::from).collect())
+        }
+        "b1" => {
+            let v = npy.into_vec::<bool>().map_err(bad)?;
+            HostTensor::bool(shape, v)
+        }
+        other => {
+            return Err(SessionError::invalid(format!(
+                "{}: unsupported .npy dtype '{other}' (float32, float64, int64, int32 or bool)",
+                path.display()
+            )))
+        }
+    };
+    Ok(tensor?)
 }
 
 /// Writes `t` as a `.npy` array.
@@ -50,12 +65,46 @@ pub fn write_npy(path: &Path, t: &HostTensor) -> Result<()> {
             out.extend(v.iter().copied()).map_err(io)?;
             out.finish().map_err(io)
         }
-        // numpy's bool arrays hold one byte per element; npyz writes them as u8.
         TensorData::Bool(v) => {
             let options = npyz::WriteOptions::new().default_dtype().shape(&shape);
             let mut out = options.writer(w).begin_nd().map_err(io)?;
-            out.extend(v.iter().map(|&b| u8::from(b))).map_err(io)?;
+            out.extend(v.iter().copied()).map_err(io)?;
             out.finish().map_err(io)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_element_type_round_trips() {
+        let dir = tempfile::tempdir().unwrap();
+        let tensors = [
+            HostTensor::f32(vec![2, 2], vec![1.5, -2.0, 0.0, 3.25]).unwrap(),
+            HostTensor::i64(vec![3], vec![-7, 0, 1 << 40]).unwrap(),
+            HostTensor::bool(vec![1, 3], vec![true, false, true]).unwrap(),
+        ];
+        for (k, t) in tensors.iter().enumerate() {
+            let path = dir.path().join(format!("{k}.npy"));
+            write_npy(&path, t).unwrap();
+            assert_eq!(&read_npy(&path).unwrap(), t);
+        }
+    }
+
+    #[test]
+    fn other_element_types_are_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("u2.npy");
+        let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+        let header = "{'descr': '<u2', 'fortran_order': False, 'shape': (1,), }";
+        let header = format!("{header:<117}\n");
+        bytes.extend((header.len() as u16).to_le_bytes());
+        bytes.extend(header.as_bytes());
+        bytes.extend([1, 0]);
+        std::fs::write(&path, bytes).unwrap();
+        let e = read_npy(&path).unwrap_err().to_string();
+        assert!(e.contains("'u2'"), "{e}");
     }
 }

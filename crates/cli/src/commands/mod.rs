@@ -6,6 +6,7 @@ pub mod bench_paper;
 pub mod bench_plan;
 pub mod bench_transport;
 pub mod certs;
+pub mod corpus;
 pub mod demo;
 pub mod infer;
 pub mod inspect;

@@ -33,6 +33,7 @@ pub(super) fn register(r: &mut Registry) {
         "Softsign",
         "Shrink",
         "ThresholdedRelu",
+        "Celu",
     ] {
         r.register(name, tiled(PerElement::Fixed(1)));
     }
@@ -40,6 +41,10 @@ pub(super) fn register(r: &mut Registry) {
     r.register("Mish", tiled(PerElement::Fixed(4)));
     r.register("Gelu", tiled(PerElement::Fixed(4)));
     for name in ["Log", "Sqrt", "Reciprocal", "Erf"] {
+        r.register(name, whole(PerElement::Fixed(1)));
+    }
+    // Trigonometric: positional encodings of transformers, mostly folded at import.
+    for name in TRIGONOMETRIC {
         r.register(name, whole(PerElement::Fixed(1)));
     }
     r.register("Identity", tiled(PerElement::Fixed(0)));
@@ -72,6 +77,11 @@ pub(super) fn register(r: &mut Registry) {
     r.register("Cast", Cast);
 }
 
+/// Trigonometric and hyperbolic operators but Tanh, an activation that tiles.
+const TRIGONOMETRIC: [&str; 11] = [
+    "Sin", "Cos", "Tan", "Asin", "Acos", "Atan", "Sinh", "Cosh", "Asinh", "Acosh", "Atanh",
+];
+
 /// FLOPs an operator spends per output element.
 #[derive(Clone, Copy)]
 enum PerElement {
@@ -95,7 +105,9 @@ impl Op for Unary {
         };
         let mut outputs = vec![(x.dtype, x.shape.clone())];
         if cx.node.op_type == "Dropout" && cx.node.output.len() > 1 {
-            outputs.push((DType::Bool, x.shape.clone()));
+            // The mask is boolean from opset 10 on, and of the input's type before.
+            let mask = if cx.opset >= 10 { DType::Bool } else { x.dtype };
+            outputs.push((mask, x.shape.clone()));
         }
         Ok(Inferred {
             outputs,
@@ -113,8 +125,20 @@ impl Op for Unary {
             "Sign" => |x: f64| if x == 0.0 { 0.0 } else { x.signum() },
             "Neg" => |x: f64| -x,
             "Abs" => f64::abs,
+            "Sin" => f64::sin,
+            "Cos" => f64::cos,
+            "Tan" => f64::tan,
+            "Asin" => f64::asin,
+            "Acos" => f64::acos,
+            "Atan" => f64::atan,
+            "Sinh" => f64::sinh,
+            "Cosh" => f64::cosh,
+            "Asinh" => f64::asinh,
+            "Acosh" => f64::acosh,
+            "Atanh" => f64::atanh,
             _ => return Ok(None),
         };
+        let float_only = TRIGONOMETRIC.contains(&cx.node.op_type.as_str());
         let Some(x) = cx.const_values().and_then(|v| v.first().copied().flatten()) else {
             return Ok(None);
         };
@@ -122,6 +146,8 @@ impl Op for Unary {
             ConstData::F32(v) => {
                 ConstData::F32(v.iter().map(|&e| f(f64::from(e)) as f32).collect())
             }
+            // ONNX defines these on floats only.
+            ConstData::I64(_) if float_only => return Ok(None),
             // Integers exactly: rounding keeps them, the others have integer forms.
             ConstData::I64(v) => {
                 let g = |e: i64| match cx.node.op_type.as_str() {

@@ -13,6 +13,7 @@ mod linear;
 mod logic;
 mod norm;
 mod rearrange;
+mod recurrent;
 mod reduce;
 mod resize;
 mod select;
@@ -203,6 +204,7 @@ impl Registry {
         linear::register(&mut r);
         layout::register(&mut r);
         reduce::register(&mut r);
+        recurrent::register(&mut r);
         resize::register(&mut r);
         logic::register(&mut r);
         generate::register(&mut r);

@@ -620,3 +620,83 @@ fn pad_with_axes_pads_only_those() {
     .unwrap_err();
     assert!(e.to_string().contains("do not match axes"), "{e}");
 }
+
+#[test]
+fn recurrent_layers_shapes_flops_and_weights() {
+    // A bidirectional LSTM over 40 columns of 512 features, 256 hidden units (a CRNN's).
+    let mut n = node(
+        "LSTM",
+        vec![
+            int("hidden_size", 256),
+            string("direction", "bidirectional"),
+        ],
+    );
+    n.output = vec!["y".into(), "".into(), "c".into()];
+    let ins = [
+        act(&[40, 1, 512]),
+        act(&[2, 1024, 512]),
+        act(&[2, 1024, 256]),
+    ];
+    let r = infer(&n, 14, &ins).unwrap();
+    assert_eq!(r.outputs[0].1, vec![40, 2, 1, 256]);
+    assert_eq!(r.outputs[1].1, vec![2, 1, 256]);
+    assert_eq!(r.outputs[2].1, vec![2, 1, 256]);
+    assert_eq!(r.flops, 40 * 2 * (2 * 4 * 256 * (512 + 256) + 10 * 256));
+    assert!(learnable("LSTM", 1) && learnable("LSTM", 2) && !learnable("LSTM", 4));
+    // GRU, batch first, hidden size taken from W; no cell state.
+    let n = node("GRU", vec![int("layout", 1)]);
+    let r = infer(&n, 14, &[act(&[2, 7, 16]), act(&[1, 96, 16])]).unwrap();
+    assert_eq!(r.outputs.len(), 2);
+    assert_eq!(r.outputs[0].1, vec![2, 7, 1, 32]);
+    assert_eq!(r.outputs[1].1, vec![2, 1, 32]);
+    // W that does not fit X is named.
+    let e = infer(
+        &node("RNN", vec![]),
+        14,
+        &[act(&[5, 1, 8]), act(&[1, 4, 9])],
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("W [1, 4, 9]"), "{e}");
+    let e = infer(
+        &node("RNN", vec![string("direction", "sideways")]),
+        14,
+        &[act(&[5, 1, 8]), act(&[1, 4, 8])],
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("sideways"), "{e}");
+}
+
+#[test]
+fn trigonometry_folds_on_float_constants_only() {
+    let x = Some(Val {
+        dtype: DType::F32,
+        shape: vec![2],
+        value: Some(ConstTensor::from_f32(vec![2], vec![0.0, 1.0])),
+    });
+    let n = node("Sin", vec![]);
+    let ins = [x];
+    let out = infer(&n, 13, &ins).unwrap();
+    let folded = fold(&n, 13, &ins, &out).unwrap().unwrap();
+    assert_eq!(folded[0].as_f32(), vec![0.0, 1f32.sin()]);
+    let n = node("Cos", vec![]);
+    let ins = [ints_const(&[1], &[0])];
+    let out = infer(&n, 13, &ins).unwrap();
+    assert!(fold(&n, 13, &ins, &out).unwrap().is_none());
+}
+
+#[test]
+fn dropout_masks_are_boolean_from_opset_10_only() {
+    let mut n = node("Dropout", vec![]);
+    n.output = vec!["y".into(), "mask".into()];
+    for (opset, mask) in [
+        (7, DType::F32),
+        (9, DType::F32),
+        (10, DType::Bool),
+        (13, DType::Bool),
+    ] {
+        let r = infer(&n, opset, &[act(&[1, 4])]).unwrap();
+        assert_eq!(r.outputs[1], (mask, vec![1, 4]), "opset {opset}");
+    }
+}

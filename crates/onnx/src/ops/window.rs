@@ -1,4 +1,5 @@
-//! Sliding-window operators: Conv, ConvTranspose, MaxPool, AveragePool, and the global pools.
+//! Sliding-window operators: Conv, ConvTranspose, MaxPool, AveragePool, LpPool, and the global
+//! pools.
 
 use super::{Ctx, Inferred, Op, Registry, Tiling, Val};
 use crate::attributes::Attributes;
@@ -7,10 +8,19 @@ use crate::error::Result;
 pub(super) fn register(r: &mut Registry) {
     r.register("Conv", Conv);
     r.register("ConvTranspose", ConvTranspose);
-    r.register("MaxPool", Pool { max: true });
-    r.register("AveragePool", Pool { max: false });
+    r.register("MaxPool", Pool::tiled(true));
+    r.register("AveragePool", Pool::tiled(false));
+    // The tiler cuts max and average pools only.
+    r.register(
+        "LpPool",
+        Pool {
+            max: false,
+            tiles: false,
+        },
+    );
     r.register("GlobalAveragePool", GlobalPool);
     r.register("GlobalMaxPool", GlobalPool);
+    r.register("GlobalLpPool", GlobalPool);
 }
 
 /// One spatial axis of a window, as the attributes give it.
@@ -256,9 +266,16 @@ impl Op for ConvTranspose {
     }
 }
 
-/// MaxPool and AveragePool.
+/// MaxPool, AveragePool and LpPool.
 struct Pool {
     max: bool,
+    tiles: bool,
+}
+
+impl Pool {
+    fn tiled(max: bool) -> Pool {
+        Pool { max, tiles: true }
+    }
 }
 
 impl Op for Pool {
@@ -282,7 +299,11 @@ impl Op for Pool {
     }
 
     fn tiling(&self) -> Tiling {
-        Tiling::Window
+        if self.tiles {
+            Tiling::Window
+        } else {
+            Tiling::None
+        }
     }
 }
 
