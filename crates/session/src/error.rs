@@ -2,16 +2,17 @@ use std::path::PathBuf;
 use thiserror::Error;
 
 /// Everything that can go wrong setting up, compiling or running a session, with the layer
-/// it came from kept as the source.
+/// it came from.
 #[derive(Debug, Error)]
 pub enum SessionError {
-    /// Reading or writing a file failed.
-    #[error("{}: {source}", path.display())]
+    /// Reading or writing a file failed. The message carries the cause, which is not also
+    /// the error's `source` (an error chain would print it twice).
+    #[error("{}: {error}", path.display())]
     Io {
         /// The file.
         path: PathBuf,
         /// What the operating system reported.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// Importing the ONNX model failed.
     #[error(transparent)]
@@ -67,14 +68,15 @@ pub enum SessionError {
         /// The measurements of the frames until then.
         measured: Box<crate::Measured>,
     },
-    /// What was being done when `source` happened.
-    #[error("{context}: {source}")]
+    /// What was being done when `cause` happened. The message carries the cause, so that
+    /// every way of printing it (`to_string`, reports, JSON) is whole; it is not also given as
+    /// the error's `source`, which would print it twice in an error chain.
+    #[error("{context}: {cause}")]
     Context {
         /// What was being done.
         context: String,
         /// The error that happened meanwhile.
-        #[source]
-        source: Box<SessionError>,
+        cause: Box<SessionError>,
     },
 }
 
@@ -91,16 +93,16 @@ impl SessionError {
     pub fn partial_measured(&self) -> Option<&crate::Measured> {
         match self {
             SessionError::MeasuredRunEnded { measured, .. } => Some(measured),
-            SessionError::Context { source, .. } => source.partial_measured(),
+            SessionError::Context { cause, .. } => cause.partial_measured(),
             _ => None,
         }
     }
 
     /// An I/O error on `path`.
-    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> SessionError {
+    pub fn io(path: impl Into<PathBuf>, error: std::io::Error) -> SessionError {
         SessionError::Io {
             path: path.into(),
-            source,
+            error,
         }
     }
 }
@@ -118,14 +120,14 @@ impl<T, E: Into<SessionError>> Context<T> for std::result::Result<T, E> {
     fn context(self, what: impl Into<String>) -> Result<T> {
         self.map_err(|e| SessionError::Context {
             context: what.into(),
-            source: Box::new(e.into()),
+            cause: Box::new(e.into()),
         })
     }
 
     fn with_context<S: Into<String>>(self, what: impl FnOnce() -> S) -> Result<T> {
         self.map_err(|e| SessionError::Context {
             context: what().into(),
-            source: Box::new(e.into()),
+            cause: Box::new(e.into()),
         })
     }
 }

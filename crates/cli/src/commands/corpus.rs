@@ -11,8 +11,8 @@ use tiersplit_session::corpus::{
 pub struct Args {
     /// The corpus folder that scripts/make_corpus.py laid out.
     dir: PathBuf,
-    /// Out-of-scope cases with their reasons (corpus/expected.toml): any other case that does
-    /// not pass fails the run, and so does a listed case that passes.
+    /// The cases that may fail, with their reasons (corpus/expected.toml): any other case
+    /// that does not pass fails the run, and so does a listed case that passes.
     #[arg(long)]
     expect: Option<PathBuf>,
     /// Only cases whose `family/name` contains this.
@@ -24,6 +24,9 @@ pub struct Args {
     /// Seed of the partitionings.
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// Skip planning each case with every planner (and compiling the plans).
+    #[arg(long)]
+    no_plan: bool,
     #[command(flatten)]
     engine: EngineArgs,
     /// Print every case's report and the verdict as JSON.
@@ -42,16 +45,20 @@ pub fn run(a: Args) -> Result<ExitCode> {
     let options = CheckOptions {
         partitions: a.partitions,
         seed: a.seed,
+        plan: !a.no_plan,
     };
     let cases: Vec<_> = find_cases(&a.dir)?
         .into_iter()
         .filter(|c| a.only.as_ref().is_none_or(|o| c.id().contains(o.as_str())))
         .collect();
+    if cases.is_empty() {
+        anyhow::bail!("no case of {} matches --only", a.dir.display());
+    }
     let mut reports = Vec::with_capacity(cases.len());
     for case in &cases {
         let r = check_case(case, executor.as_ref(), options);
         if !a.json {
-            print_case(&r, expectations.excuse(&r.id, executor.name()));
+            print_case(&r, expectations.excuse(&r, executor.name()));
         }
         reports.push(r);
     }
@@ -73,7 +80,13 @@ fn print_case(r: &CaseReport, excuse: Option<(Excuse, &str)>) {
             let split = r.split.map_or("1 layer: not cut".into(), |(parts, rel)| {
                 format!("{parts} parts {rel:.1e}")
             });
-            format!("pass  whole {:.1e}, {split}", r.unsplit_rel.unwrap_or(0.0))
+            let planned = r.planned.map_or(String::new(), |(n, ms)| {
+                format!(", {n} plans compiled in {ms:.0} ms")
+            });
+            format!(
+                "pass  whole {:.1e}, {split}{planned}",
+                r.unsplit_rel.unwrap_or(0.0)
+            )
         }
         Some(f) => {
             let tag = match excuse {
@@ -127,5 +140,8 @@ fn print_verdict(v: &Verdict) {
     }
     for id in &v.now_passing {
         println!("NOW PASSING: {id} is listed as allowed to fail; take it off the list");
+    }
+    for case in &v.unused {
+        println!("note: the expectations' entry {case} matched no case checked");
     }
 }

@@ -38,12 +38,13 @@ impl Op for Recurrent {
             h if h > 0 => h as u64,
             _ => w.shape.get(1).copied().unwrap_or(0) / self.gates,
         };
-        if w.shape != [directions, self.gates * hidden, input] {
+        let overflow = || cx.error("hidden_size is too large");
+        let rows = self.gates.checked_mul(hidden).ok_or_else(overflow)?;
+        if w.shape != [directions, rows, input] {
             return Err(cx.error(format!(
-                "W {:?} must be [{directions}, {}, {input}] for {directions} direction(s), \
+                "W {:?} must be [{directions}, {rows}, {input}] for {directions} direction(s), \
                  hidden size {hidden} and input size {input}",
-                w.shape,
-                self.gates * hidden
+                w.shape
             )));
         }
         let (y, state) = if batch_first {
@@ -61,9 +62,11 @@ impl Op for Recurrent {
         if self.gates == 4 {
             outputs.push((x.dtype, state));
         }
-        let per_step = (2 * self.gates * hidden)
-            .saturating_mul(input + hidden)
-            .saturating_add(FLOPS_PER_UNIT * hidden);
+        // Per step: the products with the input and recurrent weights, and the gates.
+        let per_step = rows
+            .saturating_mul(2)
+            .saturating_mul(input.saturating_add(hidden))
+            .saturating_add(FLOPS_PER_UNIT.saturating_mul(hidden));
         let flops = per_step.saturating_mul(seq.saturating_mul(batch).saturating_mul(directions));
         Ok(Inferred { outputs, flops })
     }
