@@ -1,4 +1,5 @@
 use crate::{ExecError, Executor, HostTensor, LoadedModel, TensorData};
+use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
 use tract_onnx::model::ParsingContext;
 use tract_onnx::pb::attribute_proto::AttributeType;
@@ -9,11 +10,12 @@ use tract_onnx::tract_hir::infer::InferenceOp;
 type OpBuilder =
     fn(&ParsingContext, &NodeProto) -> TractResult<(Box<dyn InferenceOp>, Vec<String>)>;
 
-/// tract's own builder of an operator.
-fn builtin(op: &'static str) -> OpBuilder {
-    *tract_onnx::onnx()
-        .op_register
-        .0
+/// tract's own builder of an operator, which the builders below wrap; tract's registry is made
+/// once.
+fn builtin(op: &str) -> OpBuilder {
+    static TRACT: OnceLock<HashMap<String, OpBuilder>> = OnceLock::new();
+    *TRACT
+        .get_or_init(|| tract_onnx::onnx().op_register.0)
         .get(op)
         .expect("tract registers the operators it is asked for here")
 }
@@ -45,8 +47,7 @@ fn resize(
     ctx: &ParsingContext,
     node: &NodeProto,
 ) -> TractResult<(Box<dyn InferenceOp>, Vec<String>)> {
-    static RESIZE: OnceLock<OpBuilder> = OnceLock::new();
-    let resize = RESIZE.get_or_init(|| builtin("Resize"));
+    let resize = builtin("Resize");
     let attribute = |name: &str| node.attribute.iter().find(|a| a.name == name);
     // Nearest is the default mode of Resize-10 and Upsample.
     let nearest = attribute("mode").is_none_or(|a| a.s == b"nearest");
@@ -134,19 +135,7 @@ fn recurrent(
             node.op_type
         );
     }
-    builtin_recurrent(&node.op_type)(ctx, node)
-}
-
-/// tract's own builder of LSTM, GRU or RNN.
-fn builtin_recurrent(op: &str) -> OpBuilder {
-    static BUILDERS: OnceLock<[OpBuilder; 3]> = OnceLock::new();
-    let [lstm, gru, rnn] =
-        *BUILDERS.get_or_init(|| [builtin("LSTM"), builtin("GRU"), builtin("RNN")]);
-    match op {
-        "LSTM" => lstm,
-        "GRU" => gru,
-        _ => rnn,
-    }
+    builtin(&node.op_type)(ctx, node)
 }
 
 fn framework() -> tract_onnx::Onnx {

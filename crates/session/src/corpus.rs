@@ -25,7 +25,7 @@ use tiersplit_onnx::{ImportOptions, OnnxModel};
 use tiersplit_plan::all_planners;
 
 /// One case of the corpus, as `case.json` describes it.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 pub struct Case {
     /// The case's name, unique within its family.
     pub name: String,
@@ -80,14 +80,8 @@ impl Case {
             Case {
                 name: folder(Some(dir)),
                 family: folder(dir.parent()),
-                source: String::new(),
-                inputs: Vec::new(),
-                outputs: Vec::new(),
-                reference: String::new(),
-                input_error: None,
-                ort_error: None,
-                dir: PathBuf::new(),
                 broken: Some(e.to_string()),
+                ..Case::default()
             }
         });
         case.dir = dir.to_path_buf();
