@@ -76,5 +76,6 @@ pub fn parse_input_shape(s: &str) -> Result<(Option<String>, Vec<u64>), String> 
 pub fn import_options(shapes: &[(Option<String>, Vec<u64>)]) -> ImportOptions {
     ImportOptions {
         input_shapes: shapes.to_vec(),
+        evaluator: None,
     }
 }

@@ -313,6 +313,35 @@ fn split_writes_parts_that_other_tools_open_and_chain_exactly() {
         "{}",
         stderr(&out)
     );
+    let balanced = dir.path().join("balanced");
+    let out = tiersplit(&[
+        "split",
+        "zoo:resnet18",
+        "--balanced",
+        "3",
+        "-o",
+        s(&balanced),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(balanced.join("parts.json")).unwrap())
+            .unwrap();
+    assert_eq!(
+        manifest["parts"].as_array().map(Vec::len),
+        Some(3),
+        "{manifest}"
+    );
+    let out = tiersplit(&[
+        "split",
+        "zoo:resnet18",
+        "--balanced",
+        "3",
+        "--random",
+        "3",
+        "-o",
+        s(&balanced),
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
 }
 
 #[test]

@@ -200,9 +200,14 @@ impl Partitioning {
     /// at positions where [`ModelGraph::fusion_safe_cut`] holds, the way a planner would cut:
     /// separating a convolution from its BatchNormalization or activation forces the engine to
     /// run them unfused, which costs time that no partitioning needs to pay. Among the
-    /// positions within a quarter of a part's FLOPs of each balanced point, the one whose
-    /// crossing tensors are smallest is taken (a block boundary rather than the middle of a
-    /// residual block, where the skip tensor crosses too), as a planner would.
+    /// positions within a quarter of a part's FLOPs of each balanced point (or as near as the
+    /// nearest position, when none is that near), give or take 1% of the model's FLOPs, the one
+    /// whose crossing tensors are smallest is taken, as a planner would: a block boundary rather
+    /// than the middle of a residual block, where the skip tensor crosses too; after a pooling
+    /// layer rather than before it. The 1% keeps a cheap layer (a pool, an activation) from
+    /// pushing the better cut just outside the window; every cut costs an engine time in
+    /// proportion to the bytes crossing it (ONNX Runtime converts them to and from its blocked
+    /// layout on both sides).
     pub fn balanced(graph: &ModelGraph, k: usize) -> Result<Partitioning, GraphError> {
         let n = graph.layers.len();
         let allowed: Vec<usize> = (1..n).filter(|&i| graph.fusion_safe_cut(i)).collect();
@@ -220,6 +225,7 @@ impl Partitioning {
         let crossing = crossing_bytes(graph);
         let total = prefix[n] as f64;
         let slack = total / k as f64 / 4.0;
+        let give = total / 100.0;
         let mut cuts = Vec::with_capacity(k - 1);
         let mut from = 0; // index into `allowed` of the first usable candidate
         for j in 1..k {
@@ -231,7 +237,7 @@ impl Partitioning {
                 .min_by(|&a, &b| off(a).total_cmp(&off(b)))
                 .expect("enough candidates");
             let best = (from..=last)
-                .filter(|&a| off(a) <= off(nearest).max(slack))
+                .filter(|&a| off(a) <= off(nearest).max(slack) + give)
                 .min_by_key(|&a| (crossing[allowed[a]], (off(a) * 1e3) as u64))
                 .unwrap_or(nearest);
             cuts.push(allowed[best]);
@@ -436,6 +442,31 @@ mod tests {
         let cut = p.parts[0].len();
         assert!((6..=10).contains(&cut), "{:?}", p.parts);
         assert!(crossing[cut] < crossing[8], "{:?}", p.parts);
+    }
+
+    #[test]
+    fn balanced_cuts_take_the_pool_just_past_the_window() {
+        // c1's big map is pooled to a small one by p1 (5 FLOPs): the nearest cut (after c1)
+        // crosses the big map; the cut after p1 is 5 FLOPs further and crosses the small one.
+        let mut g = graph(&[
+            ("c0", &["x"]),
+            ("c1", &["c0"]),
+            ("p1", &["c1"]),
+            ("c2", &["p1"]),
+        ]);
+        for (l, (op, flops)) in g.layers.iter_mut().zip([
+            ("Conv", 100),
+            ("Conv", 4000),
+            ("MaxPool", 5),
+            ("Conv", 2000),
+        ]) {
+            l.op = op.into();
+            l.flops = crate::Flops(flops);
+        }
+        g.tensors[2].shape = vec![1, 1000];
+        g.tensors[3].shape = vec![1, 10];
+        let p = Partitioning::balanced(&g, 2).unwrap();
+        assert_eq!(p.parts[0].len(), 3, "{:?}", p.parts);
     }
 
     /// Random DAGs: each layer reads one or two earlier tensors.

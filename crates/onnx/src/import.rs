@@ -1,5 +1,6 @@
 use crate::const_tensor::{element_count, proto_type, ConstTensor, MAX_ELEMENTS};
 use crate::error::{OnnxError, Result};
+use crate::evaluate::{one_node_model, to_initializer, ConstEvaluator, ModelHeader, MAX_EVALUATED};
 use crate::ops::{fold, infer, learnable, Inferred, Val};
 use crate::proto::{
     tensor_shape_proto, type_proto, GraphProto, ModelProto, NodeProto, TensorProto,
@@ -21,6 +22,9 @@ const DECODE_LIMIT: u64 = 4096;
 pub struct ImportOptions {
     /// Shapes for graph inputs, by name; `None` as the name means "the only input".
     pub input_shapes: Vec<(Option<String>, Vec<u64>)>,
+    /// An engine that evaluates the nodes whose inputs are all constants and whose arithmetic
+    /// the importer does not know (see [`crate::ConstEvaluator`]); without one they stay layers.
+    pub evaluator: Option<std::sync::Arc<dyn ConstEvaluator>>,
 }
 
 impl ImportOptions {
@@ -28,7 +32,14 @@ impl ImportOptions {
     pub fn with_input_shape(shape: Vec<u64>) -> ImportOptions {
         ImportOptions {
             input_shapes: vec![(None, shape)],
+            evaluator: None,
         }
+    }
+
+    /// These options with `evaluator` folding what the importer cannot.
+    pub fn with_evaluator(mut self, evaluator: std::sync::Arc<dyn ConstEvaluator>) -> Self {
+        self.evaluator = Some(evaluator);
+        self
     }
 }
 
@@ -139,6 +150,13 @@ impl OnnxModel {
     pub fn from_bytes(bytes: &[u8], options: &ImportOptions) -> Result<OnnxModel> {
         let (model, mut g, opset) = decode_model(bytes)?;
         let mut folder = Folder::new(opset, take_initializers(&mut g)?)?;
+        folder.evaluator = options.evaluator.clone().map(|e| {
+            let header = ModelHeader {
+                ir_version: model.ir_version,
+                opset_import: model.opset_import.clone(),
+            };
+            (e, header)
+        });
         let graph_inputs = static_inputs(&g.input, &folder.consts, options)?;
         for (name, dtype, shape) in &graph_inputs {
             folder.add_activation(name, *dtype, shape.clone());
@@ -423,6 +441,8 @@ struct Folder {
     layers_nodes: Vec<NodeProto>,
     /// FLOPs of each of `layers_nodes`.
     layer_flops: Vec<u64>,
+    /// The engine lent for general folding, and what its one-node models need of the file.
+    evaluator: Option<(std::sync::Arc<dyn ConstEvaluator>, ModelHeader)>,
 }
 
 impl Folder {
@@ -439,6 +459,7 @@ impl Folder {
             consts,
             layers_nodes: Vec::new(),
             layer_flops: Vec::new(),
+            evaluator: None,
         })
     }
 
@@ -535,6 +556,10 @@ impl Folder {
         } else {
             None
         };
+        let folded = match folded {
+            None if all_const && !self.from_opset6 => self.evaluate(&node, &inferred),
+            f => f,
+        };
         match folded {
             Some(ts) => {
                 for t in ts {
@@ -544,6 +569,56 @@ impl Folder {
             None => self.keep_layer(node, &inferred),
         }
         Ok(())
+    }
+
+    /// The node's outputs computed by the lent engine, when there is one, the outputs are
+    /// float32, int64 or bool and not too large, and the engine answers with their inferred
+    /// types and shapes; `None` keeps the node a layer. Nodes with nondeterministic outputs
+    /// are never evaluated.
+    fn evaluate(&self, node: &NodeProto, inferred: &Inferred) -> Option<Vec<TensorProto>> {
+        let (evaluator, header) = self.evaluator.as_ref()?;
+        if node.op_type.starts_with("Random") || node.output.iter().any(String::is_empty) {
+            return None;
+        }
+        let outputs: Vec<(String, DType, Vec<u64>)> = node
+            .output
+            .iter()
+            .zip(&inferred.outputs)
+            .map(|(n, (dtype, shape))| (n.clone(), *dtype, shape.clone()))
+            .collect();
+        let elements = outputs
+            .iter()
+            .try_fold(0u64, |n, (_, _, s)| n.checked_add(element_count(s)?))?;
+        if elements > MAX_EVALUATED
+            || outputs.len() != node.output.len()
+            || outputs
+                .iter()
+                .any(|(_, d, _)| !matches!(d, DType::F32 | DType::I64 | DType::Bool))
+        {
+            return None;
+        }
+        let mut inputs: Vec<TensorProto> = Vec::new();
+        for name in node.input.iter().filter(|n| !n.is_empty()) {
+            if !inputs.iter().any(|t| &t.name == name) {
+                inputs.push(self.consts.get(name)?.clone());
+            }
+        }
+        let model = one_node_model(header, node, inputs, &outputs);
+        let values = match evaluator.evaluate(&model) {
+            Ok(v) => v,
+            Err(e) => {
+                tracing::debug!(node = %node.name, op = %node.op_type, error = %e, "not folded: the engine failed");
+                return None;
+            }
+        };
+        if values.len() != outputs.len() {
+            return None;
+        }
+        outputs
+            .iter()
+            .zip(values)
+            .map(|((n, dtype, shape), v)| to_initializer(n, *dtype, shape, v))
+            .collect()
     }
 
     /// What `infer` and `fold` see of a node's inputs; `None` for omitted optional ones.

@@ -3,7 +3,8 @@
 //! [`OnnxModel::from_bytes`] decodes an ONNX file as written by PyTorch, Darknet converters,
 //! PaddlePaddle or the older model zoo, fixes symbolic input dimensions, folds everything that is
 //! constant once shapes are static (Constant nodes, `Shape -> Slice -> Concat` chains feeding
-//! `Reshape`, Identity of weights), infers every activation's shape and computes each layer's
+//! `Reshape`, Identity of weights, and with an engine lent through [`ConstEvaluator`] any node
+//! whose inputs are all constants), infers every activation's shape and computes each layer's
 //! FLOPs and parameter bytes, producing a [`tiersplit_graph::ModelGraph`]. The folded model is
 //! kept so that any legal set of layers can be written back as a standalone ONNX sub-model
 //! ([`OnnxModel::sub_model`]) whose inputs and outputs are the tensors crossing the set's border
@@ -15,6 +16,7 @@
 mod attributes;
 mod const_tensor;
 mod error;
+mod evaluate;
 mod import;
 mod legacy;
 mod ops;
@@ -31,6 +33,7 @@ pub mod proto {
 pub use attributes::Attributes;
 pub use const_tensor::ConstTensor;
 pub use error::OnnxError;
+pub use evaluate::{ConstEvaluator, Evaluated, EvaluatedData, MAX_EVALUATED};
 pub use import::{ImportOptions, OnnxModel, SUPPORTED_OPSETS};
 pub use ops::supported_ops;
 pub use sealed::sealed_model;

@@ -205,6 +205,7 @@ fn input_shape_option_fixes_symbolic_and_checks_rank() {
     );
     let named = ImportOptions {
         input_shapes: vec![(Some("nope".into()), vec![1])],
+        evaluator: None,
     };
     assert!(OnnxModel::from_bytes(&bytes, &named)
         .unwrap_err()

@@ -371,8 +371,12 @@ fn import(case: &Case) -> Result<OnnxModel> {
             .iter()
             .map(|i| (Some(i.name.clone()), i.shape.clone()))
             .collect(),
+        evaluator: None,
     };
-    Ok(OnnxModel::from_bytes(&bytes, &options)?)
+    Ok(OnnxModel::from_bytes(
+        &bytes,
+        &crate::folding::folding(&options),
+    )?)
 }
 
 /// The reference outputs in the order of the imported graph's outputs.

@@ -33,6 +33,7 @@ pub mod corpus;
 mod engine;
 mod error;
 mod faults;
+mod folding;
 mod frame_loop;
 mod local_cluster;
 mod measured;
@@ -60,6 +61,7 @@ pub use engine::{
 };
 pub use error::{Context, Result, SessionError};
 pub use faults::{FaultInjector, FaultPlayer, HookFaults, LocalFaults};
+pub use folding::{folding, EngineEvaluator};
 pub use frame_loop::{
     Condition, Deployed, FailOverLog, FaultLog, FrameLog, FrameLoop, Frames, LoopReport, LoopSetup,
     PhaseLog, PlanChanges, SwitchLog, TruthCheck, Until,

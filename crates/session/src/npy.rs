@@ -9,9 +9,11 @@ use tiersplit_exec::{HostTensor, TensorData};
 /// widened to it) or bool, the element types tensors take in tiersplit.
 pub fn read_npy(path: &Path) -> Result<HostTensor> {
     let bytes = read(path)?;
+    let invalid = |msg: String| SessionError::invalid(format!("{}: {msg}", path.display()));
+    let header = Header::read(&bytes).map_err(invalid)?;
     let bad = |e: std::io::Error| SessionError::io(path, e);
     let npy = npyz::NpyFile::new(&bytes[..]).map_err(bad)?;
-    let shape: Vec<usize> = npy.shape().iter().map(|&d| d as usize).collect();
+    let shape = header.shape;
     let code = match npy.dtype() {
         npyz::DType::Plain(t) => t.to_string(),
         other => {
@@ -21,7 +23,23 @@ pub fn read_npy(path: &Path) -> Result<HostTensor> {
             )))
         }
     };
-    let tensor = match code.trim_start_matches(['<', '|', '=']) {
+    let code = code.trim_start_matches(['<', '|', '=']);
+    let item = match code {
+        "f8" | "i8" => 8,
+        "f4" | "i4" => 4,
+        _ => 1,
+    };
+    if header
+        .count
+        .checked_mul(item)
+        .is_none_or(|n| n > header.data_bytes)
+    {
+        return Err(invalid(format!(
+            "the header's shape {shape:?} of '{code}' needs more than the {} data bytes the file holds",
+            header.data_bytes
+        )));
+    }
+    let tensor = match code {
         "f4" => HostTensor::f32(shape, npy.into_vec::<f32>().map_err(bad)?),
         "f8" => {
             let v = npy.into_vec::<f64>().map_err(bad)?;
@@ -44,6 +62,79 @@ pub fn read_npy(path: &Path) -> Result<HostTensor> {
         }
     };
     Ok(tensor?)
+}
+
+/// What tiersplit needs of a `.npy` header, read before npyz sees the file: npyz multiplies
+/// the dimensions unchecked (a panic on an overflowing shape) and sizes its vector from them
+/// (an allocation as large as a hostile header says, whatever the file holds).
+struct Header {
+    shape: Vec<usize>,
+    /// Elements: the product of `shape`, checked.
+    count: usize,
+    /// Bytes after the header.
+    data_bytes: usize,
+}
+
+impl Header {
+    fn read(bytes: &[u8]) -> std::result::Result<Header, String> {
+        if bytes.get(..6) != Some(b"\x93NUMPY".as_slice()) {
+            return Err("not a .npy file (no \\x93NUMPY magic)".into());
+        }
+        let le = |r: std::ops::Range<usize>| {
+            bytes
+                .get(r)
+                .map(|b| b.iter().rev().fold(0usize, |n, &x| n << 8 | usize::from(x)))
+        };
+        let (len, start) = match bytes.get(6) {
+            Some(1) => (le(8..10), 10),
+            Some(2 | 3) => (le(8..12), 12),
+            v => return Err(format!(".npy format version {v:?} (1 to 3 are read)")),
+        };
+        let end = len
+            .and_then(|l| l.checked_add(start))
+            .filter(|&e| e <= bytes.len())
+            .ok_or("the .npy header runs past the end of the file")?;
+        let text = String::from_utf8_lossy(&bytes[start..end]);
+        if value_of(&text, "fortran_order").is_some_and(|v| v.starts_with("True")) {
+            return Err(
+                "the array is in Fortran order; save it in C order (numpy.ascontiguousarray)"
+                    .into(),
+            );
+        }
+        let shape = value_of(&text, "shape")
+            .and_then(|v| v.strip_prefix('('))
+            .and_then(|v| v.split_once(')'))
+            .ok_or("the .npy header has no shape tuple")?
+            .0;
+        let shape = shape
+            .split(',')
+            .map(str::trim)
+            .filter(|d| !d.is_empty())
+            .map(|d| {
+                d.trim_end_matches('L')
+                    .parse::<usize>()
+                    .map_err(|_| format!("shape dimension '{d}' is not a size"))
+            })
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        let count = shape
+            .iter()
+            .try_fold(1usize, |n, &d| n.checked_mul(d))
+            .ok_or_else(|| format!("the shape {shape:?} has more elements than memory can hold"))?;
+        Ok(Header {
+            shape,
+            count,
+            data_bytes: bytes.len() - end,
+        })
+    }
+}
+
+/// The text after `'key':` in a header dictionary, spaces trimmed.
+fn value_of<'a>(dict: &'a str, key: &str) -> Option<&'a str> {
+    let at = dict.find(&format!("'{key}'"))? + key.len() + 2;
+    dict[at..]
+        .trim_start()
+        .strip_prefix(':')
+        .map(str::trim_start)
 }
 
 /// Writes `t` as a `.npy` array.
@@ -106,5 +197,48 @@ mod tests {
         std::fs::write(&path, bytes).unwrap();
         let e = read_npy(&path).unwrap_err().to_string();
         assert!(e.contains("'u2'"), "{e}");
+    }
+
+    /// A version-1 file with `header` (a dictionary) and `data`.
+    fn npy_bytes(header: &str, data: &[u8]) -> Vec<u8> {
+        let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+        let header = format!("{header:<117}\n");
+        bytes.extend((header.len() as u16).to_le_bytes());
+        bytes.extend(header.as_bytes());
+        bytes.extend(data);
+        bytes
+    }
+
+    #[test]
+    fn hostile_headers_are_refused_by_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.npy");
+        let cases = [
+            (
+                "(4294967296, 4294967296, 4294967296)",
+                "more elements than memory",
+            ),
+            ("(1000000000000,)", "needs more than the 16 data bytes"),
+            ("(2, -1)", "'-1' is not a size"),
+            ("(5,)", "needs more than the 16 data bytes"),
+        ];
+        for (shape, says) in cases {
+            let h = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': {shape}, }}");
+            std::fs::write(&path, npy_bytes(&h, &[0; 16])).unwrap();
+            let e = read_npy(&path).unwrap_err().to_string();
+            assert!(e.contains(says), "{shape}: {e}");
+        }
+        let h = "{'descr': '<f4', 'fortran_order': True, 'shape': (2, 2), }";
+        std::fs::write(&path, npy_bytes(h, &[0; 16])).unwrap();
+        let e = read_npy(&path).unwrap_err().to_string();
+        assert!(e.contains("Fortran order"), "{e}");
+        std::fs::write(&path, &npy_bytes(h, &[])[..20]).unwrap();
+        let e = read_npy(&path).unwrap_err().to_string();
+        assert!(e.contains("runs past the end"), "{e}");
+        std::fs::write(&path, b"PK\x03\x04").unwrap();
+        assert!(read_npy(&path).unwrap_err().to_string().contains("magic"));
+        let h = "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 2), }";
+        std::fs::write(&path, npy_bytes(h, &[0; 16])).unwrap();
+        assert_eq!(read_npy(&path).unwrap().shape, [2, 2]);
     }
 }

@@ -1,6 +1,7 @@
 //! Where a model comes from: an ONNX file, or a generated zoo model.
 
 use crate::error::{read, Context, Result, SessionError};
+use crate::folding::folding;
 use std::path::Path;
 use tiersplit_onnx::{ImportOptions, OnnxModel};
 
@@ -34,8 +35,10 @@ impl ModelSource {
     }
 
     /// The model's layer DAG.
+    /// Nodes whose inputs are all constants are folded on tract unless `options` lends
+    /// another evaluator ([`folding()`]).
     pub fn import(&self, options: &ImportOptions) -> Result<OnnxModel> {
-        OnnxModel::from_bytes(&self.bytes, options)
+        OnnxModel::from_bytes(&self.bytes, &folding(options))
             .with_context(|| format!("importing {}", self.label))
     }
 

@@ -5,7 +5,7 @@ use crate::commands::{
 };
 use anyhow::Result;
 use std::process::ExitCode;
-use tiersplit_exec::{EngineSpec, OrtExecutor};
+use tiersplit_exec::{EngineKind, EngineSpec, OrtExecutor};
 use tiersplit_session::assets::assets_dir;
 use tiersplit_session::bench::{
     engine_speeds, ort_python, split_overhead, CloudHw, MeasureBudget, SPEED_BLOCKS,
@@ -281,7 +281,7 @@ fn engine(
         &models,
         &specs,
         rounds,
-        python.filter(|_| ort).as_deref(),
+        python.as_deref().filter(|_| ort),
         threads,
     )?;
     for spec in [EngineSpec::tract(1)]
@@ -289,7 +289,10 @@ fn engine(
         .chain(ort.then(|| EngineSpec::ort(1)))
     {
         println!();
-        overhead_table(&models, &spec, rounds, &splits, seed)?;
+        let python = python
+            .as_deref()
+            .filter(|_| ort && spec.kind == EngineKind::Ort);
+        overhead_table(&models, &spec, rounds, &splits, seed, python)?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -359,9 +362,13 @@ fn overhead_table(
     rounds: usize,
     splits: &[usize],
     seed: u64,
+    python: Option<&std::path::Path>,
 ) -> Result<()> {
     println!("split overhead on {engine}: ratios are time / unsplit time");
     println!("x1: the imported (folded) model as one part; rK: K random legal parts; bK: K FLOP-balanced parts cut only where no activation is separated from its producer");
+    if python.is_some() {
+        println!("dK: the same K balanced parts chained in ONNX Runtime used directly from Python (outputs handed on as ONNX Runtime values, no copies) over its unsplit time: what ONNX Runtime itself pays for the cuts (its blocked layout converted at each boundary, fusions across it lost)");
+    }
     print!(
         "{:<28} {:>6} {:>10} {:>6}",
         "model", "layers", "unsplit ms", "x1"
@@ -372,13 +379,20 @@ fn overhead_table(
     for k in splits {
         print!(" {:>6}", format!("b{k}"));
     }
+    if python.is_some() {
+        for k in splits {
+            print!(" {:>6}", format!("d{k}"));
+        }
+    }
     println!();
-    let mut log_sums = vec![0f64; 1 + 2 * splits.len()];
+    let columns = (1 + 2 * splits.len()) + python.map_or(0, |_| splits.len());
+    let mut log_sums = vec![0f64; columns];
     for spec in models {
-        let row = split_overhead(&ModelSource::open(spec)?, engine, rounds, splits, seed)?;
+        let source = ModelSource::open(spec)?;
+        let row = split_overhead(&source, engine, rounds, splits, seed, python)?;
         let label = spec.rsplit('/').next().unwrap_or(spec);
         print!("{:<28} {:>6} {:>10.2}", label, row.layers, row.unsplit_ms);
-        for (i, m) in row.ratios.into_iter().enumerate() {
+        for (i, m) in row.ratios.into_iter().chain(row.direct_ratios).enumerate() {
             log_sums[i] += m.ln();
             print!(" {m:>6.3}");
         }

@@ -12,11 +12,19 @@ pub struct Args {
     model: String,
     /// JSON list of partitions, each a list of layer names or ids: [["conv1", 1], [2, 3]] or
     /// {"parts": [...]}. Each partition must be convex; they need not cover the model.
-    #[arg(long, conflicts_with = "random", required_unless_present = "random")]
+    #[arg(
+        long,
+        conflicts_with_all = ["random", "balanced"],
+        required_unless_present_any = ["random", "balanced"]
+    )]
     parts: Option<PathBuf>,
     /// Instead of --parts: cut the whole model into K random legal partitions.
-    #[arg(long, value_name = "K")]
+    #[arg(long, value_name = "K", conflicts_with = "balanced")]
     random: Option<usize>,
+    /// Instead of --parts: cut the whole model into K partitions of about equal FLOPs, the
+    /// cuts `bench engine` measures as bK.
+    #[arg(long, value_name = "K")]
+    balanced: Option<usize>,
     /// Seed for --random.
     #[arg(long, default_value_t = 0)]
     seed: u64,
@@ -31,8 +39,8 @@ pub fn run(a: Args) -> Result<ExitCode> {
     let source = ModelSource::open(&a.model)?;
     let model = source.import(&import_options(&a.input_shape))?;
     let g = &model.graph;
-    let parts = match (&a.parts, a.random) {
-        (Some(path), _) => {
+    let parts = match (&a.parts, a.random, a.balanced) {
+        (Some(path), _, _) => {
             let text = std::fs::read_to_string(path)
                 .with_context(|| format!("reading {}", path.display()))?;
             let parts = read_parts(g, &text).with_context(|| format!("in {}", path.display()))?;
@@ -45,8 +53,9 @@ pub fn run(a: Args) -> Result<ExitCode> {
                 Err(_) => parts,
             }
         }
-        (None, Some(k)) => Partitioning::random(g, k, a.seed)?.parts,
-        (None, None) => unreachable!("clap requires one"),
+        (None, Some(k), _) => Partitioning::random(g, k, a.seed)?.parts,
+        (None, None, Some(k)) => Partitioning::balanced(g, k)?.parts,
+        (None, None, None) => unreachable!("clap requires one"),
     };
     std::fs::create_dir_all(&a.output)
         .with_context(|| format!("creating {}", a.output.display()))?;

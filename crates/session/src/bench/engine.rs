@@ -23,16 +23,24 @@ pub struct EngineRow {
     /// imported model as one part, then K random legal parts for each K, then K FLOP-balanced
     /// parts for each K.
     pub ratios: Vec<f64>,
+    /// With a Python that has `onnxruntime` and an ONNX Runtime engine: per K, the same K
+    /// balanced parts chained in ONNX Runtime used directly (each part's outputs handed on as
+    /// ONNX Runtime values, never copied), over that same program's unsplit time. What ONNX
+    /// Runtime itself pays for the cuts (its blocked layout converted at every boundary,
+    /// fusions across it lost), so that the rest of a ratio is tiersplit's. Empty otherwise.
+    pub direct_ratios: Vec<f64>,
 }
 
 /// Measures `source` whole and in every configuration on `engine`: [`SPEED_BLOCKS`] blocks of
-/// `rounds` interleaved rounds after a warm-up run of each.
+/// `rounds` interleaved rounds after a warm-up run of each. With `python` (see
+/// [`ort_python`]) and an ONNX Runtime engine, also [`EngineRow::direct_ratios`].
 pub fn split_overhead(
     source: &ModelSource,
     engine: &EngineSpec,
     rounds: usize,
     splits: &[usize],
     seed: u64,
+    python: Option<&Path>,
 ) -> Result<EngineRow> {
     let model = source.import(&ImportOptions::default())?;
     let g = &model.graph;
@@ -80,7 +88,15 @@ pub fn split_overhead(
             all.push(b);
         }
     }
+    drop(chains);
     let unsplit_ms = quietest_median(base);
+    let direct_ratios = match python.filter(|_| engine.kind == EngineKind::Ort) {
+        Some(python) => {
+            let balanced = &configs[1 + splits.len()..];
+            direct_split_overhead(python, source, &model, balanced, engine.threads, rounds)?
+        }
+        None => Vec::new(),
+    };
     Ok(EngineRow {
         layers: g.layers.len(),
         unsplit_ms,
@@ -88,7 +104,39 @@ pub fn split_overhead(
             .into_iter()
             .map(|t| quietest_median(t) / unsplit_ms)
             .collect(),
+        direct_ratios,
     })
+}
+
+/// Per partitioning, its parts chained in ONNX Runtime used directly from Python, over the
+/// unsplit model there: [`SPEED_BLOCKS`] blocks of `rounds` runs, alternating.
+fn direct_split_overhead(
+    python: &Path,
+    source: &ModelSource,
+    model: &tiersplit_onnx::OnnxModel,
+    partitionings: &[Partitioning],
+    threads: usize,
+    rounds: usize,
+) -> Result<Vec<f64>> {
+    let whole = tempfile_for(&source.bytes)?;
+    let mut unsplit = DirectOrt::start(python, &[&whole.0], threads)?;
+    let mut ratios = Vec::with_capacity(partitionings.len());
+    for p in partitionings {
+        let files = p
+            .parts
+            .iter()
+            .map(|part| tempfile_for(&model.sub_model_bytes(part)?))
+            .collect::<Result<Vec<_>>>()?;
+        let paths: Vec<&Path> = files.iter().map(|f| f.0.as_path()).collect();
+        let mut chain = DirectOrt::start(python, &paths, threads)?;
+        let (mut base, mut cut) = (Vec::new(), Vec::new());
+        for _ in 0..SPEED_BLOCKS {
+            base.push(unsplit.times(rounds.max(1))?);
+            cut.push(chain.times(rounds.max(1))?);
+        }
+        ratios.push(quietest_median(cut) / quietest_median(base));
+    }
+    Ok(ratios)
 }
 
 /// One model's unsplit time on each engine asked for, and under ONNX Runtime used directly
@@ -157,7 +205,7 @@ pub fn engine_speeds(
                 drop(m);
             }
             if let Some((python, file)) = reference {
-                let mut direct = DirectOrt::start(python, file, spec.threads)?;
+                let mut direct = DirectOrt::start(python, &[file.as_path()], spec.threads)?;
                 direct_times.push(direct.times(rounds.max(1))?);
             }
         }
@@ -179,9 +227,12 @@ impl Drop for TempModel {
 }
 
 fn tempfile_for(bytes: &[u8]) -> Result<TempModel> {
+    // The counter tells apart two files of the same bytes alive at once.
+    static MADE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let path = std::env::temp_dir().join(format!(
-        "tiersplit-bench-{}-{}.onnx",
+        "tiersplit-bench-{}-{}-{}.onnx",
         std::process::id(),
+        MADE.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
         tiersplit_runtime::ModelHash::of(bytes)
             .as_str()
             .trim_start_matches("sha256:")
@@ -196,30 +247,50 @@ fn tempfile_for(bytes: &[u8]) -> Result<TempModel> {
     Ok(TempModel(path))
 }
 
-/// The Python program that times ONNX Runtime used directly: it opens the session, runs once,
-/// says `ready`, then for every count N read from its input runs N times and prints their
-/// times (ms) as a JSON list.
+/// The Python program that times ONNX Runtime used directly on a model, or on the parts of
+/// one chained in order (each part's outputs handed to the next as ONNX Runtime values through
+/// I/O binding: no copies, as an application chaining sessions would): it opens the sessions,
+/// runs once, says `ready`, then for every count N read from its input runs N times and
+/// prints their times (ms) as a JSON list.
 const ORT_DIRECT: &str = r#"
 import json, sys, time
 import numpy as np, onnxruntime as ort
-path, threads = sys.argv[1], int(sys.argv[2])
+threads, paths = int(sys.argv[1]), sys.argv[2:]
 o = ort.SessionOptions()
 o.intra_op_num_threads = threads
 o.inter_op_num_threads = 1
-s = ort.InferenceSession(path, o, providers=["CPUExecutionProvider"])
+parts = [ort.InferenceSession(p, o, providers=["CPUExecutionProvider"]) for p in paths]
+made = {x.name for s in parts for x in s.get_outputs()}
 rng = np.random.default_rng(0)
 feeds = {}
-for i in s.get_inputs():
-    shape = [d if isinstance(d, int) and d > 0 else 1 for d in i.shape]
-    dtype = np.int64 if "int64" in i.type else np.float32
-    feeds[i.name] = rng.uniform(-1, 1, shape).astype(dtype)
-s.run(None, feeds)
+for s in parts:
+    for i in s.get_inputs():
+        if i.name in made or i.name in feeds:
+            continue
+        shape = [d if isinstance(d, int) and d > 0 else 1 for d in i.shape]
+        dtype = np.int64 if "int64" in i.type else np.float32
+        feeds[i.name] = rng.uniform(-1, 1, shape).astype(dtype)
+values = {k: ort.OrtValue.ortvalue_from_numpy(v) for k, v in feeds.items()}
+def run():
+    if len(parts) == 1:
+        return parts[0].run(None, feeds)
+    env = dict(values)
+    for s in parts:
+        b = s.io_binding()
+        for i in s.get_inputs():
+            b.bind_ortvalue_input(i.name, env[i.name])
+        names = [x.name for x in s.get_outputs()]
+        for n in names:
+            b.bind_output(n, "cpu")
+        s.run_with_iobinding(b)
+        env.update(zip(names, b.get_outputs()))
+run()
 print("ready", flush=True)
 for line in sys.stdin:
     times = []
     for _ in range(int(line)):
         t = time.perf_counter()
-        s.run(None, feeds)
+        run()
         times.append((time.perf_counter() - t) * 1e3)
     print(json.dumps(times), flush=True)
 "#;
@@ -233,14 +304,15 @@ struct DirectOrt {
 }
 
 impl DirectOrt {
-    /// Starts Python on `model` at `threads` and waits until it has run the model once.
-    fn start(python: &Path, model: &Path, threads: usize) -> Result<DirectOrt> {
+    /// Starts Python on `models` (one model, or the parts of one in run order) at `threads`
+    /// and waits until it has run them once.
+    fn start(python: &Path, models: &[&Path], threads: usize) -> Result<DirectOrt> {
         use std::process::{Command, Stdio};
         let mut child = Command::new(python)
             .arg("-c")
             .arg(ORT_DIRECT)
-            .arg(model)
             .arg(threads.to_string())
+            .args(models)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
