@@ -357,6 +357,8 @@ fn zoo_list_and_export() {
         "mobilenetv2",
         "nin",
         "tinyyolov2",
+        "vit-b16",
+        "unet",
     ] {
         assert!(text.contains(name), "{text}");
     }

@@ -119,6 +119,8 @@ fn large_models_split_exactly() {
         ("zoo:resnet50", 6),
         ("zoo:nin", 4),
         ("zoo:tinyyolov2", 4),
+        ("zoo:vit-b16", 3),
+        ("zoo:unet", 4),
         ("yolov3_tiny_coco.onnx", 5),
     ] {
         let c = prepare(spec);
@@ -126,6 +128,48 @@ fn large_models_split_exactly() {
         assert!(d.within_tolerance(), "{spec}: {d}");
         assert!(d.elements > 0);
     }
+}
+
+/// Vertical separation (tiles) refuses a transformer's non-local layers, each with its reason:
+/// attention mixes every token with every other, so no tile of the input determines a tile of
+/// the output.
+#[test]
+fn transformer_layers_are_refused_for_tiling_with_the_reason() {
+    let bytes = bytes_of("zoo:vit-b16");
+    let model = OnnxModel::from_bytes(&bytes, &ImportOptions::default()).unwrap();
+    let g = &model.graph;
+    let mut refused = std::collections::BTreeSet::new();
+    for l in &g.layers {
+        match model.spatial_op(l.id) {
+            Ok(_) => assert!(
+                l.name.starts_with("patch_embed/Conv"),
+                "{} ({}) was taken as tileable",
+                l.name,
+                l.op
+            ),
+            Err(e) => {
+                let e = e.to_string();
+                assert!(e.contains(&l.name), "{e}");
+                assert!(
+                    e.contains("can be tiled") || e.contains("tiling needs NCHW"),
+                    "{e}"
+                );
+                refused.insert(l.op.clone());
+            }
+        }
+    }
+    for op in [
+        "MatMul",
+        "Softmax",
+        "LayerNormalization",
+        "Gelu",
+        "Transpose",
+    ] {
+        assert!(refused.contains(op), "{op} not refused: {refused:?}");
+    }
+    let runs = model.tileable_runs();
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    assert_eq!(g.layer(runs[0][0]).op, "Conv");
 }
 
 /// The one-part partitioning is the whole folded model: import's rewriting (constant folding,

@@ -18,6 +18,45 @@ fn scenarios() -> Vec<PathBuf> {
     v
 }
 
+/// The transformer and the segmentation net of the zoo: every planner plans them, and tiled
+/// stages only ever hold the layers that tile (the ViT's patch embedding, never attention).
+#[test]
+fn every_algorithm_plans_a_vit_and_a_unet() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scenarios/d3-4edge.toml");
+    for model in ["zoo:vit-b16", "zoo:unet"] {
+        let json = dir.path().join("plan.json");
+        let out = tiersplit(&[
+            "plan",
+            model,
+            "--scenario",
+            scenario.to_str().unwrap(),
+            "--estimate-gflops",
+            "20",
+            "--json",
+            json.to_str().unwrap(),
+        ]);
+        assert!(out.status.success(), "{model}: {}", stderr(&out));
+        let v: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+        let layers = v["problem"]["layers"].as_array().unwrap().len();
+        let plans = v["plans"].as_array().unwrap();
+        assert_eq!(plans.len(), 14, "{model}");
+        for p in plans {
+            assert_eq!(p["placement"].as_array().unwrap().len(), layers);
+            for stage in p["tiled"].as_array().into_iter().flatten() {
+                for l in stage["layers"].as_array().unwrap() {
+                    let name = l.as_str().unwrap();
+                    assert!(
+                        model != "zoo:vit-b16" || name.starts_with("patch_embed/"),
+                        "{model}: {} tiles {name}",
+                        p["algorithm"]
+                    );
+                }
+            }
+        }
+    }
+}
+
 #[test]
 fn every_algorithm_plans_every_shipped_scenario() {
     let dir = tempfile::tempdir().unwrap();

@@ -48,6 +48,9 @@ fn zoo_and_real_models_tile_exactly() {
         vec!["zoo:nin", "--grid", "3x2"],
         vec!["zoo:tinyyolov2", "--grid", "2x2", "--layers", "12"],
         vec!["zoo:mobilenetv2", "--grid", "2x2"],
+        vec!["zoo:unet", "--grid", "2x2"],
+        // Only the patch embedding is spatial: each 2x2 tile holds 7x7 whole patches.
+        vec!["zoo:vit-b16", "--grid", "2x2"],
         vec![
             mobilenet.to_str().unwrap(),
             "--grid",

@@ -3,7 +3,7 @@
 //! and small elementwise ones), is evaluated at import by an engine through [`ConstEvaluator`],
 //! so generated weights and export-time arithmetic become initializers, never layers, and never
 //! cross a cut. The importer stays free of engines: the caller lends one
-//! ([`crate::ImportOptions::evaluator`]; `tiersplit-exec`'s `EngineEvaluator`).
+//! ([`crate::ImportOptions::evaluator`]; `tiersplit-session`'s `EngineEvaluator` runs tract).
 
 use crate::proto::{GraphProto, ModelProto, NodeProto, OperatorSetIdProto, TensorProto};
 use tiersplit_graph::DType;
@@ -33,8 +33,10 @@ pub struct Evaluated {
 }
 
 /// An engine that runs, at import, a model of one node with no graph inputs (its inputs are
-/// initializers) and returns its outputs in order. A failure is not an error of the import:
-/// the node then stays a layer, as it would without an evaluator.
+/// initializers) and returns its outputs in order. A failure, or an answer of another type,
+/// shape or length than the node's, is not an error of the import: the node then stays a
+/// layer, as it would without an evaluator. The importer bounds what it asks for (FLOPs and
+/// bytes per node and per import), so the engine needs no bounds of its own.
 pub trait ConstEvaluator: Send + Sync + std::fmt::Debug {
     /// Runs `model` (ONNX bytes) and returns the values of its graph outputs, in order.
     fn evaluate(&self, model: &[u8]) -> Result<Vec<Evaluated>, String>;
@@ -45,6 +47,27 @@ pub trait ConstEvaluator: Send + Sync + std::fmt::Debug {
 pub(crate) struct ModelHeader {
     pub ir_version: i64,
     pub opset_import: Vec<OperatorSetIdProto>,
+}
+
+impl ModelHeader {
+    /// `model`'s IR version and opsets, with the default domain at `opset`, the one the import
+    /// reads it at (a file may leave it out, which engines would read as opset 0).
+    pub fn of(model: &ModelProto, opset: i64) -> ModelHeader {
+        let mut opset_import: Vec<OperatorSetIdProto> = model
+            .opset_import
+            .iter()
+            .filter(|o| !o.domain.is_empty() && o.domain != "ai.onnx")
+            .cloned()
+            .collect();
+        opset_import.push(OperatorSetIdProto {
+            domain: String::new(),
+            version: opset,
+        });
+        ModelHeader {
+            ir_version: model.ir_version,
+            opset_import,
+        }
+    }
 }
 
 /// A model running `node` alone: its constant inputs as initializers, its outputs (with the
@@ -82,7 +105,13 @@ pub(crate) fn to_initializer(
     shape: &[u64],
     value: Evaluated,
 ) -> Option<TensorProto> {
-    if value.shape != shape {
+    let count = crate::const_tensor::element_count(shape)?;
+    let len = match &value.data {
+        EvaluatedData::F32(v) => v.len(),
+        EvaluatedData::I64(v) => v.len(),
+        EvaluatedData::Bool(v) => v.len(),
+    };
+    if value.shape != shape || len as u64 != count {
         return None;
     }
     let raw: Vec<u8> = match (dtype, value.data) {

@@ -150,12 +150,11 @@ impl OnnxModel {
     pub fn from_bytes(bytes: &[u8], options: &ImportOptions) -> Result<OnnxModel> {
         let (model, mut g, opset) = decode_model(bytes)?;
         let mut folder = Folder::new(opset, take_initializers(&mut g)?)?;
-        folder.evaluator = options.evaluator.clone().map(|e| {
-            let header = ModelHeader {
-                ir_version: model.ir_version,
-                opset_import: model.opset_import.clone(),
-            };
-            (e, header)
+        folder.evaluator = options.evaluator.clone().map(|engine| Evaluation {
+            engine,
+            header: ModelHeader::of(&model, opset.max(7)),
+            graph_outputs: g.output.iter().map(|o| o.name.clone()).collect(),
+            budget: EvaluationBudget::default(),
         });
         let graph_inputs = static_inputs(&g.input, &folder.consts, options)?;
         for (name, dtype, shape) in &graph_inputs {
@@ -425,6 +424,87 @@ fn check_reads_provided(nodes: &[NodeProto], vals: &HashMap<String, Val>) -> Res
     Ok(())
 }
 
+/// The outputs (name, type, shape) of `node` if an engine may evaluate it at import: every
+/// output named, none a graph output (which must stay computed) or also an input, each
+/// float32, int64 or bool, together at most [`MAX_EVALUATED`] elements; and the operator
+/// deterministic and meaningful at inference (not Dropout, whose training mode is random).
+fn evaluable(
+    node: &NodeProto,
+    inferred: &Inferred,
+    graph_outputs: &HashSet<String>,
+) -> Option<Vec<(String, DType, Vec<u64>)>> {
+    if node.op_type == "Dropout"
+        || node.op_type.starts_with("Random")
+        || inferred.outputs.len() != node.output.len()
+        || node
+            .output
+            .iter()
+            .any(|o| o.is_empty() || graph_outputs.contains(o) || node.input.contains(o))
+    {
+        return None;
+    }
+    let outputs: Vec<(String, DType, Vec<u64>)> = node
+        .output
+        .iter()
+        .zip(&inferred.outputs)
+        .map(|(n, (dtype, shape))| (n.clone(), *dtype, shape.clone()))
+        .collect();
+    let elements = outputs
+        .iter()
+        .try_fold(0u64, |n, (_, _, s)| n.checked_add(element_count(s)?))?;
+    let typed = outputs
+        .iter()
+        .all(|(_, d, _)| matches!(d, DType::F32 | DType::I64 | DType::Bool));
+    (elements <= MAX_EVALUATED && typed).then_some(outputs)
+}
+
+/// Bytes a stored tensor holds (its raw bytes, or its typed values at 8 bytes each).
+fn stored_bytes(t: &TensorProto) -> u64 {
+    let typed = t.float_data.len() + t.int64_data.len() + t.int32_data.len() + t.double_data.len();
+    t.raw_data.len() as u64 + 8 * typed as u64
+}
+
+/// What general folding may still spend on one import, so that a small hostile file cannot
+/// make it compute for hours or hold gigabytes: past any bound, nodes stay layers (and cost
+/// at run time what they cost in the file).
+#[derive(Debug, Clone, Copy)]
+struct EvaluationBudget {
+    /// FLOPs one node may take.
+    node_flops: u64,
+    /// Bytes of inputs one node may read (each evaluation copies them).
+    node_input_bytes: u64,
+    /// FLOPs left for the whole import.
+    flops: u64,
+    /// Bytes of evaluated constants left for the whole import.
+    bytes: u64,
+}
+
+impl Default for EvaluationBudget {
+    fn default() -> Self {
+        EvaluationBudget {
+            node_flops: 1 << 30,
+            node_input_bytes: 1 << 28,
+            flops: 1 << 33,
+            bytes: 1 << 30,
+        }
+    }
+}
+
+impl EvaluationBudget {
+    /// Takes a node's cost from the budget; false (nothing taken) when it does not fit.
+    fn spend(&mut self, flops: u64, input_bytes: u64, output_bytes: u64) -> bool {
+        let fits = flops <= self.node_flops
+            && input_bytes <= self.node_input_bytes
+            && flops <= self.flops
+            && output_bytes <= self.bytes;
+        if fits {
+            self.flops -= flops;
+            self.bytes -= output_bytes;
+        }
+        fits
+    }
+}
+
 /// Visits nodes in topological order, folding those whose outputs are constant and keeping the
 /// rest as layers with inferred shapes and FLOPs.
 struct Folder {
@@ -441,8 +521,18 @@ struct Folder {
     layers_nodes: Vec<NodeProto>,
     /// FLOPs of each of `layers_nodes`.
     layer_flops: Vec<u64>,
-    /// The engine lent for general folding, and what its one-node models need of the file.
-    evaluator: Option<(std::sync::Arc<dyn ConstEvaluator>, ModelHeader)>,
+    /// The engine lent for general folding, what its one-node models need of the file, and
+    /// what it may still spend.
+    evaluator: Option<Evaluation>,
+}
+
+/// General folding under way: the engine, the file's header, the graph outputs (left layers:
+/// a graph output must be computed) and the budget left.
+struct Evaluation {
+    engine: std::sync::Arc<dyn ConstEvaluator>,
+    header: ModelHeader,
+    graph_outputs: HashSet<String>,
+    budget: EvaluationBudget,
 }
 
 impl Folder {
@@ -571,49 +661,37 @@ impl Folder {
         Ok(())
     }
 
-    /// The node's outputs computed by the lent engine, when there is one, the outputs are
-    /// float32, int64 or bool and not too large, and the engine answers with their inferred
-    /// types and shapes; `None` keeps the node a layer. Nodes with nondeterministic outputs
-    /// are never evaluated.
-    fn evaluate(&self, node: &NodeProto, inferred: &Inferred) -> Option<Vec<TensorProto>> {
-        let (evaluator, header) = self.evaluator.as_ref()?;
-        if node.op_type.starts_with("Random") || node.output.iter().any(String::is_empty) {
-            return None;
-        }
-        let outputs: Vec<(String, DType, Vec<u64>)> = node
-            .output
-            .iter()
-            .zip(&inferred.outputs)
-            .map(|(n, (dtype, shape))| (n.clone(), *dtype, shape.clone()))
-            .collect();
-        let elements = outputs
-            .iter()
-            .try_fold(0u64, |n, (_, _, s)| n.checked_add(element_count(s)?))?;
-        if elements > MAX_EVALUATED
-            || outputs.len() != node.output.len()
-            || outputs
-                .iter()
-                .any(|(_, d, _)| !matches!(d, DType::F32 | DType::I64 | DType::Bool))
-        {
-            return None;
-        }
-        let mut inputs: Vec<TensorProto> = Vec::new();
+    /// The node's outputs computed by the lent engine, when there is one, the node may be
+    /// evaluated ([`evaluable`]) within the budget left, and the engine answers with the
+    /// inferred types and shapes; `None` keeps the node a layer.
+    fn evaluate(&mut self, node: &NodeProto, inferred: &Inferred) -> Option<Vec<TensorProto>> {
+        let ev = self.evaluator.as_mut()?;
+        let outputs = evaluable(node, inferred, &ev.graph_outputs)?;
+        let mut inputs: Vec<&TensorProto> = Vec::new();
         for name in node.input.iter().filter(|n| !n.is_empty()) {
             if !inputs.iter().any(|t| &t.name == name) {
-                inputs.push(self.consts.get(name)?.clone());
+                inputs.push(self.consts.get(name)?);
             }
         }
-        let model = one_node_model(header, node, inputs, &outputs);
-        let values = match evaluator.evaluate(&model) {
-            Ok(v) => v,
+        let in_bytes = inputs.iter().map(|t| stored_bytes(t)).sum();
+        let out_bytes = outputs
+            .iter()
+            .map(|(_, d, s)| element_count(s).map_or(u64::MAX, |n| n.saturating_mul(d.size())))
+            .fold(0u64, u64::saturating_add);
+        if !ev.budget.spend(inferred.flops, in_bytes, out_bytes) {
+            tracing::debug!(node = %node.name, op = %node.op_type, "not folded: past the evaluation budget");
+            return None;
+        }
+        let inputs = inputs.into_iter().cloned().collect();
+        let model = one_node_model(&ev.header, node, inputs, &outputs);
+        let values = match ev.engine.evaluate(&model) {
+            Ok(v) if v.len() == outputs.len() => v,
+            Ok(_) => return None,
             Err(e) => {
                 tracing::debug!(node = %node.name, op = %node.op_type, error = %e, "not folded: the engine failed");
                 return None;
             }
         };
-        if values.len() != outputs.len() {
-            return None;
-        }
         outputs
             .iter()
             .zip(values)

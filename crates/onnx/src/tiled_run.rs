@@ -44,22 +44,27 @@ impl OnnxModel {
         let l = self.graph.layer(layer);
         let node = &self.proto.graph.as_ref().expect("imported").node[layer.index()];
         let a = Attributes::of(node);
-        match tiling(&l.op) {
-            Tiling::Elementwise => return Ok(SpatialOp::Elementwise),
-            Tiling::Window => {}
+        let window = match tiling(&l.op) {
+            Tiling::Elementwise => false,
+            Tiling::Window => true,
             Tiling::None => {
                 return Err(
                     a.error("only Conv, MaxPool, AveragePool and per-element layers can be tiled")
                 )
             }
-        }
+        };
         let input = self.graph.tensor(l.inputs[0]);
         let output = self.graph.tensor(l.outputs[0]);
-        if input.shape.len() != 4 {
+        // Tiles are rows and columns of feature maps: a per-element layer on a sequence (a
+        // transformer's Gelu) has none.
+        if input.shape.len() != 4 || output.shape.len() != 4 {
             return Err(a.error(format!(
                 "tiling needs NCHW tensors, input is {:?}",
                 input.shape
             )));
+        }
+        if !window {
+            return Ok(SpatialOp::Elementwise);
         }
         let kernel = match a.ints("kernel_shape") {
             Some(k) => k,

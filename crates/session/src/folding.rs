@@ -6,9 +6,10 @@ use tiersplit_onnx::{ConstEvaluator, Evaluated, EvaluatedData, ImportOptions};
 
 /// Evaluates, at import, the nodes whose inputs are all constants and whose arithmetic the
 /// importer does not know ([`tiersplit_onnx::ConstEvaluator`]), on an engine: tract by
-/// default, which needs nothing installed. The folded value then differs from what another
-/// engine would compute at run time by no more than two engines differ
-/// ([`tiersplit_exec::Difference::ENGINE_TOLERANCE`]).
+/// default, which needs nothing installed. A folded float value then differs from what another
+/// engine would compute at run time as two engines' answers differ
+/// ([`tiersplit_exec::Difference::ENGINE_TOLERANCE`]); an integer or boolean one is tract's,
+/// where an engine rounding differently (Floor, Cast of a value on a boundary) would disagree.
 pub struct EngineEvaluator {
     executor: Arc<dyn Executor>,
 }
@@ -125,33 +126,22 @@ mod tests {
     /// A convolution whose weight is generated (a 128x4x3x3 weight, too large for the
     /// importer's own arithmetic, times a scale) and a MatMul by a product of two constants.
     fn generated_weights() -> Vec<u8> {
-        ModelProto {
-            ir_version: 8,
-            opset_import: vec![OperatorSetIdProto {
-                domain: String::new(),
-                version: 13,
-            }],
-            graph: Some(GraphProto {
-                name: "generated".into(),
-                node: vec![
-                    node("Mul", &["w_raw", "scale"], "w"),
-                    node("Conv", &["x", "w"], "y"),
-                    node("MatMul", &["a", "b"], "m"),
-                    node("MatMul", &["x", "m"], "t"),
-                ],
-                initializer: vec![
-                    weight("w_raw", &[128, 4, 3, 3], 1),
-                    weight("scale", &[1], 2),
-                    weight("a", &[8, 8], 3),
-                    weight("b", &[8, 8], 4),
-                ],
-                input: vec![info("x", &[1, 4, 8, 8])],
-                output: vec![info("y", &[1, 128, 6, 6]), info("t", &[1, 4, 8, 8])],
-                ..Default::default()
-            }),
-            ..Default::default()
-        }
-        .encode_to_vec()
+        model(
+            vec![
+                node("Mul", &["w_raw", "scale"], "w"),
+                node("Conv", &["x", "w"], "y"),
+                node("MatMul", &["a", "b"], "m"),
+                node("MatMul", &["x", "m"], "t"),
+            ],
+            vec![
+                weight("w_raw", &[128, 4, 3, 3], 1),
+                weight("scale", &[1], 2),
+                weight("a", &[8, 8], 3),
+                weight("b", &[8, 8], 4),
+            ],
+            &[1, 4, 8, 8],
+            vec![info("y", &[1, 128, 6, 6]), info("t", &[1, 4, 8, 8])],
+        )
     }
 
     #[test]
@@ -173,6 +163,87 @@ mod tests {
         let run = |b: &[u8]| tract.load(b, &[]).unwrap().run(vec![x.clone()]).unwrap();
         let d = Difference::between(&run(&folded.to_bytes()), &run(&bytes));
         assert!(d.max_rel <= 1e-6, "{d:?}");
+    }
+
+    /// A model of `nodes` on initializers `inits` (from [`weight`]), with graph input `x` of
+    /// `input` and graph `outputs`.
+    fn model(
+        nodes: Vec<NodeProto>,
+        inits: Vec<TensorProto>,
+        input: &[i64],
+        outputs: Vec<ValueInfoProto>,
+    ) -> Vec<u8> {
+        ModelProto {
+            ir_version: 8,
+            opset_import: vec![OperatorSetIdProto {
+                domain: String::new(),
+                version: 13,
+            }],
+            graph: Some(GraphProto {
+                name: "m".into(),
+                node: nodes,
+                initializer: inits,
+                input: vec![info("x", input)],
+                output: outputs,
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+        .encode_to_vec()
+    }
+
+    /// Counts the evaluations it passes on to tract.
+    #[derive(Debug, Default)]
+    struct Counting(std::sync::atomic::AtomicUsize);
+
+    impl ConstEvaluator for Counting {
+        fn evaluate(&self, model: &[u8]) -> Result<Vec<Evaluated>, String> {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            EngineEvaluator::tract().evaluate(model)
+        }
+    }
+
+    #[test]
+    fn a_graph_output_made_of_constants_stays_computed() {
+        // Anchors a detector outputs: a product of constants, and a graph output.
+        let bytes = model(
+            vec![
+                node("MatMul", &["a", "b"], "anchors"),
+                node("Relu", &["x"], "y"),
+            ],
+            vec![weight("a", &[8, 8], 1), weight("b", &[8, 8], 2)],
+            &[1, 4],
+            vec![info("anchors", &[8, 8]), info("y", &[1, 4])],
+        );
+        let m = OnnxModel::from_bytes(&bytes, &folding(&ImportOptions::default())).unwrap();
+        let ops: Vec<&str> = m.graph.layers.iter().map(|l| l.op.as_str()).collect();
+        assert_eq!(ops, ["MatMul", "Relu"]);
+    }
+
+    /// `y = x (a b)` with `x` of 1 x k and `a b` k x n, counting evaluations.
+    fn product_of_constants(k: i64, n: i64) -> (usize, usize) {
+        let bytes = model(
+            vec![
+                node("MatMul", &["a", "b"], "w"),
+                node("MatMul", &["x", "w"], "y"),
+            ],
+            vec![weight("a", &[k, k], 1), weight("b", &[k, n], 2)],
+            &[1, k],
+            vec![info("y", &[1, n])],
+        );
+        let counting = Arc::new(Counting::default());
+        let options = ImportOptions::default().with_evaluator(counting.clone());
+        let m = OnnxModel::from_bytes(&bytes, &options).unwrap();
+        let calls = counting.0.load(std::sync::atomic::Ordering::Relaxed);
+        (m.graph.layers.len(), calls)
+    }
+
+    #[test]
+    fn folding_past_its_budget_leaves_layers() {
+        // 2 x 256 x 256 x 16 FLOPs: folded.
+        assert_eq!(product_of_constants(256, 16), (1, 1));
+        // 2 x 1024^3 FLOPs, past a node's 2^30: never handed to the engine.
+        assert_eq!(product_of_constants(1024, 1024), (2, 0));
     }
 
     #[test]

@@ -95,6 +95,12 @@ impl Header {
             .filter(|&e| e <= bytes.len())
             .ok_or("the .npy header runs past the end of the file")?;
         let text = String::from_utf8_lossy(&bytes[start..end]);
+        // npyz reads the last of repeated keys, in either quotes: a header must say each once.
+        for key in ["shape", "fortran_order", "descr"] {
+            if text.matches(key).count() > 1 {
+                return Err(format!("the .npy header names '{key}' more than once"));
+            }
+        }
         if value_of(&text, "fortran_order").is_some_and(|v| v.starts_with("True")) {
             return Err(
                 "the array is in Fortran order; save it in C order (numpy.ascontiguousarray)"
@@ -116,10 +122,18 @@ impl Header {
                     .map_err(|_| format!("shape dimension '{d}' is not a size"))
             })
             .collect::<std::result::Result<Vec<_>, _>>()?;
+        if shape.len() > 32 {
+            return Err(format!(
+                "the shape has {} dimensions (at most 32)",
+                shape.len()
+            ));
+        }
+        // Empty dimensions make the count 0 whatever the others say; npyz multiplies them all.
         let count = shape
             .iter()
-            .try_fold(1usize, |n, &d| n.checked_mul(d))
+            .try_fold(1usize, |n, &d| n.checked_mul(d.max(1)))
             .ok_or_else(|| format!("the shape {shape:?} has more elements than memory can hold"))?;
+        let count = if shape.contains(&0) { 0 } else { count };
         Ok(Header {
             shape,
             count,
@@ -221,6 +235,14 @@ mod tests {
             ("(1000000000000,)", "needs more than the 16 data bytes"),
             ("(2, -1)", "'-1' is not a size"),
             ("(5,)", "needs more than the 16 data bytes"),
+            (
+                "(0, 4294967296, 4294967296, 4294967296)",
+                "more elements than memory",
+            ),
+            (
+                "(1,), 'shape': (4294967296, 4294967296, 4294967296)",
+                "more than once",
+            ),
         ];
         for (shape, says) in cases {
             let h = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': {shape}, }}");

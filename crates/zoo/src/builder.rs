@@ -23,6 +23,9 @@ pub struct NetBuilder {
     rng: ChaCha8Rng,
     counter: usize,
     prefix: String,
+    /// Opset the model declares: 13, raised by operators defined later (LayerNormalization
+    /// 17, Gelu 20).
+    opset: i64,
 }
 
 fn attr_ints(name: &str, v: &[i64]) -> AttributeProto {
@@ -97,6 +100,7 @@ impl NetBuilder {
             rng: ChaCha8Rng::seed_from_u64(seed),
             counter: 0,
             prefix: String::new(),
+            opset: 13,
         }
     }
 
@@ -336,13 +340,185 @@ impl NetBuilder {
         )
     }
 
-    /// The finished ONNX model (IR version 8, opset 13) with `outputs` as graph outputs.
+    fn init_i64(&mut self, tag: &str, shape: &[u64], values: &[i64]) -> String {
+        let name = format!("{}.{tag}", self.fresh("c"));
+        self.inits.push(TensorProto {
+            name: name.clone(),
+            dims: shape.iter().map(|&d| d as i64).collect(),
+            data_type: 7,
+            raw_data: values.iter().flat_map(|v| v.to_le_bytes()).collect(),
+            ..Default::default()
+        });
+        name
+    }
+
+    /// Transposed convolution (a decoder's learned upsampling) with He-uniform weights and a
+    /// bias: a `k` x `k` kernel at `stride`, no padding.
+    pub fn conv_transpose(&mut self, x: &Sym, cout: u64, k: u64, stride: u64) -> Sym {
+        let cin = x.shape[1];
+        let fan_in = cout * k * k;
+        let bound = (6.0 / fan_in as f32).sqrt();
+        let wshape = [cin, cout, k, k];
+        let w = self.uniform(wshape.iter().product(), -bound, bound);
+        let b = 1.0 / (fan_in as f32).sqrt();
+        let bv = self.uniform(cout, -b, b);
+        let inputs = vec![
+            x.name.clone(),
+            self.init("weight", &wshape, w),
+            self.init("bias", &[cout], bv),
+        ];
+        let attrs = vec![
+            attr_ints("kernel_shape", &[k as i64, k as i64]),
+            attr_ints("strides", &[stride as i64, stride as i64]),
+        ];
+        let grow = |d: u64| (d - 1) * stride + k;
+        let shape = vec![x.shape[0], cout, grow(x.shape[2]), grow(x.shape[3])];
+        self.node("ConvTranspose", inputs, attrs, shape)
+    }
+
+    /// Concatenation along `axis`.
+    pub fn concat_axis(&mut self, xs: &[Sym], axis: usize) -> Sym {
+        let mut shape = xs[0].shape.clone();
+        shape[axis] = xs.iter().map(|x| x.shape[axis]).sum();
+        self.node(
+            "Concat",
+            xs.iter().map(|x| x.name.clone()).collect(),
+            vec![attr_int("axis", axis as i64)],
+            shape,
+        )
+    }
+
+    /// A learned constant of `shape` (a class token, position embeddings), small random values.
+    pub fn parameter(&mut self, tag: &str, shape: &[u64]) -> Sym {
+        let v = self.uniform(shape.iter().product(), -0.02, 0.02);
+        Sym {
+            name: self.init(tag, shape, v),
+            shape: shape.to_vec(),
+        }
+    }
+
+    /// `x` with the same elements in `shape`.
+    pub fn reshape(&mut self, x: &Sym, shape: &[u64]) -> Sym {
+        let dims: Vec<i64> = shape.iter().map(|&d| d as i64).collect();
+        let target = self.init_i64("shape", &[dims.len() as u64], &dims);
+        self.node(
+            "Reshape",
+            vec![x.name.clone(), target],
+            vec![],
+            shape.to_vec(),
+        )
+    }
+
+    /// `x` with its axes permuted.
+    pub fn transpose(&mut self, x: &Sym, perm: &[usize]) -> Sym {
+        let shape = perm.iter().map(|&p| x.shape[p]).collect();
+        let perm: Vec<i64> = perm.iter().map(|&p| p as i64).collect();
+        self.node(
+            "Transpose",
+            vec![x.name.clone()],
+            vec![attr_ints("perm", &perm)],
+            shape,
+        )
+    }
+
+    /// Entry `index` of `axis` (the axis removed).
+    pub fn gather(&mut self, x: &Sym, index: i64, axis: usize) -> Sym {
+        let i = self.init_i64("index", &[], &[index]);
+        let mut shape = x.shape.clone();
+        shape.remove(axis);
+        self.node(
+            "Gather",
+            vec![x.name.clone(), i],
+            vec![attr_int("axis", axis as i64)],
+            shape,
+        )
+    }
+
+    /// Softmax over the last axis.
+    pub fn softmax(&mut self, x: &Sym) -> Sym {
+        self.node(
+            "Softmax",
+            vec![x.name.clone()],
+            vec![attr_int("axis", -1)],
+            x.shape.clone(),
+        )
+    }
+
+    /// A product of two activations (attention scores, attention-weighted values), numpy
+    /// semantics over leading axes.
+    pub fn matmul(&mut self, a: &Sym, b: &Sym) -> Sym {
+        let mut shape = a.shape.clone();
+        *shape.last_mut().expect("a matrix") = *b.shape.last().expect("a matrix");
+        self.node(
+            "MatMul",
+            vec![a.name.clone(), b.name.clone()],
+            vec![],
+            shape,
+        )
+    }
+
+    /// A linear layer on the last axis, as PyTorch exports one on a sequence: MatMul by a
+    /// (in, out) weight, then Add of the bias. The first `scaled.0` output columns (weight and
+    /// bias) are multiplied by `scaled.1` (attention's 1/sqrt(d) folded into the query
+    /// projection).
+    pub fn dense(&mut self, x: &Sym, out: u64, scaled: (u64, f32)) -> Sym {
+        let fan_in = *x.shape.last().expect("a sequence");
+        let bound = (6.0 / fan_in as f32).sqrt();
+        let mut w = self.uniform(fan_in * out, -bound, bound);
+        let b = 1.0 / (fan_in as f32).sqrt();
+        let mut bv = self.uniform(out, -b, b);
+        let (first, by) = scaled;
+        for (i, v) in w.iter_mut().enumerate() {
+            if (i as u64 % out) < first {
+                *v *= by;
+            }
+        }
+        for v in bv.iter_mut().take(first as usize) {
+            *v *= by;
+        }
+        let weight = self.init("weight", &[fan_in, out], w);
+        let mut shape = x.shape.clone();
+        *shape.last_mut().expect("a sequence") = out;
+        let y = self.node(
+            "MatMul",
+            vec![x.name.clone(), weight],
+            vec![],
+            shape.clone(),
+        );
+        let bias = self.init("bias", &[out], bv);
+        self.node("Add", vec![y.name, bias], vec![], shape)
+    }
+
+    /// Layer normalisation over the last axis with a learned scale and bias (opset 17).
+    pub fn layer_norm(&mut self, x: &Sym, eps: f32) -> Sym {
+        self.opset = self.opset.max(17);
+        let d = *x.shape.last().expect("a sequence");
+        let gamma = self.uniform(d, 0.8, 1.2);
+        let beta = self.uniform(d, -0.1, 0.1);
+        let inputs = vec![
+            x.name.clone(),
+            self.init("gamma", &[d], gamma),
+            self.init("beta", &[d], beta),
+        ];
+        let attrs = vec![attr_int("axis", -1), attr_float("epsilon", eps)];
+        self.node("LayerNormalization", inputs, attrs, x.shape.clone())
+    }
+
+    /// Gaussian error linear unit, exact (erf) form (opset 20).
+    pub fn gelu(&mut self, x: &Sym) -> Sym {
+        self.opset = self.opset.max(20);
+        self.node("Gelu", vec![x.name.clone()], vec![], x.shape.clone())
+    }
+
+    /// The finished ONNX model (IR version 8, opset 13 or the highest its operators need)
+    /// with `outputs` as graph outputs.
     pub fn finish(self, outputs: &[Sym]) -> ModelProto {
         ModelProto {
-            ir_version: 8,
+            // IR 9 came with opset 19.
+            ir_version: if self.opset >= 19 { 9 } else { 8 },
             opset_import: vec![OperatorSetIdProto {
                 domain: String::new(),
-                version: 13,
+                version: self.opset,
             }],
             producer_name: "tiersplit-zoo".into(),
             producer_version: env!("CARGO_PKG_VERSION").into(),

@@ -1,5 +1,6 @@
 //! The built-in model zoo: AlexNet (also in its original two-tower form), VGG16, ResNet-18,
-//! ResNet-50, GoogLeNet, MobileNetV2, NiN and tiny YOLOv2, generated in Rust as ONNX (opset 13) with deterministic seeded weights.
+//! ResNet-50, GoogLeNet, MobileNetV2, NiN, tiny YOLOv2, a ViT-B/16 and a U-Net, generated in Rust
+//! as ONNX (opset 13; 20 for the ViT) with deterministic seeded weights.
 //!
 //! Architectures follow the reference definitions (torchvision for the ImageNet classifiers,
 //! the Darknet cfg for tiny YOLOv2, Lin et al. for NiN), so parameter counts equal the published

@@ -73,6 +73,23 @@ pub const ZOO: &[ZooEntry] = &[
         input: [1, 3, 416, 416],
         build: tiny_yolo_v2,
     },
+    ZooEntry {
+        name: "vit-b16",
+        description: "ViT-B/16 (Dosovitskiy et al., timm's vit_base_patch16_224): 16x16 patch \
+                      embedding, class token, 12 encoder blocks of 12-head attention (MatMul, \
+                      Softmax) and a Gelu MLP with LayerNorm, chain of blocks with residuals; \
+                      opset 20, 86.6 M parameters",
+        input: [1, 3, 224, 224],
+        build: vit_b16,
+    },
+    ZooEntry {
+        name: "unet",
+        description: "U-Net (Ronneberger et al., as milesial/Pytorch-UNet with transposed \
+                      convolutions): 4 downsampling stages, a ConvTranspose decoder with skip \
+                      concatenations, 2 classes, 128x128; DAG, 31.0 M parameters",
+        input: [1, 3, 128, 128],
+        build: unet,
+    },
 ];
 
 /// Generates a zoo model with weights drawn from `seed`.
@@ -424,5 +441,95 @@ fn tiny_yolo_v2(seed: u64) -> ModelProto {
     h = convbn(&mut b, &h, 1024);
     b.scope("detector");
     let y = b.conv(&h, 125, 1, 1, 0, 1, true);
+    b.finish(&[y])
+}
+
+/// ViT-B/16: 768 wide, 12 heads of 64, an MLP of 3072, as exported from PyTorch (attention's
+/// 1/8 scale folded into the query projection's weights).
+fn vit_b16(seed: u64) -> ModelProto {
+    const WIDTH: u64 = 768;
+    const HEADS: u64 = 12;
+    const DEPTH: usize = 12;
+    const MLP: u64 = 3072;
+    const TOKENS: u64 = 197;
+    let mut b = NetBuilder::new("vit_b16", seed);
+    let x = b.input("input", &[1, 3, 224, 224]);
+    b.scope("patch_embed");
+    let p = b.conv(&x, WIDTH, 16, 16, 0, 1, true);
+    let p = b.reshape(&p, &[1, WIDTH, TOKENS - 1]);
+    let p = b.transpose(&p, &[0, 2, 1]);
+    let cls = b.parameter("cls_token", &[1, 1, WIDTH]);
+    let t = b.concat_axis(&[cls, p], 1);
+    let pos = b.parameter("pos_embed", &[1, TOKENS, WIDTH]);
+    let mut h = b.add(&t, &pos);
+    for block in 0..DEPTH {
+        b.scope(&format!("blocks.{block}.attn"));
+        let n = b.layer_norm(&h, 1e-6);
+        let a = attention(&mut b, &n, HEADS);
+        h = b.add(&h, &a);
+        b.scope(&format!("blocks.{block}.mlp"));
+        let n = b.layer_norm(&h, 1e-6);
+        let m = b.dense(&n, MLP, (0, 1.0));
+        let m = b.gelu(&m);
+        let m = b.dense(&m, WIDTH, (0, 1.0));
+        h = b.add(&h, &m);
+    }
+    b.scope("head");
+    let n = b.layer_norm(&h, 1e-6);
+    let c = b.gather(&n, 0, 1);
+    let y = b.linear(&c, 1000);
+    b.finish(&[y])
+}
+
+/// Multi-head self-attention on a (1, tokens, width) sequence.
+fn attention(b: &mut NetBuilder, x: &Sym, heads: u64) -> Sym {
+    let (tokens, width) = (x.shape[1], x.shape[2]);
+    let dh = width / heads;
+    let scale = 1.0 / (dh as f32).sqrt();
+    // q's columns come first.
+    let qkv = b.dense(x, 3 * width, (width, scale));
+    let qkv = b.reshape(&qkv, &[1, tokens, 3, heads, dh]);
+    let qkv = b.transpose(&qkv, &[2, 0, 3, 1, 4]);
+    let q = b.gather(&qkv, 0, 0);
+    let k = b.gather(&qkv, 1, 0);
+    let v = b.gather(&qkv, 2, 0);
+    let kt = b.transpose(&k, &[0, 1, 3, 2]);
+    let s = b.matmul(&q, &kt);
+    let s = b.softmax(&s);
+    let o = b.matmul(&s, &v);
+    let o = b.transpose(&o, &[0, 2, 1, 3]);
+    let o = b.reshape(&o, &[1, tokens, width]);
+    b.dense(&o, width, (0, 1.0))
+}
+
+/// U-Net's two 3x3 convolutions, each with BatchNormalization and ReLU.
+fn double_conv(b: &mut NetBuilder, x: &Sym, c: u64) -> Sym {
+    let h = conv_bn(b, x, c, 3, 1, 1, true);
+    conv_bn(b, &h, c, 3, 1, 1, true)
+}
+
+/// U-Net: 64 to 1024 channels down, transposed convolutions up, each joined to the encoder's
+/// map of its size.
+fn unet(seed: u64) -> ModelProto {
+    let mut b = NetBuilder::new("unet", seed);
+    let x = b.input("input", &[1, 3, 128, 128]);
+    b.scope("inc");
+    let mut h = double_conv(&mut b, &x, 64);
+    let mut skips = Vec::new();
+    for (i, c) in [128u64, 256, 512, 1024].into_iter().enumerate() {
+        skips.push(h.clone());
+        b.scope(&format!("down{}", i + 1));
+        let p = b.max_pool(&h, 2, 2, 0, false);
+        h = double_conv(&mut b, &p, c);
+    }
+    for (i, c) in [512u64, 256, 128, 64].into_iter().enumerate() {
+        b.scope(&format!("up{}", i + 1));
+        let u = b.conv_transpose(&h, c, 2, 2);
+        let skip = skips.pop().expect("one skip per stage");
+        let j = b.concat(&[skip, u]);
+        h = double_conv(&mut b, &j, c);
+    }
+    b.scope("outc");
+    let y = b.conv(&h, 2, 1, 1, 0, 1, true);
     b.finish(&[y])
 }

@@ -22,6 +22,10 @@ fn reference_parameter_counts() {
     assert_eq!(params("resnet50"), 25_557_032);
     assert_eq!(params("googlenet"), 6_624_904);
     assert_eq!(params("mobilenetv2"), 3_504_872);
+    // timm's vit_base_patch16_224 (class token and position embeddings included).
+    assert_eq!(params("vit-b16"), 86_567_656);
+    // milesial/Pytorch-UNet, UNet(n_channels=3, n_classes=2), transposed convolutions.
+    assert_eq!(params("unet"), 31_037_698);
 }
 
 #[test]

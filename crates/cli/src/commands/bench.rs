@@ -367,7 +367,7 @@ fn overhead_table(
     println!("split overhead on {engine}: ratios are time / unsplit time");
     println!("x1: the imported (folded) model as one part; rK: K random legal parts; bK: K FLOP-balanced parts cut only where no activation is separated from its producer");
     if python.is_some() {
-        println!("dK: the same K balanced parts chained in ONNX Runtime used directly from Python (outputs handed on as ONNX Runtime values, no copies) over its unsplit time: what ONNX Runtime itself pays for the cuts (its blocked layout converted at each boundary, fusions across it lost)");
+        println!("dK: the same K balanced parts chained in ONNX Runtime used directly from Python (I/O bindings made once, each output preallocated and bound as the next parts' input: no copies) over the folded whole run the same way: what ONNX Runtime itself pays for the cuts (its blocked layout converted at each boundary, fusions across it lost)");
     }
     print!(
         "{:<28} {:>6} {:>10} {:>6}",

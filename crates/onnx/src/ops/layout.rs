@@ -121,6 +121,12 @@ impl Op for Transpose {
 struct Concat;
 
 impl Op for Concat {
+    /// A float constant joined to activations is a learned token (a transformer's class
+    /// token), counted as frameworks count it. (A Concat of constants only is folded.)
+    fn learnable(&self, _input: usize) -> bool {
+        true
+    }
+
     fn infer(&self, cx: &Ctx) -> Result<Inferred> {
         let vals = cx.operands();
         let first = vals.first().ok_or_else(|| cx.error("no inputs"))?;

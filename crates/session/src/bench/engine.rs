@@ -24,10 +24,11 @@ pub struct EngineRow {
     /// parts for each K.
     pub ratios: Vec<f64>,
     /// With a Python that has `onnxruntime` and an ONNX Runtime engine: per K, the same K
-    /// balanced parts chained in ONNX Runtime used directly (each part's outputs handed on as
-    /// ONNX Runtime values, never copied), over that same program's unsplit time. What ONNX
-    /// Runtime itself pays for the cuts (its blocked layout converted at every boundary,
-    /// fusions across it lost), so that the rest of a ratio is tiersplit's. Empty otherwise.
+    /// balanced parts chained in ONNX Runtime used directly (each part's outputs written into
+    /// preallocated values bound as the next parts' inputs: no copies, no per-run work), over
+    /// the folded whole run the same way. What ONNX Runtime itself pays for the cuts (its
+    /// blocked layout converted at every boundary, fusions across it lost), so that the rest
+    /// of a ratio is tiersplit's. Empty otherwise.
     pub direct_ratios: Vec<f64>,
 }
 
@@ -93,7 +94,7 @@ pub fn split_overhead(
     let direct_ratios = match python.filter(|_| engine.kind == EngineKind::Ort) {
         Some(python) => {
             let balanced = &configs[1 + splits.len()..];
-            direct_split_overhead(python, source, &model, balanced, engine.threads, rounds)?
+            direct_split_overhead(python, &model, balanced, engine.threads, rounds)?
         }
         None => Vec::new(),
     };
@@ -109,17 +110,19 @@ pub fn split_overhead(
 }
 
 /// Per partitioning, its parts chained in ONNX Runtime used directly from Python, over the
-/// unsplit model there: [`SPEED_BLOCKS`] blocks of `rounds` runs, alternating.
+/// folded whole model there, both through bindings made once: [`SPEED_BLOCKS`] blocks of
+/// `rounds` runs, alternating.
 fn direct_split_overhead(
     python: &Path,
-    source: &ModelSource,
     model: &tiersplit_onnx::OnnxModel,
     partitionings: &[Partitioning],
     threads: usize,
     rounds: usize,
 ) -> Result<Vec<f64>> {
-    let whole = tempfile_for(&source.bytes)?;
-    let mut unsplit = DirectOrt::start(python, &[&whole.0], threads)?;
+    // The folded whole, as the parts are cut from it (and as ONNX Runtime loads it: an
+    // opset-6 file it would not).
+    let whole = tempfile_for(&model.to_bytes())?;
+    let mut unsplit = DirectOrt::start(python, "bind", &[&whole.0], threads)?;
     let mut ratios = Vec::with_capacity(partitionings.len());
     for p in partitionings {
         let files = p
@@ -128,7 +131,7 @@ fn direct_split_overhead(
             .map(|part| tempfile_for(&model.sub_model_bytes(part)?))
             .collect::<Result<Vec<_>>>()?;
         let paths: Vec<&Path> = files.iter().map(|f| f.0.as_path()).collect();
-        let mut chain = DirectOrt::start(python, &paths, threads)?;
+        let mut chain = DirectOrt::start(python, "bind", &paths, threads)?;
         let (mut base, mut cut) = (Vec::new(), Vec::new());
         for _ in 0..SPEED_BLOCKS {
             base.push(unsplit.times(rounds.max(1))?);
@@ -205,7 +208,7 @@ pub fn engine_speeds(
                 drop(m);
             }
             if let Some((python, file)) = reference {
-                let mut direct = DirectOrt::start(python, &[file.as_path()], spec.threads)?;
+                let mut direct = DirectOrt::start(python, "run", &[file.as_path()], spec.threads)?;
                 direct_times.push(direct.times(rounds.max(1))?);
             }
         }
@@ -247,43 +250,49 @@ fn tempfile_for(bytes: &[u8]) -> Result<TempModel> {
     Ok(TempModel(path))
 }
 
-/// The Python program that times ONNX Runtime used directly on a model, or on the parts of
-/// one chained in order (each part's outputs handed to the next as ONNX Runtime values through
-/// I/O binding: no copies, as an application chaining sessions would): it opens the sessions,
-/// runs once, says `ready`, then for every count N read from its input runs N times and
-/// prints their times (ms) as a JSON list.
+/// The Python program that times ONNX Runtime used directly. Mode `run`: one model through
+/// `InferenceSession.run`, as a user would call it. Mode `bind`: a model, or the parts of one
+/// chained in order, through I/O bindings made once, every output preallocated and bound as
+/// the input of the parts that read it (no copies, no per-run binding work: ONNX Runtime's
+/// own cost alone). It opens the sessions, runs once, says `ready`, then for every count N
+/// read from its input runs N times and prints their times (ms) as a JSON list.
 const ORT_DIRECT: &str = r#"
 import json, sys, time
 import numpy as np, onnxruntime as ort
-threads, paths = int(sys.argv[1]), sys.argv[2:]
+mode, threads, paths = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
 o = ort.SessionOptions()
 o.intra_op_num_threads = threads
 o.inter_op_num_threads = 1
 parts = [ort.InferenceSession(p, o, providers=["CPUExecutionProvider"]) for p in paths]
 made = {x.name for s in parts for x in s.get_outputs()}
 rng = np.random.default_rng(0)
+def concrete(shape):
+    return [d if isinstance(d, int) and d > 0 else 1 for d in shape]
+def dtype(t):
+    return np.int64 if "int64" in t else np.bool_ if "bool" in t else np.float32
 feeds = {}
 for s in parts:
     for i in s.get_inputs():
-        if i.name in made or i.name in feeds:
-            continue
-        shape = [d if isinstance(d, int) and d > 0 else 1 for d in i.shape]
-        dtype = np.int64 if "int64" in i.type else np.float32
-        feeds[i.name] = rng.uniform(-1, 1, shape).astype(dtype)
-values = {k: ort.OrtValue.ortvalue_from_numpy(v) for k, v in feeds.items()}
-def run():
-    if len(parts) == 1:
-        return parts[0].run(None, feeds)
-    env = dict(values)
+        if i.name not in made and i.name not in feeds:
+            feeds[i.name] = rng.uniform(-1, 1, concrete(i.shape)).astype(dtype(i.type))
+if mode == "run":
+    def run():
+        parts[0].run(None, feeds)
+else:
+    values = {k: ort.OrtValue.ortvalue_from_numpy(v) for k, v in feeds.items()}
+    bound = []
     for s in parts:
         b = s.io_binding()
         for i in s.get_inputs():
-            b.bind_ortvalue_input(i.name, env[i.name])
-        names = [x.name for x in s.get_outputs()]
-        for n in names:
-            b.bind_output(n, "cpu")
-        s.run_with_iobinding(b)
-        env.update(zip(names, b.get_outputs()))
+            b.bind_ortvalue_input(i.name, values[i.name])
+        for x in s.get_outputs():
+            if x.name not in values:
+                values[x.name] = ort.OrtValue.ortvalue_from_shape_and_type(concrete(x.shape), dtype(x.type))
+            b.bind_ortvalue_output(x.name, values[x.name])
+        bound.append((s, b))
+    def run():
+        for s, b in bound:
+            s.run_with_iobinding(b)
 run()
 print("ready", flush=True)
 for line in sys.stdin:
@@ -304,13 +313,15 @@ struct DirectOrt {
 }
 
 impl DirectOrt {
-    /// Starts Python on `models` (one model, or the parts of one in run order) at `threads`
-    /// and waits until it has run them once.
-    fn start(python: &Path, models: &[&Path], threads: usize) -> Result<DirectOrt> {
+    /// Starts Python on `models` (one model, or in `bind` mode the parts of one in run
+    /// order) at `threads`, `mode` as [`ORT_DIRECT`] says, and waits until it has run them
+    /// once.
+    fn start(python: &Path, mode: &str, models: &[&Path], threads: usize) -> Result<DirectOrt> {
         use std::process::{Command, Stdio};
         let mut child = Command::new(python)
             .arg("-c")
             .arg(ORT_DIRECT)
+            .arg(mode)
             .arg(threads.to_string())
             .args(models)
             .stdin(Stdio::piped())
