@@ -43,6 +43,15 @@ pub enum Measurement {
         /// Seconds the bytes held the link.
         secs: f64,
     },
+    /// A ping from `a` to `b` came back after `secs`.
+    RoundTrip {
+        /// The node that pinged.
+        a: NodeId,
+        /// The node that echoed.
+        b: NodeId,
+        /// Seconds from the ping to its echo.
+        secs: f64,
+    },
     /// A run of `part` kept its node busy for `busy`.
     PartRun {
         /// The part that ran.
@@ -228,9 +237,12 @@ pub struct AdaptConfig {
     pub probe_gap_s: f64,
     /// Besides steps, a re-plan this often (seconds) when estimates drifted by `drift`.
     pub replan_every_s: f64,
-    /// Relative change of a link rate since the last re-plan (0.1 = 10%) that makes the
-    /// periodic re-plan run.
+    /// Relative change of a link rate or delay since the last re-plan (0.1 = 10%) that makes
+    /// the periodic re-plan run.
     pub drift: f64,
+    /// The scenario's fixed cost per message, part of every link's latency in the problem
+    /// next to half the round trip: a measured round trip replaces only its own share.
+    pub message_overhead: Nanos,
 }
 
 impl Default for AdaptConfig {
@@ -240,6 +252,7 @@ impl Default for AdaptConfig {
             probe_gap_s: 0.2,
             replan_every_s: 2.0,
             drift: 0.1,
+            message_overhead: Nanos(0),
         }
     }
 }
@@ -301,18 +314,19 @@ impl Adaptation {
         config: AdaptConfig,
     ) -> Adaptation {
         let next_probe_s = config.probe_every_s;
+        let estimates = Estimates::with_overhead(config.message_overhead);
         let mut a = Adaptation {
             config,
             nominal,
             controller: Arc::new(Mutex::new(controller)),
-            estimates: Estimates::default(),
+            estimates: estimates.clone(),
             current: plan.clone(),
             used_links: Vec::new(),
             predicted: HashMap::new(),
             probed_at: HashMap::new(),
             next_probe_s,
             last_replan_s: 0.0,
-            planned_with: Estimates::default(),
+            planned_with: estimates,
             trigger: None,
             lost: Vec::new(),
             cut: Vec::new(),
@@ -392,6 +406,7 @@ impl Adaptation {
                     self.trigger_once(Trigger::LinkStep { from, to, mbps }, at_s);
                 }
             }
+            Measurement::RoundTrip { a, b, secs } => self.estimates.round_trip(a, b, secs),
             Measurement::PartRun { part, busy } => {
                 let Some(&(node, nominal)) = self.predicted.get(&part) else {
                     return; // a part of a deployment this run did not make
@@ -502,15 +517,21 @@ impl Adaptation {
         out
     }
 
-    /// About 25 ms of the link at its last known rate: shorter probes time the timer (it
-    /// wakes up to a millisecond late) more than the link.
+    /// About 25 ms of the link at its last known rate (shorter probes time the timer, which
+    /// wakes up to a millisecond late, more than the link), and at least 64 KiB unless that
+    /// holds the link over 300 ms: a receiver leaves its first and last reads untimed, and a
+    /// link that recovered carries a short probe in a few reads.
     fn probe_bytes(&self, from: NodeId, to: NodeId) -> u64 {
         let mbps = self.estimates.link_mbps(from, to).unwrap_or_else(|| {
             self.nominal
                 .link(from, to)
                 .map_or(10.0, |l| l.bandwidth.0 * 8.0 / 1e6)
         });
-        ((mbps * 1e6 / 8.0 * 0.025) as u64).clamp(16 << 10, 2 << 20)
+        let during = |secs: f64| (mbps * 1e6 / 8.0 * secs) as u64;
+        during(0.025)
+            .max(64 << 10)
+            .min(during(0.3))
+            .clamp(16 << 10, 2 << 20)
     }
 
     /// The re-plan came back. Returns the plan to deploy when the policy switches (then

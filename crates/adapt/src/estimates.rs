@@ -8,7 +8,24 @@ use tiersplit_cost::{Bandwidth, Nanos, NodeId, Problem};
 pub struct Estimates {
     links: BTreeMap<(NodeId, NodeId), LinkState>,
     nodes: BTreeMap<NodeId, NodeSpeed>,
+    /// Round trips between two nodes, keyed by the pair in order.
+    round_trips: BTreeMap<(NodeId, NodeId), RoundTrips>,
+    /// Fixed cost per message, in every link's latency next to half its round trip.
+    overhead: Nanos,
 }
+
+/// The round trips of one pair of nodes: the least of the last [`ROUND_TRIPS_KEPT`]. Queues
+/// and a busy scheduler only ever add to a round trip, so its least is the path's own delay;
+/// a longer path shows once every kept sample is longer, a shorter one at once.
+#[derive(Debug, Clone, Default)]
+struct RoundTrips {
+    last: std::collections::VecDeque<f64>,
+}
+
+/// Round trips a pair keeps: 2 s of pings.
+const ROUND_TRIPS_KEPT: usize = 8;
+/// Delays that differ by less than this (seconds) are the same: timer and scheduler noise.
+const DELAY_NOISE_S: f64 = 1e-3;
 
 /// A node's slowdown, followed through its parts. Each part's measured time differs from its
 /// profiled time by a bias of its own (fusion, caches), so a part is compared with itself:
@@ -46,6 +63,38 @@ struct LinkState {
 const MIN_SAMPLE_BYTES: u64 = 8 << 10;
 
 impl Estimates {
+    /// No estimate yet; links' latencies will be `overhead` plus half their measured round
+    /// trip.
+    pub fn with_overhead(overhead: Nanos) -> Estimates {
+        Estimates {
+            overhead,
+            ..Estimates::default()
+        }
+    }
+
+    /// A ping between `a` and `b` came back after `secs`.
+    pub fn round_trip(&mut self, a: NodeId, b: NodeId, secs: f64) {
+        if a == b || !(secs.is_finite() && secs >= 0.0) {
+            return;
+        }
+        let last = &mut self
+            .round_trips
+            .entry((a.min(b), a.max(b)))
+            .or_default()
+            .last;
+        if last.len() == ROUND_TRIPS_KEPT {
+            last.pop_front();
+        }
+        last.push_back(secs);
+    }
+
+    /// Estimated one-way delay between `a` and `b` (half their round trip), seconds; `None`
+    /// before a ping came back.
+    pub fn delay_s(&self, a: NodeId, b: NodeId) -> Option<f64> {
+        let r = self.round_trips.get(&(a.min(b), a.max(b)))?;
+        r.last.iter().copied().reduce(f64::min).map(|rtt| rtt / 2.0)
+    }
+
     /// `bytes` that held the link `from -> to` for `seconds` (a chunk of a message or of a
     /// probe, its fixed delay not included), seen at `at_s` on the caller's clock. Returns
     /// true when the link's rate changed (a step).
@@ -152,16 +201,25 @@ impl Estimates {
     /// have is compared with `nominal`'s): whether a re-plan could find anything new. Node
     /// slowdowns move only by steps, which re-plan by themselves.
     pub fn change_since(&self, earlier: &Estimates, nominal: &Problem) -> f64 {
-        self.links
-            .keys()
-            .filter_map(|&(a, b)| {
-                let now = self.link_mbps(a, b)?;
-                let then = earlier
-                    .link_mbps(a, b)
-                    .or_else(|| nominal.link(a, b).map(|l| l.bandwidth.0 * 8.0 / 1e6))?;
-                (then > 0.0).then(|| (now / then - 1.0).abs())
-            })
-            .fold(0.0, f64::max)
+        let rates = self.links.keys().filter_map(|&(a, b)| {
+            let now = self.link_mbps(a, b)?;
+            let then = earlier
+                .link_mbps(a, b)
+                .or_else(|| nominal.link(a, b).map(|l| l.bandwidth.0 * 8.0 / 1e6))?;
+            (then > 0.0).then(|| (now / then - 1.0).abs())
+        });
+        // A delay's change counts relative to the link's whole latency, and not below the
+        // noise: a loopback round trip of 0.1 ms that becomes 0.3 ms changes nothing.
+        let delays = self.round_trips.keys().filter_map(|&(a, b)| {
+            let now = self.delay_s(a, b)?;
+            let then = earlier.delay_s(a, b).or_else(|| {
+                let l = nominal.link(a, b).or_else(|| nominal.link(b, a))?;
+                Some(Nanos(l.latency.0.saturating_sub(self.overhead.0)).as_secs_f64())
+            })?;
+            let moved = (now - then).abs();
+            (moved > DELAY_NOISE_S).then(|| moved / (then + self.overhead.as_secs_f64()).max(1e-3))
+        });
+        rates.chain(delays).fold(0.0, f64::max)
     }
 
     /// Links whose last sample was far from their estimate: worth probing again now, to
@@ -174,13 +232,16 @@ impl Estimates {
             .collect()
     }
 
-    /// `nominal` with every estimated link rate and node slowdown in place of the nominal one
-    /// (a link never faster than its sender's radio).
+    /// `nominal` with every estimated link rate, delay and node slowdown in place of the
+    /// nominal one (a link never faster than its sender's radio).
     pub fn apply(&self, nominal: &Problem) -> Problem {
         let mut p = nominal.clone();
         for l in &mut p.links {
             if let Some(m) = self.link_mbps(l.from, l.to) {
                 l.bandwidth = nominal.nodes[l.from.0].capped(Bandwidth::from_mbps(m));
+            }
+            if let Some(d) = self.delay_s(l.from, l.to) {
+                l.latency = self.overhead + Nanos::from_secs_f64(d);
             }
         }
         for &node in self.nodes.keys() {
@@ -262,6 +323,43 @@ mod tests {
         assert!((est.change_since(&before, &p) - 0.5).abs() < 1e-9);
         // Against the nominal 50 Mbit/s when nothing was estimated before.
         assert!((est.change_since(&Estimates::default(), &problem()) - 0.96).abs() < 1e-9);
+    }
+
+    #[test]
+    fn round_trips_give_each_link_its_delay_next_to_the_message_overhead() {
+        let (d, e) = (NodeId(0), NodeId(1));
+        // The problem's 2 ms latency is 1.5 ms of path and 0.5 ms per message.
+        let mut est = Estimates::with_overhead(Nanos(500_000));
+        let nominal = problem();
+        assert_eq!(est.delay_s(d, e), None);
+        // Pings of a 3 ms path, some held up by a busy scheduler: the least counts, both ways.
+        for rtt in [0.0034, 0.0030, 0.0051, 0.0032] {
+            est.round_trip(e, d, rtt);
+        }
+        assert!((est.delay_s(d, e).unwrap() - 0.0015).abs() < 1e-12);
+        // That is the nominal path: no change worth a re-plan, and the same latency.
+        assert_eq!(est.change_since(&Estimates::default(), &nominal), 0.0);
+        let p = est.apply(&nominal);
+        assert_eq!(p.links[0].latency, Nanos(2_000_000));
+        assert_eq!(p.links[1].latency, Nanos(2_000_000));
+        // The path lengthens to 40 ms: shown once every kept ping is that long.
+        let before = est.clone();
+        for i in 0..ROUND_TRIPS_KEPT {
+            assert!(est.delay_s(d, e).unwrap() < 0.002, "after {i} long pings");
+            est.round_trip(d, e, 0.040);
+        }
+        assert!((est.delay_s(d, e).unwrap() - 0.020).abs() < 1e-12);
+        assert_eq!(est.apply(&nominal).links[1].latency, Nanos(20_500_000));
+        // 18.5 ms more over a 2 ms latency.
+        assert!((est.change_since(&before, &nominal) - 9.25).abs() < 1e-9);
+        // It shortens again: at once.
+        est.round_trip(d, e, 0.0031);
+        assert!((est.delay_s(d, e).unwrap() - 0.00155).abs() < 1e-12);
+        // Nonsense is no sample.
+        est.round_trip(d, e, f64::NAN);
+        est.round_trip(d, d, 0.0);
+        assert!((est.delay_s(d, e).unwrap() - 0.00155).abs() < 1e-12);
+        assert_eq!(est.delay_s(d, d), None);
     }
 
     #[test]

@@ -129,6 +129,11 @@ pub fn print_trace_reports(reports: &[TraceReport]) {
             r.link_mbps
                 .iter()
                 .map(|(k, v)| format!("{k} {v:.1} Mbit/s"))
+                .chain(
+                    r.link_delay_ms
+                        .iter()
+                        .map(|(k, v)| format!("{k} {v:.1} ms"))
+                )
                 .chain(r.node_slowdown.iter().map(|(k, v)| format!("{k} x{v:.2}")))
                 .collect::<Vec<_>>()
                 .join(", ")

@@ -102,7 +102,16 @@ impl Frame {
         }
     }
 
-    /// `bytes` of filler, to measure the link it crosses.
+    /// `bytes` of filler from node `sender` (its name travels as the frame's), to measure the
+    /// link it crosses where it arrives.
+    pub fn probe_from(sender: &str, bytes: usize) -> Frame {
+        Frame {
+            name: sender.to_string(),
+            ..Frame::probe(bytes)
+        }
+    }
+
+    /// `bytes` of anonymous filler, to measure the link it crosses.
     pub fn probe(bytes: usize) -> Frame {
         Frame {
             kind: FrameKind::Probe,

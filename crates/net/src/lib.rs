@@ -22,4 +22,7 @@ mod transport;
 
 pub use error::NetError;
 pub use frame::{Frame, FrameKind, Limits, MAX_PAYLOAD, PROTOCOL_VERSION};
-pub use transport::{read_frame, write_frame, write_header, write_payload, MAX_ERROR_PAYLOAD};
+pub use transport::{
+    read_body, read_frame, read_head, write_frame, write_header, write_payload, Head,
+    MAX_ERROR_PAYLOAD,
+};

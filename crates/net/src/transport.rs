@@ -92,11 +92,13 @@ pub const MAX_ERROR_PAYLOAD: u64 = 64 << 10;
 const FIRST_PAYLOAD_CHUNK: usize = 4 << 20;
 
 /// Reads a payload of `len` bytes into memory taken as the data arrives: the first
-/// [`FIRST_PAYLOAD_CHUNK`], then the rest at once (one reallocation, and no zeroing).
+/// [`FIRST_PAYLOAD_CHUNK`], then the rest at once (one reallocation, and no zeroing). Each read's
+/// byte count goes to `arrived` as it lands.
 async fn read_payload<R: AsyncRead + Unpin>(
     r: &mut R,
     len: usize,
     stall: Duration,
+    arrived: &mut (dyn FnMut(usize) + Send),
 ) -> Result<Vec<u8>, NetError> {
     let mut payload = Vec::with_capacity(len.min(FIRST_PAYLOAD_CHUNK));
     while payload.len() < len {
@@ -115,8 +117,29 @@ async fn read_payload<R: AsyncRead + Unpin>(
         if n == 0 {
             return Err(NetError::Closed("in the middle of a frame payload"));
         }
+        arrived(n);
     }
     Ok(payload)
+}
+
+/// A frame's header, read and checked, its payload still on the wire: what a receiver needs to
+/// know before it reads the payload ([`read_body`]), such as which link it is arriving on.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Head {
+    /// What the frame carries.
+    pub kind: FrameKind,
+    /// The session the frame belongs to.
+    pub session: u128,
+    /// Number of the frame of the stream.
+    pub frame: u64,
+    /// Tensor name (a probe's: its sender).
+    pub name: String,
+    /// Element type of a tensor payload.
+    pub dtype: tiersplit_graph::DType,
+    /// Shape of a tensor payload.
+    pub shape: Vec<u64>,
+    /// Payload bytes that follow, within the limits the header was read with.
+    pub len: u64,
 }
 
 /// Reads one frame, refusing malformed or oversized frames before allocating. `limit` bounds
@@ -127,6 +150,20 @@ pub async fn read_frame<R: AsyncRead + Unpin>(
     limits: Limits,
     limit: Duration,
 ) -> Result<Option<Frame>, NetError> {
+    match read_head(r, limits, limit).await? {
+        Some(head) => Ok(Some(read_body(r, head, limits.stall, &mut |_| {}).await?)),
+        None => Ok(None),
+    }
+}
+
+/// Reads and checks one frame's header, as [`read_frame`] does, leaving its payload to
+/// [`read_body`]. Returns `Ok(None)` when the peer closed the connection cleanly between
+/// frames.
+pub async fn read_head<R: AsyncRead + Unpin>(
+    r: &mut R,
+    limits: Limits,
+    limit: Duration,
+) -> Result<Option<Head>, NetError> {
     let mut fixed = [0u8; FIXED];
     let first = timeout(limit, r.read(&mut fixed[..1]))
         .await
@@ -163,14 +200,33 @@ pub async fn read_frame<R: AsyncRead + Unpin>(
     if f.kind == FrameKind::Tensor {
         check_payload(f.dtype, &shape, len)?;
     }
-    let payload = read_payload(r, len as usize, stall).await?;
-    Ok(Some(Frame {
+    Ok(Some(Head {
         kind: f.kind,
         session: f.session,
         frame: f.frame,
         name,
         dtype: f.dtype,
         shape,
-        payload,
+        len,
     }))
+}
+
+/// Reads the payload `head` announced, each pause within `stall`, telling `arrived` the size
+/// of every read as it lands (a receiver times the link by it), and returns the whole frame.
+pub async fn read_body<R: AsyncRead + Unpin>(
+    r: &mut R,
+    head: Head,
+    stall: Duration,
+    arrived: &mut (dyn FnMut(usize) + Send),
+) -> Result<Frame, NetError> {
+    let payload = read_payload(r, head.len as usize, stall, arrived).await?;
+    Ok(Frame {
+        kind: head.kind,
+        session: head.session,
+        frame: head.frame,
+        name: head.name,
+        dtype: head.dtype,
+        shape: head.shape,
+        payload,
+    })
 }

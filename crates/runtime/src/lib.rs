@@ -19,6 +19,7 @@
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 #![warn(missing_docs)]
 
+mod arrival;
 mod background;
 mod cluster;
 mod conn;
@@ -40,6 +41,7 @@ pub mod tls;
 mod validate;
 mod worker;
 
+pub use arrival::{ArrivalRecord, ArrivalSample};
 pub use background::in_background;
 pub use cluster::{node_status, ClusterDriver, NodeStatus, Uploader};
 pub use conn::Peer;
@@ -52,7 +54,7 @@ pub use error::{NodeError, RuntimeError};
 pub use health::{Beat, Beats, CutLink, HealthConfig, HealthWatch, LinkReports, NodeHealth};
 pub use ids::{DeploymentId, InvalidModelHash, InvalidSessionId, ModelHash, SessionId};
 pub use link_shaper::{LinkRecord, TransferSample};
-pub use link_watch::{DEAD_AFTER, PING_EVERY};
+pub use link_watch::{RoundTripSample, DEAD_AFTER, PING_EVERY};
 pub use model_cache::MODEL_BUDGET;
 pub use node::{FrameResult, NodeStats, PartRecord, MAX_WAITING};
 pub use observation_log::{Observation, Observations};

@@ -7,11 +7,17 @@
 //!
 //! An emulated cut ([`crate::LinkShape::cut`]) holds the pings as it holds the link's tensors,
 //! so a cut on a one-machine cluster is seen the way a pulled cable is: by silence.
+//!
+//! Each echo also times the round trip, logged for the device's estimators: the link's delay
+//! measured on the path itself. Emulated one-way delays are added to it both ways, as the
+//! transport adds them to every tensor.
 
 use crate::conn::dial_data;
 use crate::deployment::Emulation;
 use crate::ids::SessionId;
-use std::collections::HashMap;
+use crate::observation_log::{Observation, ObservationLog};
+use serde::{Deserialize, Serialize};
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 use tiersplit_graph::DType;
@@ -35,6 +41,54 @@ pub(crate) struct WatchContext {
     pub emulation: Arc<RwLock<Emulation>>,
     /// Mutual TLS towards the peers, when the node has an identity.
     pub tls: Option<Arc<rustls::ClientConfig>>,
+    /// The node's log, where round trips go for the device's estimators.
+    pub log: ObservationLog,
+}
+
+/// A ping's round trip to a watched peer and back.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RoundTripSample {
+    /// Name of the peer that echoed the ping.
+    pub to: String,
+    /// From writing the ping to reading its echo, emulated delays both ways included, in µs.
+    pub micros: u64,
+}
+
+/// Pings whose echo is awaited: a ping older than the newest few is given up (its echo, if
+/// it comes, is no sample).
+const AWAITED: usize = 8;
+
+/// When each awaited ping was written, by sequence number.
+#[derive(Default)]
+struct Sent(Mutex<VecDeque<(u64, Instant)>>);
+
+impl Sent {
+    fn wrote(&self, seq: u64, at: Instant) {
+        let mut s = self.0.lock().expect("not poisoned");
+        if s.len() == AWAITED {
+            s.pop_front();
+        }
+        s.push_back((seq, at));
+    }
+
+    /// When ping `seq` was written, once: a duplicate echo is no second sample.
+    fn echoed(&self, seq: u64) -> Option<Instant> {
+        let mut s = self.0.lock().expect("not poisoned");
+        let i = s.iter().position(|(q, _)| *q == seq)?;
+        s.remove(i).map(|(_, at)| at)
+    }
+}
+
+/// The round trip of an echo read at `now` for a ping written at `sent`, with the emulated
+/// delays of both directions in force now.
+fn round_trip(cx: &WatchContext, to: &str, sent: Instant, now: Instant) -> RoundTripSample {
+    let e = cx.emulation.read().expect("not poisoned");
+    let delay = |a: &str, b: &str| e.link(a, b).map_or(0.0, |l| l.delay_ms);
+    let emulated = Duration::from_secs_f64((delay(&cx.from, to) + delay(to, &cx.from)) / 1e3);
+    RoundTripSample {
+        to: to.to_string(),
+        micros: (now.duration_since(sent) + emulated).as_micros() as u64,
+    }
 }
 
 /// A watched link's state: `None` while up, the cause while down.
@@ -162,11 +216,21 @@ async fn watch_peer(to: String, addr: String, cx: WatchContext, state: State) {
         set(&state, None);
         let (mut rd, mut wr) = tokio::io::split(conn);
         let (echoes, up) = (heard.clone(), state.clone());
+        let sent = Arc::new(Sent::default());
+        let (awaited, rx, peer) = (sent.clone(), cx.clone(), to.clone());
         let reader = AbortOnDrop(tokio::spawn(async move {
             // Anything the peer sends back counts; the connection idles only if it does.
-            while let Ok(Some(_)) = read_frame(&mut rd, Limits::default(), DEAD_AFTER * 60).await {
-                *echoes.lock().expect("not poisoned") = Instant::now();
+            while let Ok(Some(f)) = read_frame(&mut rd, Limits::default(), DEAD_AFTER * 60).await {
+                let now = Instant::now();
+                *echoes.lock().expect("not poisoned") = now;
                 set(&up, None);
+                if let Some(at) = awaited
+                    .echoed(f.frame)
+                    .filter(|_| f.kind == FrameKind::Ping)
+                {
+                    let rtt = round_trip(&rx, &peer, at, now);
+                    rx.log.push(Observation::RoundTrip(rtt));
+                }
             }
         }));
         let mut tick = tokio::time::interval(PING_EVERY);
@@ -177,6 +241,7 @@ async fn watch_peer(to: String, addr: String, cx: WatchContext, state: State) {
             }
             if !cut(&cx, &to) {
                 seq += 1;
+                sent.wrote(seq, Instant::now());
                 if write_frame(&mut wr, &ping(cx.session, seq), DEAD_AFTER)
                     .await
                     .is_err()

@@ -4,6 +4,7 @@
 //! frame are there. One part runs at a time (one engine per machine), off the async threads,
 //! while the links keep sending, so frame k+1 computes while frame k is on the wire.
 
+use crate::arrival::{ArrivalMeter, ArrivalRecord};
 use crate::conn::Peer;
 use crate::deployment::{Deployment, Emulation, Route, Work};
 use crate::ids::{DeploymentId, ModelHash};
@@ -63,6 +64,10 @@ pub struct NodeStats {
     pub parts: Vec<PartRecord>,
     /// Messages this node sent (tensors and error reports, not probes), one record per message.
     pub links: Vec<LinkRecord>,
+    /// Tensors this node received over links whose rate the runtime does not shape (the
+    /// kernel or the network does), timed as they arrived; one record per message.
+    #[serde(default)]
+    pub arrivals: Vec<ArrivalRecord>,
 }
 
 struct LocalPart {
@@ -111,6 +116,8 @@ pub(crate) struct Active {
     /// Tensor name -> (local part, input slot) pairs that read it.
     readers: HashMap<String, Vec<(usize, usize)>>,
     routes: HashMap<String, Vec<Route>>,
+    /// Tensor name on this node -> the node that sends it here.
+    senders: HashMap<String, String>,
     /// Inputs gathered so far, per (frame, local part).
     waiting: Mutex<HashMap<(u64, usize), Slots>>,
     /// Graph outputs gathered so far per frame (sink only).
@@ -121,6 +128,7 @@ pub(crate) struct Active {
     results: Option<mpsc::UnboundedSender<FrameResult>>,
     part_records: Arc<Mutex<Kept<PartRecord>>>,
     link_records: Arc<Mutex<Kept<LinkRecord>>>,
+    arrival_records: Arc<Mutex<Kept<ArrivalRecord>>>,
     io_timeout: Duration,
     node: NodeState,
 }
@@ -199,6 +207,12 @@ impl Active {
         for r in dep.routes.iter().filter(|r| r.from == me) {
             routes.entry(r.tensor.clone()).or_default().push(r.clone());
         }
+        let senders = dep
+            .routes
+            .iter()
+            .filter(|r| r.to == me)
+            .map(|r| (r.deliver_as.clone(), r.from.clone()))
+            .collect();
         let (jobs, jobs_rx) = mpsc::unbounded_channel();
         let (failures, mut failures_rx) = mpsc::unbounded_channel::<SendFailure>();
         let active = Arc::new(Active {
@@ -208,6 +222,7 @@ impl Active {
             parts,
             readers,
             routes,
+            senders,
             waiting: Mutex::default(),
             answers: Mutex::default(),
             jobs,
@@ -215,6 +230,7 @@ impl Active {
             failures,
             part_records: Arc::default(),
             link_records: Arc::default(),
+            arrival_records: Arc::default(),
             io_timeout,
             node,
         });
@@ -420,7 +436,7 @@ impl Active {
                 self.me, self.dep.id
             ));
         }
-        self.send(to, Frame::probe(bytes));
+        self.send(to, Frame::probe_from(&self.me, bytes));
         Ok(())
     }
 
@@ -454,6 +470,41 @@ impl Active {
             deployment: self.dep.id.clone(),
             parts: self.part_records.lock().expect("not poisoned").to_vec(),
             links: self.link_records.lock().expect("not poisoned").to_vec(),
+            arrivals: self.arrival_records.lock().expect("not poisoned").to_vec(),
         }
+    }
+
+    /// A meter for a payload arriving from a peer: tensor `name` of `frame`, or a probe whose
+    /// name is its sender. `None` when the sender is unknown here, or when it shapes the
+    /// link's rate itself (emulation): its own samples time that link, without the turns it
+    /// waits for a shared radio, which a receiver cannot tell from a slower link.
+    pub(crate) fn arrival_meter(
+        &self,
+        name: &str,
+        frame: u64,
+        probe: bool,
+    ) -> Option<ArrivalMeter> {
+        let from = if probe {
+            self.dep.nodes.contains_key(name).then_some(name)?
+        } else {
+            self.senders.get(name)?.as_str()
+        };
+        let shaped = self
+            .node
+            .emulation
+            .read()
+            .expect("not poisoned")
+            .link(from, &self.me)
+            .is_some_and(|l| l.mbps.is_some());
+        if shaped || from == self.me {
+            return None;
+        }
+        let records = (!probe).then(|| self.arrival_records.clone());
+        Some(ArrivalMeter::new(
+            from.to_string(),
+            frame,
+            self.node.log.clone(),
+            records,
+        ))
     }
 }

@@ -2,7 +2,9 @@
 //! device reads it incrementally (everything after a cursor) to estimate link rates and node
 //! speeds while frames flow, without re-reading what it has seen.
 
+use crate::arrival::ArrivalSample;
 use crate::link_shaper::TransferSample;
+use crate::link_watch::RoundTripSample;
 use crate::node::PartRecord;
 use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
@@ -17,8 +19,14 @@ const KEPT: usize = 8192;
 pub enum Observation {
     /// A part run.
     Part(PartRecord),
-    /// A chunk of a message or probe crossing a shaped link: the rate samples.
+    /// A chunk of a message or probe crossing a link this node shapes (emulation): the rate
+    /// samples of its sender.
     Transfer(TransferSample),
+    /// Part of a message or probe that arrived here over a link whose rate this runtime does
+    /// not shape (the kernel or the network does): the rate samples of its receiver.
+    Arrival(ArrivalSample),
+    /// A ping's round trip to a peer this node watches its link to.
+    RoundTrip(RoundTripSample),
 }
 
 /// The records of one node after a cursor.

@@ -100,6 +100,7 @@ impl Session {
             let s = a.stats();
             merged.parts.extend(s.parts);
             merged.links.extend(s.links);
+            merged.arrivals.extend(s.arrivals);
         }
         Some(merged)
     }

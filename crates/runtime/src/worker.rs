@@ -1,3 +1,4 @@
+use crate::arrival::ArrivalMeter;
 use crate::conn::{Conn, Io, Peer};
 use crate::control_service::{
     pb::control_server::ControlServer, ControlService, MAX_CONTROL_MESSAGE,
@@ -15,7 +16,7 @@ use crate::tls::{NodeIdentity, TlsError, ALPN_CONTROL, ALPN_DATA};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 use tiersplit_exec::{Executor, HostTensor, LoadedModel, TractExecutor};
-use tiersplit_net::{read_frame, write_frame, Frame, FrameKind, Limits, NetError};
+use tiersplit_net::{read_body, read_head, write_frame, Frame, FrameKind, Limits, NetError};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, Semaphore};
 
@@ -311,6 +312,7 @@ impl Worker {
                 session: id,
                 emulation: s.state.emulation.clone(),
                 tls: self.data_tls.clone(),
+                log: s.state.log.clone(),
             };
             s.state
                 .watch
@@ -585,6 +587,22 @@ impl Worker {
         Ok(active)
     }
 
+    /// A meter for a probe from node `from` in `session`: its newest deployment's, when `from`
+    /// is one of that deployment's nodes (and, with mutual TLS, the peer's certificate is
+    /// `from`'s, so no node times a link in another's name).
+    fn probe_meter(&self, session: SessionId, from: &str, peer: &Peer) -> Option<ArrivalMeter> {
+        let active = {
+            let mut all = self.sessions.lock().expect("not poisoned");
+            all.for_data(session, std::time::Instant::now())?
+                .newest()?
+                .clone()
+        };
+        if self.tls.is_some() && !peer.is(from) {
+            return None;
+        }
+        active.arrival_meter(from, 0, true)
+    }
+
     /// Whether the peer's first bytes are the HTTP/2 client preface (gRPC), waiting at most
     /// the I/O timeout for them.
     async fn speaks_http2(&self, s: &TcpStream) -> bool {
@@ -615,18 +633,41 @@ impl Worker {
         // A new connection that says nothing soon holds a connection slot for nothing: its
         // first frame is due within the I/O timeout, later ones within the idle timeout.
         let mut wait = self.io_timeout;
-        while let Some(f) = read_frame(&mut s, limits, wait).await? {
+        while let Some(head) = read_head(&mut s, limits, wait).await? {
             wait = self.idle_timeout;
+            let session = SessionId::from_wire(head.session);
+            // Tensors and errors belong to the deployment serving their frame, found before
+            // the payload arrives so that its arrival can be timed.
+            let serving = match head.kind {
+                FrameKind::Tensor | FrameKind::Error => {
+                    Some(self.serving_for(session, head.frame, &peer, &mut checked))
+                }
+                _ => None,
+            };
+            let mut meter = match (&serving, head.kind) {
+                (Some(Ok(a)), FrameKind::Tensor) => a.arrival_meter(&head.name, head.frame, false),
+                (_, FrameKind::Probe) => self.probe_meter(session, &head.name, &peer),
+                _ => None,
+            };
+            let mut arrived = |n: usize| {
+                if let Some(m) = meter.as_mut() {
+                    m.arrived(n, tokio::time::Instant::now());
+                }
+            };
+            let f = read_body(&mut s, head, limits.stall, &mut arrived).await?;
+            if let Some(m) = meter {
+                m.finish();
+            }
+            // A deployment installed while the payload arrived serves it all the same.
+            let serving = match serving {
+                Some(Err(_)) => Some(self.serving_for(session, f.frame, &peer, &mut checked)),
+                other => other,
+            };
             match f.kind {
                 FrameKind::Tensor => {
                     let t = frame_tensor(&f)?;
-                    let published = self
-                        .serving_for(
-                            SessionId::from_wire(f.session),
-                            f.frame,
-                            &peer,
-                            &mut checked,
-                        )
+                    let published = serving
+                        .expect("resolved for tensors")
                         .map(|a| a.publish(f.frame, &f.name, t));
                     if let Err(e) = published {
                         tracing::warn!(
@@ -639,12 +680,7 @@ impl Worker {
                 }
                 FrameKind::Error => {
                     let message = String::from_utf8_lossy(&f.payload).to_string();
-                    match self.serving_for(
-                        SessionId::from_wire(f.session),
-                        f.frame,
-                        &peer,
-                        &mut checked,
-                    ) {
+                    match serving.expect("resolved for errors") {
                         Ok(a) => a.fail(f.frame, &message),
                         Err(e) => tracing::warn!(
                             node = %self.name,

@@ -1,6 +1,7 @@
-//! Links are watched on the data plane: a link the emulation cuts is reported cut within about
-//! a second while both its ends keep answering heartbeats, tensors wait on it rather than
-//! vanish, and it is up again soon after it is mended.
+//! Links are watched on the data plane: each ping's round trip is logged, the emulated delays
+//! included; a link the emulation cuts is reported cut within about a second while both its
+//! ends keep answering heartbeats, tensors wait on it rather than vanish, and it is up again
+//! soon after it is mended.
 
 mod common;
 
@@ -8,7 +9,9 @@ use common::{round_trip, rt, T};
 use std::collections::BTreeMap;
 use std::time::Duration;
 use tiersplit_exec::HostTensor;
-use tiersplit_runtime::{ClusterDriver, CutLink, Emulation, LinkShape, Worker, DEAD_AFTER};
+use tiersplit_runtime::{
+    ClusterDriver, CutLink, Emulation, LinkShape, Observation, Worker, DEAD_AFTER,
+};
 use tokio::net::TcpListener;
 use tokio::time::Instant;
 
@@ -66,6 +69,22 @@ fn a_cut_link_is_seen_held_and_mended() {
         // Watched and up: nothing cut for a while.
         let cut = until(&d, Duration::from_millis(1500), |c| !c.is_empty()).await;
         assert_eq!(cut, None, "{:?}", d.cut_links());
+        // Each end timed its pings: 1 ms of emulated delay each way, plus loopback's own.
+        let mut least: BTreeMap<String, u64> = BTreeMap::new();
+        for o in d.observe().await.unwrap() {
+            for r in o.records {
+                if let Observation::RoundTrip(x) = r {
+                    let e = least
+                        .entry(format!("{}->{}", o.node, x.to))
+                        .or_insert(u64::MAX);
+                    *e = (*e).min(x.micros);
+                }
+            }
+        }
+        assert_eq!(least.len(), 2, "{least:?}");
+        for (link, micros) in &least {
+            assert!((2000..4000).contains(micros), "{link}: {micros} µs");
+        }
 
         let half = |v: f32| HostTensor::f32(vec![1, 1, 2, 4], vec![v; 8]).unwrap();
         let inputs = [("a".to_string(), half(1.0)), ("b".to_string(), half(2.0))];

@@ -1,18 +1,23 @@
 //! What adaptation reads from a running cluster, over real loopback sockets: probes of an idle
 //! link measured chunk by chunk at the emulated rate, a rate changed live by the driver (as a
 //! trace does) showing in the next samples, and the observation cursor returning each record
-//! once. Every wait is under a timeout.
+//! once; and a link the runtime does not shape (a pacing proxy between the nodes stands for
+//! the kernel's shaping or a real network) timed where its bytes arrive. Every wait is under a
+//! timeout.
 
 mod common;
 
 use common::{rt, T};
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 use tiersplit_runtime::{
     ClusterDriver, Deployment, Emulation, LinkShape, Observation, Observations, SessionId, Worker,
 };
-use tokio::net::TcpListener;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
 
 fn shaped(mbps: f64) -> Emulation {
     Emulation {
@@ -97,6 +102,11 @@ fn probes_measure_the_emulated_rate_and_follow_a_live_change() {
         let (n, mbps) = probe_rate(&obs);
         assert_eq!(n, 256 << 10);
         assert!((mbps / 40.0 - 1.0).abs() < 0.2, "{mbps} Mbit/s");
+        // The sender shapes this link: its receiver does not time it a second time.
+        assert!(!obs.iter().any(|o| o
+            .records
+            .iter()
+            .any(|r| matches!(r, Observation::Arrival(_)))));
         // Read once: the cursor moved past them.
         assert_eq!(probe_rate(&d.observe().await.unwrap()).0, 0);
 
@@ -150,5 +160,121 @@ fn two_switches_before_the_next_frame_keep_the_frames_in_flight_on_their_plan() 
             w.stats(SessionId::NONE).unwrap().deployment.as_str(),
             "again"
         );
+    });
+}
+
+/// A TCP proxy to `to` that carries what its clients send at `bits_per_s` (read as it paces,
+/// so the sender's socket buffers fill and its writes wait, as under the kernel's shaping) and
+/// what `to` answers unpaced. Returns its address.
+async fn pacing_proxy(to: String, bits_per_s: Arc<AtomicU64>) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    tokio::spawn(async move {
+        while let Ok((client, _)) = listener.accept().await {
+            let Ok(server) = TcpStream::connect(&to).await else {
+                continue;
+            };
+            let (mut cr, mut cw) = client.into_split();
+            let (mut sr, mut sw) = server.into_split();
+            tokio::spawn(async move { tokio::io::copy(&mut sr, &mut cw).await });
+            let rate = bits_per_s.clone();
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 4 << 10];
+                let mut due = tokio::time::Instant::now();
+                loop {
+                    let n = match cr.read(&mut buf).await {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => n,
+                    };
+                    let bits = rate.load(Ordering::Relaxed) as f64;
+                    // Paced from when the bytes are due, not from when the timer woke (up to
+                    // a millisecond late), unless the link was idle.
+                    let now = tokio::time::Instant::now();
+                    if due + Duration::from_millis(10) < now {
+                        due = now;
+                    }
+                    due += Duration::from_secs_f64(n as f64 * 8.0 / bits);
+                    tokio::time::sleep_until(due).await;
+                    if sw.write_all(&buf[..n]).await.is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+    });
+    addr
+}
+
+/// Bytes and Mbit/s of the arrival samples of probes device -> edge0 among `obs`.
+fn arrival_rate(obs: &[Observations]) -> (u64, f64) {
+    let (mut bytes, mut micros) = (0u64, 0u64);
+    for o in obs {
+        for r in &o.records {
+            match r {
+                Observation::Arrival(x) => {
+                    assert!(o.node == "edge0" && x.from == "device" && x.probe, "{x:?}");
+                    bytes += x.bytes;
+                    micros += x.micros;
+                }
+                Observation::Transfer(x) => panic!("a sender timed an unshaped link: {x:?}"),
+                Observation::Part(_) | Observation::RoundTrip(_) => {}
+            }
+        }
+    }
+    (bytes, bytes as f64 * 8.0 / micros.max(1) as f64)
+}
+
+#[test]
+fn a_link_shaped_outside_the_runtime_is_timed_where_its_bytes_arrive() {
+    rt().block_on(async {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let edge0 = listener.local_addr().unwrap().to_string();
+        tokio::spawn(Worker::new("edge0").serve(listener));
+        let rate = Arc::new(AtomicU64::new(20_000_000));
+        let proxy = pacing_proxy(edge0, rate.clone()).await;
+        let mut d = ClusterDriver::start("device", "127.0.0.1:0", &[("edge0".into(), proxy)], T)
+            .await
+            .unwrap();
+        let dep = Deployment {
+            id: "probe".into(),
+            session: Default::default(),
+            first_frame: 0,
+            nodes: Default::default(),
+            parts: vec![],
+            routes: vec![],
+            sink: "device".into(),
+            inputs: vec![],
+            outputs: vec![],
+            watch: Vec::new(),
+        };
+        // Delays only, as in testbed mode: the runtime leaves the rate to the path.
+        let mut delays = shaped(1.0);
+        delays.links[0].mbps = None;
+        d.set_emulation(delays).await.unwrap();
+        d.deploy(&dep, &Default::default()).await.unwrap();
+        d.observe().await.unwrap();
+
+        for (mbps, bytes) in [(20.0, 1u64 << 20), (4.0, 256 << 10)] {
+            // The last probe's tail lands first: its samples are not this one's.
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            d.observe().await.unwrap();
+            rate.store((mbps * 1e6) as u64, Ordering::Relaxed);
+            d.probe("device", "edge0", bytes).await.unwrap();
+            let deadline = tokio::time::Instant::now() + T;
+            let mut all = Vec::new();
+            // All but what the first read took (it waited in the socket, untimed) and a last
+            // blink too short to time: a few KiB here, as the proxy writes 4 KiB at a time.
+            while arrival_rate(&all).0 < bytes - (64 << 10) {
+                assert!(tokio::time::Instant::now() < deadline, "probe not timed");
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                all.extend(d.observe().await.unwrap());
+            }
+            let (_, measured) = arrival_rate(&all);
+            println!("a {mbps} Mbit/s path timed at {measured:.2} Mbit/s where it arrives");
+            assert!(
+                (measured / mbps - 1.0).abs() < 0.15,
+                "{measured} Mbit/s timed on a {mbps} Mbit/s path"
+            );
+        }
     });
 }

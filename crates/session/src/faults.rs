@@ -18,6 +18,57 @@ pub trait FaultInjector: Send {
     /// Does `fault` to node `node`'s process now; blocks until it is done (a restarted node
     /// listens again).
     fn inject(&mut self, fault: Fault, node: &str) -> Result<()>;
+
+    /// Changes a link's rate or a node's speed outside the emulation (the testbed's kernel
+    /// shapes them); blocks until it is done. An injector that cannot refuses with the reason.
+    fn shape(&mut self, change: &Shaping) -> Result<()> {
+        Err(SessionError::invalid(format!(
+            "cannot shape {change}: the local cluster's rates and speeds are emulated"
+        )))
+    }
+}
+
+/// A change of conditions made outside the emulation, where the kernel shapes links and caps
+/// nodes' CPU (testbed mode).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub enum Shaping {
+    /// The link `from -> to` carries `mbps` from now on.
+    Rate {
+        /// Sending node.
+        from: String,
+        /// Receiving node.
+        to: String,
+        /// Its rate, Mbit/s.
+        mbps: f64,
+    },
+    /// Node `node` computes at `share` of the fastest node's speed from now on.
+    Speed {
+        /// The node.
+        node: String,
+        /// Its speed over the fastest node's (0 to 1).
+        share: f64,
+    },
+}
+
+impl Shaping {
+    /// The hook's arguments: `rate FROM->TO MBPS` or `speed NODE SHARE`.
+    pub fn args(&self) -> [String; 3] {
+        match self {
+            Shaping::Rate { from, to, mbps } => {
+                ["rate".into(), format!("{from}->{to}"), mbps.to_string()]
+            }
+            Shaping::Speed { node, share } => ["speed".into(), node.clone(), share.to_string()],
+        }
+    }
+}
+
+impl std::fmt::Display for Shaping {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Shaping::Rate { from, to, mbps } => write!(f, "link {from}->{to} to {mbps} Mbit/s"),
+            Shaping::Speed { node, share } => write!(f, "node {node} to {share} of the fastest"),
+        }
+    }
 }
 
 /// The worker processes this device started on loopback.
@@ -84,8 +135,9 @@ impl Drop for LocalFaults {
 /// Longest a fault hook may take.
 const HOOK_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// An outside command run as `COMMAND FAULT NODE` for each fault (`kill edge0`), which must
-/// exit 0 once the fault is done.
+/// An outside command run as `COMMAND FAULT NODE` for each fault (`kill edge0`), and as
+/// `COMMAND rate FROM->TO MBPS` or `COMMAND speed NODE SHARE` for each change of conditions it
+/// shapes; it must exit 0 once done.
 pub struct HookFaults {
     command: PathBuf,
 }
@@ -99,11 +151,23 @@ impl HookFaults {
 
 impl FaultInjector for HookFaults {
     fn inject(&mut self, fault: Fault, node: &str) -> Result<()> {
+        self.call(&[fault.name(), node])
+    }
+
+    fn shape(&mut self, change: &Shaping) -> Result<()> {
+        let args = change.args();
+        self.call(&args.each_ref().map(String::as_str))
+    }
+}
+
+impl HookFaults {
+    /// Runs the hook with `args`, within [`HOOK_TIMEOUT`].
+    fn call(&self, args: &[&str]) -> Result<()> {
         let hook = self.command.display().to_string();
-        let failed =
-            |e: String| SessionError::invalid(format!("fault hook `{hook} {fault} {node}`: {e}"));
+        let line = args.join(" ");
+        let failed = |e: String| SessionError::invalid(format!("fault hook `{hook} {line}`: {e}"));
         let mut child = Command::new(&self.command)
-            .args([fault.name(), node])
+            .args(args)
             .spawn()
             .map_err(|e| failed(e.to_string()))?;
         let start = Instant::now();
@@ -151,6 +215,11 @@ impl FaultPlayer {
             }
         }
         Ok(())
+    }
+
+    /// Makes `changes` in order outside the emulation.
+    pub fn shape(&mut self, changes: &[Shaping]) -> Result<()> {
+        changes.iter().try_for_each(|c| self.injector.shape(c))
     }
 
     /// Undoes what the faults left: stopped nodes resumed, dead ones restarted. Returns what
@@ -215,5 +284,38 @@ mod tests {
         assert!(e.contains("fault hook `false kill edge0`"), "{e}");
         let mut h = HookFaults::new(PathBuf::from("true"));
         h.inject(Fault::Kill, "edge0").unwrap();
+    }
+
+    #[test]
+    fn changes_of_conditions_reach_a_hook_and_a_local_cluster_refuses_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let (hook, said) = (dir.path().join("hook"), dir.path().join("said"));
+        let script = format!("#!/bin/sh\necho \"$@\" >> '{}'\n", said.display());
+        std::fs::write(&hook, script).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let mut p = FaultPlayer::new(Box::new(HookFaults::new(hook)));
+        let changes = [
+            Shaping::Rate {
+                from: "device".into(),
+                to: "edge0".into(),
+                mbps: 1.1,
+            },
+            Shaping::Speed {
+                node: "edge1".into(),
+                share: 0.125,
+            },
+        ];
+        p.shape(&changes).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(&said).unwrap(),
+            "rate device->edge0 1.1\nspeed edge1 0.125\n"
+        );
+        let mut local = FaultPlayer::new(Box::new(LocalFaults::new(Vec::new())));
+        let e = local.shape(&changes).unwrap_err().to_string();
+        assert!(
+            e.contains("cannot shape link device->edge0 to 1.1 Mbit/s"),
+            "{e}"
+        );
     }
 }

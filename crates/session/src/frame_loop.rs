@@ -7,6 +7,7 @@
 use crate::compile::{compile, Compiled};
 use crate::engine::NamedTensor;
 use crate::error::{Context, Result, SessionError};
+use crate::faults::Shaping;
 use crate::session::Session;
 use crate::summary::placement_summary;
 use serde::Serialize;
@@ -108,6 +109,9 @@ pub struct Condition {
     pub at_s: f64,
     /// The emulation in force from then on (`None`: unchanged).
     pub emulation: Option<Emulation>,
+    /// Changes the kernel makes then, through the session's fault hook (testbed mode, where
+    /// the emulation holds only delays).
+    pub shaping: Vec<Shaping>,
     /// A fault done then: to a node's process or a link, through the session's
     /// [`crate::FaultPlayer`]; with an emulation too, the emulation plays it (a cut link).
     pub fault: Option<(Fault, String)>,
@@ -573,6 +577,7 @@ impl FrameLoop<'_, '_> {
             }
             if let Some(e) = c.emulation {
                 self.session.set_emulation(e).await?;
+                self.session.shape(c.shaping.clone()).await?;
                 let applied_s = self.run.secs(Instant::now());
                 self.run.report.phases.push(PhaseLog {
                     at_s: c.at_s,
@@ -868,21 +873,43 @@ impl FrameLoop<'_, '_> {
     async fn observe(&mut self, a: &mut Adaptation, t: f64) -> Result<()> {
         let nominal = self.setup.nominal.clone();
         for o in self.session.driver.observe().await? {
-            let Some(from) = nominal.node_by_name(&o.node) else {
+            let Some(node) = nominal.node_by_name(&o.node) else {
                 continue;
             };
             for rec in o.records {
                 let m = match rec {
+                    // Timed by the sender, which shapes the link (emulation).
                     Observation::Transfer(x) => {
                         let Some(to) = nominal.node_by_name(&x.to) else {
                             continue;
                         };
-                        let secs = x.micros as f64 / 1e6;
                         Measurement::Transfer {
-                            from,
+                            from: node,
                             to,
                             bytes: x.bytes,
-                            secs,
+                            secs: x.micros as f64 / 1e6,
+                        }
+                    }
+                    // Timed by the receiver, where the kernel or the network shapes the link.
+                    Observation::Arrival(x) => {
+                        let Some(from) = nominal.node_by_name(&x.from) else {
+                            continue;
+                        };
+                        Measurement::Transfer {
+                            from,
+                            to: node,
+                            bytes: x.bytes,
+                            secs: x.micros as f64 / 1e6,
+                        }
+                    }
+                    Observation::RoundTrip(x) => {
+                        let Some(peer) = nominal.node_by_name(&x.to) else {
+                            continue;
+                        };
+                        Measurement::RoundTrip {
+                            a: node,
+                            b: peer,
+                            secs: x.micros as f64 / 1e6,
                         }
                     }
                     Observation::Part(p) => {

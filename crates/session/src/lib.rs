@@ -60,7 +60,7 @@ pub use engine::{
     time_unsplit, top_classes, InputChoice, NamedTensor,
 };
 pub use error::{Context, Result, SessionError};
-pub use faults::{FaultInjector, FaultPlayer, HookFaults, LocalFaults};
+pub use faults::{FaultInjector, FaultPlayer, HookFaults, LocalFaults, Shaping};
 pub use folding::{folding, EngineEvaluator};
 pub use frame_loop::{
     Condition, Deployed, FailOverLog, FaultLog, FrameLog, FrameLoop, Frames, LoopReport, LoopSetup,

@@ -232,9 +232,9 @@ fn frames_of(feed: Feed, n: usize) -> Frames {
 }
 
 /// Bytes per link and per frame, and each link's goodput estimated passively from its
-/// transfers, as adaptation does: the time a message held the link, less the link's one-way
-/// delay. Only where the transport shapes the rate (with the kernel shaping, writes return
-/// before the bytes have left).
+/// transfers, as adaptation does: where the transport shapes the rate, the time a message held
+/// the link less its one-way delay; elsewhere (the kernel or the network shapes it, and writes
+/// return before the bytes have left) the time its payload took to arrive.
 struct Traffic {
     link_bytes: BTreeMap<String, u64>,
     backbone: u64,
@@ -269,6 +269,13 @@ impl Traffic {
                         .observe(l.bytes, secs);
                 }
                 *link_bytes.entry(key).or_default() += l.bytes;
+            }
+            // Links the runtime does not shape are timed where their bytes arrive.
+            for a in s.arrivals.iter().filter(|a| counted.contains(&a.frame)) {
+                estimators
+                    .entry(format!("{}->{}", a.from, s.node))
+                    .or_default()
+                    .observe(a.bytes, a.micros as f64 / 1e6);
             }
         }
         let n = counted.len().max(1) as u64;

@@ -3,7 +3,7 @@
 
 use crate::compile::Compiled;
 use crate::error::{Context, Result, SessionError};
-use crate::faults::FaultPlayer;
+use crate::faults::{FaultPlayer, Shaping};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tiersplit_adapt::Fault;
@@ -94,6 +94,23 @@ impl Session {
         Ok(tokio::task::spawn_blocking(move || {
             player.lock().expect("not poisoned").inject(fault, &node)
         }))
+    }
+
+    /// Makes `changes` outside the emulation (the testbed's kernel shapes the links and caps
+    /// the nodes), through the session's fault hook; waits until they are done.
+    pub async fn shape(&mut self, changes: Vec<Shaping>) -> Result<()> {
+        if changes.is_empty() {
+            return Ok(());
+        }
+        let player = self.faults.clone().ok_or_else(|| {
+            SessionError::invalid(format!(
+                "the trace changes {}, but this session has no way to shape links or nodes",
+                changes[0]
+            ))
+        })?;
+        tokio::task::spawn_blocking(move || player.lock().expect("not poisoned").shape(&changes))
+            .await
+            .map_err(|e| SessionError::Task(e.to_string()))?
     }
 
     /// Undoes what the faults left (stopped nodes resumed, dead ones restarted), then waits

@@ -9,6 +9,7 @@
 use crate::calibrate::{emulation, Calibrated};
 use crate::engine::NamedTensor;
 use crate::error::{read_to_string, Context, Result, SessionError};
+use crate::faults::Shaping;
 use crate::frame_loop::{
     Condition, FailOverLog, FaultLog, FrameLog, FrameLoop, Frames, LoopSetup, PhaseLog,
     PlanChanges, SwitchLog, TruthCheck, Until,
@@ -147,6 +148,9 @@ pub struct TraceReport {
     pub probes: usize,
     /// Link estimates at the end, Mbit/s ("from->to").
     pub link_mbps: BTreeMap<String, f64>,
+    /// One-way delay estimates at the end (half the least recent round trip), ms
+    /// ("from->to").
+    pub link_delay_ms: BTreeMap<String, f64>,
     /// Node slowdown estimates at the end: measured over nominal compute time.
     pub node_slowdown: BTreeMap<String, f64>,
     /// Every part run the estimators saw, and each node's slowdown estimate after it.
@@ -224,6 +228,51 @@ pub struct PhaseTruth {
 }
 
 /// What changed between two scenarios, for the log.
+/// The link rates and node speeds that differ from `before` in `after`, as `after` has them;
+/// speeds as shares of `fastest`.
+fn shaping_between(before: &Scenario, after: &Scenario, fastest: f64) -> Vec<Shaping> {
+    let links = before.links.iter().zip(&after.links);
+    let nodes = before.nodes.iter().zip(&after.nodes);
+    let rates = links
+        .filter(|(a, b)| a.bandwidth_mbps != b.bandwidth_mbps)
+        .flat_map(|(_, b)| link_rates(b));
+    let speeds = nodes
+        .filter(|(a, b)| a.speed != b.speed)
+        .map(|(_, b)| Shaping::Speed {
+            node: b.name.clone(),
+            share: (b.speed / fastest).min(1.0),
+        });
+    rates.chain(speeds).collect()
+}
+
+/// What puts every link rate and node speed that differs from `base` in some phase back to
+/// `base`'s, each once.
+fn shaping_back(phases: &[(f64, Scenario)], base: &Scenario) -> Vec<Shaping> {
+    let mut all: Vec<Shaping> = Vec::new();
+    for (_, s) in phases {
+        for c in shaping_between(s, base, base.fastest_speed()) {
+            if !all.contains(&c) {
+                all.push(c);
+            }
+        }
+    }
+    all
+}
+
+/// The link's rate in each direction it runs.
+fn link_rates(l: &tiersplit_cost::LinkSpec) -> Vec<Shaping> {
+    let rate = |from: &str, to: &str| Shaping::Rate {
+        from: from.into(),
+        to: to.into(),
+        mbps: l.bandwidth_mbps,
+    };
+    let mut out = vec![rate(&l.from, &l.to)];
+    if l.bidirectional {
+        out.push(rate(&l.to, &l.from));
+    }
+    out
+}
+
 fn describe_change(before: &Scenario, after: &Scenario) -> String {
     let mut what = Vec::new();
     for (a, b) in before.links.iter().zip(&after.links) {
@@ -283,13 +332,25 @@ impl TraceSetup {
             .problem(&self.model, &self.profile)
     }
 
+    /// Whether the kernel, not the transport, shapes the links' rates and the nodes' speeds
+    /// (testbed mode: the emulation holds only delays); a trace's changes of them then go to
+    /// the session's fault hook ([`Shaping`]).
+    pub fn kernel_shapes(&self) -> bool {
+        !self.base_emulation.links.is_empty()
+            && self.base_emulation.links.iter().all(|l| l.mbps.is_none())
+    }
+
     fn emulation_at(&self, t_s: f64) -> tiersplit_runtime::Emulation {
         let mut e = if self.trace.changes_conditions() {
-            // Traces need the transport to shape rates (not only delays): `run` checks it. The
-            // configured fastest speed, not the phase's: a trace that slows the fastest node
-            // must not speed the others up.
+            // The configured fastest speed, not the phase's: a trace that slows the fastest
+            // node must not speed the others up.
             let fastest = self.base().fastest_speed();
-            emulation(&self.trace.scenario_at(self.base(), t_s), false, fastest)
+            let delays_only = self.kernel_shapes();
+            emulation(
+                &self.trace.scenario_at(self.base(), t_s),
+                delays_only,
+                fastest,
+            )
         } else {
             self.base_emulation.clone()
         };
@@ -318,6 +379,7 @@ impl TraceSetup {
             .map(|w| Condition {
                 at_s: w[1].0,
                 emulation: Some(self.emulation_at(w[1].0)),
+                shaping: self.shaping(&w[0].1, &w[1].1),
                 fault: None,
                 what: describe_change(&w[0].1, &w[1].1),
             })
@@ -329,12 +391,31 @@ impl TraceSetup {
                 emulation: (f.fault.on_links() && self.emulates_cut(&f.node))
                     .then(|| self.emulation_at(f.at_s)),
                 what: format!("{} {}", f.fault, f.node),
+                shaping: Vec::new(),
                 fault: Some((f.fault, f.node)),
             }
         }));
         // Stable: at equal times, condition changes first, then faults in trace order.
         all.sort_by(|a, b| a.at_s.total_cmp(&b.at_s));
         all
+    }
+
+    /// What the kernel must change between phases `before` and `after` (nothing when the
+    /// transport shapes them).
+    fn shaping(&self, before: &Scenario, after: &Scenario) -> Vec<Shaping> {
+        match self.kernel_shapes() {
+            true => shaping_between(before, after, self.base().fastest_speed()),
+            false => Vec::new(),
+        }
+    }
+
+    /// What puts the kernel back to the trace's start: every link rate and node speed the
+    /// trace changes at some point, as configured.
+    fn shaping_reset(&self) -> Vec<Shaping> {
+        match self.kernel_shapes() {
+            true => shaping_back(&self.trace.phases(self.base()), self.base()),
+            false => Vec::new(),
+        }
     }
 
     fn frames(&self) -> Frames {
@@ -366,12 +447,11 @@ pub async fn run_trace(
             plan,
             controller,
         } => {
-            let a = Adaptation::new(
-                nominal.clone(),
-                plan.clone(),
-                controller,
-                AdaptConfig::default(),
-            );
+            let config = AdaptConfig {
+                message_overhead: Nanos::from_millis_f64(setup.base().message_overhead_ms),
+                ..AdaptConfig::default()
+            };
+            let a = Adaptation::new(nominal.clone(), plan.clone(), controller, config);
             (label, plan, PlanChanges::Adaptive(Box::new(a)))
         }
     };
@@ -379,6 +459,7 @@ pub async fn run_trace(
     // Conditions as at the start, the first plan deployed, a few warm-up frames: the first
     // runs of fresh models allocate, and the first strategy would otherwise pay for the
     // cluster's start.
+    session.shape(setup.shaping_reset()).await?;
     session.set_emulation(setup.emulation_at(0.0)).await?;
     let ls = LoopSetup {
         model: setup.model.clone(),
@@ -416,6 +497,7 @@ pub async fn run_trace(
         replans: 0,
         probes: 0,
         link_mbps: BTreeMap::new(),
+        link_delay_ms: BTreeMap::new(),
         node_slowdown: BTreeMap::new(),
         part_samples: Vec::new(),
         settled: Vec::new(),
@@ -449,9 +531,12 @@ fn adaptation_figures(report: &mut TraceReport, a: &Adaptation, nominal: &Proble
     report.probes = a.probes;
     let est = a.estimates();
     for l in &nominal.links {
+        let key = format!("{}->{}", name(l.from), name(l.to));
         if let Some(m) = est.link_mbps(l.from, l.to) {
-            let key = format!("{}->{}", name(l.from), name(l.to));
-            report.link_mbps.insert(key, m);
+            report.link_mbps.insert(key.clone(), m);
+        }
+        if let Some(d) = est.delay_s(l.from, l.to) {
+            report.link_delay_ms.insert(key, d * 1e3);
         }
     }
     for n in nominal.node_ids() {
@@ -774,6 +859,70 @@ fn last_fed_before(r: &TraceReport, t: f64) -> u64 {
 mod tests {
     use super::*;
 
+    #[test]
+    fn the_kernel_is_told_each_rate_and_speed_a_trace_changes_then_put_back() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let text = std::fs::read_to_string(dir.join("scenarios/local-cluster.toml")).unwrap();
+        let base = Scenario::from_toml(&text).unwrap();
+        let fastest = base.fastest_speed();
+        let rate = |from: &str, to: &str, mbps: f64| Shaping::Rate {
+            from: from.into(),
+            to: to.into(),
+            mbps,
+        };
+        let uplinks = |mbps: f64| {
+            vec![
+                rate("device", "edge0", mbps),
+                rate("edge0", "device", mbps),
+                rate("device", "edge1", mbps),
+                rate("edge1", "device", mbps),
+            ]
+        };
+        let wifi = read_trace(&dir.join("traces/wifi-3g-4g.toml"), &base).unwrap();
+        let phases = wifi.phases(&base);
+        // WiFi to 3G: both uplinks, each way (the scenario's links run both ways).
+        assert_eq!(
+            shaping_between(&phases[0].1, &phases[1].1, fastest),
+            uplinks(1.1)
+        );
+        assert_eq!(shaping_between(&phases[1].1, &phases[1].1, fastest), []);
+        // Back to the configured 50 Mbit/s before each strategy's run, each link once.
+        assert_eq!(shaping_back(&phases, &base), uplinks(50.0));
+
+        let overload = read_trace(&dir.join("traces/edge-overload.toml"), &base).unwrap();
+        let phases = overload.phases(&base);
+        let shares = |s: Vec<Shaping>| -> Vec<(String, f64)> {
+            s.into_iter()
+                .map(|c| match c {
+                    Shaping::Speed { node, share } => (node, share),
+                    other => panic!("{other}"),
+                })
+                .collect()
+        };
+        // edge0 computes three times slower: a third of its quarter of the fastest node.
+        let slowed = shares(shaping_between(&base, &phases[1].1, fastest));
+        assert_eq!(slowed.len(), 1);
+        assert_eq!(slowed[0].0, "edge0");
+        assert!((slowed[0].1 - 0.25 / 3.0).abs() < 1e-9, "{slowed:?}");
+        let back = shares(shaping_back(&phases, &base));
+        assert_eq!(
+            back,
+            [("edge0".to_string(), 0.25), ("edge1".to_string(), 0.25)]
+        );
+        assert_eq!(
+            Shaping::Speed {
+                node: "edge0".into(),
+                share: 0.25
+            }
+            .args(),
+            ["speed", "edge0", "0.25"]
+        );
+        assert_eq!(
+            rate("device", "edge0", 1.1).args(),
+            ["rate", "device->edge0", "1.1"]
+        );
+    }
+
     fn fault(at: f64, fault: Fault, node: &str) -> FaultLog {
         FaultLog {
             at_s: at,
@@ -843,6 +992,7 @@ mod tests {
             replans: 0,
             probes: 0,
             link_mbps: BTreeMap::new(),
+            link_delay_ms: BTreeMap::new(),
             node_slowdown: BTreeMap::new(),
             part_samples: Vec::new(),
             settled: Vec::new(),

@@ -99,8 +99,9 @@ pub struct Args {
     #[arg(long, default_value = "phases", requires = "trace")]
     compare: String,
     /// With --trace, do its faults (kill, stop, resume, restart) by running `COMMAND FAULT
-    /// NODE` instead of signalling the local worker processes (`scripts/testbed` does so for
-    /// its namespaced workers).
+    /// NODE` instead of signalling the local worker processes, and with --emulate delays its
+    /// changes of conditions by `COMMAND rate FROM->TO MBPS` and `COMMAND speed NODE SHARE`
+    /// (`scripts/testbed` does both for its namespaces: tc rates and cgroup CPU quotas).
     #[arg(long, requires = "trace")]
     fault_hook: Option<PathBuf>,
     /// With --trace, draw latency against time into this SVG file.
@@ -277,8 +278,9 @@ fn prepare(a: &Args) -> Result<Prepared> {
     let mode = EmulateMode::from(a.emulate).resolve(!nodes.local.is_empty());
     if let Some(path) = &a.trace {
         let trace = read_trace(path, &setting.scenario)?;
-        if trace.changes_conditions() && mode != EmulateMode::On {
-            bail!("--trace changes the emulated link rates and node speeds: it needs --emulate on (or auto with local nodes)");
+        let kernel_shapes = mode == EmulateMode::Delays && a.fault_hook.is_some();
+        if trace.changes_conditions() && mode != EmulateMode::On && !kernel_shapes {
+            bail!("--trace changes link rates and node speeds: it needs --emulate on (or auto with local nodes), or --emulate delays with a --fault-hook that shapes them (scripts/testbed does)");
         }
     }
     let inputs = model_inputs(&model, &a.inputs.choice(0))?;
@@ -453,12 +455,18 @@ fn run_traced(a: &Args, p: Prepared, trace: tiersplit_adapt::Trace) -> Result<Ex
         setup.trace.steps.len(),
         setup.trace.description
     );
+    let shaped = if setup.kernel_shapes() {
+        "link rates and node speeds shaped by the kernel through the fault hook, delays EMULATED in the transport"
+    } else {
+        "EMULATED link rates, delays and node speeds"
+    };
     println!(
-        "  on {}, EMULATED link rates, delays and node speeds; unsplit model here {:.1} ms (median of 5), the profile calibrated to it",
+        "  on {}, {shaped}; unsplit model here {:.1} ms (median of 5), the profile calibrated to it",
         setup.base().name, setup.whole_ms
     );
     let mut nodes = p.nodes;
-    let faults = (!setup.trace.faults().is_empty()).then(|| {
+    let hooked = a.fault_hook.is_some() && setup.trace.changes_conditions();
+    let faults = (!setup.trace.faults().is_empty() || hooked).then(|| {
         let injector: Box<dyn FaultInjector> = match &a.fault_hook {
             Some(hook) => Box::new(HookFaults::new(hook.clone())),
             None => Box::new(LocalFaults::new(std::mem::take(&mut nodes.local))),
