@@ -241,8 +241,13 @@ pub struct AdaptConfig {
     /// the periodic re-plan run.
     pub drift: f64,
     /// The scenario's fixed cost per message, part of every link's latency in the problem
-    /// next to half the round trip: a measured round trip replaces only its own share.
+    /// next to half the round trip: a measured round trip replaces only its own share. The
+    /// default, zero, suits a problem made with no per-message cost; give the scenario's
+    /// otherwise, or measured delays drop it from the latencies.
     pub message_overhead: Nanos,
+    /// Smallest probe, bytes: 16 KiB where senders time links (emulation), more where
+    /// receivers do (they leave a probe's first and last reads untimed).
+    pub min_probe_bytes: u64,
 }
 
 impl Default for AdaptConfig {
@@ -253,6 +258,7 @@ impl Default for AdaptConfig {
             replan_every_s: 2.0,
             drift: 0.1,
             message_overhead: Nanos(0),
+            min_probe_bytes: 16 << 10,
         }
     }
 }
@@ -518,9 +524,9 @@ impl Adaptation {
     }
 
     /// About 25 ms of the link at its last known rate (shorter probes time the timer, which
-    /// wakes up to a millisecond late, more than the link), and at least 64 KiB unless that
-    /// holds the link over 300 ms: a receiver leaves its first and last reads untimed, and a
-    /// link that recovered carries a short probe in a few reads.
+    /// wakes up to a millisecond late, more than the link), and at least the configured
+    /// smallest probe unless that holds the link over 300 ms: a receiver leaves its first and
+    /// last reads untimed, and a link that recovered carries a short probe in a few reads.
     fn probe_bytes(&self, from: NodeId, to: NodeId) -> u64 {
         let mbps = self.estimates.link_mbps(from, to).unwrap_or_else(|| {
             self.nominal
@@ -529,7 +535,7 @@ impl Adaptation {
         });
         let during = |secs: f64| (mbps * 1e6 / 8.0 * secs) as u64;
         during(0.025)
-            .max(64 << 10)
+            .max(self.config.min_probe_bytes)
             .min(during(0.3))
             .clamp(16 << 10, 2 << 20)
     }

@@ -22,8 +22,10 @@ struct RoundTrips {
     last: std::collections::VecDeque<f64>,
 }
 
-/// Round trips a pair keeps: 2 s of pings.
-const ROUND_TRIPS_KEPT: usize = 8;
+/// Round trips a pair keeps: 2 to 4 s of pings (each end of a watched pair pings 4 times a
+/// second). A ping queues behind the link's tensors where a shaper's queue holds both, so
+/// the least is the path's own delay only if one ping in the window found the queue empty.
+const ROUND_TRIPS_KEPT: usize = 16;
 /// Delays that differ by less than this (seconds) are the same: timer and scheduler noise.
 const DELAY_NOISE_S: f64 = 1e-3;
 

@@ -364,8 +364,8 @@ impl Trace {
             .collect()
     }
 
-    /// Whether the trace changes link rates or node loads (which only emulation can play),
-    /// beyond its faults.
+    /// Whether the trace changes link rates or node loads (played by the emulation, or by a
+    /// fault hook where the kernel shapes them), beyond its faults.
     pub fn changes_conditions(&self) -> bool {
         self.steps
             .iter()

@@ -43,6 +43,9 @@ pub struct ArrivalRecord {
 const SAMPLE_WINDOW: Duration = Duration::from_millis(20);
 /// A message's last, shorter window is a sample only when at least this long.
 const SHORTEST_TAIL: Duration = Duration::from_millis(1);
+/// Reads this close together drain one backlog: TLS hands a read about one 16 KiB record, so
+/// what waited in the socket comes out over several reads microseconds apart.
+const SAME_READ: Duration = Duration::from_micros(200);
 
 /// Times one payload as it arrives, read by read.
 ///
@@ -51,7 +54,7 @@ const SHORTEST_TAIL: Duration = Duration::from_millis(1);
 /// the link right: the link carried the message all along. Only the last read may come after
 /// the link fell idle, so the time to it is never counted: a window is closed at a read only
 /// once a later read shows it was not the last, and the payload's tail ends at the read before
-/// its last.
+/// its last. Reads that follow each other within [`SAME_READ`] count as one.
 pub(crate) struct ArrivalMeter {
     from: String,
     frame: u64,
@@ -65,6 +68,8 @@ pub(crate) struct ArrivalMeter {
     bytes: u64,
     /// The last read and the one before it: (when, bytes of the window up to it).
     last: Option<(Instant, u64)>,
+    /// When the latest read landed, merged or not.
+    latest: Option<Instant>,
     before: Option<(Instant, u64)>,
     /// Bytes timed in the windows closed so far.
     timed: u64,
@@ -89,6 +94,7 @@ impl ArrivalMeter {
             start: None,
             bytes: 0,
             last: None,
+            latest: None,
             before: None,
             timed: 0,
         }
@@ -96,11 +102,26 @@ impl ArrivalMeter {
 
     /// `n` bytes landed at `now`.
     pub(crate) fn arrived(&mut self, n: usize, now: Instant) {
+        let same = self
+            .latest
+            .is_some_and(|t| now.duration_since(t) < SAME_READ);
+        self.latest = Some(now);
         let Some(start) = self.start else {
             self.first = Some(now);
             self.start = Some(now);
             return;
         };
+        if same {
+            // More of the same read: the first one (still untimed), or the last one so far.
+            match self.last.as_mut() {
+                None => (self.first, self.start) = (Some(now), Some(now)),
+                Some(last) => {
+                    self.bytes += n as u64;
+                    *last = (now, self.bytes);
+                }
+            }
+            return;
+        }
         // A read after the last one: the window may close there.
         if let Some((t, b)) = self.last {
             if t.duration_since(start) >= SAMPLE_WINDOW {
@@ -207,6 +228,28 @@ mod tests {
         m.arrived(16 << 10, t0 + Duration::from_millis(60));
         m.finish();
         assert_eq!(samples(&log), [(3 * 16384, 15_000)]);
+    }
+
+    #[test]
+    fn a_backlog_drained_in_records_counts_as_one_read() {
+        let log = ObservationLog::default();
+        let t0 = Instant::now();
+        let us = |n: u64| t0 + Duration::from_micros(n);
+        let mut m = ArrivalMeter::new("device".into(), 0, log.clone(), None);
+        // 64 KiB that waited, in four 16 KiB records 20 µs apart: all untimed.
+        for i in 0..4 {
+            m.arrived(16 << 10, us(20 * i));
+        }
+        // Then 16 KiB every 5 ms, the last backlog again in records after a stall.
+        for i in 1..=6 {
+            m.arrived(16 << 10, us(60 + 5000 * i));
+        }
+        for i in 0..3 {
+            m.arrived(16 << 10, us(60 + 40_000 + 20 * i));
+        }
+        m.finish();
+        // The stalled last read, in three records, is left out whole.
+        assert_eq!(samples(&log), [(4 * 16384, 20_000), (2 * 16384, 10_000)]);
     }
 
     #[test]

@@ -224,10 +224,8 @@ async fn watch_peer(to: String, addr: String, cx: WatchContext, state: State) {
                 let now = Instant::now();
                 *echoes.lock().expect("not poisoned") = now;
                 set(&up, None);
-                if let Some(at) = awaited
-                    .echoed(f.frame)
-                    .filter(|_| f.kind == FrameKind::Ping)
-                {
+                let echo = (f.kind == FrameKind::Ping).then(|| awaited.echoed(f.frame));
+                if let Some(at) = echo.flatten() {
                     let rtt = round_trip(&rx, &peer, at, now);
                     rx.log.push(Observation::RoundTrip(rtt));
                 }

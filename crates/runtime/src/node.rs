@@ -116,8 +116,8 @@ pub(crate) struct Active {
     /// Tensor name -> (local part, input slot) pairs that read it.
     readers: HashMap<String, Vec<(usize, usize)>>,
     routes: HashMap<String, Vec<Route>>,
-    /// Tensor name on this node -> the node that sends it here.
-    senders: HashMap<String, String>,
+    /// Tensor name on this node -> the node that sends it here (`None`: several do).
+    senders: HashMap<String, Option<String>>,
     /// Inputs gathered so far, per (frame, local part).
     waiting: Mutex<HashMap<(u64, usize), Slots>>,
     /// Graph outputs gathered so far per frame (sink only).
@@ -207,12 +207,17 @@ impl Active {
         for r in dep.routes.iter().filter(|r| r.from == me) {
             routes.entry(r.tensor.clone()).or_default().push(r.clone());
         }
-        let senders = dep
-            .routes
-            .iter()
-            .filter(|r| r.to == me)
-            .map(|r| (r.deliver_as.clone(), r.from.clone()))
-            .collect();
+        let mut senders: HashMap<String, Option<String>> = HashMap::new();
+        for r in dep.routes.iter().filter(|r| r.to == me) {
+            senders
+                .entry(r.deliver_as.clone())
+                .and_modify(|s| {
+                    if s.as_deref() != Some(&r.from) {
+                        *s = None;
+                    }
+                })
+                .or_insert_with(|| Some(r.from.clone()));
+        }
         let (jobs, jobs_rx) = mpsc::unbounded_channel();
         let (failures, mut failures_rx) = mpsc::unbounded_channel::<SendFailure>();
         let active = Arc::new(Active {
@@ -475,20 +480,25 @@ impl Active {
     }
 
     /// A meter for a payload arriving from a peer: tensor `name` of `frame`, or a probe whose
-    /// name is its sender. `None` when the sender is unknown here, or when it shapes the
-    /// link's rate itself (emulation): its own samples time that link, without the turns it
-    /// waits for a shared radio, which a receiver cannot tell from a slower link.
+    /// name is its sender. `None` when the sender is unknown here or ambiguous, when `peer` is
+    /// given (mutual TLS) and is not the sender, or when the sender shapes the link's rate
+    /// itself (emulation): its own samples time that link, without the turns it waits for a
+    /// shared radio, which a receiver cannot tell from a slower link.
     pub(crate) fn arrival_meter(
         &self,
         name: &str,
         frame: u64,
         probe: bool,
+        peer: Option<&Peer>,
     ) -> Option<ArrivalMeter> {
         let from = if probe {
             self.dep.nodes.contains_key(name).then_some(name)?
         } else {
-            self.senders.get(name)?.as_str()
+            self.senders.get(name)?.as_deref()?
         };
+        if peer.is_some_and(|p| !p.is(from)) {
+            return None;
+        }
         let shaped = self
             .node
             .emulation

@@ -232,6 +232,12 @@ impl SessionTable {
 
     /// The session a data frame names, with no authorisation (the data plane checks the
     /// sender against the deployment instead).
+    /// Session `id` unless expired, without renewing its lease: for what measures rather than
+    /// works (a probe keeps no session alive).
+    pub fn peek(&self, id: SessionId, now: Instant) -> Option<&Session> {
+        self.sessions.get(&id).filter(|s| !s.expired(now))
+    }
+
     pub fn for_data(&mut self, id: SessionId, now: Instant) -> Option<&mut Session> {
         let s = self.sessions.get_mut(&id).filter(|s| !s.expired(now))?;
         s.touched = now;

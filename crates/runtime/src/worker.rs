@@ -589,18 +589,19 @@ impl Worker {
 
     /// A meter for a probe from node `from` in `session`: its newest deployment's, when `from`
     /// is one of that deployment's nodes (and, with mutual TLS, the peer's certificate is
-    /// `from`'s, so no node times a link in another's name).
+    /// `from`'s, so no node times a link in another's name). A probe renews no lease.
     fn probe_meter(&self, session: SessionId, from: &str, peer: &Peer) -> Option<ArrivalMeter> {
+        let tls_peer = self.tls.as_ref().map(|_| peer);
+        if tls_peer.is_some_and(|p| !p.is(from)) {
+            return None;
+        }
         let active = {
-            let mut all = self.sessions.lock().expect("not poisoned");
-            all.for_data(session, std::time::Instant::now())?
+            let all = self.sessions.lock().expect("not poisoned");
+            all.peek(session, std::time::Instant::now())?
                 .newest()?
                 .clone()
         };
-        if self.tls.is_some() && !peer.is(from) {
-            return None;
-        }
-        active.arrival_meter(from, 0, true)
+        active.arrival_meter(from, 0, true, tls_peer)
     }
 
     /// Whether the peer's first bytes are the HTTP/2 client preface (gRPC), waiting at most
@@ -644,8 +645,11 @@ impl Worker {
                 }
                 _ => None,
             };
+            let tls_peer = self.tls.as_ref().map(|_| &peer);
             let mut meter = match (&serving, head.kind) {
-                (Some(Ok(a)), FrameKind::Tensor) => a.arrival_meter(&head.name, head.frame, false),
+                (Some(Ok(a)), FrameKind::Tensor) => {
+                    a.arrival_meter(&head.name, head.frame, false, tls_peer)
+                }
                 (_, FrameKind::Probe) => self.probe_meter(session, &head.name, &peer),
                 _ => None,
             };
@@ -658,11 +662,9 @@ impl Worker {
             if let Some(m) = meter {
                 m.finish();
             }
-            // A deployment installed while the payload arrived serves it all the same.
-            let serving = match serving {
-                Some(Err(_)) => Some(self.serving_for(session, f.frame, &peer, &mut checked)),
-                other => other,
-            };
+            // Looked up again: the payload may have taken long enough for a deployment to be
+            // installed, superseded or expired meanwhile.
+            let serving = serving.map(|_| self.serving_for(session, f.frame, &peer, &mut checked));
             match f.kind {
                 FrameKind::Tensor => {
                     let t = frame_tensor(&f)?;

@@ -223,3 +223,82 @@ fn tensors_are_taken_only_from_nodes_of_their_deployment() {
         assert!(r.outputs.is_ok());
     });
 }
+
+/// Sends 256 KiB as tensor `name` of frame 1 to `addr` as node `id`, its payload in 16 KiB
+/// pieces 2 ms apart (a link of about 65 Mbit/s).
+async fn send_paced(id: &NodeIdentity, addr: &str, session: SessionId, name: &str) {
+    use tiersplit_graph::DType;
+    use tiersplit_net::{write_header, write_payload, Frame};
+    let tcp = TcpStream::connect(addr).await.unwrap();
+    let server = ServerName::try_from("device".to_string()).unwrap();
+    let connector = TlsConnector::from(id.client_config(ALPN_DATA).unwrap());
+    let mut tls = connector.connect(server, tcp).await.unwrap();
+    let f = Frame::tensor(
+        1,
+        name,
+        DType::F32,
+        vec![1, 1, 256, 256],
+        vec![0u8; 256 << 10],
+    )
+    .in_session(session.to_wire());
+    write_header(&mut tls, &f, T).await.unwrap();
+    for piece in f.payload.chunks(16 << 10) {
+        write_payload(&mut tls, piece, T).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    tls.shutdown().await.unwrap();
+}
+
+#[test]
+fn a_tensor_is_timed_only_as_coming_from_the_node_its_route_names() {
+    rt().block_on(async {
+        let ca = ClusterCa::generate().unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let device = Worker::new("device")
+            .with_identity(&ca.issue("device").unwrap())
+            .unwrap();
+        let session = SessionId::random();
+        let dep = serde_json::json!({
+            "id": "d", "session": session,
+            "nodes": {"device": addr, "edge0": "127.0.0.1:9", "edge1": "127.0.0.1:9"},
+            "parts": [],
+            "routes": [{"tensor": "x", "from": "edge0", "to": "device", "deliver_as": "x"}],
+            "sink": "device", "inputs": [], "outputs": []
+        });
+        device
+            .deploy(serde_json::from_value(dep).unwrap(), None)
+            .unwrap();
+        tokio::spawn(device.clone().serve(listener));
+        let arrivals = |d: &Worker| -> Vec<(String, u64)> {
+            let obs = d.observations(session, 0).unwrap();
+            obs.records
+                .iter()
+                .filter_map(|r| match r {
+                    tiersplit_runtime::Observation::Arrival(a) => Some((a.from.clone(), a.bytes)),
+                    _ => None,
+                })
+                .collect()
+        };
+        // edge1 is a node of the deployment, but the route says edge0 sends `x`: not timed.
+        send_paced(&ca.issue("edge1").unwrap(), &addr, session, "x").await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert_eq!(arrivals(&device), []);
+        send_paced(&ca.issue("edge0").unwrap(), &addr, session, "x").await;
+        let deadline = tokio::time::Instant::now() + T;
+        while arrivals(&device).is_empty() {
+            assert!(tokio::time::Instant::now() < deadline, "never timed");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let timed: u64 = arrivals(&device).iter().map(|(_, b)| b).sum();
+        assert!(arrivals(&device).iter().all(|(from, _)| from == "edge0"));
+        // All but the first and last pieces, give or take a record.
+        assert!(
+            (160 << 10..=240 << 10).contains(&timed),
+            "{timed} bytes timed"
+        );
+        let stats = device.stats(session).unwrap();
+        assert_eq!(stats.arrivals.len(), 1, "{:?}", stats.arrivals);
+        assert_eq!(stats.arrivals[0].from, "edge0");
+    });
+}

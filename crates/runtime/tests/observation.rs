@@ -33,6 +33,22 @@ fn shaped(mbps: f64) -> Emulation {
     }
 }
 
+/// A deployment with no parts: only the node table, so the device can reach edge0.
+fn node_table() -> Deployment {
+    Deployment {
+        id: "probe".into(),
+        session: Default::default(),
+        first_frame: 0,
+        nodes: Default::default(),
+        parts: vec![],
+        routes: vec![],
+        sink: "device".into(),
+        inputs: vec![],
+        outputs: vec![],
+        watch: Vec::new(),
+    }
+}
+
 /// Bytes and Mbit/s of the probe samples device -> edge0 among `obs`.
 fn probe_rate(obs: &[Observations]) -> (u64, f64) {
     let (mut bytes, mut micros) = (0u64, 0u64);
@@ -73,19 +89,7 @@ fn probes_measure_the_emulated_rate_and_follow_a_live_change() {
         let mut d = ClusterDriver::start("device", "127.0.0.1:0", &[("edge0".into(), addr)], T)
             .await
             .unwrap();
-        // A deployment with no parts: only the node table, so the device can reach edge0.
-        let dep = Deployment {
-            id: "probe".into(),
-            session: Default::default(),
-            first_frame: 0,
-            nodes: Default::default(),
-            parts: vec![],
-            routes: vec![],
-            sink: "device".into(),
-            inputs: vec![],
-            outputs: vec![],
-            watch: Vec::new(),
-        };
+        let dep = node_table();
         d.set_emulation(shaped(40.0)).await.unwrap();
         d.deploy(&dep, &Default::default()).await.unwrap();
         assert!(d
@@ -235,18 +239,7 @@ fn a_link_shaped_outside_the_runtime_is_timed_where_its_bytes_arrive() {
         let mut d = ClusterDriver::start("device", "127.0.0.1:0", &[("edge0".into(), proxy)], T)
             .await
             .unwrap();
-        let dep = Deployment {
-            id: "probe".into(),
-            session: Default::default(),
-            first_frame: 0,
-            nodes: Default::default(),
-            parts: vec![],
-            routes: vec![],
-            sink: "device".into(),
-            inputs: vec![],
-            outputs: vec![],
-            watch: Vec::new(),
-        };
+        let dep = node_table();
         // Delays only, as in testbed mode: the runtime leaves the rate to the path.
         let mut delays = shaped(1.0);
         delays.links[0].mbps = None;

@@ -19,12 +19,16 @@ pub trait FaultInjector: Send {
     /// listens again).
     fn inject(&mut self, fault: Fault, node: &str) -> Result<()>;
 
-    /// Changes a link's rate or a node's speed outside the emulation (the testbed's kernel
-    /// shapes them); blocks until it is done. An injector that cannot refuses with the reason.
-    fn shape(&mut self, change: &Shaping) -> Result<()> {
-        Err(SessionError::invalid(format!(
-            "cannot shape {change}: the local cluster's rates and speeds are emulated"
-        )))
+    /// Changes links' rates and nodes' speeds outside the emulation (the testbed's kernel
+    /// shapes them), all at once; blocks until done. An injector that cannot refuses with the
+    /// reason.
+    fn shape(&mut self, changes: &[Shaping]) -> Result<()> {
+        match changes.first() {
+            None => Ok(()),
+            Some(c) => Err(SessionError::invalid(format!(
+                "cannot shape {c}: the local cluster's rates and speeds are emulated"
+            ))),
+        }
     }
 }
 
@@ -135,9 +139,10 @@ impl Drop for LocalFaults {
 /// Longest a fault hook may take.
 const HOOK_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// An outside command run as `COMMAND FAULT NODE` for each fault (`kill edge0`), and as
-/// `COMMAND rate FROM->TO MBPS` or `COMMAND speed NODE SHARE` for each change of conditions it
-/// shapes; it must exit 0 once done.
+/// An outside command run as `COMMAND FAULT NODE` for each fault (`kill edge0`), and for each
+/// change of conditions it shapes as `COMMAND` followed by every change's words, `rate FROM->TO
+/// MBPS` or `speed NODE SHARE` (one run per change of the trace: `rate device->edge0 1.1 rate
+/// device->edge1 1.1`); it must exit 0 once done.
 pub struct HookFaults {
     command: PathBuf,
 }
@@ -154,9 +159,12 @@ impl FaultInjector for HookFaults {
         self.call(&[fault.name(), node])
     }
 
-    fn shape(&mut self, change: &Shaping) -> Result<()> {
-        let args = change.args();
-        self.call(&args.each_ref().map(String::as_str))
+    fn shape(&mut self, changes: &[Shaping]) -> Result<()> {
+        if changes.is_empty() {
+            return Ok(());
+        }
+        let args: Vec<String> = changes.iter().flat_map(Shaping::args).collect();
+        self.call(&args.iter().map(String::as_str).collect::<Vec<_>>())
     }
 }
 
@@ -217,9 +225,9 @@ impl FaultPlayer {
         Ok(())
     }
 
-    /// Makes `changes` in order outside the emulation.
+    /// Makes `changes` outside the emulation, at once.
     pub fn shape(&mut self, changes: &[Shaping]) -> Result<()> {
-        changes.iter().try_for_each(|c| self.injector.shape(c))
+        self.injector.shape(changes)
     }
 
     /// Undoes what the faults left: stopped nodes resumed, dead ones restarted. Returns what
@@ -309,7 +317,7 @@ mod tests {
         p.shape(&changes).unwrap();
         assert_eq!(
             std::fs::read_to_string(&said).unwrap(),
-            "rate device->edge0 1.1\nspeed edge1 0.125\n"
+            "rate device->edge0 1.1 speed edge1 0.125\n"
         );
         let mut local = FaultPlayer::new(Box::new(LocalFaults::new(Vec::new())));
         let e = local.shape(&changes).unwrap_err().to_string();

@@ -343,6 +343,8 @@ struct RunState {
     doubtful: BTreeMap<u64, (String, f64)>,
     /// Faults being done (a restart takes a moment), with their log to finish.
     injecting: Vec<(JoinHandle<Result<()>>, FaultLog)>,
+    /// Changes of conditions the kernel is making (testbed mode), logged when done.
+    shaping: Vec<(JoinHandle<Result<()>>, PhaseLog)>,
     report: LoopReport,
 }
 
@@ -367,6 +369,7 @@ impl RunState {
             aliases: HashMap::new(),
             doubtful: BTreeMap::new(),
             injecting: Vec::new(),
+            shaping: Vec::new(),
             report: LoopReport::default(),
         }
     }
@@ -521,6 +524,7 @@ impl FrameLoop<'_, '_> {
                 && self.run.queue.waiting() == 0
                 && self.run.pending.is_none()
                 && self.run.injecting.is_empty()
+                && self.run.shaping.is_empty()
             {
                 return Ok(());
             }
@@ -577,13 +581,18 @@ impl FrameLoop<'_, '_> {
             }
             if let Some(e) = c.emulation {
                 self.session.set_emulation(e).await?;
-                self.session.shape(c.shaping.clone()).await?;
-                let applied_s = self.run.secs(Instant::now());
-                self.run.report.phases.push(PhaseLog {
+                let log = PhaseLog {
                     at_s: c.at_s,
-                    applied_s,
+                    applied_s: self.run.secs(Instant::now()),
                     what: c.what.clone(),
-                });
+                };
+                if c.shaping.is_empty() {
+                    self.run.report.phases.push(log);
+                } else {
+                    // The kernel's changes take a hook run: frames keep flowing meanwhile.
+                    let handle = self.session.start_shape(c.shaping.clone())?;
+                    self.run.shaping.push((handle, log));
+                }
             }
             if let Some((fault, node)) = c.fault {
                 tracing::info!(node = %node, "trace fault: {fault}");
@@ -604,15 +613,17 @@ impl FrameLoop<'_, '_> {
         Ok(())
     }
 
-    /// Faults being done that have finished: logged, or the run's error when one failed.
+    /// Faults being done and changes of conditions being made that have finished: logged, or
+    /// the run's error when one failed.
     async fn finish_injections(&mut self) -> Result<()> {
-        let mut i = 0;
-        while i < self.run.injecting.len() {
-            if !self.run.injecting[i].0.is_finished() {
-                i += 1;
-                continue;
-            }
-            let (handle, mut log) = self.run.injecting.remove(i);
+        for (handle, mut log) in take_finished(&mut self.run.shaping) {
+            handle
+                .await
+                .map_err(|e| SessionError::Task(e.to_string()))??;
+            log.applied_s = self.run.secs(Instant::now());
+            self.run.report.phases.push(log);
+        }
+        for (handle, mut log) in take_finished(&mut self.run.injecting) {
             handle
                 .await
                 .map_err(|e| SessionError::Task(e.to_string()))??;
@@ -1302,4 +1313,15 @@ impl FrameLoop<'_, '_> {
             self.run.report.failures.push((frame, reason));
         }
     }
+}
+
+/// Takes the tasks of `list` that have finished out of it, in order.
+fn take_finished<T>(
+    list: &mut Vec<(JoinHandle<Result<()>>, T)>,
+) -> Vec<(JoinHandle<Result<()>>, T)> {
+    let (done, running) = std::mem::take(list)
+        .into_iter()
+        .partition(|(h, _)| h.is_finished());
+    *list = running;
+    done
 }

@@ -96,19 +96,29 @@ impl Session {
         }))
     }
 
-    /// Makes `changes` outside the emulation (the testbed's kernel shapes the links and caps
-    /// the nodes), through the session's fault hook; waits until they are done.
+    /// Starts making `changes` outside the emulation (the testbed's kernel shapes the links and
+    /// caps the nodes), through the session's fault hook, off the async threads.
+    pub fn start_shape(
+        &mut self,
+        changes: Vec<Shaping>,
+    ) -> Result<tokio::task::JoinHandle<Result<()>>> {
+        let player = match (changes.first(), self.faults.clone()) {
+            (None, _) => return Ok(tokio::task::spawn(async { Ok(()) })),
+            (Some(c), None) => {
+                return Err(SessionError::invalid(format!(
+                    "the trace changes {c}, but this session has no way to shape links or nodes"
+                )))
+            }
+            (Some(_), Some(p)) => p,
+        };
+        Ok(tokio::task::spawn_blocking(move || {
+            player.lock().expect("not poisoned").shape(&changes)
+        }))
+    }
+
+    /// Makes `changes` as [`Session::start_shape`] does and waits until they are done.
     pub async fn shape(&mut self, changes: Vec<Shaping>) -> Result<()> {
-        if changes.is_empty() {
-            return Ok(());
-        }
-        let player = self.faults.clone().ok_or_else(|| {
-            SessionError::invalid(format!(
-                "the trace changes {}, but this session has no way to shape links or nodes",
-                changes[0]
-            ))
-        })?;
-        tokio::task::spawn_blocking(move || player.lock().expect("not poisoned").shape(&changes))
+        self.start_shape(changes)?
             .await
             .map_err(|e| SessionError::Task(e.to_string()))?
     }

@@ -148,7 +148,7 @@ pub struct TraceReport {
     pub probes: usize,
     /// Link estimates at the end, Mbit/s ("from->to").
     pub link_mbps: BTreeMap<String, f64>,
-    /// One-way delay estimates at the end (half the least recent round trip), ms
+    /// One-way delay estimates at the end (half the least of the recent round trips), ms
     /// ("from->to").
     pub link_delay_ms: BTreeMap<String, f64>,
     /// Node slowdown estimates at the end: measured over nominal compute time.
@@ -227,7 +227,6 @@ pub struct PhaseTruth {
     pub best_ms: f64,
 }
 
-/// What changed between two scenarios, for the log.
 /// The link rates and node speeds that differ from `before` in `after`, as `after` has them;
 /// speeds as shares of `fastest`.
 fn shaping_between(before: &Scenario, after: &Scenario, fastest: f64) -> Vec<Shaping> {
@@ -245,12 +244,12 @@ fn shaping_between(before: &Scenario, after: &Scenario, fastest: f64) -> Vec<Sha
     rates.chain(speeds).collect()
 }
 
-/// What puts every link rate and node speed that differs from `base` in some phase back to
-/// `base`'s, each once.
-fn shaping_back(phases: &[(f64, Scenario)], base: &Scenario) -> Vec<Shaping> {
+/// What puts every link rate and node speed that differs from `start` in some phase back to
+/// `start`'s, each once; speeds as shares of `fastest`.
+fn shaping_back(phases: &[(f64, Scenario)], start: &Scenario, fastest: f64) -> Vec<Shaping> {
     let mut all: Vec<Shaping> = Vec::new();
     for (_, s) in phases {
-        for c in shaping_between(s, base, base.fastest_speed()) {
+        for c in shaping_between(s, start, fastest) {
             if !all.contains(&c) {
                 all.push(c);
             }
@@ -273,6 +272,7 @@ fn link_rates(l: &tiersplit_cost::LinkSpec) -> Vec<Shaping> {
     out
 }
 
+/// What changed between two scenarios, for the log.
 fn describe_change(before: &Scenario, after: &Scenario) -> String {
     let mut what = Vec::new();
     for (a, b) in before.links.iter().zip(&after.links) {
@@ -330,6 +330,11 @@ impl TraceSetup {
         self.setting
             .with_scenario(s)
             .problem(&self.model, &self.profile)
+    }
+
+    /// Whether the transport shapes some link's rate (emulation), its sender timing it.
+    pub fn emulation_shapes_rates(&self) -> bool {
+        self.base_emulation.links.iter().any(|l| l.mbps.is_some())
     }
 
     /// Whether the kernel, not the transport, shapes the links' rates and the nodes' speeds
@@ -409,13 +414,15 @@ impl TraceSetup {
         }
     }
 
-    /// What puts the kernel back to the trace's start: every link rate and node speed the
-    /// trace changes at some point, as configured.
+    /// What puts the kernel in the trace's starting conditions: every link rate and node
+    /// speed that the scenario or any phase has otherwise, as the first phase has it.
     fn shaping_reset(&self) -> Vec<Shaping> {
-        match self.kernel_shapes() {
-            true => shaping_back(&self.trace.phases(self.base()), self.base()),
-            false => Vec::new(),
+        if !self.kernel_shapes() {
+            return Vec::new();
         }
+        let mut phases = self.trace.phases(self.base());
+        phases.insert(0, (0.0, self.base().clone()));
+        shaping_back(&phases, &phases[1].1, self.base().fastest_speed())
     }
 
     fn frames(&self) -> Frames {
@@ -449,6 +456,13 @@ pub async fn run_trace(
         } => {
             let config = AdaptConfig {
                 message_overhead: Nanos::from_millis_f64(setup.base().message_overhead_ms),
+                // Receivers time what the emulation does not shape: they leave the first and
+                // last reads of a probe untimed.
+                min_probe_bytes: if setup.emulation_shapes_rates() {
+                    16 << 10
+                } else {
+                    64 << 10
+                },
                 ..AdaptConfig::default()
             };
             let a = Adaptation::new(nominal.clone(), plan.clone(), controller, config);
@@ -886,8 +900,11 @@ mod tests {
             uplinks(1.1)
         );
         assert_eq!(shaping_between(&phases[1].1, &phases[1].1, fastest), []);
-        // Back to the configured 50 Mbit/s before each strategy's run, each link once.
-        assert_eq!(shaping_back(&phases, &base), uplinks(50.0));
+        // Back to the first phase's 18.88 Mbit/s (the trace sets it at 0 s, where the kernel
+        // has the scenario's 50) before each strategy's run, each link once.
+        let mut all = phases.clone();
+        all.insert(0, (0.0, base.clone()));
+        assert_eq!(shaping_back(&all, &phases[0].1, fastest), uplinks(18.88));
 
         let overload = read_trace(&dir.join("traces/edge-overload.toml"), &base).unwrap();
         let phases = overload.phases(&base);
@@ -904,7 +921,7 @@ mod tests {
         assert_eq!(slowed.len(), 1);
         assert_eq!(slowed[0].0, "edge0");
         assert!((slowed[0].1 - 0.25 / 3.0).abs() < 1e-9, "{slowed:?}");
-        let back = shares(shaping_back(&phases, &base));
+        let back = shares(shaping_back(&phases, &base, fastest));
         assert_eq!(
             back,
             [("edge0".to_string(), 0.25), ("edge1".to_string(), 0.25)]
