@@ -3,7 +3,7 @@
 //! (the re-plan's proposal, the switch going live). No clock, no network: the caller's clock
 //! is a number of seconds, so every decision is tested on synthetic measurement streams.
 
-use crate::{Controller, Decision, Estimates, Proposal, Replan};
+use crate::{Controller, Decision, Estimates, Hedge, HedgePolicy, InFlight, Proposal, Replan};
 use serde::Serialize;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -248,6 +248,8 @@ pub struct AdaptConfig {
     /// Smallest probe, bytes: 16 KiB where senders time links (emulation), more where
     /// receivers do (they leave a probe's first and last reads untimed).
     pub min_probe_bytes: u64,
+    /// Which frames caught on an older plan get a copy on the plan serving now.
+    pub hedge: HedgePolicy,
 }
 
 impl Default for AdaptConfig {
@@ -259,6 +261,7 @@ impl Default for AdaptConfig {
             drift: 0.1,
             message_overhead: Nanos(0),
             min_probe_bytes: 16 << 10,
+            hedge: HedgePolicy::default(),
         }
     }
 }
@@ -567,6 +570,25 @@ impl Adaptation {
             self.trigger = Some((Trigger::Refine, at_s));
         }
     }
+
+    /// The frames of `caught` (number, time in flight, the older plan it runs on) worth a
+    /// copy on the plan serving now, each plan's makespan predicted under the estimates.
+    pub fn hedges(&self, caught: &[(u64, Nanos, &Plan)]) -> Vec<Hedge> {
+        if !self.config.hedge.enabled || caught.is_empty() {
+            return Vec::new();
+        }
+        let now = self.estimates.apply(&self.nominal);
+        let serving = evaluate(&now, &self.current).makespan;
+        let in_flight: Vec<InFlight> = caught
+            .iter()
+            .map(|&(frame, elapsed, plan)| InFlight {
+                frame,
+                elapsed,
+                predicted: evaluate(&now, plan).makespan,
+            })
+            .collect();
+        self.config.hedge.pick(serving, &in_flight)
+    }
 }
 
 #[cfg(test)]
@@ -677,6 +699,31 @@ mod tests {
             assert!(replans(a.tick(t, 14 + i, true)).is_empty(), "at {t}");
         }
         assert_eq!(a.replans, 2);
+    }
+
+    #[test]
+    fn a_frame_caught_on_the_collapsed_uplink_is_worth_a_copy_on_the_new_plan() {
+        let mut a = adaptation("best", None, 3);
+        let start = a.current().clone();
+        for i in 0..10 {
+            a.observe(0.1 * i as f64, uplink(50.0));
+            a.tick(0.1 * i as f64, i + 1, true);
+        }
+        a.observe(1.0, uplink(1.1));
+        a.observe(1.1, uplink(1.1));
+        let r = replans(a.tick(1.1, 12, true)).pop().expect("a re-plan");
+        answer(&mut a, r, 1.3).expect("a switch");
+        // 600 kB over 1.1 Mbit/s: the frame fed on the old plan 0.3 s ago needs seconds more;
+        // one fed on it 30 s ago (past any makespan) is late for a reason the estimates miss.
+        let ms = |v: u64| Nanos::from_millis_f64(v as f64);
+        let caught = [(11, ms(300), &start), (5, ms(30_000), &start)];
+        let hedges = a.hedges(&caught);
+        assert_eq!(hedges.iter().map(|h| h.frame).collect::<Vec<_>>(), [11, 5]);
+        assert!(hedges[0].remaining.0 > 3_000_000_000, "{:?}", hedges[0]);
+        assert!(hedges[0].copy.0 * 2 <= hedges[0].remaining.0);
+        // A frame on the plan serving now is never worth a copy of itself.
+        let current = a.current().clone();
+        assert!(a.hedges(&[(12, ms(0), &current)]).is_empty());
     }
 
     #[test]

@@ -11,6 +11,8 @@
 //! asks the [`SwitchPolicy`] whether the gain is worth a switch: only for a clear predicted
 //! gain (hysteresis) and not again before a cooldown, so plans do not flap. [`FrameQueue`]
 //! applies the overload policy (back-pressure or drop-oldest) and accounts for every frame.
+//! [`HedgePolicy`] picks the frames caught on an older plan (a link collapsed under them)
+//! worth a copy on the plan serving now, the first answer winning.
 //! [`Trace`] describes conditions changing over time, to play on an emulated cluster.
 //! [`Adaptation`] puts them together as a state machine: measurements in, actions out (probe
 //! a link, re-plan for a reason), the caller reporting back what it did.
@@ -24,6 +26,7 @@ mod adaptation;
 mod controller;
 mod estimates;
 mod frame_queue;
+mod hedge;
 mod link_estimator;
 mod smoothed_rate;
 mod speed_estimator;
@@ -39,6 +42,7 @@ pub use adaptation::{
 pub use controller::{Controller, Mode, Proposal, Replan};
 pub use estimates::Estimates;
 pub use frame_queue::{Admission, Arrival, FrameQueue, Overload};
+pub use hedge::{remaining, Hedge, HedgePolicy, InFlight};
 pub use link_estimator::LinkEstimator;
 pub use smoothed_rate::SmoothedRate;
 pub use speed_estimator::SpeedEstimator;

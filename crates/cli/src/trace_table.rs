@@ -1,7 +1,7 @@
 //! The report of runs over one trace: the comparison table and, for the adaptive run, every
 //! switch with its timing and its check against the real conditions.
 
-use tiersplit_session::{latency_bins, TraceReport};
+use tiersplit_session::{latency_bins, TraceReport, Won};
 
 /// Mean latency of the frames answered in each `bin_s` seconds, per strategy: the latency over
 /// time in the terminal (the plot and the JSON have every frame).
@@ -77,6 +77,7 @@ pub fn print_trace_reports(reports: &[TraceReport]) {
         );
     }
     print_faults(reports);
+    print_hedging_gain(reports);
     for r in reports.iter().filter(|r| r.adaptive) {
         println!();
         println!(
@@ -116,6 +117,12 @@ pub fn print_trace_reports(reports: &[TraceReport]) {
                     s.ready_s - c
                 )),
             );
+            if let Some(t) = s.next_answer_s {
+                println!(
+                    "           first answer of any frame after it: {:.2} s later",
+                    t - s.ready_s
+                );
+            }
             println!("           now {}", s.placement);
             if let Some(t) = &s.truth {
                 println!(
@@ -124,6 +131,7 @@ pub fn print_trace_reports(reports: &[TraceReport]) {
                 );
             }
         }
+        print_hedges(r);
         println!(
             "  estimated at the end: {}",
             r.link_mbps
@@ -138,6 +146,85 @@ pub fn print_trace_reports(reports: &[TraceReport]) {
                 .collect::<Vec<_>>()
                 .join(", ")
         );
+    }
+}
+
+/// The frames an adaptive run copied onto a newer plan, and which feeding answered first.
+fn print_hedges(r: &TraceReport) {
+    if r.hedges.is_empty() {
+        return;
+    }
+    let won = |w| r.hedges.iter().filter(|h| h.won == Some(w)).count();
+    println!(
+        "  hedged {} frame(s) caught on an older plan: the copy answered first {}, the original {}",
+        r.hedges.len(),
+        won(Won::Copy),
+        won(Won::Original)
+    );
+    for h in &r.hedges {
+        let outcome = match (h.won, h.answered_s) {
+            (Some(Won::Copy), Some(t)) => {
+                format!("the copy answered first, {:.2} s later", t - h.at_s)
+            }
+            (Some(Won::Original), Some(t)) => {
+                format!("the original answered first, {:.2} s later", t - h.at_s)
+            }
+            _ => "neither answered".into(),
+        };
+        println!(
+            "    {:6.2} s frame {} from {} onto {}: expected {:.0} ms more there, {:.0} ms as a copy; {outcome}{}",
+            h.at_s,
+            h.frame,
+            h.from,
+            h.to,
+            h.remaining_ms,
+            h.copy_ms,
+            h.failed
+                .as_ref()
+                .map_or(String::new(), |f| format!(" (one failed: {f})")),
+        );
+    }
+}
+
+/// With an adaptive run hedged and one not: after each change of conditions, how long the
+/// first answer took after each run's first switch.
+fn print_hedging_gain(reports: &[TraceReport]) {
+    let hedged = reports
+        .iter()
+        .find(|r| r.adaptive && !r.label.starts_with("unhedged"));
+    let unhedged = reports.iter().find(|r| r.label.starts_with("unhedged"));
+    let (Some(h), Some(u)) = (hedged, unhedged) else {
+        return;
+    };
+    println!();
+    println!("hedging: the first answer after the first switch following each change");
+    for p in &h.phases {
+        let after = |r: &TraceReport| {
+            r.switches
+                .iter()
+                .find(|s| s.seen_s >= p.at_s)
+                .and_then(|s| Some((s.ready_s, s.next_answer_s? - s.ready_s)))
+        };
+        let next = h.phases.iter().map(|q| q.at_s).find(|&t| t > p.at_s);
+        let copied = h
+            .hedges
+            .iter()
+            .filter(|c| c.at_s >= p.at_s && next.is_none_or(|n| c.at_s < n))
+            .count();
+        match (after(h), after(u)) {
+            (Some((_, with)), Some((_, without))) => println!(
+                "  after {:5.1} s ({}): {:.2} s with hedging ({copied} frame(s) copied), {:.2} s without ({:.2}x sooner)",
+                p.at_s,
+                p.what,
+                with,
+                without,
+                without / with
+            ),
+            _ => println!(
+                "  after {:5.1} s ({}): no switch in both runs",
+                p.at_s, p.what
+            ),
+        }
     }
 }
 

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 use std::time::Duration;
-use tiersplit_adapt::{SwitchPolicy, Trace};
+use tiersplit_adapt::{HedgePolicy, SwitchPolicy, Trace};
 use tiersplit_plan::planner_by_name;
 use tiersplit_session::{
     model_inputs, read_profile, run_all, run_plan, strategies, Calibrated, EmulateMode, Feed,
@@ -48,7 +48,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             c,
             trace,
         );
-        let adaptive = strategies(&setup, &plan, "none", Some(SwitchPolicy::new(0.1, 3)))?;
+        let adaptive = strategies(
+            &setup,
+            &plan,
+            "none",
+            Some(SwitchPolicy::new(0.1, 3)),
+            &[HedgePolicy::default()],
+        )?;
         for r in run_all(&mut session, &setup, adaptive, |_| {}).await? {
             println!(
                 "{}: {} of {} frames answered, {} switch(es), all exact: {}",

@@ -143,6 +143,47 @@ pub struct FrameLog {
     /// It was fed again on a new plan after a node it was on was lost (answered once all the
     /// same: the first feeding's answer, should it come, is dropped).
     pub reissued: bool,
+    /// A copy of it was fed on a newer plan while it was caught on an older one
+    /// ([`HedgeLog`]); `plan` says which answered first.
+    pub hedged: bool,
+}
+
+/// Which of a hedged frame's two feedings answered first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Won {
+    /// The frame on the plan it started on.
+    Original,
+    /// Its copy on the newer plan.
+    Copy,
+    /// A feeding of it made after both were lost with a node or a cut link.
+    Reissued,
+}
+
+/// A frame caught on an older plan (a link collapsed under it), copied onto the plan serving
+/// now because the copy was expected to answer it sooner: the first answer wins, the other
+/// is dropped when it comes, and the frame is answered once.
+#[derive(Debug, Clone, Serialize)]
+pub struct HedgeLog {
+    /// The frame's number.
+    pub frame: u64,
+    /// The number it was in flight under, and its copy's.
+    pub wires: (u64, u64),
+    /// When the copy was fed, seconds from the start.
+    pub at_s: f64,
+    /// The deployment the frame was on.
+    pub from: DeploymentId,
+    /// The deployment the copy was fed on.
+    pub to: DeploymentId,
+    /// What the frame was expected still to need on its plan (ms).
+    pub remaining_ms: f64,
+    /// What the copy was expected to take (the serving plan's makespan, ms).
+    pub copy_ms: f64,
+    /// Which feeding answered the frame (None: none has, or every one failed).
+    pub won: Option<Won>,
+    /// When the frame's answer came, seconds from the start.
+    pub answered_s: Option<f64>,
+    /// Why one of the two failed, when one did (the other carried on).
+    pub failed: Option<String>,
 }
 
 /// A fail-over: nodes lost or links cut, the plan re-made on what survives, the frames in
@@ -197,11 +238,16 @@ pub struct SwitchLog {
     pub decided_s: f64,
     /// When the new plan was deployed, seconds from the start.
     pub ready_s: f64,
-    /// The first frame the new plan served, and when its answer came (None: no frame was
-    /// fed after it).
+    /// The first number fed on the new plan: a copy of a frame caught on the old one when one
+    /// was hedged at once (its answer is logged under that frame's own number), or the next
+    /// frame.
     pub first_frame: u64,
-    /// When that frame's answer came, seconds from the start (None: none was fed after it).
+    /// When the new plan's first answer came (that of the first number fed on it or a later
+    /// one), seconds from the start (None: none was fed after it).
     pub first_answer_s: Option<f64>,
+    /// When the first answer of any frame came after the switch, seconds from the start: a
+    /// frame caught on the old plan included, or its copy on the new one.
+    pub next_answer_s: Option<f64>,
     /// The deployment switched from (its id).
     pub from: DeploymentId,
     /// The deployment switched to (its id).
@@ -265,6 +311,8 @@ pub struct LoopReport {
     pub readmitted: Vec<(String, f64)>,
     /// Faults the trace did, in order.
     pub faults: Vec<FaultLog>,
+    /// Frames copied onto a newer plan, in order.
+    pub hedges: Vec<HedgeLog>,
 }
 
 /// What a run needs besides the cluster.
@@ -320,6 +368,8 @@ struct Touches {
     nodes: BTreeSet<String>,
     /// The links (from, to) its tensors cross.
     hops: BTreeSet<(String, String)>,
+    /// Its plan, to predict what its frames still need.
+    plan: Plan,
 }
 
 /// The state of one run of frames.
@@ -338,6 +388,12 @@ struct RunState {
     awaiting_first: Vec<usize>,
     /// Frames fed again: the number fed under -> the frame's original number.
     aliases: HashMap<u64, u64>,
+    /// Hedged frames: each of the two numbers in flight -> the other.
+    twins: HashMap<u64, u64>,
+    /// Frames fed again after a loss (their original numbers).
+    reissued: BTreeSet<u64>,
+    /// Frames copied onto a newer plan (their original numbers): each at most once.
+    hedged: BTreeSet<u64>,
     /// Frames whose failure came in, held until the heartbeats have had time to say whether a
     /// node died under them (then they are fed again): frame -> (reason, when, seconds).
     doubtful: BTreeMap<u64, (String, f64)>,
@@ -367,6 +423,9 @@ impl RunState {
             pending: None,
             awaiting_first: Vec::new(),
             aliases: HashMap::new(),
+            twins: HashMap::new(),
+            reissued: BTreeSet::new(),
+            hedged: BTreeSet::new(),
             doubtful: BTreeMap::new(),
             injecting: Vec::new(),
             shaping: Vec::new(),
@@ -376,6 +435,27 @@ impl RunState {
 
     fn secs(&self, i: Instant) -> f64 {
         i.duration_since(self.start).as_secs_f64()
+    }
+
+    /// Frames in flight, a hedged frame's two feedings counted once.
+    fn frames_in_flight(&self) -> usize {
+        debug_assert!(self.twins.keys().all(|w| self.in_flight.contains_key(w)));
+        self.in_flight.len() - self.twins.len() / 2
+    }
+
+    /// The frame in flight fed longest ago, and when (seconds from the start), failures held
+    /// for the heartbeats' verdict left out or not: a hedged frame's deadline runs from its
+    /// later feeding.
+    fn oldest(&self, doubtful_too: bool) -> Option<(u64, f64)> {
+        let last_fed = |w: &u64, fed: f64| {
+            let twin = self.twins.get(w).and_then(|t| self.in_flight.get(t));
+            twin.map_or(fed, |(_, _, f)| f.max(fed))
+        };
+        self.in_flight
+            .iter()
+            .filter(|(w, _)| doubtful_too || !self.doubtful.contains_key(w))
+            .map(|(w, (_, _, fed))| (*w, last_fed(w, *fed)))
+            .min_by(|a, b| a.1.total_cmp(&b.1))
     }
 }
 
@@ -430,10 +510,11 @@ impl<'s, 'a> FrameLoop<'s, 'a> {
 
     /// Records the nodes `dep` touches, and forgets those of deployments that serve neither
     /// new frames nor frames in flight.
-    fn touched(&mut self, dep: &tiersplit_runtime::Deployment) {
+    fn touched(&mut self, dep: &tiersplit_runtime::Deployment, plan: &Plan) {
         let touches = Touches {
             nodes: dep.nodes_with_work(),
             hops: dep.hops(),
+            plan: plan.clone(),
         };
         self.touches.insert(dep.id.clone(), touches);
         let current = self.current.as_ref().map(|c| &c.1);
@@ -452,7 +533,7 @@ impl<'s, 'a> FrameLoop<'s, 'a> {
             a.deployed(number, c.predicted(&self.setup.nominal));
         }
         let parts = c.deployment.parts.len();
-        self.touched(&c.deployment);
+        self.touched(&c.deployment, plan);
         self.current = Some((plan.clone(), c.deployment.id));
         Ok(Deployed { cached, parts })
     }
@@ -503,7 +584,13 @@ impl FrameLoop<'_, '_> {
     /// reported when there was one, with `cause` otherwise, so that fed = answered + failed.
     fn fail_in_flight(&mut self, cause: &SessionError) {
         let in_flight = std::mem::take(&mut self.run.in_flight);
+        let mut counted: BTreeSet<u64> = BTreeSet::new();
         for wire in in_flight.into_keys() {
+            // A hedged frame fails once, not once per feeding.
+            if counted.contains(&wire) {
+                continue;
+            }
+            counted.extend(self.run.twins.get(&wire));
             let reason = match self.run.doubtful.remove(&wire) {
                 Some((reason, _)) => reason,
                 None => format!("unanswered when the run ended: {cause}"),
@@ -668,6 +755,7 @@ impl FrameLoop<'_, '_> {
             ready_s,
             first_frame,
             first_answer_s: None,
+            next_answer_s: None,
             from,
             to,
             algorithm: plan.algorithm.clone(),
@@ -727,7 +815,7 @@ impl FrameLoop<'_, '_> {
         } else {
             1
         };
-        while self.run.in_flight.len() < window && self.run.queue.waiting() > 0 {
+        while self.run.frames_in_flight() < window && self.run.queue.waiting() > 0 {
             self.scheduled_switch(changes).await?;
             let Some(a) = self.run.queue.take() else {
                 break;
@@ -756,8 +844,8 @@ impl FrameLoop<'_, '_> {
                 wake = wake.min(r.start + Duration::from_secs_f64(c.at_s));
             }
         }
-        if let Some((_, (_, _, fed))) = r.in_flight.iter().next() {
-            let deadline = r.start + Duration::from_secs_f64(*fed) + self.session.driver.timeout;
+        if let Some((_, fed)) = r.oldest(true) {
+            let deadline = r.start + Duration::from_secs_f64(fed) + self.session.driver.timeout;
             wake = wake.min(deadline.max(now));
         }
         wake
@@ -770,6 +858,11 @@ impl FrameLoop<'_, '_> {
         }
         let outputs = match r.outputs {
             Ok(o) => o,
+            Err(e) if self.run.twins.contains_key(&r.frame) => {
+                // The other feeding of a hedged frame carries on.
+                self.drop_twin(r.frame, Some(e));
+                return;
+            }
             Err(e) => {
                 // A node dying under the frame fails it before its heartbeats say so: wait
                 // for their verdict before calling it failed.
@@ -778,11 +871,14 @@ impl FrameLoop<'_, '_> {
                 return;
             }
         };
+        let done_s = self.run.secs(r.done);
+        if let Some(&twin) = self.run.twins.get(&r.frame) {
+            self.drop_twin(twin, None);
+        }
         let (plan, arrived_s, fed_s) = self.run.in_flight.remove(&r.frame).expect("checked");
         self.run.doubtful.remove(&r.frame);
         let frame = self.run.aliases.remove(&r.frame).unwrap_or(r.frame);
         let d = self.check(&outputs);
-        let done_s = self.run.secs(r.done);
         for f in &mut self.run.report.failovers {
             if f.first_answer_s.is_none() && r.frame >= f.first_frame {
                 f.first_answer_s = Some(done_s);
@@ -790,6 +886,9 @@ impl FrameLoop<'_, '_> {
         }
         for &i in &self.run.awaiting_first {
             let sw = &mut self.run.report.switches[i];
+            if sw.next_answer_s.is_none() && done_s >= sw.ready_s {
+                sw.next_answer_s = Some(done_s);
+            }
             if sw.first_answer_s.is_none() && r.frame >= sw.first_frame {
                 sw.first_answer_s = Some(done_s);
             }
@@ -798,9 +897,14 @@ impl FrameLoop<'_, '_> {
         self.run
             .awaiting_first
             .retain(|&i| switches[i].first_answer_s.is_none());
+        let hedged = self.run.hedged.contains(&frame);
+        if hedged {
+            self.hedge_answered(frame, r.frame, done_s);
+        }
         self.run.report.frames.push(FrameLog {
             frame,
-            reissued: frame != r.frame,
+            reissued: self.run.reissued.contains(&frame),
+            hedged,
             plan,
             arrived_s,
             fed_s,
@@ -809,6 +913,47 @@ impl FrameLoop<'_, '_> {
             max_rel_diff: d.max_rel,
             exact: d.within_tolerance(),
         });
+    }
+
+    /// One feeding of a hedged frame leaves the run: the other answered first, or this one
+    /// `failed` (logged; the other carries on). Its answer, should it come, is dropped.
+    fn drop_twin(&mut self, wire: u64, failed: Option<String>) {
+        let r = &mut self.run;
+        let twin = r.twins.remove(&wire);
+        if let Some(t) = twin {
+            r.twins.remove(&t);
+        }
+        r.in_flight.remove(&wire);
+        r.doubtful.remove(&wire);
+        r.aliases.remove(&wire);
+        let Some(h) = r
+            .report
+            .hedges
+            .iter_mut()
+            .rfind(|h| h.wires.0 == wire || h.wires.1 == wire)
+        else {
+            return;
+        };
+        if failed.is_some() {
+            h.failed = failed;
+        }
+    }
+
+    /// A hedged frame's answer came under `wire` at `done_s`: which feeding won.
+    fn hedge_answered(&mut self, frame: u64, wire: u64, done_s: f64) {
+        let hedges = &mut self.run.report.hedges;
+        let Some(h) = hedges
+            .iter_mut()
+            .rfind(|h| h.frame == frame && h.won.is_none())
+        else {
+            return;
+        };
+        h.won = Some(match wire {
+            w if w == h.wires.1 => Won::Copy,
+            w if w == h.wires.0 => Won::Original,
+            _ => Won::Reissued,
+        });
+        h.answered_s = Some(done_s);
     }
 
     /// An answer against the unsplit model's (a missing output is an infinite difference).
@@ -827,13 +972,7 @@ impl FrameLoop<'_, '_> {
     async fn check_timeout(&mut self) -> Result<()> {
         let timeout = self.session.driver.timeout;
         // Failures held for the heartbeats' verdict end on their own (fed again or failed).
-        let doubtful = &self.run.doubtful;
-        let Some((&frame, &(_, _, fed_s))) = self
-            .run
-            .in_flight
-            .iter()
-            .find(|(f, _)| !doubtful.contains_key(f))
-        else {
+        let Some((frame, fed_s)) = self.run.oldest(false) else {
             return Ok(());
         };
         if self.run.secs(Instant::now()) - fed_s <= timeout.as_secs_f64() {
@@ -856,6 +995,7 @@ impl FrameLoop<'_, '_> {
         let t = self.run.secs(Instant::now());
         self.observe(a, t).await?;
         self.finish_replan(a).await?;
+        self.hedge(a)?;
         let next_frame = self.session.driver.next_frame();
         for action in a.tick(t, next_frame, producing) {
             match action {
@@ -876,6 +1016,58 @@ impl FrameLoop<'_, '_> {
                 h.abort();
                 a.abandoned();
             }
+        }
+        Ok(())
+    }
+
+    /// Frames caught on an older plan that a copy on the plan serving now is expected to
+    /// answer clearly sooner: each copied, the first answer of the two winning.
+    fn hedge(&mut self, a: &Adaptation) -> Result<()> {
+        let Some((_, serving)) = self.current.clone() else {
+            return Ok(());
+        };
+        let r = &self.run;
+        let now = r.secs(Instant::now());
+        let caught: Vec<(u64, Nanos, &Plan)> = r
+            .in_flight
+            .iter()
+            .filter(|(w, (dep, _, _))| *dep != serving && !r.twins.contains_key(w))
+            .filter(|(w, _)| !r.doubtful.contains_key(w))
+            .filter(|(w, _)| !r.hedged.contains(r.aliases.get(w).unwrap_or(w)))
+            .filter_map(|(&w, (dep, _, fed))| {
+                let plan = &self.touches.get(dep)?.plan;
+                Some((w, Nanos::from_secs_f64((now - fed).max(0.0)), plan))
+            })
+            .collect();
+        for h in a.hedges(&caught) {
+            let (from, arrived_s, _) = self.run.in_flight[&h.frame].clone();
+            let copy = self.session.driver.feed(self.setup.inputs)?;
+            let at_s = self.run.secs(Instant::now());
+            let r = &mut self.run;
+            let frame = r.aliases.get(&h.frame).copied().unwrap_or(h.frame);
+            r.in_flight.insert(copy, (serving.clone(), arrived_s, at_s));
+            r.aliases.insert(copy, frame);
+            r.twins.insert(copy, h.frame);
+            r.twins.insert(h.frame, copy);
+            r.hedged.insert(frame);
+            tracing::info!(
+                frame,
+                "hedged: copied from {from} onto {serving}, expected {:.0} ms there against {:.0} ms more",
+                h.copy.as_millis_f64(),
+                h.remaining.as_millis_f64()
+            );
+            r.report.hedges.push(HedgeLog {
+                frame,
+                wires: (h.frame, copy),
+                at_s,
+                from,
+                to: serving.clone(),
+                remaining_ms: h.remaining.as_millis_f64(),
+                copy_ms: h.copy.as_millis_f64(),
+                won: None,
+                answered_s: None,
+                failed: None,
+            });
         }
         Ok(())
     }
@@ -994,7 +1186,7 @@ impl FrameLoop<'_, '_> {
         self.numbers.insert(id.clone(), self.deployments);
         a.deployed(self.deployments, c.predicted(&self.setup.nominal));
         let first_frame = self.session.driver.next_frame();
-        self.touched(&c.deployment);
+        self.touched(&c.deployment, &plan);
         self.session
             .driver
             .start_deployment(c.deployment)
@@ -1013,6 +1205,7 @@ impl FrameLoop<'_, '_> {
             ready_s,
             first_frame,
             first_answer_s: None,
+            next_answer_s: None,
             from,
             to: id,
             algorithm: plan.algorithm.clone(),
@@ -1282,6 +1475,11 @@ impl FrameLoop<'_, '_> {
             .collect();
         let mut out = Vec::new();
         for wire in stale {
+            if self.run.twins.contains_key(&wire) {
+                // Its other feeding carries on, or is fed again itself when it was lost too.
+                self.drop_twin(wire, Some("lost with a node or a cut link".into()));
+                continue;
+            }
             let (_, arrived_s, _) = self.run.in_flight.remove(&wire).expect("listed");
             self.run.doubtful.remove(&wire);
             let original = self.run.aliases.remove(&wire).unwrap_or(wire);
@@ -1291,6 +1489,7 @@ impl FrameLoop<'_, '_> {
                 .in_flight
                 .insert(again, (id.clone(), arrived_s, fed_s));
             self.run.aliases.insert(again, original);
+            self.run.reissued.insert(original);
             out.push(original);
         }
         Ok(out)

@@ -63,8 +63,8 @@ pub use error::{Context, Result, SessionError};
 pub use faults::{FaultInjector, FaultPlayer, HookFaults, LocalFaults, Shaping};
 pub use folding::{folding, EngineEvaluator};
 pub use frame_loop::{
-    Condition, Deployed, FailOverLog, FaultLog, FrameLog, FrameLoop, Frames, LoopReport, LoopSetup,
-    PhaseLog, PlanChanges, SwitchLog, TruthCheck, Until,
+    Condition, Deployed, FailOverLog, FaultLog, FrameLog, FrameLoop, Frames, HedgeLog, LoopReport,
+    LoopSetup, PhaseLog, PlanChanges, SwitchLog, TruthCheck, Until, Won,
 };
 pub use local_cluster::{start_nodes, start_nodes_with, LocalTls, LocalWorker, StartedNodes};
 pub use measured::{run_plan, Feed, FrameBreakdown, MeanBreakdown, Measured, Workload};

@@ -11,7 +11,7 @@ use crate::engine::NamedTensor;
 use crate::error::{read_to_string, Context, Result, SessionError};
 use crate::faults::Shaping;
 use crate::frame_loop::{
-    Condition, FailOverLog, FaultLog, FrameLog, FrameLoop, Frames, LoopSetup, PhaseLog,
+    Condition, FailOverLog, FaultLog, FrameLog, FrameLoop, Frames, HedgeLog, LoopSetup, PhaseLog,
     PlanChanges, SwitchLog, TruthCheck, Until,
 };
 use crate::median::percentile;
@@ -22,7 +22,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
-use tiersplit_adapt::{AdaptConfig, Adaptation, Controller, Fault, Overload, Trace};
+use tiersplit_adapt::{AdaptConfig, Adaptation, Controller, Fault, HedgePolicy, Overload, Trace};
 use tiersplit_cost::{Nanos, Problem, Profile, Scenario};
 use tiersplit_exec::HostTensor;
 use tiersplit_onnx::OnnxModel;
@@ -78,6 +78,8 @@ pub enum Strategy {
         plan: Plan,
         /// Re-plans from the estimates and decides when to switch.
         controller: Controller,
+        /// Which frames caught on an older plan get a copy on the new one.
+        hedge: HedgePolicy,
     },
 }
 
@@ -126,6 +128,8 @@ pub struct TraceReport {
     pub faults: Vec<FaultLog>,
     /// Fail-overs around the nodes lost, in order.
     pub failovers: Vec<FailOverLog>,
+    /// Frames caught on an older plan and copied onto a newer one, in order.
+    pub hedges: Vec<HedgeLog>,
     /// Nodes re-admitted after they answered again: (node, seconds from the start).
     pub readmitted: Vec<(String, f64)>,
     /// What each fault cost ([`fault_figures`]).
@@ -453,6 +457,7 @@ pub async fn run_trace(
             label,
             plan,
             controller,
+            hedge,
         } => {
             let config = AdaptConfig {
                 message_overhead: Nanos::from_millis_f64(setup.base().message_overhead_ms),
@@ -463,6 +468,7 @@ pub async fn run_trace(
                 } else {
                     64 << 10
                 },
+                hedge,
                 ..AdaptConfig::default()
             };
             let a = Adaptation::new(nominal.clone(), plan.clone(), controller, config);
@@ -500,6 +506,7 @@ pub async fn run_trace(
         phases: run.phases,
         faults: run.faults,
         failovers: run.failovers,
+        hedges: run.hedges,
         readmitted: run.readmitted,
         fault_figures: Vec::new(),
         failures: run.failures,
@@ -649,23 +656,29 @@ fn latency_figures(report: &mut TraceReport) {
     report.p95_ms = percentile(&lat, 0.95);
 }
 
-/// What to run over a trace: the adaptive strategy starting from `plan` (when `policy` is
-/// given), then the static plans `compare` names: `phases` (the plan of `plan`'s algorithm for
+/// What to run over a trace: an adaptive strategy starting from `plan` for each of `hedging`
+/// (when `policy` is given: hedging on, then off, compares what copies of caught frames
+/// gain), then the static plans `compare` names: `phases` (the plan of `plan`'s algorithm for
 /// each phase of the trace), `none`, or a list of algorithms planned for the start.
 pub fn strategies(
     setup: &TraceSetup,
     plan: &Plan,
     compare: &str,
     policy: Option<tiersplit_adapt::SwitchPolicy>,
+    hedging: &[HedgePolicy],
 ) -> Result<Vec<Strategy>> {
     let algo = plan.algorithm.as_str();
     let mut out = Vec::new();
-    if let Some(policy) = policy {
+    for (hedge, policy) in hedging.iter().filter_map(|h| Some((h, policy.clone()?))) {
         let interval = setup.fps.map(|f| Nanos::from_secs_f64(1.0 / f));
         out.push(Strategy::Adaptive {
-            label: format!("adaptive {algo}"),
+            label: match hedge.enabled {
+                true => format!("adaptive {algo}"),
+                false => format!("unhedged adaptive {algo}"),
+            },
             plan: plan.clone(),
             controller: Controller::new(algo, "best-throughput", interval, policy)?,
+            hedge: *hedge,
         });
     }
     match compare {
@@ -694,7 +707,8 @@ pub fn strategies(
 }
 
 /// Runs each strategy over the trace in turn on one cluster, the adaptive one first (so that
-/// its switches find no models cached by the static runs).
+/// its switches find no models cached by the static runs; with hedging compared, the run
+/// without goes second and finds them cached, which favours it).
 /// `done` is told of each report as it is made.
 pub async fn run_all(
     session: &mut Session,
@@ -977,6 +991,7 @@ mod tests {
             max_rel_diff: 0.0,
             exact: true,
             reissued: false,
+            hedged: false,
         }
     }
 
@@ -991,6 +1006,7 @@ mod tests {
                 frame(3, 4.0, 100.0),
             ],
             switches: Vec::new(),
+            hedges: Vec::new(),
             phases: Vec::new(),
             faults: vec![
                 fault(2.0, Fault::Stop, "edge1"),

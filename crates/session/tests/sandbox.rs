@@ -1,14 +1,15 @@
 //! The frame loop on a cluster inside the test process (workers on ephemeral loopback ports,
-//! the real control and data planes): a scheduled live switch loses no frame and stays exact.
+//! the real control and data planes): a scheduled live switch loses no frame and stays exact;
+//! a frame caught on a collapsed uplink is hedged onto the adaptive run's new plan.
 
 use std::sync::Arc;
 use std::time::Duration;
-use tiersplit_adapt::Overload;
-use tiersplit_cost::Profile;
-use tiersplit_plan::planner_by_name;
+use tiersplit_adapt::{AdaptConfig, Adaptation, Controller, Overload, SwitchPolicy};
+use tiersplit_cost::{Profile, Tier};
+use tiersplit_plan::{evaluate, planner_by_name};
 use tiersplit_session::{
-    load_unsplit, model_inputs, time_unsplit, FrameLoop, Frames, InputChoice, LoopSetup,
-    ModelSource, PlanChanges, Sandbox, Session, Setting, Until,
+    emulation, load_unsplit, model_inputs, time_unsplit, Condition, FrameLoop, Frames, InputChoice,
+    LoopSetup, ModelSource, PlanChanges, Sandbox, Session, Setting, Until, Won,
 };
 
 const SCENARIO: &str = include_str!("../../../scenarios/local-cluster.toml");
@@ -75,5 +76,107 @@ fn a_scheduled_switch_in_a_sandbox_loses_no_frame_and_stays_exact() {
             .await
             .unwrap_err();
         assert!(e.to_string().contains("no plan deployed"), "{e}");
+    });
+}
+
+#[test]
+fn a_frame_caught_on_a_collapsed_uplink_is_answered_by_its_copy_on_the_new_plan() {
+    let source = ModelSource::open("zoo:mobilenetv2").unwrap();
+    let model = Arc::new(source.import(&Default::default()).unwrap());
+    let setting = Setting::from_toml(SCENARIO).unwrap();
+    let problem = Arc::new(
+        setting
+            .problem(&model, &Profile::estimate(&model.graph, 20.0))
+            .unwrap(),
+    );
+    let inputs = model_inputs(&model, &InputChoice::random(1)).unwrap();
+    let unsplit = load_unsplit(&source, &model).unwrap();
+    let (reference, _) = time_unsplit(unsplit.as_ref(), &inputs, 1).unwrap();
+    let first = planner_by_name("best").unwrap().plan(&problem).unwrap();
+    let device = problem.device;
+    let uploads = evaluate(&problem, &first)
+        .links
+        .iter()
+        .any(|l| l.from == device && l.bytes.0 > 0);
+    assert!(uploads, "the test needs a first plan that uploads");
+    // The scenario's links at its rates, the nodes at this machine's speed; after 0.5 s the
+    // device's uplinks fall to 0.5 Mbit/s, under which the frame uploading then needs seconds.
+    let mut shaped = emulation(&setting.scenario, false, 1.0);
+    shaped.slowdown.clear();
+    let mut collapsed = shaped.clone();
+    let device_name = setting
+        .scenario
+        .nodes
+        .iter()
+        .find(|n| n.tier == Tier::Device)
+        .unwrap()
+        .name
+        .clone();
+    for l in collapsed.links.iter_mut().filter(|l| l.from == device_name) {
+        l.mbps = Some(0.5);
+    }
+    let collapse = Condition {
+        at_s: 0.5,
+        emulation: Some(collapsed),
+        shaping: Vec::new(),
+        fault: None,
+        what: "device uplinks 50 -> 0.5 Mbit/s".into(),
+    };
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let cluster = Sandbox::start(&setting.scenario).await.unwrap();
+        let mut session = Session::connect(&cluster.connect(Duration::from_secs(30)))
+            .await
+            .unwrap();
+        session.set_emulation(shaped).await.unwrap();
+        let ls = LoopSetup {
+            model: model.clone(),
+            nominal: problem.clone(),
+            inputs: &inputs,
+            reference: &reference,
+        };
+        let mut fl = FrameLoop::new(&mut session, &ls);
+        let controller =
+            Controller::new("best", "best-throughput", None, SwitchPolicy::new(0.1, 3)).unwrap();
+        let a = Adaptation::new(
+            problem.clone(),
+            first.clone(),
+            controller,
+            AdaptConfig::default(),
+        );
+        let mut changes = PlanChanges::Adaptive(Box::new(a));
+        fl.deploy(&first, &mut changes).await.unwrap();
+        // Long enough for the collapse to be seen, re-planned and switched on a loaded machine.
+        let frames = Frames {
+            until: Until::Seconds(6.0),
+            ..Frames::sequential(0)
+        };
+        let r = fl.run(&frames, &mut changes, &[collapse]).await.unwrap();
+        // Every frame fed answered once, exactly: the copy's answer is the frame's.
+        assert!(r.failures.is_empty(), "{:?}", r.failures);
+        assert_eq!(r.frames.len() as u64, r.fed);
+        assert!(r.frames.windows(2).all(|w| w[0].frame < w[1].frame));
+        assert!(r.frames.iter().all(|f| f.exact), "{:?}", r.frames);
+        assert!(!r.switches.is_empty(), "no switch");
+        assert!(!r.hedges.is_empty(), "the caught frame was not hedged");
+        for h in &r.hedges {
+            assert!(h.remaining_ms >= 2.0 * h.copy_ms, "{h:?}");
+            let f = r.frames.iter().find(|f| f.frame == h.frame).unwrap();
+            let by = match h.won {
+                Some(Won::Copy) => &h.to,
+                Some(Won::Original) => &h.from,
+                other => panic!("{other:?}: {h:?}"),
+            };
+            assert!(f.hedged && &f.plan == by, "{f:?}\n{h:?}");
+        }
+        // A frame caught with its upload barely begun (602 kB at 0.5 Mbit/s a link: 4.8 s over
+        // both) was answered by its copy, long before the uplink could have carried it. The frame the
+        // collapse caught nearly uploaded may finish first, but the next one fed on the old
+        // plan before the switch is caught whole.
+        let copied = r.hedges.iter().find(|h| h.won == Some(Won::Copy));
+        let h = copied.unwrap_or_else(|| panic!("no copy answered first: {:?}", r.hedges));
+        let f = r.frames.iter().find(|f| f.frame == h.frame).unwrap();
+        assert!(f.latency_ms < 4_000.0, "{f:?}");
+        assert_eq!(r.frames.iter().filter(|f| f.hedged).count(), r.hedges.len());
     });
 }

@@ -1,6 +1,8 @@
 //! `tiersplit bench adapt`: run-time adaptation against its targets, on the shipped traces:
 //! how soon after a bandwidth step the new plan is ready (target: 1 s), and the adaptive run's
-//! mean latency against every static plan's over the same trace (target: below all of them).
+//! mean latency against every static plan's over the same trace (target: below all of them),
+//! and the first answer after each switch with hedging and without (target: 2x sooner where a
+//! frame was caught on a collapsed link).
 //! Each trace is played by `tiersplit run --trace` (this binary, a local cluster of worker
 //! processes) and its JSON read back, so the benchmark measures exactly what users run.
 
@@ -60,7 +62,8 @@ pub fn run(
                 .arg("--trace")
                 .arg(trace)
                 .arg("--json")
-                .arg(&json);
+                .arg(&json)
+                .args(["--hedge", "both"]);
             match &profile {
                 Some(p) => cmd.arg("--profile").arg(p),
                 None => cmd.args(["--estimate-gflops", "20"]),
@@ -145,6 +148,14 @@ fn print_summary(model: &str, rows: &[AdaptRow], steps: &[StepAnswer]) {
                 _ => "no switch (the plan in use stayed best)".into(),
             }
         );
+        if let (Some(h), Some(u)) = (s.next_answer_s, s.unhedged_next_answer_s) {
+            println!(
+                "  {:<16} first answer of any frame after the switch: {h:.2} s with hedging ({} frame(s) copied), {u:.2} s without: {:.2}x",
+                "",
+                s.hedged,
+                u / h
+            );
+        }
     }
     println!();
     println!(

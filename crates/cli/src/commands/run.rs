@@ -120,6 +120,35 @@ pub struct Args {
     /// Frames after a switch before another may happen.
     #[arg(long, default_value_t = 3)]
     cooldown_frames: u64,
+    /// With --trace: copy a frame caught on an older plan (a link collapsed under it) onto
+    /// the new plan when the copy is expected to answer at least twice as soon, the first
+    /// answer winning; `both` runs the adaptive strategy with and then without, to compare.
+    #[arg(long, value_enum, default_value = "on", requires = "trace")]
+    hedge: Hedging,
+}
+
+/// Whether adaptive runs hedge frames caught on an older plan.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, clap::ValueEnum)]
+pub enum Hedging {
+    On,
+    Off,
+    Both,
+}
+
+impl Hedging {
+    /// One adaptive run per policy.
+    fn policies(self) -> Vec<tiersplit_adapt::HedgePolicy> {
+        let on = tiersplit_adapt::HedgePolicy::default();
+        let off = tiersplit_adapt::HedgePolicy {
+            enabled: false,
+            ..on
+        };
+        match self {
+            Hedging::On => vec![on],
+            Hedging::Off => vec![off],
+            Hedging::Both => vec![on, off],
+        }
+    }
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug, clap::ValueEnum)]
@@ -447,6 +476,7 @@ fn run_traced(a: &Args, p: Prepared, trace: tiersplit_adapt::Trace) -> Result<Ex
         &a.compare,
         (a.adapt == OnOff::On)
             .then(|| tiersplit_adapt::SwitchPolicy::new(a.min_gain, a.cooldown_frames)),
+        &a.hedge.policies(),
     )?;
     println!(
         "trace {} ({:.0} s, {} change(s)): {}",

@@ -45,6 +45,13 @@ pub struct StepAnswer {
     pub ready_after_s: Option<f64>,
     /// From the change until the first answer on the new plan (s).
     pub first_answer_after_s: Option<f64>,
+    /// From the switch being ready until the first answer of any frame after it (s): a frame
+    /// caught on the old plan, or its copy.
+    pub next_answer_s: Option<f64>,
+    /// Frames copied onto a newer plan between this change and the next.
+    pub hedged: usize,
+    /// The same in the run without hedging (`run --hedge both`), when there was one.
+    pub unhedged_next_answer_s: Option<f64>,
 }
 
 /// A trace run's rows (`reports`: the JSON `tiersplit run --trace --json` wrote for trace
@@ -77,7 +84,17 @@ pub fn adapt_rows(
             }
         })
         .collect();
-    let steps = step_answers(adaptive, &format!("{trace} #{}", round + 1));
+    let mut steps = step_answers(adaptive, &format!("{trace} #{}", round + 1));
+    let unhedged = reports.iter().find(|r| {
+        r["label"]
+            .as_str()
+            .is_some_and(|l| l.starts_with("unhedged"))
+    });
+    if let Some(u) = unhedged {
+        for (s, w) in steps.iter_mut().zip(step_answers(u, trace)) {
+            s.unhedged_next_answer_s = w.next_answer_s;
+        }
+    }
     Ok((rows, steps))
 }
 
@@ -114,6 +131,13 @@ fn step_answers(adaptive: &Value, trace: &str) -> Vec<StepAnswer> {
             let seen = s["seen_s"].as_f64().unwrap_or(-1.0);
             seen >= at && seen < next
         });
+        let hedged = adaptive["hedges"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|h| h["at_s"].as_f64())
+            .filter(|&t| t >= at && t < next)
+            .count();
         steps.push(StepAnswer {
             trace: trace.to_string(),
             at_s: at,
@@ -122,6 +146,10 @@ fn step_answers(adaptive: &Value, trace: &str) -> Vec<StepAnswer> {
             first_answer_after_s: sw
                 .and_then(|s| s["first_answer_s"].as_f64())
                 .map(|r| r - at),
+            next_answer_s: sw
+                .and_then(|s| Some(s["next_answer_s"].as_f64()? - s["ready_s"].as_f64()?)),
+            hedged,
+            unhedged_next_answer_s: None,
         });
     }
     steps
