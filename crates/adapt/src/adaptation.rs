@@ -235,6 +235,10 @@ pub struct AdaptConfig {
     pub probe_every_s: f64,
     /// A link is not probed again sooner than this after a probe (seconds).
     pub probe_gap_s: f64,
+    /// Probes hold a link at most this share of the time (0.1: 10%): after a probe of
+    /// airtime `t` at the link's last known rate, the next waits `t / probe_share`, so a slow
+    /// link is measured without being monopolised (its next probe, after a 300 ms one: 3 s).
+    pub probe_share: f64,
     /// Besides steps, a re-plan this often (seconds) when estimates drifted by `drift`.
     pub replan_every_s: f64,
     /// Relative change of a link rate or delay since the last re-plan (0.1 = 10%) that makes
@@ -257,6 +261,7 @@ impl Default for AdaptConfig {
         AdaptConfig {
             probe_every_s: 0.5,
             probe_gap_s: 0.2,
+            probe_share: 0.1,
             replan_every_s: 2.0,
             drift: 0.1,
             message_overhead: Nanos(0),
@@ -292,7 +297,8 @@ pub struct Adaptation {
     current: Plan,
     used_links: Vec<(NodeId, NodeId)>,
     predicted: HashMap<PartKey, (NodeId, Nanos)>,
-    probed_at: HashMap<(NodeId, NodeId), f64>,
+    /// When each link probed may be probed again.
+    probe_again_at: HashMap<(NodeId, NodeId), f64>,
     next_probe_s: f64,
     last_replan_s: f64,
     planned_with: Estimates,
@@ -332,7 +338,7 @@ impl Adaptation {
             current: plan.clone(),
             used_links: Vec::new(),
             predicted: HashMap::new(),
-            probed_at: HashMap::new(),
+            probe_again_at: HashMap::new(),
             next_probe_s,
             last_replan_s: 0.0,
             planned_with: estimates,
@@ -505,9 +511,9 @@ impl Adaptation {
         let mut out = Vec::new();
         for (from, to) in links {
             let recent = self
-                .probed_at
+                .probe_again_at
                 .get(&(from, to))
-                .is_some_and(|&p| at_s - p < self.config.probe_gap_s);
+                .is_some_and(|&next| at_s < next);
             // A cut link, or one to a lost node, would hold its probe until it carries again.
             let gone = self.cut.contains(&(from, to))
                 || self.lost.contains(&from)
@@ -515,13 +521,16 @@ impl Adaptation {
             if self.used_links.contains(&(from, to)) || recent || gone {
                 continue;
             }
-            self.probed_at.insert((from, to), at_s);
+            let (bytes, airtime) = self.probe_bytes(from, to);
+            let share = airtime / self.config.probe_share.clamp(1e-3, 1.0);
+            // A link of unknown or zero rate waits the gap only.
+            let wait = match share.is_finite() {
+                true => self.config.probe_gap_s.max(share),
+                false => self.config.probe_gap_s,
+            };
+            self.probe_again_at.insert((from, to), at_s + wait);
             self.probes += 1;
-            out.push(Action::Probe {
-                from,
-                to,
-                bytes: self.probe_bytes(from, to),
-            });
+            out.push(Action::Probe { from, to, bytes });
         }
         out
     }
@@ -530,17 +539,19 @@ impl Adaptation {
     /// wakes up to a millisecond late, more than the link), and at least the configured
     /// smallest probe unless that holds the link over 300 ms: a receiver leaves its first and
     /// last reads untimed, and a link that recovered carries a short probe in a few reads.
-    fn probe_bytes(&self, from: NodeId, to: NodeId) -> u64 {
+    /// Returns the size and its airtime at that rate (seconds).
+    fn probe_bytes(&self, from: NodeId, to: NodeId) -> (u64, f64) {
         let mbps = self.estimates.link_mbps(from, to).unwrap_or_else(|| {
             self.nominal
                 .link(from, to)
                 .map_or(10.0, |l| l.bandwidth.0 * 8.0 / 1e6)
         });
         let during = |secs: f64| (mbps * 1e6 / 8.0 * secs) as u64;
-        during(0.025)
+        let bytes = during(0.025)
             .max(self.config.min_probe_bytes)
             .min(during(0.3))
-            .clamp(16 << 10, 2 << 20)
+            .clamp(16 << 10, 2 << 20);
+        (bytes, bytes as f64 * 8.0 / (mbps * 1e6))
     }
 
     /// The re-plan came back. Returns the plan to deploy when the policy switches (then
@@ -788,6 +799,53 @@ mod tests {
         assert_eq!(probes(&a.tick(1.65, 1, true)), vec![(from, to)]);
         // Once frames stop, nothing.
         assert!(a.tick(5.0, 1, false).is_empty());
+    }
+
+    #[test]
+    fn a_slow_link_is_probed_at_most_a_tenth_of_the_time() {
+        let p = Arc::new(problem());
+        let plan = planner_by_name("best").unwrap().plan(&p).unwrap();
+        let c = Controller::new("best", "best-throughput", None, SwitchPolicy::new(0.1, 3));
+        let config = AdaptConfig {
+            min_probe_bytes: 64 << 10,
+            ..AdaptConfig::default()
+        };
+        let mut a = Adaptation::new(p, plan, c.unwrap(), config);
+        let (from, to) = probes(&a.tick(0.5, 1, true))[0];
+        let sample = |mbps: f64| Measurement::Transfer {
+            from,
+            to,
+            bytes: 37_500,
+            secs: 37_500.0 * 8.0 / (mbps * 1e6),
+        };
+        for i in 0..6 {
+            a.observe(0.6 + 0.01 * i as f64, sample(1.0));
+        }
+        // Every other sample far from the 1 Mbit/s estimate keeps the link suspect; each probe
+        // is 300 ms of it (64 KiB would be 524 ms), so the next waits 3 s.
+        let mut probed = Vec::new();
+        for i in 0..100 {
+            let t = 1.0 + 0.1 * i as f64;
+            a.observe(t, sample(if i % 2 == 0 { 4.0 } else { 1.0 }));
+            for action in a.tick(t, 1, true) {
+                if let Action::Probe {
+                    from: f,
+                    to: g,
+                    bytes,
+                } = action
+                {
+                    if (f, g) == (from, to) {
+                        probed.push((t, bytes));
+                    }
+                }
+            }
+        }
+        assert_eq!(probed.len(), 4, "{probed:?}");
+        assert!(probed.iter().all(|&(_, b)| b == 37_500), "{probed:?}");
+        assert!(
+            probed.windows(2).all(|w| w[1].0 - w[0].0 >= 3.0 - 1e-9),
+            "{probed:?}"
+        );
     }
 
     #[test]
