@@ -3,7 +3,8 @@
 //! the ONNX files the `onnx` wheel ships with its backend tests, and single-operator models of
 //! the operators at the opsets where they changed (`scripts/corpus_ops.py`). Every case
 //! imports, runs whole on tract, and on the ONNX Runtime backend, equal to ONNX Runtime's
-//! answer, is cut at random legal points equal to the whole run, and is planned by every
+//! answer, is cut at random legal points equal to the whole run, runs with its longest
+//! tileable run cut into halo tiles equal to the whole run, and is planned by every
 //! planner into parts that compile. The cases that may fail are listed, with the reason, in
 //! `corpus/expected.toml`, so any other failure is a regression.
 
@@ -74,6 +75,9 @@ const FAMILY_MINIMUMS: [(&str, u64); 7] = [
     ("ocr-det", 12),
 ];
 
+/// Real pretrained models that must pass with a run cut into halo tiles.
+const REAL_TILED: usize = 45;
+
 /// Every case in scope passes on `engine`, and so do at least 40 real pretrained models.
 fn check_on(dir: &Path, engine: &str) {
     let expected = repo().join("corpus/expected.toml");
@@ -110,5 +114,17 @@ fn check_on(dir: &Path, engine: &str) {
     assert!(
         real_passing >= 40,
         "{engine}: only {real_passing} real models pass: {verdict:#}"
+    );
+    // Most real models have a run of convolutions to tile: they were run tiled, exactly.
+    let real_tiled = report["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["source"].as_str().unwrap().starts_with("PyPI"))
+        .filter(|c| c["failure"].is_null() && !c["tiled"].is_null())
+        .count();
+    assert!(
+        real_tiled >= REAL_TILED,
+        "{engine}: only {real_tiled} real models were tiled"
     );
 }

@@ -4,7 +4,8 @@
 //! [`check_case`] imports a case, writes it back as one part and runs it, then cuts it at
 //! random legal points and runs the parts chained, on one engine. The whole run must match the
 //! reference within [`Difference::ENGINE_TOLERANCE`] (another engine's answer), and the cut
-//! run the whole one within [`Difference::TOLERANCE`]. Every planner then plans it on a local
+//! run the whole one within [`Difference::TOLERANCE`], and so must the run with its longest
+//! tileable run cut into halo tiles. Every planner then plans it on a local
 //! cluster and each plan is compiled into the parts a deployment would run. [`Expectations`]
 //! lists the cases that may fail, each with its reason and stage, so that every other case
 //! failing is a regression.
@@ -14,15 +15,17 @@ use crate::engine::{load_chain_on, NamedTensor};
 use crate::error::{read, Context, Result, SessionError};
 use crate::npy::read_npy;
 use crate::setup::Setting;
+use crate::tiles::run_tiled;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 use tiersplit_cost::{Profile, Scenario};
 use tiersplit_exec::{Difference, Executor, HostTensor};
-use tiersplit_graph::Partitioning;
+use tiersplit_graph::{LayerId, Partitioning};
 use tiersplit_onnx::{ImportOptions, OnnxModel};
 use tiersplit_plan::all_planners;
+use tiersplit_tile::Grid;
 
 /// One case of the corpus, as `case.json` describes it.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -148,6 +151,8 @@ pub enum Stage {
     Unsplit,
     /// The model cut into parts did not load, run or match.
     Split,
+    /// The model with its longest tileable run cut into halo tiles did not run or match.
+    Tile,
     /// A planner failed on the model, or its plan did not compile into parts.
     Plan,
 }
@@ -160,6 +165,7 @@ impl std::fmt::Display for Stage {
             Stage::Import => "import",
             Stage::Unsplit => "unsplit",
             Stage::Split => "split",
+            Stage::Tile => "tile",
             Stage::Plan => "plan",
         })
     }
@@ -192,6 +198,9 @@ pub struct CaseReport {
     /// Parts of the random legal partitioning, and its largest relative difference from the
     /// unsplit run.
     pub split: Option<(usize, f64)>,
+    /// Layers of the run tiled and tiles, and the tiled run's largest relative difference
+    /// from the unsplit run (None: nothing to tile).
+    pub tiled: Option<(usize, usize, f64)>,
     /// Planners whose plans compiled into parts, and how long planning and compiling took
     /// in all, in milliseconds.
     pub planned: Option<(usize, f64)>,
@@ -213,6 +222,9 @@ pub struct CheckOptions {
     pub partitions: usize,
     /// Seed of the partitioning.
     pub seed: u64,
+    /// Also run the model with its longest tileable run cut into two halo tiles and compare
+    /// with the unsplit run.
+    pub tile: bool,
     /// Also plan the model with every planner on the embedded local cluster (layer times
     /// estimated from FLOPs) and compile each plan into parts.
     pub plan: bool,
@@ -223,6 +235,7 @@ impl Default for CheckOptions {
         CheckOptions {
             partitions: 3,
             seed: 0,
+            tile: true,
             plan: true,
         }
     }
@@ -238,6 +251,7 @@ pub fn check_case(case: &Case, executor: &dyn Executor, options: CheckOptions) -
         import_ms: None,
         unsplit_rel: None,
         split: None,
+        tiled: None,
         planned: None,
         failure: None,
     };
@@ -292,12 +306,52 @@ fn check(
             .map_err(fail(Stage::Split))?;
         report.split = Some((parts, rel));
     }
+    if options.tile {
+        report.tiled =
+            tile_check(&model, executor, &inputs, &whole.0).map_err(fail(Stage::Tile))?;
+    }
     if options.plan {
         let started = Instant::now();
         let plans = plan_all(&model).map_err(fail(Stage::Plan))?;
         report.planned = Some((plans, started.elapsed().as_secs_f64() * 1e3));
     }
     Ok(())
+}
+
+/// Runs `model` with its longest tileable run cut into two halo tiles (rows, or columns on a
+/// map one row high), every piece on `executor`, against the unsplit run's outputs `whole`: the run's
+/// layers, its tiles and the largest relative difference. None when no run has a map of two
+/// pixels or more.
+fn tile_check(
+    model: &OnnxModel,
+    executor: &dyn Executor,
+    inputs: &[NamedTensor],
+    whole: &[HostTensor],
+) -> Result<Option<(usize, usize, f64)>> {
+    let g = &model.graph;
+    let map = |run: &Vec<LayerId>| {
+        let last = g.layer(*run.last()?);
+        match g.tensor(last.outputs[0]).shape[..] {
+            [_, _, h, w] if h * w >= 2 => Some((h, w)),
+            _ => None,
+        }
+    };
+    let Some((run, (h, w))) = model
+        .tileable_runs()
+        .into_iter()
+        .find_map(|r| map(&r).map(|m| (r, m)))
+    else {
+        return Ok(None);
+    };
+    // Two tiles: one seam tests the halos, and each tile is a model to load.
+    let (rows, cols) = if h >= 2 { (2, 1) } else { (1, 2) };
+    let grid = Grid::even(h, w, rows, cols)
+        .map_err(|e| SessionError::invalid(format!("no grid on the {h}x{w} map: {e}")))?;
+    let tiled = model.tiled_run(&run, &grid)?;
+    let tiles = tiled.plan.tiles.len();
+    let out = run_tiled(model, &tiled, inputs, executor)?;
+    let (_, rel) = within(out, whole, Difference::TOLERANCE, "tiled")?;
+    Ok(Some((run.len(), tiles, rel)))
 }
 
 /// The cluster every case is planned on: the demo's device, two edges and a cloud.
@@ -567,6 +621,7 @@ mod tests {
             import_ms: Some(1.0),
             unsplit_rel: Some(0.0),
             split: None,
+            tiled: None,
             planned: None,
             failure: failed_at.map(|stage| Failure {
                 stage,

@@ -61,7 +61,7 @@ impl TileCheck {
         let tiled = model.tiled_run(run, &grid)?;
         let inputs = model_inputs(model, choice)?;
         let reference = run_named(load_unsplit(source, model)?.as_ref(), &inputs)?;
-        let result = run_tiled(model, &tiled, &inputs)?;
+        let result = run_tiled(model, &tiled, &inputs, &TractExecutor::default())?;
         Ok(TileCheck {
             diff: Difference::between(&result, &reference),
             flops: flops_overhead(model, &tiled),
@@ -71,11 +71,13 @@ impl TileCheck {
     }
 }
 
-/// Runs `model` on `inputs` with `tiled` executed tile by tile; the graph outputs, in order.
+/// Runs `model` on `inputs` with `tiled` executed tile by tile, every piece on `executor`; the
+/// graph outputs, in order.
 pub fn run_tiled(
     model: &OnnxModel,
     tiled: &TiledRun,
     inputs: &[NamedTensor],
+    executor: &dyn Executor,
 ) -> Result<Vec<HostTensor>> {
     let g = &model.graph;
     let in_run: HashSet<LayerId> = tiled.layers.iter().copied().collect();
@@ -95,14 +97,14 @@ pub fn run_tiled(
     Partitioning::new(g, parts)
         .context("the layers around the tiled run do not form legal partitions")?;
     let mut env: HashMap<String, HostTensor> = inputs.iter().cloned().collect();
-    run_part(model, &before, &mut env)?;
+    run_part(model, &before, &mut env, executor)?;
     let input = env
         .get(&g.tensor(tiled.input).name)
         .ok_or_else(|| SessionError::invalid("the tiled run's input was not computed"))?
         .clone();
-    let stitched = tile_runner(model, tiled)?.run(&input)?;
+    let stitched = tile_runner(model, tiled, executor)?.run(&input)?;
     env.insert(g.tensor(tiled.output).name.clone(), stitched);
-    run_part(model, &after, &mut env)?;
+    run_part(model, &after, &mut env, executor)?;
     g.outputs
         .iter()
         .map(|&t| {
@@ -117,11 +119,12 @@ fn run_part(
     model: &OnnxModel,
     part: &[LayerId],
     env: &mut HashMap<String, HostTensor>,
+    executor: &dyn Executor,
 ) -> Result<()> {
     if part.is_empty() {
         return Ok(());
     }
-    let m = TractExecutor::default().load(&model.sub_model_bytes(part)?, &[])?;
+    let m = executor.load(&model.sub_model_bytes(part)?, &[])?;
     let args: Vec<NamedTensor> = env.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
     let outs = run_named(m.as_ref(), &args)?;
     for (name, t) in m.output_names().iter().zip(outs) {
@@ -131,7 +134,11 @@ fn run_part(
 }
 
 /// The tile models loaded, with each tile's input region and output region.
-fn tile_runner(model: &OnnxModel, tiled: &TiledRun) -> Result<TiledRunner> {
+fn tile_runner(
+    model: &OnnxModel,
+    tiled: &TiledRun,
+    executor: &dyn Executor,
+) -> Result<TiledRunner> {
     let out_shape = nchw_shape(&model.graph, tiled.output)
         .ok_or_else(|| SessionError::invalid("the tiled run's output is not NCHW"))?;
     let r = |s: tiersplit_tile::Span| s.start as usize..s.end as usize;
@@ -146,11 +153,7 @@ fn tile_runner(model: &OnnxModel, tiled: &TiledRun) -> Result<TiledRunner> {
             (bytes.clone(), (r(ir), r(ic)), (r(or), r(oc)))
         })
         .collect();
-    Ok(TiledRunner::load(
-        &TractExecutor::default(),
-        &jobs,
-        out_shape,
-    )?)
+    Ok(TiledRunner::load(executor, &jobs, out_shape)?)
 }
 
 /// FLOPs of the tiled run's layers over the unsplit run's: every tile's share of each layer

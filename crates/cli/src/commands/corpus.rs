@@ -27,6 +27,9 @@ pub struct Args {
     /// Skip planning each case with every planner (and compiling the plans).
     #[arg(long)]
     no_plan: bool,
+    /// Skip running each case with its longest tileable run cut into halo tiles.
+    #[arg(long)]
+    no_tile: bool,
     #[command(flatten)]
     engine: EngineArgs,
     /// Print every case's report and the verdict as JSON.
@@ -45,6 +48,7 @@ pub fn run(a: Args) -> Result<ExitCode> {
     let options = CheckOptions {
         partitions: a.partitions,
         seed: a.seed,
+        tile: !a.no_tile,
         plan: !a.no_plan,
     };
     let cases: Vec<_> = find_cases(&a.dir)?
@@ -80,11 +84,14 @@ fn print_case(r: &CaseReport, excuse: Option<(Excuse, &str)>) {
             let split = r.split.map_or("1 layer: not cut".into(), |(parts, rel)| {
                 format!("{parts} parts {rel:.1e}")
             });
+            let tiled = r.tiled.map_or(String::new(), |(layers, tiles, rel)| {
+                format!(", {layers} layers in {tiles} tiles {rel:.1e}")
+            });
             let planned = r.planned.map_or(String::new(), |(n, ms)| {
                 format!(", {n} plans compiled in {ms:.0} ms")
             });
             format!(
-                "pass  whole {:.1e}, {split}{planned}",
+                "pass  whole {:.1e}, {split}{tiled}{planned}",
                 r.unsplit_rel.unwrap_or(0.0)
             )
         }
@@ -130,8 +137,8 @@ fn print_verdict(v: &Verdict) {
     }
     println!("{:<22} {:>9}", "all", format!("{passed}/{total}"));
     println!(
-        "(whole run against the reference within {:.0e} relative, cut run against the whole \
-         within {:.0e}: docs/exactness.md)",
+        "(whole run against the reference within {:.0e} relative, cut and tiled runs against \
+         the whole within {:.0e}: docs/exactness.md)",
         Difference::ENGINE_TOLERANCE,
         Difference::TOLERANCE
     );
