@@ -5,17 +5,28 @@
 use std::sync::Arc;
 use std::time::Duration;
 use tiersplit_adapt::{AdaptConfig, Adaptation, Controller, Overload, SwitchPolicy};
-use tiersplit_cost::{Profile, Tier};
+use tiersplit_cost::{Problem, Profile, Tier};
+use tiersplit_exec::HostTensor;
+use tiersplit_onnx::OnnxModel;
 use tiersplit_plan::{evaluate, planner_by_name};
 use tiersplit_session::{
     emulation, load_unsplit, model_inputs, time_unsplit, Condition, FrameLoop, Frames, InputChoice,
-    LoopSetup, ModelSource, PlanChanges, Sandbox, Session, Setting, Until, Won,
+    LoopSetup, ModelSource, NamedTensor, PlanChanges, Sandbox, Session, Setting, Until, Won,
 };
 
 const SCENARIO: &str = include_str!("../../../scenarios/local-cluster.toml");
 
-#[test]
-fn a_scheduled_switch_in_a_sandbox_loses_no_frame_and_stays_exact() {
+/// The zoo's MobileNetV2 on the local cluster (layer times estimated), one frame's inputs and
+/// the unsplit model's answer.
+struct Fixture {
+    model: Arc<OnnxModel>,
+    setting: Setting,
+    problem: Arc<Problem>,
+    inputs: Vec<NamedTensor>,
+    reference: Vec<HostTensor>,
+}
+
+fn fixture() -> Fixture {
     let source = ModelSource::open("zoo:mobilenetv2").unwrap();
     let model = Arc::new(source.import(&Default::default()).unwrap());
     let setting = Setting::from_toml(SCENARIO).unwrap();
@@ -25,6 +36,24 @@ fn a_scheduled_switch_in_a_sandbox_loses_no_frame_and_stays_exact() {
     let inputs = model_inputs(&model, &InputChoice::random(1)).unwrap();
     let unsplit = load_unsplit(&source, &model).unwrap();
     let (reference, _) = time_unsplit(unsplit.as_ref(), &inputs, 1).unwrap();
+    Fixture {
+        model,
+        setting,
+        problem: Arc::new(problem),
+        inputs,
+        reference,
+    }
+}
+
+#[test]
+fn a_scheduled_switch_in_a_sandbox_loses_no_frame_and_stays_exact() {
+    let Fixture {
+        model,
+        setting,
+        problem,
+        inputs,
+        reference,
+    } = fixture();
     let first = planner_by_name("cloud-only")
         .unwrap()
         .plan(&problem)
@@ -38,7 +67,7 @@ fn a_scheduled_switch_in_a_sandbox_loses_no_frame_and_stays_exact() {
             .unwrap();
         let ls = LoopSetup {
             model: model.clone(),
-            nominal: Arc::new(problem.clone()),
+            nominal: problem.clone(),
             inputs: &inputs,
             reference: &reference,
         };
@@ -81,17 +110,13 @@ fn a_scheduled_switch_in_a_sandbox_loses_no_frame_and_stays_exact() {
 
 #[test]
 fn a_frame_caught_on_a_collapsed_uplink_is_answered_by_its_copy_on_the_new_plan() {
-    let source = ModelSource::open("zoo:mobilenetv2").unwrap();
-    let model = Arc::new(source.import(&Default::default()).unwrap());
-    let setting = Setting::from_toml(SCENARIO).unwrap();
-    let problem = Arc::new(
-        setting
-            .problem(&model, &Profile::estimate(&model.graph, 20.0))
-            .unwrap(),
-    );
-    let inputs = model_inputs(&model, &InputChoice::random(1)).unwrap();
-    let unsplit = load_unsplit(&source, &model).unwrap();
-    let (reference, _) = time_unsplit(unsplit.as_ref(), &inputs, 1).unwrap();
+    let Fixture {
+        model,
+        setting,
+        problem,
+        inputs,
+        reference,
+    } = fixture();
     let first = planner_by_name("best").unwrap().plan(&problem).unwrap();
     let device = problem.device;
     let uploads = evaluate(&problem, &first)
