@@ -189,10 +189,8 @@ fn print_hedges(r: &TraceReport) {
 /// With an adaptive run hedged and one not: after each change of conditions, how long the
 /// first answer took after each run's first switch.
 fn print_hedging_gain(reports: &[TraceReport]) {
-    let hedged = reports
-        .iter()
-        .find(|r| r.adaptive && !r.label.starts_with("unhedged"));
-    let unhedged = reports.iter().find(|r| r.label.starts_with("unhedged"));
+    let hedged = reports.iter().find(|r| r.adaptive && r.hedged);
+    let unhedged = reports.iter().find(|r| r.adaptive && !r.hedged);
     let (Some(h), Some(u)) = (hedged, unhedged) else {
         return;
     };

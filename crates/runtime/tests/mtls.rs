@@ -163,13 +163,18 @@ fn a_ca_read_back_from_pem_issues_certificates_its_cluster_trusts() {
 
 /// Sends the two halves of frame `frame` of `session` to `addr` over the data plane as node
 /// `id`.
-async fn send_halves(id: &NodeIdentity, addr: &str, session: SessionId, frame: u64) {
-    use tiersplit_graph::DType;
-    use tiersplit_net::{write_frame, Frame};
+/// A data connection to the device at `addr`, over mutual TLS as `id`.
+async fn dial_device(id: &NodeIdentity, addr: &str) -> tokio_rustls::client::TlsStream<TcpStream> {
     let tcp = TcpStream::connect(addr).await.unwrap();
     let name = ServerName::try_from("device".to_string()).unwrap();
     let connector = TlsConnector::from(id.client_config(ALPN_DATA).unwrap());
-    let mut tls = connector.connect(name, tcp).await.unwrap();
+    connector.connect(name, tcp).await.unwrap()
+}
+
+async fn send_halves(id: &NodeIdentity, addr: &str, session: SessionId, frame: u64) {
+    use tiersplit_graph::DType;
+    use tiersplit_net::{write_frame, Frame};
+    let mut tls = dial_device(id, addr).await;
     for half in ["a", "b"] {
         let f = Frame::tensor(frame, half, DType::F32, vec![1, 1, 2, 4], vec![0u8; 32])
             .in_session(session.to_wire());
@@ -229,10 +234,7 @@ fn tensors_are_taken_only_from_nodes_of_their_deployment() {
 async fn send_paced(id: &NodeIdentity, addr: &str, session: SessionId, name: &str) {
     use tiersplit_graph::DType;
     use tiersplit_net::{write_header, write_payload, Frame};
-    let tcp = TcpStream::connect(addr).await.unwrap();
-    let server = ServerName::try_from("device".to_string()).unwrap();
-    let connector = TlsConnector::from(id.client_config(ALPN_DATA).unwrap());
-    let mut tls = connector.connect(server, tcp).await.unwrap();
+    let mut tls = dial_device(id, addr).await;
     let f = Frame::tensor(
         1,
         name,

@@ -118,6 +118,9 @@ pub struct TraceReport {
     pub label: String,
     /// Whether the plan adapted (false: a static plan).
     pub adaptive: bool,
+    /// Whether the plan adapted and frames caught on an older plan were hedged onto a newer
+    /// one (false: static, or adaptive with hedging off).
+    pub hedged: bool,
     /// Answered frames, in frame order.
     pub frames: Vec<FrameLog>,
     /// Live plan switches, each with its check against the truth.
@@ -451,6 +454,7 @@ pub async fn run_trace(
     strategy: Strategy,
 ) -> Result<TraceReport> {
     let nominal = Arc::new(setup.problem_at(0.0)?);
+    let hedged = matches!(&strategy, Strategy::Adaptive { hedge, .. } if hedge.enabled);
     let (label, plan, mut changes) = match strategy {
         Strategy::Static { label, plan } => (label, plan, PlanChanges::Fixed),
         Strategy::Adaptive {
@@ -501,6 +505,7 @@ pub async fn run_trace(
     let mut report = TraceReport {
         label,
         adaptive: matches!(changes, PlanChanges::Adaptive(_)),
+        hedged,
         frames: run.frames,
         switches: run.switches,
         phases: run.phases,
@@ -1000,6 +1005,7 @@ mod tests {
         let r = TraceReport {
             label: "t".into(),
             adaptive: false,
+            hedged: false,
             frames: vec![
                 frame(1, 1.0, 100.0),
                 frame(2, 3.0, 900.0),

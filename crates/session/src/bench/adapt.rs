@@ -85,11 +85,9 @@ pub fn adapt_rows(
         })
         .collect();
     let mut steps = step_answers(adaptive, &format!("{trace} #{}", round + 1));
-    let unhedged = reports.iter().find(|r| {
-        r["label"]
-            .as_str()
-            .is_some_and(|l| l.starts_with("unhedged"))
-    });
+    let unhedged = reports
+        .iter()
+        .find(|r| r["adaptive"] == true && r["hedged"] == false);
     if let Some(u) = unhedged {
         for (s, w) in steps.iter_mut().zip(step_answers(u, trace)) {
             s.unhedged_next_answer_s = w.next_answer_s;
